@@ -1,0 +1,181 @@
+"""Configurations: the Wan backbone sizes, RealCam conditioning options and streaming settings.
+
+Every option the method leaves open (see docs/method.md) is a field here with the project's default,
+so weights trained another way can be matched. Configs are plain frozen dataclasses; they travel in a
+RealCam checkpoint's safetensors metadata as JSON (``to_json`` / ``from_json``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known fields are {sorted(names)}")
+    kwargs = {}
+    for k, v in data.items():
+        kwargs[k] = tuple(v) if isinstance(v, list) else v
+    return cls(**kwargs)
+
+
+class _JsonMixin:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        return _from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{cls.__name__}: metadata is not valid JSON ({e})") from None
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class WanConfig(_JsonMixin):
+    """Shape of a Wan DiT (REFERENCE_FACTS §1). ``name`` is informative only."""
+
+    name: str
+    dim: int
+    ffn_dim: int
+    num_heads: int
+    num_layers: int
+    in_dim: int = 16
+    out_dim: int = 16
+    patch_size: tuple[int, int, int] = (1, 2, 2)
+    text_dim: int = 4096
+    text_len: int = 512
+    freq_dim: int = 256
+    eps: float = 1e-6
+    qk_norm: bool = True
+    cross_attn_norm: bool = True
+    rope_theta: float = 10000.0
+    rope_max_positions: int = 1024
+    vae_stride: tuple[int, int, int] = (4, 8, 8)
+
+    def __post_init__(self) -> None:
+        if self.dim % self.num_heads:
+            raise ValueError(f"{self.name}: dim {self.dim} is not divisible by num_heads {self.num_heads}")
+        if self.head_dim % 2 or self.head_dim < 6:
+            raise ValueError(f"{self.name}: head_dim {self.head_dim} must be even and >= 6 for 3D RoPE")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.num_heads
+
+    @property
+    def vae_name(self) -> str:
+        """The VAE family whose latents this backbone reads."""
+        return "wan2.2" if self.in_dim == 48 else "wan2.1"
+
+    def replace(self, **changes: Any) -> "WanConfig":
+        return dataclasses.replace(self, **changes)
+
+
+ConditioningMode = Literal["interleave", "prefix"]
+RopeTemporal = Literal["sequential", "shared"]
+SourceTimestep = Literal["shared", "zero"]
+PoseReference = Literal["first", "previous"]
+
+
+@dataclass(frozen=True)
+class ConditioningConfig(_JsonMixin):
+    """How source video and camera enter the model (METHOD.md, teacher section).
+
+    - ``mode``: ``interleave`` = ``[zs1, zt1, zs2, zt2, ...]`` (RealCam), ``prefix`` = ``[target | source]``
+      (ReCamMaster).
+    - ``rope_temporal``: ``sequential`` gives each sequence frame its own temporal position (interleave:
+      source i at 2i, target i at 2i+1; prefix: target i at i, source i at f+i); ``shared`` puts source i
+      and target i both at i.
+    - ``source_timestep``: ``shared`` = one scalar t for the whole sequence (source tokens are clean but
+      see the target's t); ``zero`` = per-frame timesteps with t=0 on source frames.
+    - ``camera_on_source``: add the target pose of index i to source frame i too (ReCamMaster) or only
+      to target frames.
+    - ``pose_reference``: poses relative to the first target pose (default) or to the previous frame.
+    """
+
+    mode: ConditioningMode = "interleave"
+    rope_temporal: RopeTemporal = "sequential"
+    source_timestep: SourceTimestep = "shared"
+    camera_on_source: bool = True
+    pose_reference: PoseReference = "first"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
+                              ("source_timestep", ("shared", "zero")), ("pose_reference", ("first", "previous"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"conditioning {name}={getattr(self, name)!r}; choose one of {allowed}")
+
+    def replace(self, **changes: Any) -> "ConditioningConfig":
+        return dataclasses.replace(self, **changes)
+
+
+RECAMMASTER_CONDITIONING = ConditioningConfig(mode="prefix", rope_temporal="sequential", source_timestep="shared",
+                                              camera_on_source=True, pose_reference="first")
+
+
+@dataclass(frozen=True)
+class StreamingConfig(_JsonMixin):
+    """Settings of the causal student (METHOD.md, student section; REFERENCE_FACTS §4)."""
+
+    chunk_latent_frames: int = 3
+    sink_chunks: int = 1
+    window_chunks: int = 5
+    denoising_steps: tuple[float, ...] = (1000.0, 750.0, 500.0)
+    shift: float = 5.0
+    context_noise: float = 0.0
+    rope_mode: Literal["absolute", "cache_slot"] = "absolute"
+
+    def __post_init__(self) -> None:
+        if self.chunk_latent_frames < 1 or self.sink_chunks < 0 or self.window_chunks < 0:
+            raise ValueError("streaming: chunk_latent_frames >= 1, sink_chunks >= 0 and window_chunks >= 0 are required")
+        if not self.denoising_steps:
+            raise ValueError("streaming: denoising_steps must list at least one timestep")
+        if self.rope_mode not in ("absolute", "cache_slot"):
+            raise ValueError(f"streaming rope_mode={self.rope_mode!r}; choose 'absolute' or 'cache_slot'")
+
+
+# --- named backbone sizes (REFERENCE_FACTS §1) ------------------------------------------------------
+
+WAN21_T2V_1_3B = WanConfig("wan2.1-t2v-1.3b", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30)
+WAN21_T2V_14B = WanConfig("wan2.1-t2v-14b", dim=5120, ffn_dim=13824, num_heads=40, num_layers=40)
+WAN22_TI2V_5B = WanConfig("wan2.2-ti2v-5b", dim=3072, ffn_dim=14336, num_heads=24, num_layers=30,
+                          in_dim=48, out_dim=48, vae_stride=(4, 16, 16))
+# Tiny sizes for tests and the embedded demo model: real layout, small widths.
+TINY = WanConfig("tiny", dim=64, ffn_dim=128, num_heads=4, num_layers=2, text_dim=32, text_len=16, freq_dim=32)
+TINY_22 = WanConfig("tiny-2.2", dim=64, ffn_dim=128, num_heads=4, num_layers=2, in_dim=48, out_dim=48,
+                    text_dim=32, text_len=16, freq_dim=32, vae_stride=(4, 16, 16))
+
+CONFIGS: dict[str, WanConfig] = {c.name: c for c in (WAN21_T2V_1_3B, WAN21_T2V_14B, WAN22_TI2V_5B, TINY, TINY_22)}
+RELEASED_CONFIGS = (WAN21_T2V_1_3B, WAN21_T2V_14B, WAN22_TI2V_5B)
+
+
+def get_config(name: str) -> WanConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown model config {name!r}; known: {', '.join(CONFIGS)}") from None
+
+
+@dataclass(frozen=True)
+class RealCamSettings:
+    """Everything a RealCam checkpoint carries besides its weights."""
+
+    arch: WanConfig
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    camera_layers: bool = True

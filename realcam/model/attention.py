@@ -1,0 +1,111 @@
+"""One attention entry point for the whole model.
+
+``attention(q, k, v, mask=None, backend="auto")`` with ``q, k, v`` shaped ``[B, L, H, D]``:
+
+- ``sdpa``  — ``torch.nn.functional.scaled_dot_product_attention`` (default; picks its own kernels);
+- ``flash`` — flash-attn 2/3 ``flash_attn_func`` when installed, on CUDA, fp16/bf16 tensors, no mask;
+- masked    — an :class:`AttentionMask` (e.g. the block-causal masks of streaming training) runs through
+  FlexAttention on CUDA (compiled once per process) or as a dense boolean mask through SDPA elsewhere.
+
+``backend="auto"`` uses flash when it applies, else SDPA. Asking for ``flash`` where it cannot run
+raises an error that says why, rather than silently using another kernel.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+
+Backend = Literal["auto", "sdpa", "flash", "flex", "dense"]
+BACKENDS: tuple[str, ...] = ("auto", "sdpa", "flash", "flex", "dense")
+MaskFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@functools.lru_cache(maxsize=1)
+def _flash_attn_func():
+    for mod in ("flash_attn_interface", "flash_attn"):  # FA3 (Hopper) first, then FA2
+        if importlib.util.find_spec(mod) is not None:
+            return getattr(importlib.import_module(mod), "flash_attn_func")
+    return None
+
+
+def flash_available() -> bool:
+    return _flash_attn_func() is not None and torch.cuda.is_available()
+
+
+@dataclass
+class AttentionMask:
+    """A boolean attention pattern ``allowed[q, kv]`` built from an index predicate.
+
+    ``fn(q_idx, kv_idx) -> bool tensor`` must be written with tensor ops only, so that the same
+    predicate serves the dense mask and FlexAttention's ``mask_mod``. ``dense`` is materialised once;
+    the FlexAttention block mask is built on first use on CUDA and cached.
+    """
+
+    fn: MaskFn
+    q_len: int
+    kv_len: int
+    device: torch.device
+    dense: torch.Tensor = field(init=False)
+    _block_mask: object = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        q = torch.arange(self.q_len, device=self.device)[:, None]
+        kv = torch.arange(self.kv_len, device=self.device)[None, :]
+        self.dense = self.fn(q, kv).expand(self.q_len, self.kv_len).contiguous()
+        if not bool(self.dense.any(dim=1).all()):
+            raise ValueError("attention mask leaves some queries with no key to attend to")
+
+    def block_mask(self):
+        if self._block_mask is None:
+            from torch.nn.attention.flex_attention import create_block_mask
+
+            fn = self.fn
+            self._block_mask = create_block_mask(lambda b, h, q, kv: fn(q, kv), None, None,
+                                                 self.q_len, self.kv_len, device=str(self.device))
+        return self._block_mask
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_flex():
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def _flex(q, k, v, mask: AttentionMask, compiled: bool) -> torch.Tensor:
+    from torch.nn.attention.flex_attention import flex_attention
+
+    fn = _compiled_flex() if compiled else flex_attention
+    out = fn(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), block_mask=mask.block_mask())
+    return out.transpose(1, 2)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: AttentionMask | None = None,
+              backend: Backend = "auto") -> torch.Tensor:
+    """Softmax attention over ``[B, L, H, D]`` tensors; returns ``[B, Lq, H, D]``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"attention backend {backend!r}; choose one of {BACKENDS}")
+    if mask is not None:
+        if (mask.q_len, mask.kv_len) != (q.shape[1], k.shape[1]):
+            raise ValueError(f"attention mask is {mask.q_len}x{mask.kv_len} but q/k have {q.shape[1]}/{k.shape[1]} tokens")
+        if backend == "flash":
+            raise ValueError("flash-attn cannot take an arbitrary mask; use backend 'auto', 'flex' or 'dense'")
+        if backend == "flex" or (backend == "auto" and q.is_cuda):
+            return _flex(q, k, v, mask, compiled=q.is_cuda)
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                              attn_mask=mask.dense).transpose(1, 2)
+    if backend == "flash" or (backend == "auto" and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)):
+        fa = _flash_attn_func()
+        if fa is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+            out = fa(q, k, v)
+            return out[0] if isinstance(out, tuple) else out
+        if backend == "flash":
+            why = ("flash-attn is not installed" if fa is None else
+                   "flash-attn needs CUDA tensors in fp16/bf16" )
+            raise RuntimeError(f"attention backend 'flash' unavailable: {why}; use 'sdpa'")
+    return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)

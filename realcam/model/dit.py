@@ -1,0 +1,298 @@
+"""The Wan DiT with RealCam camera conditioning.
+
+Module and parameter names follow the official Wan / ComfyUI state dict (``blocks.N.self_attn.q``,
+``blocks.N.modulation``, ``head.head`` …) plus ReCamMaster's per-block ``cam_encoder`` and
+``projector``, so those files load with no renaming. One block (REFERENCE_FACTS §1, §3):
+
+    h  = norm1(x)·(1 + e1) + e0
+    x += e2 · projector(SelfAttn(h + cam_encoder(pose)))       # camera layers: ReCamMaster layout
+    x += CrossAttn(norm3(x), text)
+    x += e5 · FFN(norm2(x)·(1 + e4) + e3)
+
+``cam_encoder`` starts at zero and ``projector`` at the identity, so a fresh RealCam model computes
+exactly plain Wan. Timesteps may be one per sample (``[B]``) or one per sequence frame (``[B, F]``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import ConditioningConfig, WanConfig
+from .attention import AttentionMask, Backend, attention
+from .layers import (CastLinear, LayerNorm, RMSNorm, gated, identity_linear_, modulate, sinusoidal_embedding,
+                     xavier_linear_)
+from .rope import Rope, grid_positions, make_rope
+from .sequence import SequenceLayout
+
+CAMERA_DIM = 12  # flattened 3x4 camera-to-world, row-major
+
+
+@dataclass(frozen=True)
+class CameraInput:
+    """Cameras for a sequence: ``poses`` ``[B, F, 12]`` per sequence frame and an optional ``weight``
+    ``[F]`` (1 where the embedding is added, 0 where not: applied after ``cam_encoder`` so its bias
+    is removed too)."""
+
+    poses: torch.Tensor
+    weight: torch.Tensor | None = None
+
+    def embed(self, cam_encoder: nn.Module) -> torch.Tensor:
+        emb = cam_encoder(self.poses)
+        return emb if self.weight is None else emb * self.weight[None, :, None]
+
+
+@dataclass(frozen=True)
+class TokenGrid:
+    """Token layout of a patchified latent: ``frames × height × width`` tokens."""
+
+    frames: int
+    height: int
+    width: int
+
+    @property
+    def per_frame(self) -> int:
+        return self.height * self.width
+
+    def __len__(self) -> int:
+        return self.frames * self.per_frame
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, num_heads: int, eps: float, qk_norm: bool = True) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q, self.k, self.v, self.o = (CastLinear(dim, dim) for _ in range(4))
+        self.norm_q = RMSNorm(dim, eps) if qk_norm else nn.Identity()
+        self.norm_k = RMSNorm(dim, eps) if qk_norm else nn.Identity()
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v as ``[B, L, H, D]``, normalised, not yet rotated."""
+        heads = lambda t: t.unflatten(-1, (self.num_heads, -1))  # noqa: E731
+        return heads(self.norm_q(self.q(x))), heads(self.norm_k(self.k(x))), heads(self.v(x))
+
+    def forward(self, x: torch.Tensor, rope: Rope, mask: AttentionMask | None = None,
+                backend: Backend = "auto") -> torch.Tensor:
+        q, k, v = self.project(x)
+        out = attention(rope.apply(q), rope.apply(k), v, mask=mask, backend=backend)
+        return self.o(out.flatten(2))
+
+
+class CrossAttention(SelfAttention):
+    """Text cross-attention: queries from the video tokens, keys/values from the text context."""
+
+    def context_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heads = lambda t: t.unflatten(-1, (self.num_heads, -1))  # noqa: E731
+        return heads(self.norm_k(self.k(context))), heads(self.v(context))
+
+    def forward(self, x: torch.Tensor, context_kv: tuple[torch.Tensor, torch.Tensor],  # type: ignore[override]
+                backend: Backend = "auto") -> torch.Tensor:
+        q = self.norm_q(self.q(x)).unflatten(-1, (self.num_heads, -1))
+        k, v = context_kv
+        return self.o(attention(q, k, v, backend=backend).flatten(2))
+
+
+class WanBlock(nn.Module):
+    def __init__(self, cfg: WanConfig, camera_layers: bool) -> None:
+        super().__init__()
+        dim = cfg.dim
+        self.norm1 = LayerNorm(dim, cfg.eps, elementwise_affine=False)
+        self.self_attn = SelfAttention(dim, cfg.num_heads, cfg.eps, cfg.qk_norm)
+        self.norm3 = LayerNorm(dim, cfg.eps, elementwise_affine=True) if cfg.cross_attn_norm else nn.Identity()
+        self.cross_attn = CrossAttention(dim, cfg.num_heads, cfg.eps, cfg.qk_norm)
+        self.norm2 = LayerNorm(dim, cfg.eps, elementwise_affine=False)
+        self.ffn = nn.Sequential(CastLinear(dim, cfg.ffn_dim), nn.GELU(approximate="tanh"), CastLinear(cfg.ffn_dim, dim))
+        self.modulation = nn.Parameter(torch.randn(1, 6, dim) / dim**0.5)
+        if camera_layers:
+            self.cam_encoder = CastLinear(CAMERA_DIM, dim)
+            self.projector = CastLinear(dim, dim)
+        else:
+            self.cam_encoder = self.projector = None
+
+    def forward(self, x: torch.Tensor, e: torch.Tensor, grid: TokenGrid, rope: Rope,
+                context_kv: tuple[torch.Tensor, torch.Tensor], cam: CameraInput | None = None,
+                mask: AttentionMask | None = None, backend: Backend = "auto") -> torch.Tensor:
+        """``x`` ``[B, L, C]`` tokens on ``grid``; ``e`` ``[B, F or 1, 6, C]`` float32 time projection."""
+        frames = lambda t: t.unflatten(1, (grid.frames, grid.per_frame))  # noqa: E731
+        mod = (self.modulation.float()[:, None] + e).unbind(2)  # six [B, F|1, C]
+        h = modulate(frames(self.norm1(x)), mod[0], mod[1])
+        if cam is not None and self.cam_encoder is not None:
+            h = h + cam.embed(self.cam_encoder)[:, :, None].to(h.dtype)
+        y = self.self_attn(h.flatten(1, 2), rope, mask=mask, backend=backend)
+        if self.projector is not None:
+            y = self.projector(y)
+        x = gated(frames(x), frames(y), mod[2]).flatten(1, 2)
+        x = x + self.cross_attn(self.norm3(x), context_kv, backend=backend)
+        y = self.ffn(modulate(frames(self.norm2(x)), mod[3], mod[4]).flatten(1, 2))
+        return gated(frames(x), frames(y), mod[5]).flatten(1, 2)
+
+
+class Head(nn.Module):
+    def __init__(self, cfg: WanConfig) -> None:
+        super().__init__()
+        self.norm = LayerNorm(cfg.dim, cfg.eps, elementwise_affine=False)
+        self.head = CastLinear(cfg.dim, cfg.out_dim * math.prod(cfg.patch_size))
+        self.modulation = nn.Parameter(torch.randn(1, 2, cfg.dim) / cfg.dim**0.5)
+
+    def forward(self, x: torch.Tensor, e: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
+        shift, scale = (self.modulation.float()[:, None] + e[:, :, None]).unbind(2)
+        h = modulate(self.norm(x).unflatten(1, (grid.frames, grid.per_frame)), shift, scale)
+        return self.head(h.flatten(1, 2))
+
+
+class RealCamDiT(nn.Module):
+    """Wan DiT + per-block camera layers. ``forward`` works on an assembled sequence; ``velocity``
+    builds the sequence from source/target latents and cameras with the model's conditioning."""
+
+    def __init__(self, cfg: WanConfig, camera_layers: bool = True,
+                 conditioning: ConditioningConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.conditioning = conditioning or ConditioningConfig()
+        self.camera_layers = camera_layers
+        self.attention_backend: Backend = "auto"
+        self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),
+                                            CastLinear(cfg.dim, cfg.dim))
+        self.time_embedding = nn.Sequential(CastLinear(cfg.freq_dim, cfg.dim), nn.SiLU(), CastLinear(cfg.dim, cfg.dim))
+        self.time_projection = nn.Sequential(nn.SiLU(), CastLinear(cfg.dim, 6 * cfg.dim))
+        self.blocks = nn.ModuleList(WanBlock(cfg, camera_layers) for _ in range(cfg.num_layers))
+        self.head = Head(cfg)
+        if self.patch_embedding.weight.device.type != "meta":
+            self.init_weights()
+
+    # initialisation ---------------------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Wan's initialisation (xavier linears, N(0, 0.02) embeddings, zero head) + camera layers."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                xavier_linear_(m)
+        nn.init.xavier_uniform_(self.patch_embedding.weight.flatten(1))
+        nn.init.zeros_(self.patch_embedding.bias)
+        for seq in (self.text_embedding, self.time_embedding):
+            for m in seq:
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, std=0.02)
+        nn.init.zeros_(self.head.head.weight)
+        self.init_camera_layers()
+
+    def init_camera_layers(self) -> None:
+        """``cam_encoder`` = 0 and ``projector`` = identity: the block then equals plain Wan."""
+        for block in self.blocks:
+            if block.cam_encoder is None:
+                continue
+            nn.init.zeros_(block.cam_encoder.weight)
+            nn.init.zeros_(block.cam_encoder.bias)
+            identity_linear_(block.projector)
+
+    # properties -------------------------------------------------------------------------------------------
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.patch_embedding.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.patch_embedding.weight.device
+
+    # pieces reused by the streaming sampler -----------------------------------------------------------------
+    def embed_text(self, context: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Text context ``[B, L, text_dim]`` → per-block cross-attention (k, v), computed once."""
+        if context.ndim != 3 or context.shape[-1] != self.cfg.text_dim:
+            raise ValueError(f"text context must be [B, L, {self.cfg.text_dim}], got {tuple(context.shape)}")
+        ctx = self.text_embedding(context.to(self.dtype))
+        return [block.cross_attn.context_kv(ctx) for block in self.blocks]
+
+    def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``t`` ``[B]`` or ``[B, F]`` → (``e`` ``[B, F|1, C]``, ``e0`` ``[B, F|1, 6, C]``), float32."""
+        tt = t[:, None] if t.ndim == 1 else t
+        e = self.time_embedding(sinusoidal_embedding(tt, self.cfg.freq_dim).to(self.dtype)).float()
+        e0 = self.time_projection(e.to(self.dtype)).float().unflatten(-1, (6, self.cfg.dim))
+        return e, e0
+
+    def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, TokenGrid]:
+        pt, ph, pw = self.cfg.patch_size
+        _, c, f, h, w = x.shape
+        if c != self.cfg.in_dim:
+            vae = "Wan2.2 VAE (48 channels)" if self.cfg.in_dim == 48 else "Wan2.1 VAE (16 channels)"
+            raise ValueError(f"latents have {c} channels but {self.cfg.name} reads {self.cfg.in_dim}: use the {vae}")
+        if f % pt or h % ph or w % pw:
+            stride = self.cfg.vae_stride
+            raise ValueError(
+                f"latent size {f}x{h}x{w} is not divisible by the patch size {self.cfg.patch_size}: "
+                f"video width and height must be multiples of {stride[1] * ph} pixels")
+        tokens = self.patch_embedding(x.to(self.dtype))
+        grid = TokenGrid(*tokens.shape[2:])
+        return tokens.flatten(2).transpose(1, 2), grid
+
+    def unpatchify(self, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
+        pt, ph, pw = self.cfg.patch_size
+        x = x.unflatten(1, (grid.frames, grid.height, grid.width)).unflatten(-1, (pt, ph, pw, self.cfg.out_dim))
+        # [B, F, H, W, pt, ph, pw, C] -> [B, C, F·pt, H·ph, W·pw]
+        x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)
+        return x.reshape(x.shape[0], self.cfg.out_dim, grid.frames * pt, grid.height * ph, grid.width * pw)
+
+    def rope_for(self, grid: TokenGrid, t_positions: torch.Tensor | None) -> Rope:
+        if t_positions is None:
+            t_positions = torch.arange(grid.frames, dtype=torch.float64)
+        if t_positions.shape != (grid.frames,):
+            raise ValueError(f"need one temporal position per sequence frame ({grid.frames}), got {tuple(t_positions.shape)}")
+        return make_rope(grid_positions(t_positions.to(self.device), grid.height, grid.width),
+                         self.cfg.head_dim, self.cfg.rope_theta)
+
+    # the forward pass ---------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, *,
+                cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
+                t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None) -> torch.Tensor:
+        """Velocity for an assembled latent sequence.
+
+        x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
+        context: ``[B, L, text_dim]``; cam: ``[B, F, 12]`` pose per sequence frame (needs camera layers);
+        cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
+        temporal positions (default 0..F−1); mask: token-level attention mask for self-attention.
+        """
+        if x.ndim != 5:
+            raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
+        if t.ndim == 2 and t.shape[1] != x.shape[2]:
+            raise ValueError(f"per-frame timesteps [B, {t.shape[1]}] do not match {x.shape[2]} sequence frames")
+        tokens, grid = self.patchify(x)
+        rope = self.rope_for(grid, t_positions)
+        e, e0 = self.embed_time(t.to(self.device))
+        context_kv = self.embed_text(context)
+        cam_in = self._camera_input(cam, cam_weight, grid)
+        for block, kv in zip(self.blocks, context_kv):
+            tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend)
+        return self.unpatchify(self.head(tokens, e, grid), grid).to(x.dtype)
+
+    def _camera_input(self, cam: torch.Tensor | None, cam_weight: torch.Tensor | None,
+                      grid: TokenGrid) -> CameraInput | None:
+        if cam is None:
+            return None
+        if not self.camera_layers:
+            raise ValueError("this model has no camera layers (plain Wan weights); load it with camera_layers=True "
+                             "to add zero-initialised ones, or pass cam=None")
+        if cam.shape[1:] != (grid.frames, CAMERA_DIM):
+            raise ValueError(f"cameras must be [B, {grid.frames}, 12], got {tuple(cam.shape)}")
+        if not torch.isfinite(cam).all():
+            raise ValueError("camera poses contain NaN or inf")
+        weight = None if cam_weight is None else cam_weight.to(self.device, self.dtype)
+        return CameraInput(cam.to(self.device, self.dtype), weight)
+
+    def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
+                 pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
+                 mask: AttentionMask | None = None) -> torch.Tensor:
+        """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
+
+        ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
+        OpenCV c2w, row-major 3×4) or None for no camera. The sequence is built by ``layout`` (default:
+        the model's conditioning over f latent frames).
+        """
+        layout = layout or SequenceLayout(self.conditioning, source.shape[2])
+        x = layout.build(source, target)
+        cam, weight = layout.frame_cameras(pose12) if pose12 is not None else (None, None)
+        out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
+                   t_positions=layout.temporal_positions(), mask=mask)
+        return layout.split(out)[1]
+
+

