@@ -126,6 +126,10 @@ class ConditioningConfig(_JsonMixin):
 
 RECAMMASTER_CONDITIONING = ConditioningConfig(mode="prefix", rope_temporal="sequential", source_timestep="shared",
                                               camera_on_source=True, pose_reference="first")
+CONDITIONING_PRESETS: dict[str, ConditioningConfig] = {
+    "interleave": ConditioningConfig(),          # RealCam (paper defaults, METHOD.md)
+    "prefix": RECAMMASTER_CONDITIONING,          # ReCamMaster
+}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from torch import nn
 
 from .config import (RECAMMASTER_CONDITIONING, RELEASED_CONFIGS, ConditioningConfig, StreamingConfig, WanConfig,
                      get_config)
+from .model.attention import BACKENDS
 from .model.dit import RealCamDiT
 from .model.layers import CastLinear
 
@@ -190,16 +191,14 @@ def normalize_state_dict(sd: dict[str, torch.Tensor], metadata: dict[str, str], 
                          ) -> tuple[dict[str, torch.Tensor], str, list[str]]:
     """Strip prefixes and convert names. Returns (official-named state dict, format, notes)."""
     notes: list[str] = []
-    found = _strip_prefix(sd, "patch_embedding.weight")
-    fmt = "official"
-    if found is None:
-        if any("condition_embedder." in k for k in sd):
-            found = _strip_prefix(sd, "condition_embedder.time_proj.weight")
-            if found is None:
-                raise WeightsError(_not_a_dit_message(name, list(sd)))
-            found = (convert_diffusers_state_dict(found[0]), found[1])
-            fmt = "diffusers"
-        else:
+    if any("condition_embedder." in k for k in sd):  # diffusers also has patch_embedding: check it first
+        found = _strip_prefix(sd, "condition_embedder.time_proj.weight")
+        if found is None:
+            raise WeightsError(_not_a_dit_message(name, list(sd)))
+        found, fmt = (convert_diffusers_state_dict(found[0]), found[1]), "diffusers"
+    else:
+        found, fmt = _strip_prefix(sd, "patch_embedding.weight"), "official"
+        if found is None:
             raise WeightsError(_not_a_dit_message(name, list(sd)))
     out, prefix = found
     if prefix:
@@ -343,7 +342,8 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
 
 def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, dtype: torch.dtype | str | None = None,
              device: torch.device | str = "cpu", fp8: Fp8Policy = "upcast", camera_layers: bool = True,
-             conditioning: ConditioningConfig | None = None, num_heads: int | None = None) -> RealCamDiT:
+             conditioning: ConditioningConfig | None = None, num_heads: int | None = None,
+             attention: str = "auto") -> RealCamDiT:
     """Load a Wan / ReCamMaster / RealCam DiT file into a :class:`RealCamDiT`.
 
     ``config``: expected architecture (a :class:`WanConfig` or a name from ``realcam.config.CONFIGS``); by
@@ -351,10 +351,13 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     (default: the file's). ``fp8``: ``"keep"`` fp8 linear weights in fp8, or ``"upcast"`` them on load.
     ``camera_layers``: add zero-initialised camera layers when the file has none. ``conditioning``:
     override the file's (RealCam metadata) or the default (ReCamMaster → prefix, else interleave).
+    ``attention``: the attention backend (see :mod:`realcam.model.attention`).
     The returned model carries ``.load_info`` (:class:`LoadInfo`) and ``.streaming`` (:class:`StreamingConfig`).
     """
     if fp8 not in ("keep", "upcast"):
         raise ValueError(f"fp8={fp8!r}; choose 'keep' or 'upcast'")
+    if attention not in BACKENDS:
+        raise ValueError(f"attention={attention!r}; choose one of {BACKENDS}")
     if isinstance(dtype, str):
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r}; choose one of {sorted(DTYPES)}")
@@ -363,12 +366,12 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     raw, metadata = read_state_dict(path)
     sd, fmt, notes = normalize_state_dict(raw, metadata, name)
     del raw
-    arch = detect_arch(sd, metadata, num_heads=num_heads)
-    if config is not None:
-        requested = get_config(config) if isinstance(config, str) else config
+    requested = (get_config(config) if isinstance(config, str) else config) if config is not None else None
+    arch = detect_arch(sd, metadata, num_heads=num_heads or (requested.num_heads if requested else None))
+    if requested is not None:
         _check_requested(arch, requested, name)
-        if "arch" not in metadata:
-            arch = requested.replace(name=arch.name) if arch.name.startswith("custom") else arch
+        if arch.name.startswith("custom"):  # shapes agree; take the requested config's name and settings
+            arch = requested
     has_camera = "blocks.0.cam_encoder.weight" in sd
     if not camera_layers and has_camera:
         raise WeightsError(f"{name} has camera layers ({fmt}); load it with camera_layers=True")
@@ -389,6 +392,7 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
                                fp8=("kept" if has_fp8 else ("upcast" if any("fp8" in n for n in notes) else None)),
                                notes=notes)
     model.streaming = streaming
+    model.attention_backend = attention
     return model.eval()
 
 

@@ -60,3 +60,36 @@ def comfy_wan(comfyui_tree):
     import comfy.ops
 
     return wan_model, comfy.ops.disable_weight_init
+
+
+@pytest.fixture(scope="session")
+def comfy_runtime(comfyui_tree, tmp_path_factory):
+    """A real ComfyUI, in-process (no server): core nodes plus this pack, loaded from the repo root.
+
+    Follows COMFYUI_HARNESS.md: ``utils.extra_config`` must be imported before ``nodes``; the model
+    folders point at a temporary directory that tests fill with tiny random checkpoints.
+    """
+    import asyncio
+
+    import folder_paths
+
+    models = tmp_path_factory.mktemp("comfy_models")
+    for folder in ("diffusion_models", "vae", "vae_approx", "text_encoders"):
+        (models / folder).mkdir()
+        folder_paths.add_model_folder_path(folder, str(models / folder), is_default=True)
+    folder_paths.set_output_directory(str(tmp_path_factory.mktemp("comfy_out")))
+    folder_paths.set_temp_directory(str(tmp_path_factory.mktemp("comfy_tmp")))
+    import utils.extra_config  # noqa: F401  (before `import nodes`, see COMFYUI_HARNESS.md)
+    import nodes
+
+    from tests.harness.comfyui import REPO_ROOT
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    failed = loop.run_until_complete(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+    # without torchaudio/spandrel (not installable against CPU torch) these core files cannot import
+    assert set(failed) <= {"nodes_audio.py", "nodes_audio_encoder.py", "nodes_upscale_model.py"}, failed
+    assert loop.run_until_complete(nodes.load_custom_node(str(REPO_ROOT), module_parent="custom_nodes")), \
+        "the RealCam pack failed to import into ComfyUI"
+    yield type("ComfyRuntime", (), {"nodes": nodes, "models": models, "loop": loop})
+    loop.close()

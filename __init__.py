@@ -1,0 +1,25 @@
+"""ComfyUI entry point of the RealCam node pack.
+
+ComfyUI imports this folder as a package and calls ``comfy_entrypoint()`` (V3 node API). Nothing here
+imports ComfyUI at module import time, so the folder is also importable outside ComfyUI. The backend
+package ``realcam`` lives beside this file; it is put on ``sys.path`` when it is not pip-installed.
+"""
+import os
+import sys
+
+_PACK_DIR = os.path.dirname(os.path.abspath(__file__))
+try:
+    import realcam  # noqa: F401  (installed with pip, or already importable)
+except ImportError:
+    sys.path.insert(0, _PACK_DIR)
+
+WEB_DIRECTORY = "./web/js"
+
+
+async def comfy_entrypoint():
+    from .nodes import RealCamExtension
+
+    return RealCamExtension()
+
+
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]

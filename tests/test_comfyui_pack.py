@@ -1,0 +1,39 @@
+"""The node pack inside a real ComfyUI 0.3.75 (in-process)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from realcam.weights import save_realcam_checkpoint
+from tests.conftest import randomize_
+
+pytestmark = pytest.mark.comfyui
+
+
+def test_pack_registers_nodes_with_tooltips(comfy_runtime):
+    nodes = comfy_runtime.nodes
+    assert "RealCamModelLoader" in nodes.NODE_CLASS_MAPPINGS
+    cls = nodes.NODE_CLASS_MAPPINGS["RealCamModelLoader"]
+    assert nodes.NODE_DISPLAY_NAME_MAPPINGS.get("RealCamModelLoader") == "RealCam Model Loader"
+    spec = cls.INPUT_TYPES()
+    for name, (kind, opts) in spec["required"].items():
+        assert opts.get("tooltip"), f"input {name} has no tooltip"
+    assert tuple(cls.RETURN_TYPES) == ("REALCAM_MODEL",)
+
+
+def test_loader_node_loads_a_checkpoint_and_reports_errors(comfy_runtime, tiny_model):
+    import folder_paths
+
+    dm = comfy_runtime.models / "diffusion_models"
+    save_realcam_checkpoint(tiny_model, dm / "realcam_tiny.safetensors")
+    torch.save({"x": torch.zeros(1)}, dm / "not_a_model.pt")
+    assert "realcam_tiny.safetensors" in folder_paths.get_filename_list("diffusion_models")
+    cls = comfy_runtime.nodes.NODE_CLASS_MAPPINGS["RealCamModelLoader"]
+    out = cls.execute(model_name="realcam_tiny.safetensors", dtype="default", fp8="keep", attention="sdpa",
+                      conditioning="prefix")
+    model = out.result[0]
+    assert model.conditioning.mode == "prefix" and model.attention_backend == "sdpa"
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in tiny_model.state_dict().items())
+    from realcam.weights import WeightsError
+    with pytest.raises(WeightsError, match="not a Wan DiT checkpoint"):
+        cls.execute(model_name="not_a_model.pt", dtype="default", fp8="keep", attention="auto", conditioning="from file")

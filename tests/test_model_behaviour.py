@@ -1,0 +1,135 @@
+"""Behaviour of the model pieces: attention backends and masks, sequence layouts, RoPE, input errors."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from realcam.config import ConditioningConfig, RECAMMASTER_CONDITIONING, TINY, WanConfig
+from realcam.model import AttentionMask, RealCamDiT, SequenceLayout, attention, grid_positions, make_rope
+
+
+def _qkv(L=48, H=2, D=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, L, H, D, generator=g) for _ in range(3)]
+
+
+def test_masked_attention_dense_and_flex_agree_with_explicit_softmax():
+    q, k, v = _qkv()
+    chunk = 16
+    mask = AttentionMask(lambda qi, ki: (ki // chunk) <= (qi // chunk), 48, 48, torch.device("cpu"))
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / 8**0.5
+    expected = torch.einsum("bhqk,bkhd->bqhd", scores.masked_fill(~mask.dense, float("-inf")).softmax(-1), v)
+    dense = attention(q, k, v, mask=mask, backend="dense")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flex = attention(q, k, v, mask=mask, backend="flex")
+    assert (dense - expected).abs().max() < 1e-5 and (flex - expected).abs().max() < 1e-5
+    # the first chunk cannot see the future: changing the last chunk's keys leaves it unchanged
+    k2 = k.clone()
+    k2[:, 32:] += 5
+    assert torch.equal(attention(q, k2, v, mask=mask)[:, :16], dense[:, :16])
+    assert not torch.allclose(attention(q, k2, v, mask=mask)[:, 32:], dense[:, 32:])
+
+
+def test_attention_backend_errors_are_clear():
+    q, k, v = _qkv()
+    with pytest.raises(RuntimeError, match="flash.*unavailable"):
+        attention(q, k, v, backend="flash")
+    with pytest.raises(ValueError, match="choose one of"):
+        attention(q, k, v, backend="xformers")
+    with pytest.raises(ValueError, match="no key"):
+        AttentionMask(lambda qi, ki: ki > qi, 4, 4, torch.device("cpu"))
+
+
+def test_masked_model_forward_uses_mask(tiny_model):
+    """A block-causal mask over frames makes early frames independent of later ones."""
+    x = torch.randn(1, 16, 4, 4, 4)
+    ctx = torch.randn(1, 5, TINY.text_dim)
+    per_frame = 4  # (4/2)*(4/2) tokens
+    mask = AttentionMask(lambda qi, ki: (ki // (2 * per_frame)) <= (qi // (2 * per_frame)), 16, 16, torch.device("cpu"))
+    x2 = x.clone()
+    x2[:, :, 2:] = torch.randn(1, 16, 2, 4, 4)
+    t = torch.tensor([400.0])
+    with torch.no_grad():
+        a, b = tiny_model(x, t, ctx, mask=mask), tiny_model(x2, t, ctx, mask=mask)
+        full = tiny_model(x2, t, ctx)
+    assert torch.equal(a[:, :, :2], b[:, :, :2])
+    assert not torch.allclose(full[:, :, :2], a[:, :, :2])
+
+
+@pytest.mark.parametrize("cond", [ConditioningConfig(), RECAMMASTER_CONDITIONING,
+                                  ConditioningConfig(rope_temporal="shared", source_timestep="zero", camera_on_source=False)])
+def test_layout_build_split_round_trip(cond):
+    layout = SequenceLayout(cond, 3)
+    s, t = torch.randn(2, 1, 4, 3, 2, 2)
+    x = layout.build(s, t)
+    s2, t2 = layout.split(x)
+    assert torch.equal(s, s2) and torch.equal(t, t2)
+    assert torch.equal(x[:, :, layout.is_target()], t)
+    if cond.mode == "interleave":  # [zs1, zt1, zs2, zt2, ...]
+        assert torch.equal(x[:, :, 0], s[:, :, 0]) and torch.equal(x[:, :, 1], t[:, :, 0]) and torch.equal(x[:, :, 2], s[:, :, 1])
+
+
+def test_layout_timesteps_cameras_and_chunks():
+    cond = ConditioningConfig(source_timestep="zero", camera_on_source=False)
+    layout = SequenceLayout(cond, 2, start=5)
+    assert layout.latent_index().tolist() == [5, 5, 6, 6]
+    assert layout.temporal_positions().tolist() == [10, 11, 12, 13]
+    assert layout.frame_timesteps(torch.tensor([700.0])).tolist() == [[0, 700, 0, 700]]
+    assert layout.frame_timesteps(torch.tensor([[700.0, 300.0]])).tolist() == [[0, 700, 0, 300]]
+    poses = torch.arange(24.0).reshape(1, 2, 12)
+    frame_poses, weight = layout.frame_cameras(poses)
+    assert torch.equal(frame_poses[0, 0], poses[0, 0]) and torch.equal(frame_poses[0, 3], poses[0, 1])
+    assert weight.tolist() == [0, 1, 0, 1]
+    assert SequenceLayout(ConditioningConfig(), 2).frame_timesteps(torch.tensor([5.0])).tolist() == [5.0]
+    with pytest.raises(ValueError, match=r"\[B, 2, 12\]"):
+        layout.frame_cameras(torch.zeros(1, 3, 12))
+
+
+def test_rope_matches_official_table_and_is_relative():
+    head_dim = 16
+    pos = grid_positions(torch.tensor([0.0, 3.0, 7.0]), 2, 3)
+    rope = make_rope(pos, head_dim)
+    # official: table row p of 1/10000^(arange(0, d, 2)/d) for d = 6 (t), 4, 4 ... here head_dim 16 -> (6, 4... )
+    from realcam.model.layers import head_dim_split
+    dt, dh, dw = head_dim_split(head_dim)
+    assert (dt, dh, dw) == (8, 4, 4) and head_dim_split(128) == (44, 42, 42)
+    om = 1 / 10000 ** (torch.arange(0, dt, 2, dtype=torch.float64) / dt)
+    assert torch.allclose(rope.cos[-1, : dt // 2], torch.cos(7 * om).float())
+    # rotary: <R(p) q, R(p') k> depends on p - p' only
+    q, k = torch.randn(2, 1, 1, 1, head_dim)
+    a = make_rope(torch.tensor([[5.0, 1, 2]]), head_dim).apply(q)
+    b = make_rope(torch.tensor([[2.0, 1, 2]]), head_dim).apply(k)
+    c = make_rope(torch.tensor([[13.0, 1, 2]]), head_dim).apply(q)
+    d = make_rope(torch.tensor([[10.0, 1, 2]]), head_dim).apply(k)
+    assert torch.allclose((a * b).sum(), (c * d).sum(), atol=1e-5)
+
+
+def test_input_errors_say_what_to_do(tiny_model):
+    ctx = torch.randn(1, 4, TINY.text_dim)
+    t = torch.tensor([500.0])
+    with pytest.raises(ValueError, match="multiples of 16 pixels"):
+        tiny_model(torch.randn(1, 16, 2, 5, 4), t, ctx)
+    with pytest.raises(ValueError, match="48 channels.*Wan2.1 VAE|reads 16: use the Wan2.1 VAE"):
+        tiny_model(torch.randn(1, 48, 2, 4, 4), t, ctx)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        tiny_model(torch.randn(1, 16, 2, 4, 4), t, ctx, cam=torch.full((1, 2, 12), float("nan")))
+    with pytest.raises(ValueError, match=r"text context must be \[B, L, 32\]"):
+        tiny_model(torch.randn(1, 16, 2, 4, 4), t, torch.randn(1, 4, 4096))
+    with pytest.raises(ValueError, match="per-frame timesteps"):
+        tiny_model(torch.randn(1, 16, 2, 4, 4), torch.zeros(1, 3), ctx)
+    plain = RealCamDiT(TINY, camera_layers=False)
+    with pytest.raises(ValueError, match="no camera layers"):
+        plain(torch.randn(1, 16, 2, 4, 4), t, ctx, cam=torch.zeros(1, 2, 12))
+
+
+def test_config_validation_and_json():
+    with pytest.raises(ValueError, match="not divisible"):
+        WanConfig("bad", dim=100, ffn_dim=10, num_heads=3, num_layers=1)
+    with pytest.raises(ValueError, match="choose one of"):
+        ConditioningConfig(mode="sideways")
+    with pytest.raises(ValueError, match="unknown field"):
+        ConditioningConfig.from_json('{"mode": "prefix", "colour": 1}')
+    assert WanConfig.from_json(TINY.to_json()) == TINY
