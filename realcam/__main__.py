@@ -1,7 +1,7 @@
 """Command line: ``python -m realcam <command>``.
 
 Commands so far: ``models`` (the known backbone sizes, built on the meta device), ``inspect FILE``
-(what a weights file is and how it would load). Later commands (render, stream, synth, train-*,
+(what a weights file is and how it would load), ``bench`` (streaming latency/throughput/FLOPs). Later commands (render, stream, synth, train-*,
 eval, bench, batch, demo) are added by their issues.
 """
 from __future__ import annotations
@@ -54,6 +54,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main_args
+
+    return main_args(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m realcam", description="RealCam: camera-controlled video-to-video.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None, help="expected config name (see `models`)")
     p.add_argument("--num-heads", type=int, default=None, help="heads, for custom sizes without RealCam metadata")
     p.set_defaults(fn=cmd_inspect)
+    p = sub.add_parser("bench", help="streaming latency/throughput/FLOPs with random weights (any config, CPU or GPU)")
+    p.add_argument("--config", default="tiny", help="model config (see `models`)")
+    p.add_argument("--height", type=int, default=64, help="video height in pixels")
+    p.add_argument("--width", type=int, default=64, help="video width in pixels")
+    p.add_argument("--chunks", type=int, default=12, help="chunks to time (after one warm-up chunk)")
+    p.add_argument("--chunk", type=int, default=3, help="latent frames per chunk")
+    p.add_argument("--sink", type=int, default=1, help="sink chunks")
+    p.add_argument("--window", type=int, default=5, help="rolling-window chunks")
+    p.add_argument("--steps", default="1000,750,500", help="denoising timesteps before warping")
+    p.add_argument("--rope-mode", default="absolute", choices=["absolute", "cache_slot"])
+    p.add_argument("--text-tokens", type=int, default=512, help="text context length")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
+    p.set_defaults(fn=cmd_bench)
     args = parser.parse_args(argv)
     return args.fn(args)
 

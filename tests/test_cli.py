@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import subprocess
+
+import pytest
 import sys
 
 from realcam.weights import save_realcam_checkpoint
@@ -28,3 +30,24 @@ def test_inspect_file_and_error(tmp_path, tiny_model):
     bad.write_bytes(b"not safetensors")
     out = _cli("inspect", str(bad))
     assert out.returncode == 2 and "not a readable safetensors file" in out.stderr
+
+
+def test_bench_runs_on_cpu():
+    out = _cli("bench", "--config", "tiny", "--chunks", "4", "--text-tokens", "16")
+    assert out.returncode == 0, out.stderr
+    assert "ms/chunk" in out.stdout and "video frames/s" in out.stdout and "GFLOP/chunk" in out.stdout
+    rows = [l for l in out.stdout.splitlines() if l.strip() and l.split()[0].isdigit()]
+    assert len(rows) == 4
+
+
+def test_flop_estimate_matches_a_hand_count():
+    from realcam.bench import forward_flops
+    from realcam.config import get_config
+
+    cfg = get_config("wan2.1-t2v-1.3b")
+    f = forward_flops(cfg, q_tokens=1560 * 6, kv_tokens=1560 * 6 * 7, text_tokens=512)
+    d, n, L = 1536, 1560 * 6, 30
+    assert f.attention == pytest.approx(2 * L * 2 * n * d * (1560 * 6 * 7 + 512))
+    # per token and block: self q,k,v,o + cross q,o + projector = 7·d² MACs, FFN 2·d·ffn MACs (~24.7 TFLOP here)
+    blocks = 2 * L * n * (7 * d * d + 2 * d * 8960)
+    assert blocks <= f.linear <= 1.01 * blocks

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..config import ConditioningConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
+from .kv_cache import BlockKV, KVCache
 from .layers import (CastLinear, LayerNorm, RMSNorm, gated, identity_linear_, modulate, sinusoidal_embedding,
                      xavier_linear_)
 from .rope import Rope, grid_positions, make_rope
@@ -74,9 +75,12 @@ class SelfAttention(nn.Module):
         return heads(self.norm_q(self.q(x))), heads(self.norm_k(self.k(x))), heads(self.v(x))
 
     def forward(self, x: torch.Tensor, rope: Rope, mask: AttentionMask | None = None,
-                backend: Backend = "auto") -> torch.Tensor:
+                backend: Backend = "auto", cache: BlockKV | None = None) -> torch.Tensor:
         q, k, v = self.project(x)
-        out = attention(rope.apply(q), rope.apply(k), v, mask=mask, backend=backend)
+        if cache is not None:
+            out = cache.attend(q, k, v, rope, backend)
+        else:
+            out = attention(rope.apply(q), rope.apply(k), v, mask=mask, backend=backend)
         return self.o(out.flatten(2))
 
 
@@ -113,14 +117,15 @@ class WanBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, e: torch.Tensor, grid: TokenGrid, rope: Rope,
                 context_kv: tuple[torch.Tensor, torch.Tensor], cam: CameraInput | None = None,
-                mask: AttentionMask | None = None, backend: Backend = "auto") -> torch.Tensor:
+                mask: AttentionMask | None = None, backend: Backend = "auto",
+                cache: BlockKV | None = None) -> torch.Tensor:
         """``x`` ``[B, L, C]`` tokens on ``grid``; ``e`` ``[B, F or 1, 6, C]`` float32 time projection."""
         frames = lambda t: t.unflatten(1, (grid.frames, grid.per_frame))  # noqa: E731
         mod = (self.modulation.float()[:, None] + e).unbind(2)  # six [B, F|1, C]
         h = modulate(frames(self.norm1(x)), mod[0], mod[1])
         if cam is not None and self.cam_encoder is not None:
             h = h + cam.embed(self.cam_encoder)[:, :, None].to(h.dtype)
-        y = self.self_attn(h.flatten(1, 2), rope, mask=mask, backend=backend)
+        y = self.self_attn(h.flatten(1, 2), rope, mask=mask, backend=backend, cache=cache)
         if self.projector is not None:
             y = self.projector(y)
         x = gated(frames(x), frames(y), mod[2]).flatten(1, 2)
@@ -242,15 +247,17 @@ class RealCamDiT(nn.Module):
                          self.cfg.head_dim, self.cfg.rope_theta)
 
     # the forward pass ---------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, *,
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list, *,
                 cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
-                t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None) -> torch.Tensor:
+                t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
-        context: ``[B, L, text_dim]``; cam: ``[B, F, 12]`` pose per sequence frame (needs camera layers);
+        context: ``[B, L, text_dim]`` or the per-block K/V of :meth:`embed_text`; cam: ``[B, F, 12]`` pose per sequence frame (needs camera layers);
         cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
-        temporal positions (default 0..F−1); mask: token-level attention mask for self-attention.
+        temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
+        cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it.
         """
         if x.ndim != 5:
             raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
@@ -259,10 +266,11 @@ class RealCamDiT(nn.Module):
         tokens, grid = self.patchify(x)
         rope = self.rope_for(grid, t_positions)
         e, e0 = self.embed_time(t.to(self.device))
-        context_kv = self.embed_text(context)
+        context_kv = context if isinstance(context, list) else self.embed_text(context)
         cam_in = self._camera_input(cam, cam_weight, grid)
-        for block, kv in zip(self.blocks, context_kv):
-            tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend)
+        for i, (block, kv) in enumerate(zip(self.blocks, context_kv)):
+            tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend,
+                           cache=cache.blocks[i] if cache is not None else None)
         return self.unpatchify(self.head(tokens, e, grid), grid).to(x.dtype)
 
     def _camera_input(self, cam: torch.Tensor | None, cam_weight: torch.Tensor | None,
@@ -279,7 +287,7 @@ class RealCamDiT(nn.Module):
         weight = None if cam_weight is None else cam_weight.to(self.device, self.dtype)
         return CameraInput(cam.to(self.device, self.dtype), weight)
 
-    def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
+    def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list,
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
                  mask: AttentionMask | None = None) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.

@@ -1,0 +1,153 @@
+"""KV cache for chunk-wise causal streaming: ``[current | sink | window]`` per block.
+
+Each block keeps one key and one value buffer of ``1 + S + W`` regions of ``chunk_tokens`` tokens:
+region 0 holds the chunk being generated (every denoising step overwrites it), regions ``1..S`` the
+sink (the first S chunks, kept for ever), regions ``S+1..S+W`` a ring of the W most recent previous
+chunks. ``commit(i)`` copies region 0 into chunk i's home region after the cache-writing pass, evicting
+the oldest window chunk. Memory is fixed at construction, so the cost per chunk is constant.
+
+Two RoPE modes (``StreamingConfig.rope_mode``):
+
+- ``absolute``: keys are stored rotated at their absolute positions; queries likewise. Equals the
+  masked full-sequence forward exactly; limited by the RoPE table (1024 positions per axis).
+- ``cache_slot``: keys are stored un-rotated and rotated at attention time by their chronological
+  rank in the cache (sink first, then window, then current), so positions stay bounded and streams can
+  be unbounded (MotionStream, LongLive). Equals the masked forward while nothing has been evicted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+
+from .attention import Backend, attention
+from .rope import Rope
+
+RopeMode = Literal["absolute", "cache_slot"]
+
+
+@dataclass
+class CachePlan:
+    """What one chunk step attends to; shared by all blocks."""
+
+    key_tokens: int                    # keys are buffer[:, :key_tokens]
+    key_mask: torch.Tensor | None      # bool [key_tokens], False at empty regions (during a re-cache)
+    query_rope: Rope | None            # cache_slot: rotation of the current chunk's queries and keys
+    key_rope: Rope | None              # cache_slot: rotation of buffer[:, :key_tokens]
+
+
+class BlockKV:
+    """One block's buffers and the attention over them."""
+
+    def __init__(self, cache: "KVCache", k: torch.Tensor, v: torch.Tensor) -> None:
+        self.cache, self.k, self.v = cache, k, v
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
+        plan = self.cache.plan
+        if plan is None:
+            raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
+        n = q.shape[1]
+        if n != self.cache.chunk_tokens:
+            raise ValueError(f"cached forward expects one chunk of {self.cache.chunk_tokens} tokens, got {n}")
+        if self.cache.rope_mode == "absolute":
+            q = rope.apply(q)
+            self.k[:, :n] = rope.apply(k)
+            keys = self.k[:, :plan.key_tokens]
+        else:
+            q = plan.query_rope.apply(q)
+            self.k[:, :n] = k
+            keys = plan.key_rope.apply(self.k[:, :plan.key_tokens])
+        self.v[:, :n] = v
+        values = self.v[:, :plan.key_tokens]
+        if plan.key_mask is None:
+            return attention(q, keys, values, backend=backend)
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2), attn_mask=plan.key_mask[None, :])
+        return out.transpose(1, 2)
+
+
+class KVCache:
+    """Sink + rolling-window KV cache for all blocks of one model and one stream."""
+
+    def __init__(self, *, num_blocks: int, batch: int, heads: int, head_dim: int, chunk_tokens: int,
+                 sink_chunks: int, window_chunks: int, rope_mode: RopeMode, dtype: torch.dtype,
+                 device: torch.device | str) -> None:
+        if rope_mode not in ("absolute", "cache_slot"):
+            raise ValueError(f"rope_mode {rope_mode!r}; choose 'absolute' or 'cache_slot'")
+        self.chunk_tokens, self.sink_chunks, self.window_chunks = chunk_tokens, sink_chunks, window_chunks
+        self.rope_mode: RopeMode = rope_mode
+        self.num_regions = 1 + sink_chunks + window_chunks
+        shape = (batch, self.num_regions * chunk_tokens, heads, head_dim)
+        self.blocks = [BlockKV(self, torch.zeros(shape, dtype=dtype, device=device),
+                               torch.zeros(shape, dtype=dtype, device=device)) for _ in range(num_blocks)]
+        self.regions: list[int | None] = [None] * self.num_regions  # chunk id per region (region 0: current)
+        self.plan: CachePlan | None = None
+
+    # bookkeeping ---------------------------------------------------------------------------------------
+    def home_region(self, chunk: int) -> int | None:
+        """Where chunk ``chunk`` lives once committed (None: it is not kept)."""
+        if chunk < self.sink_chunks:
+            return 1 + chunk
+        if self.window_chunks == 0:
+            return None
+        return 1 + self.sink_chunks + (chunk - self.sink_chunks) % self.window_chunks
+
+    def cached_chunks(self) -> list[int]:
+        """Committed chunk ids in chronological order."""
+        return sorted(c for c in self.regions[1:] if c is not None)
+
+    @property
+    def tokens(self) -> int:
+        """Allocated tokens per block (constant for the life of the cache)."""
+        return self.num_regions * self.chunk_tokens
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.k.numel() * b.k.element_size() * 2 for b in self.blocks)
+
+    def reset(self) -> None:
+        self.regions = [None] * self.num_regions
+        self.plan = None
+
+    # one chunk -------------------------------------------------------------------------------------------
+    def begin_chunk(self, chunk: int, rope_at_rank: Callable[[int], Rope] | None = None) -> None:
+        """Plan the attention of chunk ``chunk`` over what is cached.
+
+        ``rope_at_rank(r)`` (cache_slot mode) gives the RoPE of a chunk placed at chronological rank r.
+        """
+        ct = self.chunk_tokens
+        filled = [i for i, c in enumerate(self.regions) if i > 0 and c is not None]
+        last = max(filled, default=0)
+        key_tokens = (last + 1) * ct
+        key_mask = None
+        if len(filled) < last:  # a hole (possible while re-caching): mask the empty regions
+            key_mask = torch.zeros(key_tokens, dtype=torch.bool, device=self.blocks[0].k.device)
+            for i in [0, *filled]:
+                key_mask[i * ct:(i + 1) * ct] = True
+        query_rope = key_rope = None
+        if self.rope_mode == "cache_slot":
+            if rope_at_rank is None:
+                raise ValueError("cache_slot RoPE needs rope_at_rank")
+            order = sorted(filled, key=lambda i: self.regions[i])
+            rank = {region: r for r, region in enumerate(order)}
+            rank[0] = len(order)
+            ropes = [rope_at_rank(rank.get(i, 0)) for i in range(last + 1)]
+            key_rope = Rope(torch.cat([r.cos for r in ropes]), torch.cat([r.sin for r in ropes]))
+            query_rope = ropes[0]
+        self.plan = CachePlan(key_tokens, key_mask, query_rope, key_rope)
+        self.regions[0] = chunk
+
+    def commit(self, chunk: int) -> None:
+        """Keep the chunk just written to region 0 (after its cache-writing pass)."""
+        if self.regions[0] != chunk:
+            raise RuntimeError(f"commit({chunk}) but region 0 holds chunk {self.regions[0]}")
+        home = self.home_region(chunk)
+        if home is not None:
+            ct = self.chunk_tokens
+            for b in self.blocks:
+                b.k[:, home * ct:(home + 1) * ct] = b.k[:, :ct]
+                b.v[:, home * ct:(home + 1) * ct] = b.v[:, :ct]
+            self.regions[home] = chunk
+        self.regions[0] = None
+        self.plan = None

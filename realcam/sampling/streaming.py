@@ -1,0 +1,281 @@
+"""The causal student's streaming session: one chunk of target latents per ``step()``.
+
+Per chunk i (METHOD.md, student section):
+
+1. read the camera (so it can change between chunks) and the source latents of chunk i;
+2. for each warped timestep: predict the target velocity of ``[z_s^i, x]`` against the KV cache, take
+   ``x0 = x − σ·v``, re-noise ``x0`` with fresh noise to the next level;
+3. one more forward at ``t = context_noise`` on ``[z_s^i, x̂0]`` writes the chunk into the cache.
+
+Training's self-rollout is meant to call the same ``chunk_step``. Streams are interleaved sequences; prefix conditioning has no
+causal chunks and is refused.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+import torch
+
+from ..camera import pose12, relative_poses
+from ..config import StreamingConfig
+from ..model import RealCamDiT, SequenceLayout
+from ..model.kv_cache import KVCache
+from ..model.rope import Rope
+from .schedules import renoise, warp_timesteps
+
+
+class EndOfSource(RuntimeError):
+    """The source video has no latent frames for the next chunk (yet)."""
+
+
+@dataclass
+class ChunkResult:
+    """One generated chunk."""
+
+    index: int
+    latents: torch.Tensor          # target latents [B, C, chunk, h, w]
+    first_latent_frame: int
+    wall_time_s: float
+    cache_tokens: int              # allocated tokens per block (constant)
+    cache_chunks: list[int]        # which chunks the cache held while this one was generated
+    cache_bytes: int
+
+
+@dataclass
+class _Retained:
+    source: torch.Tensor
+    target: torch.Tensor
+
+
+@dataclass
+class SessionStats:
+    chunks: list[ChunkResult] = field(default_factory=list)
+
+    def mean_time(self, first: int, last: int) -> float:
+        """Mean wall time of chunks ``first..last`` (0-based, inclusive)."""
+        sel = [c.wall_time_s for c in self.chunks[first:last + 1]]
+        return sum(sel) / len(sel)
+
+
+class StreamingSession:
+    """Streams target latents chunk by chunk with a sink + rolling-window KV cache.
+
+    ``context``: umT5 context ``[B, L, text_dim]`` (cross-attention K/V are computed once here).
+    ``source``: source latents ``[B, C, f, h, w]`` given up front, or None and :meth:`push_source` as
+    they arrive. ``camera``: absolute camera-to-world poses, one per latent frame (``[N, 3|4, 4]``),
+    or None for no camera; :meth:`set_camera` changes future poses between chunks.
+    """
+
+    def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
+                 source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
+                 latent_size: tuple[int, int] | None = None) -> None:
+        if model.conditioning.mode != "interleave":
+            raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
+                             "the bidirectional teacher sampler")
+        self.model = model
+        self.config = config or getattr(model, "streaming", None) or StreamingConfig()
+        self.seed = seed
+        self.batch = context.shape[0]
+        with torch.no_grad():
+            self.context_kv = model.embed_text(context.to(model.device))
+        self.timesteps = warp_timesteps(self.config.denoising_steps, self.config.shift)
+        self._source: list[torch.Tensor] = []
+        self._source_frames = 0
+        self._latent_size = latent_size
+        self._c2w: torch.Tensor | None = None
+        self._anchor: torch.Tensor | None = None
+        self._retained: dict[int, _Retained] = {}
+        self.cache: KVCache | None = None
+        self.next_chunk = 0
+        self.stats = SessionStats()
+        if source is not None:
+            self.push_source(source)
+        if camera is not None:
+            self.set_camera(camera, from_latent=0)
+
+    # inputs ---------------------------------------------------------------------------------------------
+    @property
+    def chunk(self) -> int:
+        return self.config.chunk_latent_frames
+
+    def push_source(self, latents: torch.Tensor) -> None:
+        """Append source latents ``[B, C, n, h, w]`` (a live source may push a chunk at a time)."""
+        if latents.ndim != 5 or latents.shape[0] != self.batch:
+            raise ValueError(f"source latents must be [B={self.batch}, C, n, h, w], got {tuple(latents.shape)}")
+        if self._latent_size is None:
+            self._latent_size = tuple(latents.shape[3:])
+        if tuple(latents.shape[3:]) != self._latent_size:
+            raise ValueError(f"source latents are {tuple(latents.shape[3:])} but the stream is {self._latent_size}")
+        self._source.append(latents.to(self.model.device, self.model.dtype))
+        self._source_frames += latents.shape[2]
+
+    def set_camera(self, c2w: torch.Tensor, *, from_latent: int | None = None) -> None:
+        """Absolute camera-to-world poses for latent frames ``from_latent, from_latent+1, …``.
+
+        Default ``from_latent``: the first latent frame of the next chunk, so chunks already generated
+        keep their poses (they are baked into the cache). A path shorter than the stream holds its last pose.
+        """
+        from ..camera import check_c2w
+
+        c2w = check_c2w(c2w)
+        start = self.next_chunk * self.chunk if from_latent is None else from_latent
+        if start < self.next_chunk * self.chunk:
+            raise ValueError(f"latent frames before {self.next_chunk * self.chunk} are already generated; "
+                             "their cameras cannot change (use reanchor() to re-reference the poses)")
+        if self._c2w is None:
+            if start != 0:
+                raise ValueError("the first camera path must start at latent frame 0")
+            self._c2w = c2w
+        else:
+            keep = self._extend(self._c2w, start)[:start]
+            self._c2w = torch.cat([keep, c2w])
+
+    def reanchor(self, anchor_c2w: torch.Tensor) -> None:
+        """Express poses relative to a new reference camera and re-cache sink + window under it
+        (LongLive-style KV re-cache from the clean latents already generated)."""
+        if self.model.conditioning.pose_reference != "first":
+            raise ValueError("poses are relative to the previous frame: there is no anchor to change")
+        from ..camera import check_c2w
+
+        self._anchor = check_c2w(anchor_c2w.reshape(-1, *anchor_c2w.shape[-2:]))[0]
+        if self.cache is None or not self._retained:
+            return
+        kept = self.cache.cached_chunks()
+        self.cache.reset()
+        with torch.no_grad():
+            for i in kept:
+                r = self._retained[i]
+                self._write_cache(i, r.source, r.target)
+
+    # the stream ---------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget generated chunks and the cache; keep model, text, source and camera."""
+        self.cache = None
+        self.next_chunk = 0
+        self._retained.clear()
+        self.stats = SessionStats()
+
+    def available_chunks(self) -> int:
+        return self._source_frames // self.chunk - self.next_chunk
+
+    @torch.no_grad()
+    def step(self) -> ChunkResult:
+        """Generate the next chunk's target latents."""
+        i = self.next_chunk
+        start_time = time.perf_counter()
+        source = self._source_chunk(i)
+        self._ensure_cache(source)
+        cache_chunks = self.cache.cached_chunks()
+        latents = self.chunk_step(i, source)
+        self._write_cache(i, source, latents)
+        self.next_chunk += 1
+        self._retain(i, source, latents)
+        result = ChunkResult(i, latents, i * self.chunk, time.perf_counter() - start_time, self.cache.tokens,
+                             cache_chunks, self.cache.nbytes)
+        self.stats.chunks.append(result)
+        return result
+
+    def chunk_step(self, i: int, source: torch.Tensor) -> torch.Tensor:
+        """The few-step denoising of chunk ``i`` against the current cache (no cache write): per
+        warped timestep predict x0, then re-noise it with fresh noise to the next level."""
+        layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
+        cam, weight = self._cameras(i, layout)
+        gen = self._generator(i)
+        x = torch.randn(source.shape, generator=gen).to(source)
+        x0 = x
+        for j, t in enumerate(self.timesteps):
+            x0 = self._predict_x0(i, layout, source, x, t, cam, weight)
+            if j + 1 < len(self.timesteps):
+                x = renoise(x0, torch.randn(source.shape, generator=gen).to(source), self.timesteps[j + 1] / 1000.0)
+        return x0
+
+    # internals -----------------------------------------------------------------------------------------------
+    def _predict_x0(self, i, layout, source, x, t, cam, weight) -> torch.Tensor:
+        self.cache.begin_chunk(i, self._rope_at_rank)
+        tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
+        out = self.model(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
+                         t_positions=self._positions(layout), cache=self.cache)
+        v = layout.split(out)[1]
+        return x - (t / 1000.0) * v
+
+    def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
+        """The cache-writing pass at ``context_noise`` on the clean chunk, then commit."""
+        layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
+        cam, weight = self._cameras(i, layout)
+        sigma = self.config.context_noise / 1000.0
+        x = clean
+        if sigma > 0:
+            x = renoise(clean, torch.randn(clean.shape, generator=self._generator(i, salt=1)).to(clean), sigma)
+        self.cache.begin_chunk(i, self._rope_at_rank)
+        tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
+        self.model(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
+                   t_positions=self._positions(layout), cache=self.cache)
+        self.cache.commit(i)
+
+    def _positions(self, layout: SequenceLayout) -> torch.Tensor:
+        pos = layout.temporal_positions()
+        if self.config.rope_mode == "absolute" and pos.max() >= self.model.cfg.rope_max_positions:
+            raise ValueError(f"the stream passed {self.model.cfg.rope_max_positions} RoPE positions "
+                             f"(~{layout.start} latent frames); use rope_mode='cache_slot' for unbounded streams")
+        return pos
+
+    def _rope_at_rank(self, rank: int) -> Rope:
+        if rank not in self._rank_ropes:
+            layout = SequenceLayout(self.model.conditioning, self.chunk, start=rank * self.chunk)
+            h, w = self._token_hw
+            from ..model.rope import grid_positions, make_rope
+
+            pos = grid_positions(layout.temporal_positions().to(self.model.device), h, w)
+            self._rank_ropes[rank] = make_rope(pos, self.model.cfg.head_dim, self.model.cfg.rope_theta)
+        return self._rank_ropes[rank]
+
+    def _ensure_cache(self, source: torch.Tensor) -> None:
+        if self.cache is not None:
+            return
+        cfg = self.model.cfg
+        _, ph, pw = cfg.patch_size
+        h, w = source.shape[3] // ph, source.shape[4] // pw
+        self._token_hw = (h, w)
+        self._rank_ropes: dict[int, Rope] = {}
+        self.cache = KVCache(num_blocks=cfg.num_layers, batch=self.batch, heads=cfg.num_heads, head_dim=cfg.head_dim,
+                             chunk_tokens=2 * self.chunk * h * w, sink_chunks=self.config.sink_chunks,
+                             window_chunks=self.config.window_chunks, rope_mode=self.config.rope_mode,
+                             dtype=self.model.dtype, device=self.model.device)
+
+    def _source_chunk(self, i: int) -> torch.Tensor:
+        lo, hi = i * self.chunk, (i + 1) * self.chunk
+        if hi > self._source_frames:
+            raise EndOfSource(f"chunk {i} needs source latent frames {lo}..{hi - 1} but only {self._source_frames} "
+                              "have arrived; push_source() more or stop the stream")
+        if len(self._source) > 1:  # keep one tensor; drop frames no chunk will read again
+            self._source = [torch.cat(self._source, dim=2)]
+        return self._source[0][:, :, lo:hi]
+
+    def _retain(self, i: int, source: torch.Tensor, latents: torch.Tensor) -> None:
+        """Keep clean latents of cached chunks only (for a re-cache); bounded like the cache."""
+        self._retained[i] = _Retained(source, latents)
+        cached = set(self.cache.cached_chunks())
+        for k in [k for k in self._retained if k not in cached]:
+            del self._retained[k]
+
+    @staticmethod
+    def _extend(c2w: torch.Tensor, n: int) -> torch.Tensor:
+        if c2w.shape[0] >= n:
+            return c2w
+        return torch.cat([c2w, c2w[-1:].expand(n - c2w.shape[0], 4, 4)])
+
+    def _cameras(self, i: int, layout: SequenceLayout):
+        if self._c2w is None:
+            return None, None
+        lo, hi = i * self.chunk, (i + 1) * self.chunk
+        path = self._extend(self._c2w, hi)
+        ref = self.model.conditioning.pose_reference
+        if ref == "first":
+            rel = relative_poses(path[lo:hi], "first", anchor=self._anchor if self._anchor is not None else path[0])
+        else:
+            rel = relative_poses(path[lo:hi], "previous", previous=path[lo - 1] if lo > 0 else None)
+        poses = pose12(rel).to(self.model.device)[None].expand(self.batch, -1, -1)
+        return layout.frame_cameras(poses)
+
+    def _generator(self, i: int, salt: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + i) * 2 + salt)

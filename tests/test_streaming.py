@@ -1,0 +1,233 @@
+"""The KV cache is exactly the masked full forward; the session streams with bounded cost."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from realcam.config import ConditioningConfig, StreamingConfig, TINY
+from realcam.model import RealCamDiT, SequenceLayout
+from realcam.model.kv_cache import KVCache
+from realcam.model.masks import block_causal_mask
+from realcam.model.rope import grid_positions, make_rope
+from realcam.sampling import EndOfSource, StreamingSession
+from realcam.sampling.schedules import renoise, warp_timesteps
+from tests.conftest import randomize_
+
+C, H, W = 2, 4, 4                  # latent frames per chunk, latent height/width
+TOKENS = 2 * C * (H // 2) * (W // 2)  # interleaved tokens per chunk
+
+
+def _model(seed=0, cond=None):
+    return randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond or ConditioningConfig()), seed=seed).eval()
+
+
+def _clip(n_chunks, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    f = n_chunks * C
+    return (torch.randn(1, 16, f, H, W, generator=g), torch.randn(1, 16, f, H, W, generator=g),
+            torch.randn(1, 7, TINY.text_dim, generator=g), 0.3 * torch.randn(1, f, 12, generator=g),
+            torch.rand(n_chunks, generator=g) * 1000)
+
+
+def _rope_at_rank(model, rank):
+    layout = SequenceLayout(model.conditioning, C, start=rank * C)
+    return make_rope(grid_positions(layout.temporal_positions(), H // 2, W // 2), TINY.head_dim)
+
+
+@pytest.mark.parametrize("rope_mode,sink,window", [
+    ("absolute", 1, None),    # window covers everything: plain block-causal
+    ("absolute", 1, 2),       # sink + rolling window, with evictions
+    ("absolute", 0, 1),       # rolling window only
+    ("cache_slot", 1, None),  # slot positions equal absolute ones while nothing is evicted
+])
+def test_cache_equals_masked_full_forward(rope_mode, sink, window):
+    n = 6
+    model = _model()
+    source, target, ctx, poses, t_chunk = _clip(n)
+    full = SequenceLayout(model.conditioning, n * C)
+    t_frames = t_chunk.repeat_interleave(C)[None]                       # each chunk at its own timestep
+    cam, weight = full.frame_cameras(poses)
+    mask = block_causal_mask(n, TOKENS, sink, window)
+    with torch.no_grad():
+        reference = model(full.build(source, target), full.frame_timesteps(t_frames), ctx, cam=cam,
+                          cam_weight=weight, t_positions=full.temporal_positions(), mask=mask)
+    cache = KVCache(num_blocks=TINY.num_layers, batch=1, heads=TINY.num_heads, head_dim=TINY.head_dim,
+                    chunk_tokens=TOKENS, sink_chunks=sink, window_chunks=n if window is None else window,
+                    rope_mode=rope_mode, dtype=torch.float32, device="cpu")
+    ctx_kv = model.embed_text(ctx)
+    worst = 0.0
+    for i in range(n):
+        lay = SequenceLayout(model.conditioning, C, start=i * C)
+        sl = slice(i * C, (i + 1) * C)
+        cam_i, w_i = lay.frame_cameras(poses[:, sl])
+        cache.begin_chunk(i, lambda r: _rope_at_rank(model, r))
+        with torch.no_grad():
+            out = model(lay.build(source[:, :, sl], target[:, :, sl]),
+                        lay.frame_timesteps(t_frames[:, sl]), ctx_kv, cam=cam_i, cam_weight=w_i,
+                        t_positions=lay.temporal_positions(), cache=cache)
+        cache.commit(i)
+        worst = max(worst, (out - reference[:, :, 2 * i * C:2 * (i + 1) * C]).abs().max().item())
+    print(f"{rope_mode} sink={sink} window={window}: max-abs cache vs masked forward {worst:.2e}")
+    assert worst <= 1e-5
+    assert cache.tokens == (1 + sink + (n if window is None else window)) * TOKENS
+
+
+def test_window_really_forgets():
+    """With window 1 and no sink, information moves one chunk back per layer: with 2 layers chunk 2
+    still depends on chunk 0, chunk 3 no longer does (so the masked test above can fail)."""
+    model = _model()
+    source, target, ctx, poses, _ = _clip(4)
+    mask = block_causal_mask(4, TOKENS, 0, 1)
+    full = SequenceLayout(model.conditioning, 4 * C)
+    changed = target.clone()
+    changed[:, :, :C] += 1.0   # chunk 0
+    with torch.no_grad():
+        a = model(full.build(source, target), torch.tensor([500.0]), ctx, t_positions=full.temporal_positions(), mask=mask)
+        b = model(full.build(source, changed), torch.tensor([500.0]), ctx, t_positions=full.temporal_positions(), mask=mask)
+    chunk = lambda x, i: x[:, :, 2 * i * C:2 * (i + 1) * C]  # noqa: E731
+    assert TINY.num_layers == 2
+    assert not torch.allclose(chunk(a, 2), chunk(b, 2))      # two hops: chunk 0 -> 1 -> 2
+    assert torch.equal(chunk(a, 3), chunk(b, 3))             # out of reach
+
+
+def _reference_rollout(model, cfg: StreamingConfig, source, ctx, poses, n, seed):
+    """The session's algorithm with no cache: every forward is a masked full forward over chunks 0..i."""
+    ts = warp_timesteps(cfg.denoising_steps, cfg.shift)
+    outs = []
+    for i in range(n):
+        gen = torch.Generator().manual_seed((seed * 1_000_003 + i) * 2)
+        x = torch.randn((1, 16, C, H, W), generator=gen)
+        lay = SequenceLayout(model.conditioning, (i + 1) * C)
+        mask = block_causal_mask(i + 1, TOKENS, cfg.sink_chunks, cfg.window_chunks)
+        cam, weight = lay.frame_cameras(poses[:, :(i + 1) * C])
+        for j, t in enumerate(ts):
+            tgt = torch.cat(outs + [x], dim=2)
+            t_frames = torch.tensor([cfg.context_noise] * (i * C) + [t] * C)[None]
+            with torch.no_grad():
+                v = lay.split(model(lay.build(source[:, :, :(i + 1) * C], tgt), lay.frame_timesteps(t_frames), ctx,
+                                    cam=cam, cam_weight=weight, t_positions=lay.temporal_positions(), mask=mask))[1]
+            x0 = x - t / 1000 * v[:, :, i * C:]
+            if j + 1 < len(ts):
+                x = renoise(x0, torch.randn((1, 16, C, H, W), generator=gen), ts[j + 1] / 1000)
+        outs.append(x0)
+    return outs
+
+
+def _path(n_latent, kind="dolly"):
+    c2w = torch.eye(4).repeat(n_latent, 1, 1)
+    s = torch.linspace(0, 1, n_latent)
+    if kind == "dolly":
+        c2w[:, 2, 3] = 2 * s
+    else:  # pan right: yaw about y
+        a = torch.deg2rad(30 * s)
+        c2w[:, 0, 0], c2w[:, 0, 2], c2w[:, 2, 0], c2w[:, 2, 2] = torch.cos(a), torch.sin(a), -torch.sin(a), torch.cos(a)
+    return c2w
+
+
+def test_session_equals_masked_rollout():
+    n = 5
+    cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
+    model = _model(seed=4)
+    source, _, ctx, _, _ = _clip(n)
+    path = _path(n * C)
+    from realcam.camera import pose12, relative_poses
+    poses = pose12(relative_poses(path))[None]
+    session = StreamingSession(model, ctx, config=cfg, source=source, camera=path, seed=7)
+    got = [session.step().latents for _ in range(n)]
+    want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
+    worst = max((a - b).abs().max().item() for a, b in zip(got, want))
+    print(f"session vs masked rollout: {worst:.2e}")
+    assert worst <= 1e-5
+
+
+def test_sixty_chunks_bounded_cache_and_constant_time():
+    cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=5)
+    model = _model(seed=1)
+    torch.manual_seed(0)
+    ctx = torch.randn(1, 8, TINY.text_dim)
+    session = StreamingSession(model, ctx, config=cfg, source=torch.randn(1, 16, 180, 8, 8), camera=_path(180), seed=0)
+    session.step()  # warm-up, not counted (chunk numbering below is 1-based: chunk 1 = index 0)
+    session.reset()
+    sizes = set()
+    for _ in range(60):
+        r = session.step()
+        sizes.add((r.cache_tokens, r.cache_bytes))
+        assert len(r.cache_chunks) <= cfg.sink_chunks + cfg.window_chunks
+    assert len(sizes) == 1  # allocated once, never grows
+    assert session.stats.chunks[-1].cache_chunks == [0, 54, 55, 56, 57, 58]  # sink + the 5 most recent
+    early, late = session.stats.mean_time(1, 10), session.stats.mean_time(50, 59)
+    print(f"mean chunk time: chunks 2-11 {1000 * early:.2f} ms, chunks 51-60 {1000 * late:.2f} ms, ratio {late / early:.3f}")
+    assert late <= 1.3 * early
+
+
+def test_camera_change_only_affects_later_chunks():
+    n, k = 5, 3
+    cfg = StreamingConfig(chunk_latent_frames=C)
+    model = _model(seed=2)
+    source, _, ctx, _, _ = _clip(n)
+    a = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(n * C, "dolly"), seed=3)
+    b = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(n * C, "dolly"), seed=3)
+    out_a = [a.step().latents for _ in range(n)]
+    out_b = []
+    for i in range(n):
+        if i == k:
+            b.set_camera(_path(n * C, "pan")[k * C:])   # from the next chunk on
+        out_b.append(b.step().latents)
+    for i in range(k):
+        assert torch.equal(out_a[i], out_b[i]), f"chunk {i} changed"
+    for i in range(k, n):
+        assert (out_a[i] - out_b[i]).abs().max() > 1e-3, f"chunk {i} ignored the new camera"
+    with pytest.raises(ValueError, match="already generated"):
+        b.set_camera(_path(2), from_latent=0)
+
+
+def test_reanchor_recaches_window_and_keeps_history():
+    cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2)
+    model = _model(seed=5)
+    source, _, ctx, _, _ = _clip(6)
+    s = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(6 * C), seed=1)
+    first = [s.step().latents for _ in range(4)]
+    before = s.cache.blocks[0].k.clone()
+    assert s.cache.cached_chunks() == [0, 2, 3]
+    s.reanchor(_path(6 * C, "pan")[-1])
+    assert s.cache.cached_chunks() == [0, 2, 3]
+    assert not torch.allclose(before, s.cache.blocks[0].k)   # keys recomputed under the new reference
+    again = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(6 * C), seed=1)
+    assert all(torch.equal(x, again.step().latents) for x in first)  # history untouched
+    assert torch.isfinite(s.step().latents).all()
+
+
+def test_live_source_equals_full_source_and_reports_missing_frames():
+    cfg = StreamingConfig(chunk_latent_frames=C)
+    model = _model(seed=6)
+    source, _, ctx, _, _ = _clip(3)
+    full = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(3 * C), seed=2)
+    live = StreamingSession(model, ctx, config=cfg, camera=_path(3 * C), seed=2)
+    for i in range(3):
+        with pytest.raises(EndOfSource, match=f"chunk {i} needs source latent frames"):
+            live.step()
+        live.push_source(source[:, :, i * C:(i + 1) * C])
+        assert torch.equal(live.step().latents, full.step().latents)
+
+
+def test_unbounded_stream_needs_cache_slot():
+    cfg = StreamingConfig(chunk_latent_frames=1, sink_chunks=1, window_chunks=1, denoising_steps=(1000.0,))
+    model = _model()
+    small = TINY.replace(rope_max_positions=8)
+    model.cfg = small
+    ctx = torch.randn(1, 3, TINY.text_dim)
+    s = StreamingSession(model, ctx, config=cfg, source=torch.randn(1, 16, 6, 4, 4))
+    with pytest.raises(ValueError, match="cache_slot"):
+        for _ in range(6):
+            s.step()
+    slot = StreamingSession(model, ctx, config=StreamingConfig(chunk_latent_frames=1, sink_chunks=1, window_chunks=1,
+                                                                denoising_steps=(1000.0,), rope_mode="cache_slot"),
+                            source=torch.randn(1, 16, 6, 4, 4))
+    for _ in range(6):
+        assert torch.isfinite(slot.step().latents).all()
+
+
+def test_prefix_models_cannot_stream():
+    from realcam.config import RECAMMASTER_CONDITIONING
+    with pytest.raises(ValueError, match="prefix"):
+        StreamingSession(_model(cond=RECAMMASTER_CONDITIONING), torch.randn(1, 3, TINY.text_dim))
