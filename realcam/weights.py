@@ -108,70 +108,46 @@ def _strip_prefix(sd: dict[str, torch.Tensor], anchor: str) -> tuple[dict[str, t
     return None
 
 
-_DIFFUSERS_RULES: list[tuple[str, str]] = [
-    (r"^condition_embedder\.time_embedder\.linear_1\.", "time_embedding.0."),
-    (r"^condition_embedder\.time_embedder\.linear_2\.", "time_embedding.2."),
-    (r"^condition_embedder\.time_proj\.", "time_projection.1."),
-    (r"^condition_embedder\.text_embedder\.linear_1\.", "text_embedding.0."),
-    (r"^condition_embedder\.text_embedder\.linear_2\.", "text_embedding.2."),
-    (r"^blocks\.(\d+)\.attn1\.to_out\.0\.", r"blocks.\1.self_attn.o."),
-    (r"^blocks\.(\d+)\.attn1\.to_([qkv])\.", r"blocks.\1.self_attn.\2."),
-    (r"^blocks\.(\d+)\.attn1\.norm_([qk])\.", r"blocks.\1.self_attn.norm_\2."),
-    (r"^blocks\.(\d+)\.attn2\.to_out\.0\.", r"blocks.\1.cross_attn.o."),
-    (r"^blocks\.(\d+)\.attn2\.to_([qkv])\.", r"blocks.\1.cross_attn.\2."),
-    (r"^blocks\.(\d+)\.attn2\.norm_([qk])\.", r"blocks.\1.cross_attn.norm_\2."),
-    (r"^blocks\.(\d+)\.norm2\.", r"blocks.\1.norm3."),  # diffusers' norm2 is the affine cross-attn norm
-    (r"^blocks\.(\d+)\.ffn\.net\.0\.proj\.", r"blocks.\1.ffn.0."),
-    (r"^blocks\.(\d+)\.ffn\.net\.2\.", r"blocks.\1.ffn.2."),
-    (r"^blocks\.(\d+)\.scale_shift_table$", r"blocks.\1.modulation"),
-    (r"^proj_out\.", "head.head."),
-    (r"^scale_shift_table$", "head.modulation"),
+# (official name, diffusers WanTransformer3DModel name): prefixes when they end with ".", else whole names
+_TOP_NAMES = [
+    ("time_embedding.0.", "condition_embedder.time_embedder.linear_1."),
+    ("time_embedding.2.", "condition_embedder.time_embedder.linear_2."),
+    ("time_projection.1.", "condition_embedder.time_proj."),
+    ("text_embedding.0.", "condition_embedder.text_embedder.linear_1."),
+    ("text_embedding.2.", "condition_embedder.text_embedder.linear_2."),
+    ("head.head.", "proj_out."),
+    ("head.modulation", "scale_shift_table"),
 ]
+_BLOCK_NAMES = [
+    *[(f"{ours}.{x}.", f"{theirs}.to_{x}.") for ours, theirs in (("self_attn", "attn1"), ("cross_attn", "attn2"))
+      for x in "qkv"],
+    ("self_attn.o.", "attn1.to_out.0."), ("cross_attn.o.", "attn2.to_out.0."),
+    *[(f"{ours}.norm_{x}.", f"{theirs}.norm_{x}.") for ours, theirs in (("self_attn", "attn1"), ("cross_attn", "attn2"))
+      for x in "qk"],
+    ("norm3.", "norm2."),  # the affine norm before cross-attention
+    ("ffn.0.", "ffn.net.0.proj."), ("ffn.2.", "ffn.net.2."),
+    ("modulation", "scale_shift_table"),
+]
+
+
+def _rename(key: str, to_diffusers: bool) -> str:
+    m = re.match(r"(blocks\.\d+\.)(.*)$", key)
+    prefix, rest = m.groups() if m else ("", key)
+    for official, diffusers in _BLOCK_NAMES if m else _TOP_NAMES:
+        src, dst = (official, diffusers) if to_diffusers else (diffusers, official)
+        if rest == src or (src.endswith(".") and rest.startswith(src)):
+            return prefix + dst + rest[len(src):]
+    return key
 
 
 def convert_diffusers_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``WanTransformer3DModel`` key names → official Wan names (tensors unchanged)."""
-    out = {}
-    for key, value in sd.items():
-        new = key
-        for pattern, repl in _DIFFUSERS_RULES:
-            new, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        out[new] = value
-    return out
+    return {_rename(k, to_diffusers=False): v for k, v in sd.items()}
 
 
 def to_diffusers_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Official Wan names → ``WanTransformer3DModel`` names (for exporting to diffusers users)."""
-    inverse = [
-        (r"^time_embedding\.0\.", "condition_embedder.time_embedder.linear_1."),
-        (r"^time_embedding\.2\.", "condition_embedder.time_embedder.linear_2."),
-        (r"^time_projection\.1\.", "condition_embedder.time_proj."),
-        (r"^text_embedding\.0\.", "condition_embedder.text_embedder.linear_1."),
-        (r"^text_embedding\.2\.", "condition_embedder.text_embedder.linear_2."),
-        (r"^blocks\.(\d+)\.self_attn\.o\.", r"blocks.\1.attn1.to_out.0."),
-        (r"^blocks\.(\d+)\.self_attn\.([qkv])\.", r"blocks.\1.attn1.to_\2."),
-        (r"^blocks\.(\d+)\.self_attn\.norm_([qk])\.", r"blocks.\1.attn1.norm_\2."),
-        (r"^blocks\.(\d+)\.cross_attn\.o\.", r"blocks.\1.attn2.to_out.0."),
-        (r"^blocks\.(\d+)\.cross_attn\.([qkv])\.", r"blocks.\1.attn2.to_\2."),
-        (r"^blocks\.(\d+)\.cross_attn\.norm_([qk])\.", r"blocks.\1.attn2.norm_\2."),
-        (r"^blocks\.(\d+)\.norm3\.", r"blocks.\1.norm2."),
-        (r"^blocks\.(\d+)\.ffn\.0\.", r"blocks.\1.ffn.net.0.proj."),
-        (r"^blocks\.(\d+)\.ffn\.2\.", r"blocks.\1.ffn.net.2."),
-        (r"^blocks\.(\d+)\.modulation$", r"blocks.\1.scale_shift_table"),
-        (r"^head\.head\.", "proj_out."),
-        (r"^head\.modulation$", "scale_shift_table"),
-    ]
-    out = {}
-    for key, value in sd.items():
-        new = key
-        for pattern, repl in inverse:
-            new, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        out[new] = value
-    return out
+    return {_rename(k, to_diffusers=True): v for k, v in sd.items()}
 
 
 def _not_a_dit_message(name: str, keys: list[str]) -> str:
