@@ -11,6 +11,22 @@ from realcam.config import TINY
 from realcam.model import RealCamDiT
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_MEASUREMENTS: list[str] = []
+
+
+@pytest.fixture
+def report(request):
+    """``report("...")`` records a measurement; all of them are printed at the end of the run."""
+    def add(line: str) -> None:
+        _MEASUREMENTS.append(f"{request.node.nodeid.split('::', 1)[-1]}: {line}")
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASUREMENTS:
+        terminalreporter.section("RealCam measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
 
 
 def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -37,14 +37,14 @@ def inputs(cfg, frames=4, h=6, w=8, batch=2, seed=1):
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_22], ids=lambda c: c.name)
-def test_matches_comfyui_scalar_timestep(comfy_wan, cfg):
+def test_matches_comfyui_scalar_timestep(comfy_wan, cfg, report):
     ours = randomize_(RealCamDiT(cfg, camera_layers=False)).eval()
     ref = comfy_model(comfy_wan, cfg, ours.state_dict())
     x, t, ctx = inputs(cfg)
     with torch.no_grad():
         a, b = ours(x, t, ctx), ref(x, t, ctx)
     err = (a - b).abs().max().item()
-    print(f"{cfg.name}: max-abs vs ComfyUI {err:.2e}")
+    report(f"{cfg.name}: max-abs vs ComfyUI {err:.2e}")
     assert a.shape == b.shape and err <= TOL
     assert a.std() > 0.1  # a real signal, not a collapsed output
 
@@ -74,7 +74,7 @@ def diffusers_model(cfg):
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_22], ids=lambda c: c.name)
-def test_matches_diffusers_through_converter(cfg):
+def test_matches_diffusers_through_converter(cfg, report):
     ref = randomize_(diffusers_model(cfg), seed=5).eval()
     converted = convert_diffusers_state_dict(ref.state_dict())
     with torch.device("meta"):
@@ -85,7 +85,7 @@ def test_matches_diffusers_through_converter(cfg):
         a = ours.eval()(x, t, ctx)
         b = ref(hidden_states=x, timestep=t, encoder_hidden_states=ctx, return_dict=False)[0]
     err = (a - b).abs().max().item()
-    print(f"{cfg.name}: max-abs vs diffusers {err:.2e}")
+    report(f"{cfg.name}: max-abs vs diffusers {err:.2e}")
     assert err <= TOL
     # the inverse converter gives back diffusers' exact key set and tensors
     back = to_diffusers_state_dict(converted)
@@ -136,7 +136,7 @@ def camera_block_patch(ours: RealCamDiT, ref, frame_cams: torch.Tensor, cam_weig
 
 
 @pytest.mark.parametrize("mode,camera_on_source", [("prefix", True), ("interleave", True), ("interleave", False)])
-def test_camera_conditioning_matches_rederivation(comfy_wan, mode, camera_on_source):
+def test_camera_conditioning_matches_rederivation(comfy_wan, mode, camera_on_source, report):
     cond = (RECAMMASTER_CONDITIONING if mode == "prefix" else
             ConditioningConfig(mode="interleave", camera_on_source=camera_on_source))
     ours = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=7).eval()
@@ -164,7 +164,7 @@ def test_camera_conditioning_matches_rederivation(comfy_wan, mode, camera_on_sou
         got = ours.velocity(source, target, t, ctx, pose12, layout=layout)
         no_cam = ours.velocity(source, target, t, ctx, None, layout=layout)
     err = (got - expected_target).abs().max().item()
-    print(f"{mode}: max-abs vs re-derivation {err:.2e}")
+    report(f"{mode}: max-abs vs re-derivation {err:.2e}")
     assert err <= TOL
     assert (got - no_cam).abs().max().item() > 1e-2  # the camera really changes the output
 

@@ -40,7 +40,7 @@ def _rope_at_rank(model, rank):
     ("absolute", 0, 1),       # rolling window only
     ("cache_slot", 1, None),  # slot positions equal absolute ones while nothing is evicted
 ])
-def test_cache_equals_masked_full_forward(rope_mode, sink, window):
+def test_cache_equals_masked_full_forward(rope_mode, sink, window, report):
     n = 6
     model = _model()
     source, target, ctx, poses, t_chunk = _clip(n)
@@ -67,7 +67,7 @@ def test_cache_equals_masked_full_forward(rope_mode, sink, window):
                         t_positions=lay.temporal_positions(), cache=cache)
         cache.commit(i)
         worst = max(worst, (out - reference[:, :, 2 * i * C:2 * (i + 1) * C]).abs().max().item())
-    print(f"{rope_mode} sink={sink} window={window}: max-abs cache vs masked forward {worst:.2e}")
+    report(f"{rope_mode} sink={sink} window={window}: max-abs cache vs masked forward {worst:.2e}")
     assert worst <= 1e-5
     assert cache.tokens == (1 + sink + (n if window is None else window)) * TOKENS
 
@@ -124,7 +124,7 @@ def _path(n_latent, kind="dolly"):
     return c2w
 
 
-def test_session_equals_masked_rollout():
+def test_session_equals_masked_rollout(report):
     n = 5
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
     model = _model(seed=4)
@@ -136,11 +136,11 @@ def test_session_equals_masked_rollout():
     got = [session.step().latents for _ in range(n)]
     want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
     worst = max((a - b).abs().max().item() for a, b in zip(got, want))
-    print(f"session vs masked rollout: {worst:.2e}")
+    report(f"session vs masked rollout: {worst:.2e}")
     assert worst <= 1e-5
 
 
-def test_sixty_chunks_bounded_cache_and_constant_time():
+def test_sixty_chunks_bounded_cache_and_constant_time(report):
     cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=5)
     model = _model(seed=1)
     torch.manual_seed(0)
@@ -156,7 +156,7 @@ def test_sixty_chunks_bounded_cache_and_constant_time():
     assert len(sizes) == 1  # allocated once, never grows
     assert session.stats.chunks[-1].cache_chunks == [0, 54, 55, 56, 57, 58]  # sink + the 5 most recent
     early, late = session.stats.mean_time(1, 10), session.stats.mean_time(50, 59)
-    print(f"mean chunk time: chunks 2-11 {1000 * early:.2f} ms, chunks 51-60 {1000 * late:.2f} ms, ratio {late / early:.3f}")
+    report(f"mean chunk time: chunks 2-11 {1000 * early:.2f} ms, chunks 51-60 {1000 * late:.2f} ms, ratio {late / early:.3f}")
     assert late <= 1.3 * early
 
 

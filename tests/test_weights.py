@@ -212,7 +212,7 @@ def test_pt_checkpoint_with_state_dict_wrapper(tmp_path, tiny_model):
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in tiny_model.state_dict().items())
 
 
-def test_meta_device_load_does_not_double_memory(tmp_path):
+def test_meta_device_load_does_not_double_memory(tmp_path, report):
     """Loading a ~290 MB file must not hold a randomly initialised copy next to the loaded one."""
     from realcam.config import WanConfig
 
@@ -232,6 +232,6 @@ def test_meta_device_load_does_not_double_memory(tmp_path):
         "total = sum(float(p.sum()) for p in m.parameters())  # every weight resident\n"
         "print(hwm() - base)\n")
     grown = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-    print(f"file {size / 2**20:.0f} MiB, peak RSS growth {grown / 2**20:.0f} MiB")
+    report(f"file {size / 2**20:.0f} MiB, peak RSS growth {grown / 2**20:.0f} MiB")
     # measured ~1.35x (allocator and reader overhead); a random-init-then-load build is >= 2x
     assert grown < 1.6 * size
