@@ -92,8 +92,11 @@ def _frame_seq(*layers: nn.Module) -> nn.Sequential:
     return seq
 
 
-def _run(seq: nn.Sequential, x: torch.Tensor, state: StreamState) -> torch.Tensor:
+def _run(seq: nn.Sequential, x: torch.Tensor, state: StreamState) -> torch.Tensor | None:
+    """Run a stream through ``seq``; None when no time step comes out yet (a pool is still filling)."""
     for layer in seq._stream_layers:  # type: ignore[attr-defined]
+        if x.shape[1] == 0:
+            return None
         x = layer(x, state)
     return x
 
@@ -128,6 +131,9 @@ class TinyVAE(nn.Module):
     def decode_latents(self, z: torch.Tensor, state: StreamState) -> torch.Tensor:
         """Normalised latents ``[B, C, t, h, w]`` → RGB ``[B, 3, T, H, W]`` in about [0, 1] (streams)."""
         x = _run(self.decoder, z.transpose(1, 2), state)
+        if x is None:
+            b, _, _, h, w = z.shape
+            return z.new_zeros(b, 3, 0, h * 8 * self.patch, w * 8 * self.patch)
         trim = state.get(self, self.frames_to_trim)
         state.set(self, max(trim - x.shape[1], 0))
         x = x[:, trim:]
@@ -148,4 +154,8 @@ class TinyVAE(nn.Module):
         if self.patch > 1:
             b, t = x.shape[0], x.shape[2]
             x = F.pixel_unshuffle(x.transpose(1, 2).flatten(0, 1), self.patch).unflatten(0, (b, t)).transpose(1, 2)
-        return _run(self.encoder, x.transpose(1, 2), state).transpose(1, 2)
+        out = _run(self.encoder, x.transpose(1, 2), state)
+        if out is None:
+            b, _, _, h, w = x.shape
+            return x.new_zeros(b, self.latent_channels, 0, h // 8, w // 8)
+        return out.transpose(1, 2)

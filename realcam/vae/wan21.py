@@ -81,34 +81,45 @@ class Decoder(nn.Module):
         return run(self.head, x, state)
 
 
-class WanVAE21(nn.Module):
-    """Encoder, decoder and the 1×1 convs around the latent (``conv1``: moments, ``conv2``: post-quant)."""
+class WanVAEBase(nn.Module):
+    """Encoder, decoder and the 1×1 convs around the latent (``conv1``: moments, ``conv2``: post-quant),
+    plus the latent statistics the DiT's normalisation uses."""
 
     spatial_stride = 8
     temporal_stride = 4
 
-    def __init__(self, cfg: Wan21VAEConfig = Wan21VAEConfig()) -> None:
+    def __init__(self, cfg, encoder: nn.Module, decoder: nn.Module, mean: list[float], std: list[float]) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
+        self.encoder = encoder
         self.conv1 = CausalConv3d(2 * cfg.z_dim, 2 * cfg.z_dim, 1)
         self.conv2 = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
-        self.decoder = Decoder(cfg)
-        self.register_buffer("latent_mean", torch.tensor(WAN21_MEAN[:cfg.z_dim] if cfg.z_dim == 16 else [0.0] * cfg.z_dim),
-                             persistent=False)
-        self.register_buffer("latent_std", torch.tensor(WAN21_STD[:cfg.z_dim] if cfg.z_dim == 16 else [1.0] * cfg.z_dim),
-                             persistent=False)
+        self.decoder = decoder
+        known = len(mean) == cfg.z_dim  # reduced test sizes have no published statistics: identity
+        self.register_buffer("latent_mean", torch.tensor(mean if known else [0.0] * cfg.z_dim), persistent=False)
+        self.register_buffer("latent_std", torch.tensor(std if known else [1.0] * cfg.z_dim), persistent=False)
 
     @property
     def z_dim(self) -> int:
         return self.cfg.z_dim
 
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:   # network output -> RGB
+        return x
+
+    def from_pixels(self, x: torch.Tensor) -> torch.Tensor:  # RGB -> network input
+        return x
+
     def encode_frames(self, x: torch.Tensor, state: StreamState) -> torch.Tensor:
         """Raw μ of pixel frames ``[B, 3, T, H, W]`` in [−1, 1]; a stream's first call starts with 1 frame
         (it may carry more: 1 + 4k), later calls take multiples of 4."""
-        mu, _ = self.conv1(self.encoder(x, state)).chunk(2, dim=1)
+        mu, _ = self.conv1(self.encoder(self.from_pixels(x), state)).chunk(2, dim=1)
         return mu
 
     def decode_latents(self, z: torch.Tensor, state: StreamState) -> torch.Tensor:
         """Pixels in about [−1, 1] of raw latents ``[B, z, t, h, w]``: 1 frame for a stream's first latent, 4 after."""
-        return self.decoder(self.conv2(z), state)
+        return self.to_pixels(self.decoder(self.conv2(z), state))
+
+
+class WanVAE21(WanVAEBase):
+    def __init__(self, cfg: Wan21VAEConfig = Wan21VAEConfig()) -> None:
+        super().__init__(cfg, Encoder(cfg), Decoder(cfg), WAN21_MEAN, WAN21_STD)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import CausalConv3d, FrameAttention, Resample, ResidualBlock, RMSNorm, StreamState, run
+from .wan21 import WanVAEBase
 
 WAN22_MEAN = [-0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557, -0.1382, 0.0542, 0.2813, 0.0891,
               0.1570, -0.0098, 0.0375, -0.1825, -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502,
@@ -160,28 +161,14 @@ class Decoder22(nn.Module):
         return run(self.head, x, state)
 
 
-class WanVAE22(nn.Module):
+class WanVAE22(WanVAEBase):
     spatial_stride = 16
-    temporal_stride = 4
 
     def __init__(self, cfg: Wan22VAEConfig = Wan22VAEConfig()) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.encoder = Encoder22(cfg)
-        self.conv1 = CausalConv3d(2 * cfg.z_dim, 2 * cfg.z_dim, 1)
-        self.conv2 = CausalConv3d(cfg.z_dim, cfg.z_dim, 1)
-        self.decoder = Decoder22(cfg)
-        full = cfg.z_dim == 48
-        self.register_buffer("latent_mean", torch.tensor(WAN22_MEAN if full else [0.0] * cfg.z_dim), persistent=False)
-        self.register_buffer("latent_std", torch.tensor(WAN22_STD if full else [1.0] * cfg.z_dim), persistent=False)
+        super().__init__(cfg, Encoder22(cfg), Decoder22(cfg), WAN22_MEAN, WAN22_STD)
 
-    @property
-    def z_dim(self) -> int:
-        return self.cfg.z_dim
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        return unpatchify(x)
 
-    def encode_frames(self, x: torch.Tensor, state: StreamState) -> torch.Tensor:
-        mu, _ = self.conv1(self.encoder(patchify(x), state)).chunk(2, dim=1)
-        return mu
-
-    def decode_latents(self, z: torch.Tensor, state: StreamState) -> torch.Tensor:
-        return unpatchify(self.decoder(self.conv2(z), state))
+    def from_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        return patchify(x)
