@@ -68,3 +68,100 @@ def relative_poses(c2w: torch.Tensor, reference: Literal["first", "previous"] = 
 def pose12(rel_c2w: torch.Tensor) -> torch.Tensor:
     """``[N, 4, 4]`` (or 3×4) → ``[N, 12]`` float32: the top 3×4, row-major."""
     return rel_c2w[:, :3, :4].reshape(rel_c2w.shape[0], 12).float()
+
+
+# --- conversions into the OpenCV camera-to-world convention -------------------------------------------------
+
+def look_at(position: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Camera-to-world ``[N, 4, 4]`` at ``position`` ``[N, 3]`` looking at ``target`` (``[3]`` or ``[N, 3]``),
+    with no roll: image x stays horizontal, world "down" is +y."""
+    position = torch.as_tensor(position, dtype=torch.float64).reshape(-1, 3)
+    target = torch.as_tensor(target, dtype=torch.float64).expand_as(position)
+    z = target - position
+    if (z.norm(dim=1) < 1e-9).any():
+        raise PoseError("look-at target coincides with the camera position")
+    z = z / z.norm(dim=1, keepdim=True)
+    down = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).expand_as(z)
+    x = torch.linalg.cross(down, z)
+    if (x.norm(dim=1) < 1e-9).any():
+        raise PoseError("look-at direction is vertical: the camera's roll is undefined")
+    x = x / x.norm(dim=1, keepdim=True)
+    y = torch.linalg.cross(z, x)
+    out = torch.eye(4, dtype=torch.float64).repeat(position.shape[0], 1, 1)
+    out[:, :3, 0], out[:, :3, 1], out[:, :3, 2], out[:, :3, 3] = x, y, z, position
+    return out
+
+
+def rotation_from_ypr(yaw_deg, pitch_deg, roll_deg) -> torch.Tensor:
+    """``[N, 3, 3]`` from yaw (optical axis turns right, +x), pitch (turns up, −y), roll (about the
+    optical axis, image turns clockwise), in degrees: ``R = R_yaw · R_pitch · R_roll``."""
+    y, p, r = (torch.deg2rad(torch.as_tensor(a, dtype=torch.float64).reshape(-1)) for a in (yaw_deg, pitch_deg, roll_deg))
+    n = max(len(y), len(p), len(r))
+    y, p, r = y.expand(n), p.expand(n), r.expand(n)
+    one, zero = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    ry = torch.stack([torch.stack([y.cos(), zero, y.sin()], -1), torch.stack([zero, one, zero], -1),
+                      torch.stack([-y.sin(), zero, y.cos()], -1)], 1)
+    rp = torch.stack([torch.stack([one, zero, zero], -1), torch.stack([zero, p.cos(), -p.sin()], -1),
+                      torch.stack([zero, p.sin(), p.cos()], -1)], 1)
+    rr = torch.stack([torch.stack([r.cos(), -r.sin(), zero], -1), torch.stack([r.sin(), r.cos(), zero], -1),
+                      torch.stack([zero, zero, one], -1)], 1)
+    return ry @ rp @ rr
+
+
+def ypr_from_rotation(rot: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rotation_from_ypr`: ``[N, 3]`` degrees (pitch in [−90°, 90°])."""
+    rot = rot.to(torch.float64)
+    pitch = torch.asin((-rot[:, 1, 2]).clamp(-1, 1))
+    yaw = torch.atan2(rot[:, 0, 2], rot[:, 2, 2])
+    roll = torch.atan2(rot[:, 1, 0], rot[:, 1, 1])
+    return torch.rad2deg(torch.stack([yaw, pitch, roll], dim=1))
+
+
+_UNREAL_TO_OPENCV = torch.tensor([[0.0, 1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=torch.float64)
+
+
+def from_unreal_rows(rows: torch.Tensor) -> torch.Tensor:
+    """MultiCamVideo / ReCamMaster camera matrices (Unreal row layout: rows = forward, right, up axes in
+    world coordinates, row 3 = position in cm) → OpenCV camera-to-world in metres.
+
+    Columns become (right, −up, forward, position/100). Unreal's world is left-handed; its y axis is
+    flipped so that the result is a proper rotation. Relative poses (what the model reads) do not
+    depend on that world choice: they equal ReCamMaster's.
+    """
+    rows = torch.as_tensor(rows, dtype=torch.float64).reshape(-1, 4, 4)
+    c2w = rows.transpose(1, 2)[:, :, [1, 2, 0, 3]].clone()
+    c2w[:, :, 1] *= -1
+    c2w[:, :3, 3] /= 100.0
+    flip = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64))
+    return check_c2w(flip @ c2w)
+
+
+def parse_unreal_matrix(text: str) -> torch.Tensor:
+    """``"[r r r 0] [r r r 0] [r r r 0] [tx ty tz 1]"`` → ``[4, 4]``."""
+    import re
+
+    rows = re.findall(r"\[([^\]]*)\]", text)
+    try:
+        values = [[float(v) for v in row.replace(",", " ").split()] for row in rows]
+    except ValueError:
+        raise PoseError(f"camera matrix {text[:60]!r}… has a value that is not a number") from None
+    if len(values) != 4 or any(len(r) != 4 for r in values):
+        raise PoseError(f"camera matrix {text[:60]!r}… must be four bracketed rows of four numbers")
+    return torch.tensor(values, dtype=torch.float64)
+
+
+_GL_TO_CV = torch.diag(torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64))
+
+
+def from_opengl(c2w_gl: torch.Tensor) -> torch.Tensor:
+    """OpenGL / Blender camera-to-world (x right, y up, z backward) → OpenCV (x right, y down, z forward)."""
+    return check_c2w(as_c2w(c2w_gl) @ _GL_TO_CV)
+
+
+def to_opengl(c2w: torch.Tensor) -> torch.Tensor:
+    return as_c2w(c2w) @ _GL_TO_CV
+
+
+def from_w2c(w2c: torch.Tensor) -> torch.Tensor:
+    """World-to-camera (extrinsics) → camera-to-world."""
+    return check_c2w(torch.linalg.inv(as_c2w(w2c)))
