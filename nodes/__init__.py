@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
+from .camera import RealCamCameraTrajectory
 from .loader import RealCamModelLoader
+from .routes import register_routes
 
-NODES: list[type[io.ComfyNode]] = [RealCamModelLoader]
+NODES: list[type[io.ComfyNode]] = [RealCamModelLoader, RealCamCameraTrajectory]
 
 
 class RealCamExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        register_routes()  # ComfyUI 0.3.75 never calls on_load; this runs before the server adds routes
         return NODES

@@ -18,3 +18,11 @@ PIP=("$PY" -m pip install -q --disable-pip-version-check -c .ci/constraints.txt)
 if [[ ",${EXTRAS}," == *",dev,"* ]]; then
   "$PY" -m tests.harness.comfyui --runtime
 fi
+# Test-only: the browser test drives Debian's chromium with npm playwright-core (no browser download).
+if [[ ",${EXTRAS}," == *",dev,"* ]]; then
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+      || echo "warning: could not install chromium; the browser test will be skipped outside CI"
+  fi
+  "$PY" -m tests.harness.browser || echo "warning: browser tools unavailable; the browser test will be skipped outside CI"
+fi

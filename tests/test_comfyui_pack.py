@@ -37,3 +37,16 @@ def test_loader_node_loads_a_checkpoint_and_reports_errors(comfy_runtime, tiny_m
     from realcam.weights import WeightsError
     with pytest.raises(WeightsError, match="not a Wan DiT checkpoint"):
         cls.execute(model_name="not_a_model.pt", dtype="default", fp8="keep", attention="auto", conditioning="from file")
+
+
+def test_trajectory_node_outputs_path_and_preview(comfy_runtime):
+    import json
+
+    cls = comfy_runtime.nodes.NODE_CLASS_MAPPINGS["RealCamCameraTrajectory"]
+    doc = json.dumps({"version": 1, "type": "preset", "frames": 9, "preset": {"name": "cam09"}})
+    traj, preview = cls.execute(trajectory=doc, frames=81, fps=16.0).result
+    assert traj.frames == 81 and abs(float(traj.c2w[80, 0, 3]) + 1.9876) < 1e-3   # the node's frame count wins
+    assert preview.shape == (1, 256, 512, 3) and float(preview.std()) > 0.01
+    from realcam.camera.trajectory_json import TrajectoryJSONError
+    with pytest.raises(TrajectoryJSONError, match=r"trajectory.preset.name"):
+        cls.execute(trajectory=doc.replace("cam09", "cam99"), frames=9, fps=16.0)

@@ -126,3 +126,16 @@ def preset_trajectory(name: str, frames: int, *, amplitude: float = 1.0, speed: 
         raise ValueError("amplitude must be finite and speed finite and >= 0")
     s = amplitude * progress(frames, speed, easing, loop)
     return Trajectory(spec.build(s, {**spec.params, **params}), fps)
+
+
+def preset_keyframes(name: str, frames: int, fps: float = 16.0, count: int = 5, **kwargs) -> list[dict]:
+    """A preset as ``count`` spline keyframes (trajectory-JSON form, yaw/pitch/roll in degrees), for
+    editors that start from a preset and then let the user move keys."""
+    from .poses import ypr_from_rotation
+
+    traj = preset_trajectory(name, frames, fps=fps, **kwargs)
+    idx = sorted({round(i * (frames - 1) / max(count - 1, 1)) for i in range(count)})
+    ypr = ypr_from_rotation(traj.c2w[idx, :3, :3])
+    return [{"t": round(i / fps, 6), "position": [round(float(v), 6) for v in traj.c2w[i, :3, 3]],
+             "yaw": round(float(a[0]), 4), "pitch": round(float(a[1]), 4), "roll": round(float(a[2]), 4)}
+            for i, a in zip(idx, ypr)]

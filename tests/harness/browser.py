@@ -1,0 +1,46 @@
+"""Headless Chromium driven by npm ``playwright-core`` (no browser download: Debian's chromium).
+
+``browser_tools()`` returns (node, chromium, node_modules dir) or raises ``BrowserUnavailable``. CI
+installs the pieces in ``.ci/run`` (apt ``chromium``; ``playwright-core`` into the ignored ``.comfyui/pw``).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .comfyui import DEFAULT_ROOT
+
+PLAYWRIGHT_VERSION = "1.65.1"
+PW_DIR = DEFAULT_ROOT / "pw"
+
+
+class BrowserUnavailable(RuntimeError):
+    pass
+
+
+def ensure_playwright() -> Path:
+    modules = PW_DIR / "node_modules"
+    if not (modules / "playwright-core").exists():
+        if shutil.which("npm") is None:
+            raise BrowserUnavailable("npm is not installed")
+        PW_DIR.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(["npm", "install", "-s", "--no-audit", "--no-fund", f"playwright-core@{PLAYWRIGHT_VERSION}"],
+                              cwd=PW_DIR, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrowserUnavailable(f"npm install playwright-core failed: {proc.stderr[-500:]}")
+    return modules
+
+
+def browser_tools() -> tuple[str, str, Path]:
+    node = shutil.which("node")
+    chromium = shutil.which("chromium")
+    if node is None:
+        raise BrowserUnavailable("node is not installed")
+    if chromium is None:
+        raise BrowserUnavailable("chromium is not installed (Debian package 'chromium')")
+    return node, chromium, ensure_playwright()
+
+
+if __name__ == "__main__":
+    print(browser_tools())
