@@ -30,6 +30,16 @@ function forwardOf(key) {
   return [Math.sin(y) * Math.cos(p), -Math.sin(p), Math.cos(y) * Math.cos(p)];
 }
 
+// frustum corners (4 points) of a camera at `pos` looking along `f`, `d` metres deep
+function frustumCorners(pos, f, d) {
+  const down = [0, 1, 0];
+  let r = [down[1] * f[2] - down[2] * f[1], down[2] * f[0] - down[0] * f[2], down[0] * f[1] - down[1] * f[0]];
+  const n = Math.hypot(...r) || 1;
+  r = r.map((v) => v / n);
+  const u = [f[1] * r[2] - f[2] * r[1], f[2] * r[0] - f[0] * r[2], f[0] * r[1] - f[1] * r[0]];
+  return [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([a, b]) => pos.map((v, i) => v + d * (f[i] + 0.6 * a * r[i] + 0.4 * b * u[i])));
+}
+
 // centripetal Catmull–Rom through the key positions, for display (Python does the real sampling)
 function sampleCurve(keys, perSegment = 12) {
   const P = keys.map((k) => k.position);
@@ -254,13 +264,27 @@ class TrajectoryEditor {
       g.strokeStyle = "#5b9bff"; g.lineWidth = 2; g.beginPath();
       curve.forEach((p, i) => { const [x, y] = this.toCanvas(p, panel); i ? g.lineTo(x, y) : g.moveTo(x, y); });
       g.stroke();
+      const depth = this.bounds().span / 10;
       keys.forEach((k, i) => {
         const [x, y] = this.toCanvas(k.position, panel);
-        const f = forwardOf(k), tip = this.toCanvas(k.position.map((v, j) => v + f[j] * 0.6 * this.bounds().span / 8), panel);
-        g.strokeStyle = "#ffb45b"; g.lineWidth = 1; g.beginPath(); g.moveTo(x, y); g.lineTo(...tip); g.stroke();
-        g.fillStyle = i === this.selected ? "#fff" : (Math.abs(k.t - this.time) < 0.5 / this.fps() ? "#ffe066" : "#ffb45b");
+        const corners = frustumCorners(k.position, forwardOf(k), depth).map((c) => this.toCanvas(c, panel));
+        g.strokeStyle = i === this.selected ? "#ffffff" : "#ffb45b"; g.lineWidth = 1; g.beginPath();
+        for (const c of corners) { g.moveTo(x, y); g.lineTo(...c); }
+        corners.forEach((c, j) => { const n = corners[(j + 1) % 4]; g.moveTo(...c); g.lineTo(...n); });
+        g.stroke();
+        g.fillStyle = i === this.selected ? "#fff" : "#ffb45b";
         g.beginPath(); g.arc(x, y, 4, 0, 2 * Math.PI); g.fill();
       });
+      // where the camera is at the scrubber's frame (along the displayed curve)
+      if (keys.length > 1) {
+        const ts = keys.map((k) => k.t), t = Math.min(Math.max(this.time, ts[0]), ts[ts.length - 1]);
+        let seg = 0;
+        while (seg < ts.length - 2 && t > ts[seg + 1]) seg++;
+        const u = (t - ts[seg]) / (ts[seg + 1] - ts[seg] || 1);
+        const p = curve[Math.min(curve.length - 1, Math.round((seg + u) * 12))];
+        const [x, y] = this.toCanvas(p, panel);
+        g.strokeStyle = "#ffe066"; g.lineWidth = 2; g.beginPath(); g.arc(x, y, 6, 0, 2 * Math.PI); g.stroke();
+      }
     }
     const frame = Math.round(this.time * this.fps());
     this.label.textContent = `frame ${frame} · ${keys.length} keys`;
