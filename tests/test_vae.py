@@ -182,7 +182,8 @@ def test_streaming_decode_memory_does_not_grow_with_length(tmp_path, report):
            f"stream state {state[18] / 2**20:.2f} MiB")
     one_chunk_of_frames = 12 * 3 * 64 * 64 * 4
     assert state[6] == state[18]
-    assert growth[18] <= growth[6] + one_chunk_of_frames   # 12 more chunks would add 12 chunks of frames
+    # keeping the decoded frames would add 12 chunks of frames (6.75 MiB); allow 3 for allocator noise
+    assert growth[18] <= growth[6] + 3 * one_chunk_of_frames
 
 
 # --- tiling --------------------------------------------------------------------------------------------------------
