@@ -1,8 +1,8 @@
 """``Trajectory``: one OpenCV camera-to-world pose per *video* frame, and what the model reads from it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 
@@ -13,6 +13,7 @@ from .poses import check_c2w, pose12, relative_poses
 class Trajectory:
     c2w: torch.Tensor          # [F, 4, 4] float64, OpenCV camera-to-world, metres
     fps: float = 16.0
+    spec: Any = field(default=None, repr=False, compare=False)   # the TrajectorySpec it was built from, if any
 
     def __post_init__(self) -> None:
         self.c2w = check_c2w(self.c2w)
@@ -22,6 +23,15 @@ class Trajectory:
     @property
     def frames(self) -> int:
         return self.c2w.shape[0]
+
+    def at_length(self, frames: int) -> "Trajectory":
+        """This path sampled at ``frames`` video frames (re-sampled from its JSON spec when it has one)."""
+        if frames == self.frames:
+            return self
+        if self.spec is None:
+            raise ValueError(f"the camera path has {self.frames} frames but the video has {frames}: set the "
+                             f"trajectory's frames to {frames}")
+        return self.spec.build(frames, self.fps)
 
     def latent_c2w(self, temporal_stride: int = 4) -> torch.Tensor:
         """Poses of the latent frames: video frames 0, 4, 8, … (a clip of 4k+1 frames has k+1)."""

@@ -68,6 +68,11 @@ class TrajectorySpec:
     fps: float
 
     def build(self, frames: int | None = None, fps: float | None = None) -> Trajectory:
+        traj = self._build(frames, fps)
+        traj.spec = self
+        return traj
+
+    def _build(self, frames: int | None = None, fps: float | None = None) -> Trajectory:
         frames = self.frames if frames is None else frames
         fps = self.fps if fps is None else fps
         kind, p = self.data["type"], "trajectory"

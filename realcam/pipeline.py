@@ -1,0 +1,194 @@
+"""End-to-end render APIs: what the ComfyUI nodes and the command line call.
+
+- :func:`encode_video` — frames → :class:`SourceVideo` (latents, with the input policy applied);
+- :func:`text_context` — umT5 context (or the empty-text stand-in) → :class:`TextContext`;
+- :func:`render_teacher` — bidirectional teacher: all target latents at once;
+- :func:`render_stream` — causal student: chunk by chunk, each chunk decoded and handed to a callback
+  the moment it exists, with the camera re-read before every chunk (live steering);
+- :func:`decode_video` — latents → frames.
+
+Frames are ``[F, H, W, 3]`` float in [0, 1] (ComfyUI's IMAGE layout).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .camera.trajectory import Trajectory
+from .config import StreamingConfig
+from .model import RealCamDiT
+from .sampling import Interrupted, StreamingSession, sample_teacher
+from .vae import Tiling, VideoVAE, frames_from_image, image_from_frames, prepare_frames
+
+ProgressFn = Callable[[int, int], None]
+StopFn = Callable[[], bool]
+
+
+@dataclass
+class SourceVideo:
+    """Source latents ready for the DiT, and what was done to the frames to get there."""
+
+    latents: torch.Tensor          # [1, C, f, h, w] normalised
+    video_frames: int              # 4k+1
+    height: int
+    width: int
+    fps: float
+    family: str                    # "wan2.1" | "wan2.2"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def latent_frames(self) -> int:
+        return self.latents.shape[2]
+
+
+@dataclass
+class TextContext:
+    context: torch.Tensor                  # [1, L, text_dim]
+    negative: torch.Tensor | None = None   # for CFG (teacher)
+    description: str = ""
+
+
+def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame_policy: str = "trim",
+                 size_policy: str = "error", tiling: Tiling | None = None) -> SourceVideo:
+    """Frames ``[F, H, W, 3]`` → source latents. Sizes must be multiples of the VAE stride × 2 (the DiT
+    patch); the policies trim/pad frames to 4k+1 and crop/resize sizes, saying what they did."""
+    if image.ndim != 4 or image.shape[-1] != 3:
+        raise ValueError(f"expected an IMAGE batch [frames, height, width, 3], got {tuple(image.shape)}")
+    prepared = prepare_frames(frames_from_image(image.float()), multiple=2 * vae.spatial_stride,
+                              frame_policy=frame_policy, size_policy=size_policy)
+    latents = vae.encode(prepared.frames, tiling=tiling)
+    _, _, f, h, w = prepared.frames.shape
+    return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes)
+
+
+def text_context(model: RealCamDiT, conditioning: torch.Tensor | None = None,
+                 negative: torch.Tensor | None = None) -> TextContext:
+    """umT5 contexts ``[1, L, text_dim]`` (ComfyUI CONDITIONING tensors), or the empty-text stand-in.
+
+    Without a text encoder, the context is a single zero token: the model then runs with no text
+    guidance (documented; a real empty-prompt umT5 context is better when available).
+    """
+    dim = model.cfg.text_dim
+
+    def check(t: torch.Tensor, name: str) -> torch.Tensor:
+        if t.ndim != 3 or t.shape[-1] != dim:
+            raise ValueError(f"{name} context is {tuple(t.shape)} but {model.cfg.name} reads umT5 contexts of width "
+                             f"{dim}: use a CLIPLoader of type 'wan' (umt5_xxl) + CLIPTextEncode, or the empty text")
+        return t[:1]
+    empty = torch.zeros(1, 1, dim)
+    if conditioning is None:
+        return TextContext(empty, empty, "empty text")
+    return TextContext(check(conditioning, "text"), check(negative, "negative") if negative is not None else empty,
+                       "umT5 text")
+
+
+def _check_pair(model: RealCamDiT, source: SourceVideo) -> None:
+    if source.latents.shape[1] != model.cfg.in_dim:
+        want = "Wan2.2 VAE (48 channels)" if model.cfg.in_dim == 48 else "Wan2.1 VAE (16 channels)"
+        raise ValueError(f"the source was encoded with a {source.family} VAE ({source.latents.shape[1]} channels) but "
+                         f"{model.cfg.name} reads {model.cfg.in_dim}: encode it with the {want}")
+
+
+def _poses(model: RealCamDiT, trajectory: Trajectory, source: SourceVideo) -> torch.Tensor:
+    traj = trajectory.at_length(source.video_frames)
+    return traj.pose12(model.conditioning.pose_reference)[None].to(model.device, model.dtype)
+
+
+def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
+                   steps: int = 50, guidance: float = 5.0, shift: float = 5.0, solver: str = "unipc", seed: int = 0,
+                   progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
+    """Target latents ``[1, C, f, h, w]`` from the bidirectional teacher."""
+    _check_pair(model, source)
+    pose12 = _poses(model, trajectory, source) if model.camera_layers else None
+    return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
+                          steps=steps, shift=shift, guidance=guidance, solver=solver, seed=seed,
+                          progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
+                          should_stop=should_stop)
+
+
+@dataclass
+class StreamChunk:
+    index: int
+    total: int
+    latents: torch.Tensor              # [1, C, chunk, h, w]
+    frames: torch.Tensor | None        # [n, H, W, 3] decoded frames of this chunk (None without a decoder)
+    wall_time_s: float                 # generation + decode
+
+
+@dataclass
+class StreamResult:
+    latents: torch.Tensor              # [1, C, f, h, w]
+    frames: torch.Tensor | None        # [F, H, W, 3]
+    chunks: list[StreamChunk]
+    notes: list[str]
+
+
+def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
+                  config: StreamingConfig | None = None, seed: int = 0, decoder: VideoVAE | None = None,
+                  on_chunk: Callable[[StreamChunk], None] | None = None, should_stop: StopFn | None = None,
+                  live_camera: Callable[[int], torch.Tensor | None] | None = None) -> StreamResult:
+    """Stream the whole source through the causal student, chunk by chunk.
+
+    ``live_camera(first_latent_frame)`` is polled before each chunk; when it returns absolute
+    camera-to-world poses (latent frames from that one on), they replace the rest of the path.
+    ``should_stop`` is polled between chunks and raises :class:`Interrupted`: nothing partial is returned.
+    """
+    _check_pair(model, source)
+    config = config or getattr(model, "streaming", None) or StreamingConfig()
+    c = config.chunk_latent_frames
+    f = source.latent_frames
+    notes: list[str] = []
+    latents = source.latents
+    if f % c:
+        pad = c - f % c
+        latents = torch.cat([latents, latents[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2)
+        notes.append(f"{f} latent frames are not a multiple of the chunk ({c}): the last source latent was repeated "
+                     f"{pad}x for the final chunk and the extra output trimmed")
+    path = trajectory.at_length(source.video_frames).latent_c2w()
+    session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed)
+    stream = decoder.decode_stream() if decoder is not None else None
+    total = latents.shape[2] // c
+    chunks: list[StreamChunk] = []
+    frames: list[torch.Tensor] = []
+    for i in range(total):
+        if should_stop is not None and should_stop():
+            raise Interrupted(f"streaming interrupted before chunk {i + 1} of {total}")
+        if live_camera is not None:
+            newest = live_camera(i * c)
+            if newest is not None:
+                session.set_camera(newest)
+        t0 = time.perf_counter()
+        result = session.step()
+        keep = min(c, f - i * c)
+        chunk_latents = result.latents[:, :, :keep]
+        chunk_frames = None
+        if stream is not None:
+            chunk_frames = image_from_frames(stream.push(chunk_latents))
+            frames.append(chunk_frames)
+        chunk = StreamChunk(i, total, chunk_latents, chunk_frames, time.perf_counter() - t0)
+        chunks.append(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)
+    out = torch.cat([ch.latents for ch in chunks], dim=2)
+    return StreamResult(out, torch.cat(frames) if frames else None, chunks, notes)
+
+
+def decode_video(vae: VideoVAE, latents: torch.Tensor, *, tiling: Tiling | None = None,
+                 progress: ProgressFn | None = None, should_stop: StopFn | None = None, chunk: int = 3) -> torch.Tensor:
+    """Latents ``[1, C, f, h, w]`` → frames ``[F, H, W, 3]``, streamed ``chunk`` latents at a time."""
+    if latents.shape[1] != vae.latent_channels:
+        raise ValueError(f"latents have {latents.shape[1]} channels but this {vae.kind} VAE decodes {vae.latent_channels}: "
+                         f"use the {'Wan2.2' if latents.shape[1] == 48 else 'Wan2.1'} VAE (or its tiny decoder)")
+    stream = vae.decode_stream(tiling)
+    out = []
+    total = latents.shape[2]
+    for i in range(0, total, chunk):
+        if should_stop is not None and should_stop():
+            raise Interrupted("decoding interrupted")
+        out.append(image_from_frames(stream.push(latents[:, :, i:i + chunk])))
+        if progress is not None:
+            progress(min(i + chunk, total), total)
+    return torch.cat(out)
