@@ -7,8 +7,12 @@ from comfy_api.latest import ComfyExtension, io
 from .camera import RealCamCameraTrajectory
 from .loader import RealCamModelLoader
 from .routes import register_routes
+from .samplers import RealCamStreamingSampler, RealCamTeacherSampler
+from .text import RealCamTextNode
+from .vae import RealCamDecode, RealCamVAELoader, RealCamVideoEncode
 
-NODES: list[type[io.ComfyNode]] = [RealCamModelLoader, RealCamCameraTrajectory]
+NODES: list[type[io.ComfyNode]] = [RealCamModelLoader, RealCamVAELoader, RealCamVideoEncode, RealCamCameraTrajectory,
+                                   RealCamTextNode, RealCamTeacherSampler, RealCamStreamingSampler, RealCamDecode]
 
 
 class RealCamExtension(ComfyExtension):

@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from realcam.camera.presets import PRESETS, preset_keyframes
+from realcam.live import LIVE_CAMERAS
 
 log = logging.getLogger("realcam")
 
@@ -19,6 +20,16 @@ async def _preset_keyframes(request: web.Request) -> web.Response:
     except (KeyError, TypeError, ValueError) as e:
         return web.json_response({"error": str(e)}, status=400)
     return web.json_response({"keyframes": keys})
+
+
+async def _live_camera(request: web.Request) -> web.Response:
+    """Steer a running streaming sampler: ``{"session": id, "trajectory": <trajectory JSON>}``."""
+    try:
+        body = await request.json()
+        version = LIVE_CAMERAS.post(str(body.get("session", "")), body["trajectory"])
+    except (KeyError, TypeError, ValueError) as e:
+        return web.json_response({"error": str(e)}, status=400)
+    return web.json_response({"session": body["session"], "version": version})
 
 
 async def _presets(request: web.Request) -> web.Response:
@@ -41,4 +52,5 @@ def register_routes() -> None:
         return
     server.routes.post("/realcam/preset_keyframes")(_preset_keyframes)
     server.routes.get("/realcam/presets")(_presets)
+    server.routes.post("/realcam/live_camera")(_live_camera)
     _registered = True

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -27,10 +28,11 @@ def free_port() -> int:
 
 
 class ComfyServer:
-    def __init__(self, workdir: Path, models_dir: Path | None = None) -> None:
+    def __init__(self, workdir: Path, models_dir: Path | None = None, input_dir: Path | None = None) -> None:
         self.tree = ensure_comfyui()
         self.workdir = Path(workdir)
         self.models_dir = models_dir
+        self.input_dir = Path(input_dir) if input_dir is not None else self.workdir / "input"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -47,14 +49,15 @@ class ComfyServer:
             settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
         args = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                 "--disable-auto-launch", "--output-directory", str(self.workdir / "output"),
-                "--temp-directory", str(self.workdir / "temp")]
+                "--temp-directory", str(self.workdir / "temp"), "--input-directory", str(self.input_dir)]
         if self.models_dir is not None:
             extra = self.workdir / "extra_model_paths.yaml"
             folders = ("diffusion_models", "vae", "vae_approx", "text_encoders")
             extra.write_text("realcam_tests:\n    base_path: " + str(self.models_dir) + "\n" +
                              "".join(f"    {f}: {f}\n" for f in folders))
             args += ["--extra-model-paths-config", str(extra)]
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        for d in (self.workdir, self.input_dir, self.workdir / "output", self.workdir / "temp"):
+            d.mkdir(parents=True, exist_ok=True)  # a missing input folder makes core video nodes fail to import
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -69,6 +72,28 @@ class ComfyServer:
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"ComfyUI did not start within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def post_json(self, path: str, payload: dict):
+        req = urllib.request.Request(self.url + path, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:  # ComfyUI answers validation errors with 400 + JSON
+            return json.load(e)
+
+    def run_prompt(self, prompt: dict, timeout: float = 600.0) -> dict:
+        """Queue an API workflow and wait for its history entry; raises with the node errors if invalid."""
+        answer = self.post_json("/prompt", {"prompt": prompt, "client_id": "realcam-tests"})
+        if "prompt_id" not in answer:
+            raise RuntimeError(f"ComfyUI refused the workflow: {json.dumps(answer)[:3000]}")
+        pid = answer["prompt_id"]
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            history = self.get_json(f"/history/{pid}")
+            if pid in history and history[pid]["status"].get("completed") is not None:
+                return history[pid]
+            time.sleep(0.2)
+        raise TimeoutError(f"workflow did not finish in {timeout:.0f}s:\n{self.log_tail()}")
 
     def get_json(self, path: str):
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
