@@ -39,3 +39,38 @@ def test_workflow_runs_end_to_end(wf_server, path, report):
     assert video.shape == (SOURCE_FRAMES, SOURCE_SIZE, SOURCE_SIZE, 3)
     assert float(video.std()) > 0.01                                  # not constant
     assert float((video[1:] - video[:-1]).abs().mean()) > 1e-3        # and it moves
+
+
+def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_server, report):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import IN_CI
+    from tests.harness.browser import BrowserUnavailable, browser_tools
+    from tests.harness.comfyui import REPO_ROOT
+
+    try:
+        node, chromium, modules = browser_tools()
+    except BrowserUnavailable as e:
+        if IN_CI:
+            raise
+        pytest.skip(str(e))
+    shots = REPO_ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    ui_files = [str(p).replace(".api.json", ".json") for p in WORKFLOWS]
+    script = Path(__file__).parent / "browser" / "workflows.js"
+    proc = subprocess.run([node, str(script), wf_server.url, str(shots), chromium, *ui_files], capture_output=True,
+                          text=True, timeout=600, env={"NODE_PATH": str(modules), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:] + wf_server.log_tail()
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, res in out["results"].items():
+        assert res["missing"] == [] and res["dialog"] == [], (name, res)
+        assert res["nodes"] >= 12, (name, res)
+    run = out["run"]
+    assert run["done"] and run["failed"] is None, run
+    previews = [e for e in run["events"] if e["kind"] == "preview"]
+    progress = [e for e in run["events"] if e["kind"] == "progress"]
+    report(f"streaming run in the browser: {len(previews)} preview images, progress {[(e['value'], e['max']) for e in progress]}")
+    assert len(previews) >= 3                      # one per chunk, while it runs
+    assert [e["value"] for e in progress] == [1, 2, 3] and progress[-1]["max"] == 3

@@ -1,0 +1,51 @@
+// Loads each UI workflow into the official frontend (no missing nodes), then queues the streaming
+// workflow from the browser and records the sampler's preview images and progress while it runs.
+// Usage: node workflows.js <server url> <screenshot dir> <chromium> <workflow.json>...
+const { chromium } = require("playwright-core");
+const fs = require("fs");
+const path = require("path");
+
+(async () => {
+  const [url, shotDir, exe, ...files] = process.argv.slice(2);
+  const browser = await chromium.launch({ executablePath: exe, args: ["--no-sandbox", "--disable-gpu", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph.registered_node_types["RealCamStreamingSampler"], null, { timeout: 90000 });
+  await page.waitForTimeout(1500);   // let the default workflow land before ours
+  const results = {};
+  for (const f of files) {
+    const wf = JSON.parse(fs.readFileSync(f, "utf8"));
+    results[path.basename(f)] = await page.evaluate(async (wf) => {
+      await window.app.loadGraphData(wf);
+      await new Promise((r) => setTimeout(r, 300));
+      const nodes = window.app.graph._nodes;
+      const missing = nodes.filter((n) => !window.LiteGraph.registered_node_types[n.type] || n.has_errors).map((n) => n.type);
+      const dialog = [...document.querySelectorAll(".p-dialog")].map((d) => d.textContent).filter((t) => /missing/i.test(t));
+      return { nodes: nodes.length, missing, dialog };
+    }, wf);
+    await page.screenshot({ path: path.join(shotDir, path.basename(f).replace(".json", ".png")) });
+  }
+  // run the streaming workflow from the canvas and watch the sampler's previews arrive
+  const streaming = files.find((f) => f.includes("streaming"));
+  const wf = JSON.parse(fs.readFileSync(streaming, "utf8"));
+  const run = await page.evaluate(async (wf) => {
+    await window.app.loadGraphData(wf);
+    const api = window.app.api;
+    const sampler = window.app.graph._nodes.find((n) => n.type === "RealCamStreamingSampler");
+    const events = [];
+    let done = false, failed = null;
+    api.addEventListener("b_preview", () => events.push({ kind: "preview", t: performance.now() }));
+    api.addEventListener("progress", (e) => { if (String(e.detail.node) === String(sampler.id)) events.push({ kind: "progress", value: e.detail.value, max: e.detail.max, t: performance.now() }); });
+    api.addEventListener("execution_success", () => { done = true; });
+    api.addEventListener("execution_error", (e) => { failed = JSON.stringify(e.detail).slice(0, 1500); done = true; });
+    await window.app.queuePrompt(0, 1);
+    for (let i = 0; i < 1200 && !done; i++) await new Promise((r) => setTimeout(r, 100));
+    return { done, failed, events };
+  }, wf);
+  await page.screenshot({ path: path.join(shotDir, "streaming_run.png") });
+  console.log(JSON.stringify({ results, run, errors }));
+  await browser.close();
+})().catch((e) => { console.error(e); process.exit(1); });
