@@ -15,6 +15,20 @@ except ImportError:
 
 WEB_DIRECTORY = "./web/js"
 
+try:
+    import comfy_api.latest  # noqa: F401  (the V3 node API, ComfyUI >= 0.3.6x)
+except ImportError:
+    try:
+        import comfy  # noqa: F401  (inside an older ComfyUI: say what to do instead of failing silently)
+        import logging
+
+        logging.getLogger("realcam").error(
+            "RealCam nodes need ComfyUI's V3 node API (comfy_api.latest, ComfyUI 0.3.6x or newer; tested with "
+            "0.3.75): update ComfyUI. The realcam Python package itself works without it.")
+        NODE_CLASS_MAPPINGS: dict = {}
+    except ImportError:
+        pass
+
 
 async def comfy_entrypoint():
     from .nodes import RealCamExtension

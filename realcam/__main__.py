@@ -1,7 +1,8 @@
 """Command line: ``python -m realcam <command>``.
 
 Commands so far: ``models`` (the known backbone sizes, built on the meta device), ``inspect FILE``
-(what a weights file is and how it would load), ``bench`` (streaming latency/throughput/FLOPs). Later commands (render, stream, synth, train-*,
+(what a weights file is and how it would load), ``bench`` (streaming latency/throughput/FLOPs),
+``batch`` (videos × trajectories through a running ComfyUI, resumable). Later commands (render, stream, synth, train-*,
 eval, bench, batch, demo) are added by their issues.
 """
 from __future__ import annotations
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.set_defaults(fn=cmd_bench)
+    from .batch import add_parser as add_batch
+    add_batch(sub)
     args = parser.parse_args(argv)
     return args.fn(args)
 

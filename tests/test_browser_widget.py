@@ -1,13 +1,10 @@
 """The trajectory widget in the official frontend (1.32.9), against a real ComfyUI server."""
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.harness.comfyui import REPO_ROOT
 
 pytestmark = pytest.mark.comfyui
@@ -33,21 +30,12 @@ def test_server_lists_our_nodes_and_route(comfy_server):
 
 
 def test_trajectory_widget_edits_json_and_survives_reload(comfy_server, report):
-    from tests.harness.browser import BrowserUnavailable, browser_tools
+    from tests.harness.browser import run_script
 
-    try:
-        node, chromium, modules = browser_tools()
-    except BrowserUnavailable as e:
-        if IN_CI:
-            raise
-        pytest.skip(str(e))
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "trajectory_widget.png"
-    script = Path(__file__).parent / "browser" / "trajectory_widget.js"
-    proc = subprocess.run([node, str(script), comfy_server.url, str(shot), chromium], capture_output=True, text=True,
-                          timeout=300, env={"NODE_PATH": str(modules), "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr[-3000:] + "\n" + comfy_server.log_tail()
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_script(Path(__file__).parent / "browser" / "trajectory_widget.js", comfy_server.url, str(shot),
+                        timeout=300, context=comfy_server.log_tail())
     assert result["errors"] == []
     assert result["initial"]["type"] == "preset"
     assert result["asKeys"]["type"] == "spline" and len(result["asKeys"]["spline"]["keyframes"]) == 5

@@ -1,6 +1,6 @@
 // Drives the official ComfyUI frontend in Debian chromium: adds the trajectory node, edits the path
 // with the mouse, checks the STRING widget's JSON, saves and reloads the workflow, takes a screenshot.
-// Usage: node trajectory_widget.js <server url> <screenshot.png> <chromium path>
+// Usage: node trajectory_widget.js <server url> <screenshot.png> <chromium path>  (chromium last)
 const { chromium } = require("playwright-core");
 
 (async () => {

@@ -1,12 +1,13 @@
 // Loads each UI workflow into the official frontend (no missing nodes), then queues the streaming
 // workflow from the browser and records the sampler's preview images and progress while it runs.
-// Usage: node workflows.js <server url> <screenshot dir> <chromium> <workflow.json>...
+// Usage: node workflows.js <server url> <screenshot dir> <workflow.json>... <chromium>
 const { chromium } = require("playwright-core");
 const fs = require("fs");
 const path = require("path");
 
 (async () => {
-  const [url, shotDir, exe, ...files] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const [url, shotDir] = argv, exe = argv[argv.length - 1], files = argv.slice(2, -1);
   const browser = await chromium.launch({ executablePath: exe, args: ["--no-sandbox", "--disable-gpu", "--disable-quic",
     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });

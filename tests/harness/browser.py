@@ -44,3 +44,25 @@ def browser_tools() -> tuple[str, str, Path]:
 
 if __name__ == "__main__":
     print(browser_tools())
+
+
+def run_script(script: Path, *args: str, timeout: float = 600, context: str = "") -> dict:
+    """Run a Node/playwright script with our chromium and return the JSON object on its last stdout line.
+
+    Skips the calling test when the browser tools are missing outside CI; fails in CI.
+    """
+    import json
+    import os
+
+    import pytest
+
+    try:
+        node, chromium, modules = browser_tools()
+    except BrowserUnavailable as e:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            raise
+        pytest.skip(str(e))
+    proc = subprocess.run([node, str(script), *args, chromium], capture_output=True, text=True, timeout=timeout,
+                          env={"NODE_PATH": str(modules), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:] + "\n" + context
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -93,7 +93,10 @@ class TrajectoryEditor {
     this.speed = Object.assign(document.createElement("input"), { type: "number", value: 1, step: 0.1, min: 0.1, title: "Speed: multiplies how fast the camera moves through the keyframes" });
     this.speed.style.width = "48px";
     this.constant = Object.assign(document.createElement("input"), { type: "checkbox", title: "Constant speed along the path" });
-    row.append(this.scrub, this.label, this.presetSel, insert, del, "speed", this.speed, "even", this.constant);
+    this.live = Object.assign(document.createElement("input"), { type: "text", placeholder: "live session",
+      title: "Live steering: the live_session of a running RealCam Streaming Sampler. Every edit is sent to it; the next chunk follows." });
+    this.live.style.width = "90px";
+    row.append(this.scrub, this.label, this.presetSel, insert, del, "speed", this.speed, "even", this.constant, this.live);
     this.root.appendChild(row);
 
     this.scrub.addEventListener("input", () => { this.time = Number(this.scrub.value) / this.fps(); this.draw(); });
@@ -149,8 +152,15 @@ class TrajectoryEditor {
     if (this.state.type === "spline") this.state.spline.keyframes.sort((a, b) => a.t - b.t);
     this.json.value = JSON.stringify(this.state);
     this.json.callback?.(this.json.value);
+    if (this.live.value.trim()) this.sendLive();
     this.node.setDirtyCanvas?.(true, true);
     this.draw();
+  }
+
+  async sendLive() {
+    const res = await fetch("/realcam/live_camera", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session: this.live.value.trim(), trajectory: this.state }) });
+    if (!res.ok) console.error("RealCam live camera:", (await res.json()).error);
   }
 
   deleteKey(i) {

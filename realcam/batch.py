@@ -1,0 +1,257 @@
+"""``python -m realcam batch``: render videos × trajectories through a running ComfyUI's API.
+
+For every (video, trajectory) item: upload the video to ComfyUI's input folder, patch an API workflow
+(LoadVideo file, the trajectory JSON, the SaveVideo prefix, the live-camera session), queue it, follow
+``/ws`` progress, read ``/history``, download the outputs into ``OUT/<item>/`` and record the item in
+``OUT/manifest.json``. The manifest is rewritten atomically after every change, so a run that is killed
+resumes where it stopped: finished items are skipped, an item whose prompt was already queued is
+waited for (not queued again), and only items that never reached the server are submitted.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .camera.trajectory_json import parse_trajectory
+
+
+@dataclass
+class Item:
+    id: str
+    video: str
+    trajectory: str
+    status: str = "pending"            # pending | queued | done | failed
+    prompt_id: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float | None = None
+
+
+class Manifest:
+    def __init__(self, path: Path, workflow: str, server: str) -> None:
+        self.path = path
+        self.workflow, self.server = workflow, server
+        self.items: dict[str, Item] = {}
+        if path.exists():
+            data = json.loads(path.read_text())
+            self.items = {k: Item(**v) for k, v in data.get("items", {}).items()}
+
+    def save(self) -> None:
+        data = {"workflow": self.workflow, "server": self.server, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "items": {k: asdict(v) for k, v in self.items.items()}}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".manifest.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, self.path)
+
+
+def item_id(video: Path, trajectory: Path) -> str:
+    digest = hashlib.sha1(f"{video.resolve()}|{trajectory.resolve()}".encode()).hexdigest()[:8]
+    clean = lambda s: re.sub(r"[^A-Za-z0-9_-]+", "_", s)[:40]  # noqa: E731
+    return f"{clean(video.stem)}__{clean(trajectory.stem)}__{digest}"
+
+
+def patch_workflow(workflow: dict, *, video_name: str, trajectory_json: str, prefix: str, session: str) -> dict:
+    """Point an API workflow at one item. It must contain LoadVideo, RealCamCameraTrajectory and SaveVideo."""
+    wf = json.loads(json.dumps(workflow))
+    found = set()
+    for node in wf.values():
+        kind, inputs = node.get("class_type"), node.get("inputs", {})
+        if kind == "LoadVideo":
+            inputs["file"] = video_name
+        elif kind == "RealCamCameraTrajectory":
+            inputs["trajectory"] = trajectory_json
+        elif kind == "SaveVideo":
+            inputs["filename_prefix"] = prefix
+        elif kind == "RealCamStreamingSampler" and "live_session" in inputs:
+            inputs["live_session"] = session
+        found.add(kind)
+    missing = {"LoadVideo", "RealCamCameraTrajectory", "SaveVideo"} - found
+    if missing:
+        raise ValueError(f"the workflow has no {', '.join(sorted(missing))} node: use an API workflow like "
+                         "workflows/realcam_streaming.api.json")
+    return wf
+
+
+class Client:
+    """The few ComfyUI endpoints the batch needs (aiohttp for HTTP and the /ws progress socket)."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server.rstrip("/")
+        self.client_id = f"realcam-batch-{uuid.uuid4().hex[:8]}"
+        self.session = None
+
+    async def __aenter__(self) -> "Client":
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.close()
+
+    async def json(self, method: str, path: str, **kw):
+        async with self.session.request(method, self.server + path, **kw) as r:
+            body = await r.json(content_type=None)
+            if r.status >= 400:
+                raise RuntimeError(f"{method} {path}: HTTP {r.status}: {json.dumps(body)[:2000]}")
+            return body
+
+    async def upload(self, path: Path, name: str) -> str:
+        import aiohttp
+
+        form = aiohttp.FormData()
+        form.add_field("image", path.read_bytes(), filename=name, content_type="application/octet-stream")
+        form.add_field("type", "input")
+        form.add_field("overwrite", "true")
+        body = await self.json("POST", "/upload/image", data=form)
+        return body["name"] if not body.get("subfolder") else f"{body['subfolder']}/{body['name']}"
+
+    async def queue(self, workflow: dict) -> str:
+        body = await self.json("POST", "/prompt", json={"prompt": workflow, "client_id": self.client_id})
+        if body.get("node_errors"):
+            raise RuntimeError(f"workflow rejected: {json.dumps(body['node_errors'])[:2000]}")
+        return body["prompt_id"]
+
+    async def history(self, prompt_id: str) -> dict | None:
+        return (await self.json("GET", f"/history/{prompt_id}")).get(prompt_id)
+
+    async def in_queue(self, prompt_id: str) -> bool:
+        q = await self.json("GET", "/queue")
+        return any(entry[1] == prompt_id for key in ("queue_running", "queue_pending") for entry in q.get(key, []))
+
+    async def wait(self, prompt_id: str, log) -> dict:
+        """Follow /ws until the prompt finishes (with /history as the source of truth)."""
+        ws_url = self.server.replace("http", "ws", 1) + f"/ws?clientId={self.client_id}"
+        async with self.session.ws_connect(ws_url, heartbeat=30) as ws:
+            while True:
+                entry = await self.history(prompt_id)
+                if entry is not None and entry["status"].get("completed") is not None:
+                    return entry
+                try:
+                    msg = await ws.receive(timeout=2.0)
+                except asyncio.TimeoutError:
+                    continue
+                if msg.type.name != "TEXT":
+                    continue  # binary preview images
+                data = json.loads(msg.data)
+                d = data.get("data", {})
+                if d.get("prompt_id") not in (None, prompt_id):
+                    continue
+                if data["type"] == "progress":
+                    log(f"  node {d.get('node')}: {d.get('value')}/{d.get('max')}")
+                elif data["type"] in ("execution_error", "execution_interrupted"):
+                    entry = await self.history(prompt_id)
+                    if entry is not None:
+                        return entry
+                    raise RuntimeError(f"{data['type']}: {json.dumps(d)[:1500]}")
+
+    async def download(self, item: dict, dest: Path) -> Path:
+        params = {"filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
+        async with self.session.get(self.server + "/view", params=params) as r:
+            r.raise_for_status()
+            data = await r.read()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+        return dest
+
+
+async def _render_item(client: Client, manifest: Manifest, item: Item, workflow: dict, out: Path, log) -> None:
+    start = time.time()
+    if item.status == "queued" and item.prompt_id:
+        entry = await client.history(item.prompt_id)
+        if entry is None and not await client.in_queue(item.prompt_id):
+            log(f"{item.id}: its earlier prompt is gone from the server; queueing again")
+            item.prompt_id = None
+    if not item.prompt_id:
+        video = Path(item.video)
+        name = await client.upload(video, f"realcam_batch_{item.id}{video.suffix}")
+        traj_text = Path(item.trajectory).read_text()
+        parse_trajectory(traj_text)  # refuse a malformed file before the server sees it
+        wf = patch_workflow(workflow, video_name=name, trajectory_json=traj_text, prefix=f"realcam_batch/{item.id}",
+                            session=item.id)
+        item.prompt_id = await client.queue(wf)
+        item.status = "queued"
+        manifest.save()
+        log(f"{item.id}: queued as {item.prompt_id}")
+    else:
+        log(f"{item.id}: waiting for its earlier prompt {item.prompt_id}")
+    entry = await client.wait(item.prompt_id, log)
+    status = entry["status"]
+    if status.get("status_str") != "success":
+        item.status, item.error = "failed", json.dumps(status.get("messages", []))[-2000:]
+        manifest.save()
+        log(f"{item.id}: FAILED")
+        return
+    files = []
+    for node_out in entry["outputs"].values():
+        for key in ("images", "gifs", "videos"):
+            for f in node_out.get(key, []):
+                if f.get("type") == "output":
+                    files.append(await client.download(f, out / item.id / f["filename"]))
+    item.outputs = [str(p.relative_to(out)) for p in files]
+    item.status, item.error, item.seconds = "done", None, round(time.time() - start, 2)
+    manifest.save()
+    log(f"{item.id}: done ({len(files)} files, {item.seconds}s)")
+
+
+async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajectories: list[Path], out: Path,
+                    log=print) -> Manifest:
+    workflow = json.loads(workflow_path.read_text())
+    if "nodes" in workflow:
+        raise ValueError(f"{workflow_path} is a UI workflow; use the API form ({workflow_path.stem}.api.json)")
+    for p in [*videos, *trajectories]:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} does not exist")
+    for t in trajectories:
+        parse_trajectory(t.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out / "manifest.json", str(workflow_path), server)
+    for v in videos:
+        for t in trajectories:
+            iid = item_id(v, t)
+            manifest.items.setdefault(iid, Item(iid, str(v), str(t)))
+    manifest.save()
+    async with Client(server) as client:
+        for item in manifest.items.values():
+            if item.status == "done" and all((out / o).exists() for o in item.outputs):
+                log(f"{item.id}: already done, skipped")
+                continue
+            try:
+                await _render_item(client, manifest, item, workflow, out, log)
+            except Exception as e:  # noqa: BLE001 - one item failing must not lose the others
+                item.status, item.error = "failed", str(e)[:2000]
+                manifest.save()
+                log(f"{item.id}: FAILED: {e}")
+    return manifest
+
+
+def main_args(args: argparse.Namespace) -> int:
+    manifest = asyncio.run(run_batch(args.server, Path(args.workflow), [Path(v) for v in args.videos],
+                                     [Path(t) for t in args.trajectories], Path(args.out),
+                                     log=lambda m: print(m, flush=True)))
+    done = sum(i.status == "done" for i in manifest.items.values())
+    print(f"{done}/{len(manifest.items)} items done; manifest: {manifest.path}")
+    return 0 if done == len(manifest.items) else 1
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("batch", help="render videos x trajectories through a running ComfyUI (resumable)")
+    p.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI address")
+    p.add_argument("--workflow", required=True, help="API workflow (e.g. workflows/realcam_streaming.api.json)")
+    p.add_argument("--videos", nargs="+", required=True, help="source video files")
+    p.add_argument("--trajectories", nargs="+", required=True, help="trajectory JSON files (docs/trajectory_json.md)")
+    p.add_argument("--out", required=True, help="output folder (holds manifest.json; rerun to resume)")
+    p.set_defaults(fn=main_args)
+
