@@ -116,8 +116,9 @@ class Client:
         body = await self.json("POST", "/upload/image", data=form)
         return body["name"] if not body.get("subfolder") else f"{body['subfolder']}/{body['name']}"
 
-    async def queue(self, workflow: dict) -> str:
-        body = await self.json("POST", "/prompt", json={"prompt": workflow, "client_id": self.client_id})
+    async def queue(self, workflow: dict, prompt_id: str) -> str:
+        body = await self.json("POST", "/prompt", json={"prompt": workflow, "client_id": self.client_id,
+                                                        "prompt_id": prompt_id})
         if body.get("node_errors"):
             raise RuntimeError(f"workflow rejected: {json.dumps(body['node_errors'])[:2000]}")
         return body["prompt_id"]
@@ -169,24 +170,24 @@ class Client:
 
 async def _render_item(client: Client, manifest: Manifest, item: Item, workflow: dict, out: Path, log) -> None:
     start = time.time()
-    if item.status == "queued" and item.prompt_id:
-        entry = await client.history(item.prompt_id)
-        if entry is None and not await client.in_queue(item.prompt_id):
-            log(f"{item.id}: its earlier prompt is gone from the server; queueing again")
-            item.prompt_id = None
-    if not item.prompt_id:
+    known = False
+    if item.prompt_id:  # submitted (or about to be) before an interruption: never queue it twice
+        # queue first: a prompt leaves the queue only after its history entry exists, so none slips between
+        known = await client.in_queue(item.prompt_id) or await client.history(item.prompt_id) is not None
+        log(f"{item.id}: {'waiting for' if known else 'resubmitting'} its earlier prompt {item.prompt_id}")
+    if not known:
         video = Path(item.video)
         name = await client.upload(video, f"realcam_batch_{item.id}{video.suffix}")
         traj_text = Path(item.trajectory).read_text()
         parse_trajectory(traj_text)  # refuse a malformed file before the server sees it
         wf = patch_workflow(workflow, video_name=name, trajectory_json=traj_text, prefix=f"realcam_batch/{item.id}",
                             session=item.id)
-        item.prompt_id = await client.queue(wf)
-        item.status = "queued"
-        manifest.save()
+        if not item.prompt_id:
+            # the id is chosen here and saved *before* submitting, so a kill at any point cannot queue it twice
+            item.prompt_id, item.status = str(uuid.uuid4()), "queued"
+            manifest.save()
+        await client.queue(wf, item.prompt_id)
         log(f"{item.id}: queued as {item.prompt_id}")
-    else:
-        log(f"{item.id}: waiting for its earlier prompt {item.prompt_id}")
     entry = await client.wait(item.prompt_id, log)
     status = entry["status"]
     if status.get("status_str") != "success":
@@ -228,6 +229,8 @@ async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajec
             if item.status == "done" and all((out / o).exists() for o in item.outputs):
                 log(f"{item.id}: already done, skipped")
                 continue
+            if item.status == "failed":  # a rerun gives failed items a fresh attempt
+                item.status, item.prompt_id, item.error = "pending", None, None
             try:
                 await _render_item(client, manifest, item, workflow, out, log)
             except Exception as e:  # noqa: BLE001 - one item failing must not lose the others
