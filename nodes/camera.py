@@ -8,7 +8,7 @@ from comfy_api.latest import io
 from realcam.camera.preview import render_preview
 from realcam.camera.trajectory_json import trajectory_from_json
 
-from .types import RealCamTrajectory
+from .types import schema, RealCamTrajectory
 
 DEFAULT_TRAJECTORY = json.dumps({"version": 1, "type": "preset", "frames": 81, "fps": 16,
                                  "preset": {"name": "orbit_left", "amplitude": 1.0, "speed": 1.0,
@@ -18,12 +18,10 @@ DEFAULT_TRAJECTORY = json.dumps({"version": 1, "type": "preset", "frames": 81, "
 class RealCamCameraTrajectory(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamCameraTrajectory",
-            display_name="RealCam Camera Trajectory",
-            category="RealCam",
-            description="A camera path for re-rendering: a preset (ReCamMaster's ten, orbits, dollies, cranes, "
-                        "out-and-back loops) or a keyframed spline edited on the canvas.",
+        return schema(
+            "RealCamCameraTrajectory", "RealCam Camera Trajectory",
+            "A camera path for re-rendering: a preset (ReCamMaster's ten, orbits, dollies, cranes, "
+            "out-and-back loops) or a keyframed spline edited on the canvas.",
             inputs=[
                 io.String.Input("trajectory", multiline=True, default=DEFAULT_TRAJECTORY,
                                 tooltip="Trajectory JSON (schema v1, docs/trajectory_json.md). The editor above writes "

@@ -8,7 +8,7 @@ from realcam.config import CONDITIONING_PRESETS
 from realcam.model.attention import BACKENDS
 from realcam.weights import load_dit
 
-from .types import RealCamModel
+from .types import schema, RealCamModel
 
 DTYPES = ["default", "bf16", "fp16", "fp32"]
 
@@ -16,11 +16,9 @@ DTYPES = ["default", "bf16", "fp16", "fp32"]
 class RealCamModelLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamModelLoader",
-            display_name="RealCam Model Loader",
-            category="RealCam",
-            description="Loads a Wan2.1/2.2 T2V, ReCamMaster or RealCam DiT checkpoint for camera-controlled video-to-video.",
+        return schema(
+            "RealCamModelLoader", "RealCam Model Loader",
+            "Loads a Wan2.1/2.2 T2V, ReCamMaster or RealCam DiT checkpoint for camera-controlled video-to-video.",
             inputs=[
                 io.Combo.Input("model_name", options=folder_paths.get_filename_list("diffusion_models"),
                                tooltip="A file in models/diffusion_models: Wan2.1 T2V 1.3B/14B, Wan2.2 TI2V 5B, "

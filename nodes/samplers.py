@@ -9,7 +9,7 @@ from realcam.live import LIVE_CAMERAS
 from realcam.pipeline import SourceVideo, render_stream, render_teacher
 
 from .device import on_device, stop_requested
-from .types import RealCamLatents, RealCamModel, RealCamText, RealCamTrajectory, RealCamVAE
+from .types import schema, RealCamLatents, RealCamModel, RealCamText, RealCamTrajectory, RealCamVAE
 
 PREVIEW_SIZE = 512
 
@@ -36,10 +36,10 @@ def _common_inputs():
 class RealCamTeacherSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamTeacherSampler", display_name="RealCam Teacher Sampler", category="RealCam",
-            description="Offline, high-quality render: the whole clip at once with full attention (RealCam interleave "
-                        "or ReCamMaster prefix, per the model).",
+        return schema(
+            "RealCamTeacherSampler", "RealCam Teacher Sampler",
+            "Offline, high-quality render: the whole clip at once with full attention (RealCam interleave "
+            "or ReCamMaster prefix, per the model).",
             inputs=[*_common_inputs(),
                     io.Int.Input("steps", default=50, min=1, max=1000, tooltip="Sampling steps (Wan default 50)."),
                     io.Float.Input("cfg", default=5.0, min=1.0, max=30.0, step=0.1, tooltip="Classifier-free guidance; 1 disables it (half the cost)."),
@@ -62,10 +62,10 @@ class RealCamTeacherSampler(io.ComfyNode):
 class RealCamStreamingSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamStreamingSampler", display_name="RealCam Streaming Sampler", category="RealCam",
-            description="Live render with the causal student: chunk by chunk with a KV cache (sink + rolling window); "
-                        "every chunk is decoded and previewed the moment it exists; the camera can be steered live.",
+        return schema(
+            "RealCamStreamingSampler", "RealCam Streaming Sampler",
+            "Live render with the causal student: chunk by chunk with a KV cache (sink + rolling window); "
+            "every chunk is decoded and previewed the moment it exists; the camera can be steered live.",
             inputs=[*_common_inputs(),
                     RealCamVAE.Input("vae", tooltip="Decoder for the previews and the output frames (a tiny vae_approx decoder is fastest)."),
                     io.String.Input("steps", default="1000,750,500", tooltip="Denoising timesteps per chunk before the shift warp (few-step student)."),

@@ -5,7 +5,7 @@ from comfy_api.latest import io
 
 from realcam.pipeline import text_context
 
-from .types import RealCamModel, RealCamText
+from .types import schema, RealCamModel, RealCamText
 
 
 def _tensor(conditioning):
@@ -15,10 +15,10 @@ def _tensor(conditioning):
 class RealCamTextNode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamText", display_name="RealCam Text", category="RealCam",
-            description="Text for the samplers: connect CLIPTextEncode outputs (CLIPLoader type 'wan', umt5_xxl), "
-                        "or leave them unconnected for empty text.",
+        return schema(
+            "RealCamText", "RealCam Text",
+            "Text for the samplers: connect CLIPTextEncode outputs (CLIPLoader type 'wan', umt5_xxl), "
+            "or leave them unconnected for empty text.",
             inputs=[
                 RealCamModel.Input("model", tooltip="The RealCam model (its text width is checked)."),
                 io.Conditioning.Input("positive", optional=True, tooltip="Prompt from CLIPTextEncode (umT5). Unconnected: empty text."),

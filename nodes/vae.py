@@ -8,7 +8,7 @@ from realcam.pipeline import decode_video, encode_video
 from realcam.vae import Tiling, load_vae
 
 from .device import on_device, stop_requested
-from .types import RealCamLatents, RealCamVAE
+from .types import schema, RealCamLatents, RealCamVAE
 
 APPROX_PREFIX = "vae_approx/"
 
@@ -24,9 +24,9 @@ def _tiling(tile: int, overlap: int) -> Tiling | None:
 class RealCamVAELoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamVAELoader", display_name="RealCam VAE Loader", category="RealCam",
-            description="Wan2.1 / Wan2.2 VAE (models/vae) or a tiny TAEHV decoder (models/vae_approx: taew2_1, taew2_2).",
+        return schema(
+            "RealCamVAELoader", "RealCam VAE Loader",
+            "Wan2.1 / Wan2.2 VAE (models/vae) or a tiny TAEHV decoder (models/vae_approx: taew2_1, taew2_2).",
             inputs=[io.Combo.Input("vae_name", options=_vae_files(),
                                    tooltip="Full VAE from models/vae (encode + decode), or vae_approx/… tiny VAE: "
                                            "~10x faster decoding for live previews, slightly less sharp.")],
@@ -41,9 +41,9 @@ class RealCamVAELoader(io.ComfyNode):
 class RealCamVideoEncode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamVideoEncode", display_name="RealCam Video Encode", category="RealCam",
-            description="Source video frames → latents for the RealCam samplers.",
+        return schema(
+            "RealCamVideoEncode", "RealCam Video Encode",
+            "Source video frames → latents for the RealCam samplers.",
             inputs=[
                 RealCamVAE.Input("vae", tooltip="A full Wan VAE (a tiny decoder without encoder cannot encode)."),
                 io.Image.Input("images", tooltip="The source video as an IMAGE batch (core LoadVideo → GetVideoComponents, "
@@ -67,9 +67,9 @@ class RealCamVideoEncode(io.ComfyNode):
 class RealCamDecode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="RealCamDecode", display_name="RealCam Decode", category="RealCam",
-            description="Latents → video frames, streamed chunk by chunk (full VAE) or with the tiny decoder.",
+        return schema(
+            "RealCamDecode", "RealCam Decode",
+            "Latents → video frames, streamed chunk by chunk (full VAE) or with the tiny decoder.",
             inputs=[
                 RealCamVAE.Input("vae", tooltip="Full Wan VAE or a tiny decoder from vae_approx (same latent family)."),
                 RealCamLatents.Input("latents", tooltip="Rendered latents from a RealCam sampler."),

@@ -9,12 +9,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realcam.camera import (check_c2w, from_opengl, from_unreal_rows, from_w2c, look_at, relative_poses,
+from realcam.camera import (from_opengl, from_unreal_rows, from_w2c, look_at, relative_poses,
                             rotation_from_ypr, to_opengl, ypr_from_rotation)
 from realcam.camera.presets import PRESETS, preset_trajectory
 from realcam.camera.preview import render_preview
 from realcam.camera.spline import Keyframe, spline_trajectory
-from realcam.camera.trajectory import Trajectory
 from realcam.camera.trajectory_json import (TrajectoryJSONError, parse_trajectory, poses_json, read_camera_extrinsics,
                                             trajectory_from_json, write_camera_extrinsics)
 

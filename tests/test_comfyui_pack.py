@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from realcam.weights import save_realcam_checkpoint
-from tests.conftest import randomize_
 
 pytestmark = pytest.mark.comfyui
 

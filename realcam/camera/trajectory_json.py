@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .poses import PoseError, check_c2w, from_unreal_rows, parse_unreal_matrix, ypr_from_rotation
+from .poses import PoseError, check_c2w, from_unreal_rows, parse_unreal_matrix
 from .presets import PRESETS, RECAMMASTER, preset_trajectory
 from .spline import Keyframe, spline_trajectory
 from .trajectory import Trajectory
@@ -236,4 +236,4 @@ def write_camera_extrinsics(cameras: dict[str, torch.Tensor]) -> dict:
 
 
 __all__ = ["SCHEMA_VERSION", "TrajectoryJSONError", "TrajectorySpec", "parse_trajectory", "trajectory_from_json",
-           "poses_json", "read_camera_extrinsics", "write_camera_extrinsics", "ypr_from_rotation"]
+           "poses_json", "read_camera_extrinsics", "write_camera_extrinsics"]

@@ -29,7 +29,7 @@ MaskFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def _flash_attn_func():
     for mod in ("flash_attn_interface", "flash_attn"):  # FA3 (Hopper) first, then FA2
         if importlib.util.find_spec(mod) is not None:
-            return getattr(importlib.import_module(mod), "flash_attn_func")
+            return importlib.import_module(mod).flash_attn_func
     return None
 
 

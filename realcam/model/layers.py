@@ -1,8 +1,6 @@
 """Small building blocks shared by the DiT: a Linear that reads fp8/bf16 weights, norms, time embedding."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -100,4 +98,4 @@ def head_dim_split(head_dim: int) -> tuple[int, int, int]:
 
 
 __all__ = ["CastLinear", "RMSNorm", "LayerNorm", "sinusoidal_embedding", "modulate", "gated",
-           "xavier_linear_", "identity_linear_", "head_dim_split", "math"]
+           "xavier_linear_", "identity_linear_", "head_dim_split"]

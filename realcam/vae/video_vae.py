@@ -7,7 +7,6 @@ DiT reads: ``(μ − mean) / std``.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,8 +17,6 @@ from torch import nn
 
 from .layers import StreamState
 from .taehv import TinyVAE
-from .wan21 import WanVAE21
-from .wan22 import WanVAE22
 
 Kind = Literal["wan2.1", "wan2.2", "taehv-wan2.1", "taehv-wan2.2"]
 FramePolicy = Literal["trim", "pad", "error"]
@@ -245,7 +242,8 @@ class EncodeStream:
             return self.tiled.run(pad, lambda x, st: self.vae._encode_chunk(x, st, final=False))
         self.dropped_frames = 0 if self.pending is None else self.pending.shape[2]
         if self.dropped_frames:
-            warnings.warn(f"the last {self.dropped_frames} frames do not fill a group of 4 and were not encoded")
+            warnings.warn(f"the last {self.dropped_frames} frames do not fill a group of 4 and were not encoded",
+                          stacklevel=2)
         self.pending = None
         return None
 
@@ -348,4 +346,4 @@ def image_from_frames(frames: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["VideoVAE", "Tiling", "EncodeStream", "DecodeStream", "prepare_frames", "PreparedVideo",
-           "frames_from_image", "image_from_frames", "WanVAE21", "WanVAE22", "TinyVAE", "math"]
+           "frames_from_image", "image_from_frames"]
