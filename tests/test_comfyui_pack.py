@@ -14,10 +14,14 @@ def test_pack_registers_nodes_with_tooltips(comfy_runtime):
     assert "RealCamModelLoader" in nodes.NODE_CLASS_MAPPINGS
     cls = nodes.NODE_CLASS_MAPPINGS["RealCamModelLoader"]
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS.get("RealCamModelLoader") == "RealCam Model Loader"
-    spec = cls.INPUT_TYPES()
-    for name, (kind, opts) in spec["required"].items():
-        assert opts.get("tooltip"), f"input {name} has no tooltip"
     assert tuple(cls.RETURN_TYPES) == ("REALCAM_MODEL",)
+    ours = {k: v for k, v in nodes.NODE_CLASS_MAPPINGS.items() if k.startswith("RealCam")}
+    assert len(ours) == 8
+    for node_name, node_cls in ours.items():
+        spec = node_cls.INPUT_TYPES()
+        for group in ("required", "optional"):
+            for name, (kind, *opts) in spec.get(group, {}).items():
+                assert opts and opts[0].get("tooltip"), f"{node_name}.{name} has no tooltip"
 
 
 def test_loader_node_loads_a_checkpoint_and_reports_errors(comfy_runtime, tiny_model):

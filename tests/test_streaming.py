@@ -231,3 +231,16 @@ def test_prefix_models_cannot_stream():
     from realcam.config import RECAMMASTER_CONDITIONING
     with pytest.raises(ValueError, match="prefix"):
         StreamingSession(_model(cond=RECAMMASTER_CONDITIONING), torch.randn(1, 3, TINY.text_dim))
+
+
+def test_live_source_memory_is_bounded():
+    """A pushed (live) source keeps only frames later chunks will read; replaying needs a new push."""
+    cfg = StreamingConfig(chunk_latent_frames=C, denoising_steps=(1000.0,))
+    session = StreamingSession(_model(), torch.randn(1, 3, TINY.text_dim), config=cfg)
+    for _ in range(6):
+        session.push_source(torch.randn(1, 16, C, H, W))
+        session.step()
+        assert sum(t.shape[2] for t in session._source) == 0
+    session.reset()
+    with pytest.raises(EndOfSource, match="already consumed"):
+        session.step()

@@ -71,7 +71,6 @@ def test_batch_resumes_after_being_killed(wf_server, tmp_path, report):
     import sys
     import time
 
-    from realcam.camera.trajectory_json import poses_json  # noqa: F401  (trajectory files below are presets)
     video = wf_server.root / "input" / "realcam_source.mp4"
     trajs = []
     for name in ("orbit_left", "pan_right", "crane_up"):

@@ -101,9 +101,7 @@ def progress(frames: int, speed: float = 1.0, easing: Easing = "linear", loop: b
     if loop:  # out and back: 0 → 1 → 0, ending exactly where it started
         u = speed * i / max(frames - 1, 1)
         phase = u - torch.floor(u)
-        s = 1 - (2 * phase - 1).abs() if easing == "linear" else 0.5 - 0.5 * torch.cos(2 * math.pi * phase)
-        s[-1] = s[-1] if (speed * (frames - 1) / max(frames - 1, 1)) % 1 else 0.0
-        return s
+        return 1 - (2 * phase - 1).abs() if easing == "linear" else 0.5 - 0.5 * torch.cos(2 * math.pi * phase)
     s = speed * i / (frames - 0.5) if frames > 1 else torch.zeros(1, dtype=torch.float64)
     if easing == "ease_in_out":
         s = 0.5 - 0.5 * torch.cos(math.pi * s.clamp(0, 1))

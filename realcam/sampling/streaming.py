@@ -21,7 +21,7 @@ from ..config import StreamingConfig
 from ..model import RealCamDiT, SequenceLayout
 from ..model.kv_cache import KVCache
 from ..model.rope import Rope
-from .schedules import renoise, warp_timesteps
+from .schedules import renoise, to_x0, warp_timesteps
 
 
 class EndOfSource(RuntimeError):
@@ -80,7 +80,9 @@ class StreamingSession:
             self.context_kv = model.embed_text(context.to(model.device))
         self.timesteps = warp_timesteps(self.config.denoising_steps, self.config.shift)
         self._source: list[torch.Tensor] = []
-        self._source_frames = 0
+        self._source_frames = 0      # latent frames received so far
+        self._source_base = 0        # latent index of the first frame still held
+        self._live_source = source is None  # pushed sources drop consumed frames (unbounded streams)
         self._latent_size = latent_size
         self._c2w: torch.Tensor | None = None
         self._anchor: torch.Tensor | None = None
@@ -149,7 +151,8 @@ class StreamingSession:
 
     # the stream ---------------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget generated chunks and the cache; keep model, text, source and camera."""
+        """Forget generated chunks and the cache; keep model, text, source and camera (a live source
+        that already dropped consumed frames must push them again)."""
         self.cache = None
         self.next_chunk = 0
         self._retained.clear()
@@ -195,8 +198,7 @@ class StreamingSession:
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self.model(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
                          t_positions=self._positions(layout), cache=self.cache)
-        v = layout.split(out)[1]
-        return x - (t / 1000.0) * v
+        return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
         """The cache-writing pass at ``context_noise`` on the clean chunk, then commit."""
@@ -247,9 +249,16 @@ class StreamingSession:
         if hi > self._source_frames:
             raise EndOfSource(f"chunk {i} needs source latent frames {lo}..{hi - 1} but only {self._source_frames} "
                               "have arrived; push_source() more or stop the stream")
-        if len(self._source) > 1:  # keep one tensor; drop frames no chunk will read again
+        if lo < self._source_base:
+            raise EndOfSource(f"source latent frames {lo}..{self._source_base - 1} of this live stream were already "
+                              "consumed and dropped; push them again to replay from the start")
+        if len(self._source) > 1:
             self._source = [torch.cat(self._source, dim=2)]
-        return self._source[0][:, :, lo:hi]
+        chunk = self._source[0][:, :, lo - self._source_base:hi - self._source_base]
+        if self._live_source:  # a pushed (live) source keeps only what later chunks will read
+            self._source = [self._source[0][:, :, hi - self._source_base:]]
+            self._source_base = hi
+        return chunk
 
     def _retain(self, i: int, source: torch.Tensor, latents: torch.Tensor) -> None:
         """Keep clean latents of cached chunks only (for a re-cache); bounded like the cache."""

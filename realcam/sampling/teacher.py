@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 
 from ..model import RealCamDiT
-from .schedules import Sampler, Solver, flow_sigmas
+from .schedules import Sampler, Solver, flow_sigmas, to_x0
 
 
 class Interrupted(RuntimeError):
@@ -55,7 +55,7 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
             v = v_neg + guidance * (v_pos - v_neg)
         else:
             v = model.velocity(source, x.to(dtype), t, ctx, pose12).float()
-        x0_estimate = x - sigma * v
+        x0_estimate = to_x0(x, v, sigma)
         x = sampler.step(i, x, v)
         if progress is not None:
             progress(i + 1, len(sampler), x0_estimate)

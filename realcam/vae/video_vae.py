@@ -206,14 +206,14 @@ class EncodeStream:
 
     def __init__(self, vae: VideoVAE, tiling: Tiling | None) -> None:
         self.vae = vae
-        self.tiled = _Tiled(vae, None if tiling is None else Tiling(tiling.tile, tiling.overlap),
-                            in_scale=vae.spatial_stride, out_scale=1.0)
+        self.tiled = _Tiled(vae, tiling, in_scale=vae.spatial_stride, out_scale=1.0)
         self.pending: torch.Tensor | None = None
         self.frames_in = 0
         self.started = False
         self.dropped_frames = 0
         self._last: torch.Tensor | None = None
 
+    @torch.no_grad()
     def push(self, frames: torch.Tensor) -> torch.Tensor:
         _check_frames(frames, self.vae.spatial_stride)
         self.frames_in += frames.shape[2]
@@ -233,6 +233,7 @@ class EncodeStream:
                                x.shape[4] // self.vae.spatial_stride)
         return self.tiled.run(x[:, :, :take], lambda c, st: self.vae._encode_chunk(c, st, final=False))
 
+    @torch.no_grad()
     def finish(self) -> torch.Tensor | None:
         if self.vae.tiny:
             if self._last is None or self.frames_in % 4 == 0:
@@ -256,13 +257,13 @@ class DecodeStream:
         self.tiled = _Tiled(vae, tiling, in_scale=1, out_scale=vae.spatial_stride)
         self.latents_in = 0
 
+    @torch.no_grad()
     def push(self, latents: torch.Tensor) -> torch.Tensor:
         if latents.ndim != 5 or latents.shape[1] != self.vae.latent_channels:
             raise ValueError(f"latents must be [B, {self.vae.latent_channels}, t, h, w] for this {self.vae.kind} VAE, "
                              f"got {tuple(latents.shape)}")
         self.latents_in += latents.shape[2]
-        with torch.no_grad():
-            return self.tiled.run(latents, self.vae._decode_chunk)
+        return self.tiled.run(latents, self.vae._decode_chunk)
 
     @property
     def state_bytes(self) -> int:
