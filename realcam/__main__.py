@@ -73,6 +73,40 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str):
+    def show(done: int, total: int) -> None:
+        print(f"\r{label} {done}/{total}", end="" if done < total else "\n", flush=True)
+    return show
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from .train.data import TextEncoder, UMT5TextEncoder, preprocess
+
+    encoder = UMT5TextEncoder(args.text_encoder) if args.text_encoder else TextEncoder(0)
+    out = preprocess(args.data, args.vae, args.out, frames=args.frames, shard_size=args.shard_size,
+                     text_encoder=encoder, progress=_progress("encoded clip"))
+    print(f"wrote latents to {out}")
+    return 0
+
+
+def cmd_loopaug(args: argparse.Namespace) -> int:
+    from .data.loopaug import write_loopaug_dataset
+
+    n = write_loopaug_dataset(args.data, args.out, length=args.length, windows=args.windows, seed=args.seed,
+                              include_original=args.include_original, progress=_progress("scene"))
+    print(f"wrote {n} scenes to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.config import load_config
+    from .train.stages import train
+
+    cfg = load_config(args.config, args.set, stage=args.stage, data=args.data, out=args.out, steps=args.steps)
+    train(cfg)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main_args
 
@@ -115,6 +149,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth", action="store_true", help="also write per-frame depth (for pose metrics)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_synth)
+    p = sub.add_parser("loopaug", help="offline LoopAug: write loop-augmented clips in the MultiCamVideo layout")
+    p.add_argument("--data", required=True, help="MultiCamVideo folder (scenes with videos/ and cameras/)")
+    p.add_argument("--out", required=True, help="output folder (same layout)")
+    p.add_argument("--length", type=int, required=True, help="training length in frames (4k+1)")
+    p.add_argument("--windows", type=int, default=1, help="augmented windows per scene")
+    p.add_argument("--include-original", action="store_true", help="also copy the original scenes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_loopaug)
+    p = sub.add_parser("preprocess", help="encode a MultiCamVideo folder into latent shards for training")
+    p.add_argument("--data", required=True, help="MultiCamVideo folder")
+    p.add_argument("--vae", required=True, help="VAE file with an encoder (Wan2.1/2.2 or a tiny VAE with encoder)")
+    p.add_argument("--out", required=True, help="output folder (must not exist)")
+    p.add_argument("--frames", type=int, default=81, help="frames per clip (4k+1), from the start of each video")
+    p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
+    p.add_argument("--text-encoder", default=None, help="local umT5 folder (transformers); default: empty text")
+    p.set_defaults(fn=cmd_preprocess)
+    for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
+                                 ("teacher", "train-teacher", "train the bidirectional teacher"),
+                                 ("causal", "train-causal", "train the causal student's initialisation"),
+                                 ("distill", "distill", "Self-Forcing DMD distillation of the causal student")):
+        p = sub.add_parser(command, help=f"{text} (launch with torchrun for several processes)")
+        p.add_argument("--config", default=None, help="YAML config (see configs/)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")
+        p.add_argument("--data", default=None, help="latent folder from `preprocess` (train-vae: a MultiCamVideo "
+                       "folder) (overrides the config)")
+        p.add_argument("--out", default=None, help="run folder: logs, checkpoints, weights (overrides the config)")
+        p.add_argument("--steps", type=int, default=None, help="total steps (overrides the config)")
+        p.set_defaults(fn=cmd_train, stage=stage)
     from .batch import add_parser as add_batch
     add_batch(sub)
     args = parser.parse_args(argv)

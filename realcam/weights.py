@@ -377,14 +377,17 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
 # ---------------------------------------------------------------------------------------------------
 
 def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, streaming: StreamingConfig | None = None,
-                            dtype: torch.dtype | None = None, extra_metadata: dict[str, str] | None = None) -> Path:
-    """Write weights (official names + camera layers) and settings to a safetensors file, atomically."""
+                            dtype: torch.dtype | None = None, extra_metadata: dict[str, str] | None = None,
+                            state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write weights (official names + camera layers) and settings to a safetensors file, atomically.
+
+    ``state_dict``: tensors to write instead of ``model.state_dict()`` (a gathered FSDP state, EMA weights)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     streaming = streaming or getattr(model, "streaming", None) or StreamingConfig()
     tensors = {}
-    for key, value in model.state_dict().items():
+    for key, value in (model.state_dict() if state_dict is None else state_dict).items():
         value = value.detach()
         if dtype is not None and value.is_floating_point() and value.dtype not in FP8_DTYPES:
             value = value.to(dtype)

@@ -2,11 +2,11 @@
 # Create (or refresh) the project's virtual environment in .venv with CPU torch and the dev extras.
 # Idempotent: a second run only checks what is installed. Used by the README quick start and by CI.
 #   VENV=path   where to put the environment (default .venv)
-#   EXTRAS=...  which extras to install (default dev,eval,train)
+#   EXTRAS=...  which extras to install (default dev,camera,train,eval)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-dev,camera}
+EXTRAS=${EXTRAS:-dev,camera,train,eval}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install -q --disable-pip-version-check -c .ci/constraints.txt)

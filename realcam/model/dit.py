@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from ..config import ConditioningConfig, WanConfig
@@ -116,10 +117,12 @@ class WanBlock(nn.Module):
             self.cam_encoder = self.projector = None
 
     def forward(self, x: torch.Tensor, e: torch.Tensor, grid: TokenGrid, rope: Rope,
-                context_kv: tuple[torch.Tensor, torch.Tensor], cam: CameraInput | None = None,
+                context_kv: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, cam: CameraInput | None = None,
                 mask: AttentionMask | None = None, backend: Backend = "auto",
                 cache: BlockKV | None = None) -> torch.Tensor:
         """``x`` ``[B, L, C]`` tokens on ``grid``; ``e`` ``[B, F or 1, 6, C]`` float32 time projection."""
+        if isinstance(context_kv, torch.Tensor):  # text tokens: project this block's K/V here
+            context_kv = self.cross_attn.context_kv(context_kv)
         frames = lambda t: t.unflatten(1, (grid.frames, grid.per_frame))  # noqa: E731
         mod = (self.modulation.float()[:, None] + e).unbind(2)  # six [B, F|1, C]
         h = modulate(frames(self.norm1(x)), mod[0], mod[1])
@@ -158,6 +161,7 @@ class RealCamDiT(nn.Module):
         self.conditioning = conditioning or ConditioningConfig()
         self.camera_layers = camera_layers
         self.attention_backend: Backend = "auto"
+        self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),
                                             CastLinear(cfg.dim, cfg.dim))
@@ -206,8 +210,14 @@ class RealCamDiT(nn.Module):
         """Text context ``[B, L, text_dim]`` → per-block cross-attention (k, v), computed once."""
         if context.ndim != 3 or context.shape[-1] != self.cfg.text_dim:
             raise ValueError(f"text context must be [B, L, {self.cfg.text_dim}], got {tuple(context.shape)}")
-        ctx = self.text_embedding(context.to(self.dtype))
+        ctx = self.embed_context(context)
         return [block.cross_attn.context_kv(ctx) for block in self.blocks]
+
+    def embed_context(self, context: torch.Tensor) -> torch.Tensor:
+        """Text context ``[B, L, text_dim]`` → text tokens ``[B, L, dim]`` (each block projects its own K/V)."""
+        if context.ndim != 3 or context.shape[-1] != self.cfg.text_dim:
+            raise ValueError(f"text context must be [B, L, {self.cfg.text_dim}], got {tuple(context.shape)}")
+        return self.text_embedding(context.to(self.dtype))
 
     def embed_time(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``t`` ``[B]`` or ``[B, F]`` → (``e`` ``[B, F|1, C]``, ``e0`` ``[B, F|1, 6, C]``), float32."""
@@ -266,9 +276,16 @@ class RealCamDiT(nn.Module):
         tokens, grid = self.patchify(x)
         rope = self.rope_for(grid, t_positions)
         e, e0 = self.embed_time(t.to(self.device))
-        context_kv = context if isinstance(context, list) else self.embed_text(context)
+        # per-block K/V precomputed by embed_text (streaming), or text tokens that every block projects inside
+        # its own forward (so a sharded block's weights are only touched there, as FSDP requires)
+        context_kv = context if isinstance(context, list) else [self.embed_context(context)] * len(self.blocks)
         cam_in = self._camera_input(cam, cam_weight, grid)
+        recompute = self.activation_checkpointing and cache is None and torch.is_grad_enabled()
         for i, (block, kv) in enumerate(zip(self.blocks, context_kv)):
+            if recompute:
+                tokens = torch.utils.checkpoint.checkpoint(block, tokens, e0, grid, rope, kv, cam_in, mask,
+                                                           self.attention_backend, use_reentrant=False)
+                continue
             tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend,
                            cache=cache.blocks[i] if cache is not None else None)
         return self.unpatchify(self.head(tokens, e, grid), grid).to(x.dtype)

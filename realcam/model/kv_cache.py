@@ -50,16 +50,21 @@ class BlockKV:
         n = q.shape[1]
         if n != self.cache.chunk_tokens:
             raise ValueError(f"cached forward expects one chunk of {self.cache.chunk_tokens} tokens, got {n}")
-        if self.cache.rope_mode == "absolute":
-            q = rope.apply(q)
-            self.k[:, :n] = rope.apply(k)
-            keys = self.k[:, :plan.key_tokens]
+        absolute = self.cache.rope_mode == "absolute"
+        q = rope.apply(q) if absolute else plan.query_rope.apply(q)
+        if absolute:
+            k = rope.apply(k)
+        # The buffers never join the autograd graph (the cache is detached, as in Self-Forcing training):
+        # under autograd the current chunk's own keys/values are concatenated with the cached ones instead.
+        self.k[:, :n] = k.detach()
+        self.v[:, :n] = v.detach()
+        if k.requires_grad or v.requires_grad:
+            keys = torch.cat([k, self.k[:, n:plan.key_tokens]], dim=1)
+            values = torch.cat([v, self.v[:, n:plan.key_tokens]], dim=1)
         else:
-            q = plan.query_rope.apply(q)
-            self.k[:, :n] = k
-            keys = plan.key_rope.apply(self.k[:, :plan.key_tokens])
-        self.v[:, :n] = v
-        values = self.v[:, :plan.key_tokens]
+            keys, values = self.k[:, :plan.key_tokens], self.v[:, :plan.key_tokens]
+        if not absolute:
+            keys = plan.key_rope.apply(keys)
         if plan.key_mask is None:
             return attention(q, keys, values, backend=backend)
         out = torch.nn.functional.scaled_dot_product_attention(

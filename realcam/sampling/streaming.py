@@ -7,8 +7,9 @@ Per chunk i (METHOD.md, student section):
    ``x0 = x − σ·v``, re-noise ``x0`` with fresh noise to the next level;
 3. one more forward at ``t = context_noise`` on ``[z_s^i, x̂0]`` writes the chunk into the cache.
 
-Training's self-rollout is meant to call the same ``chunk_step``. Streams are interleaved sequences; prefix conditioning has no
-causal chunks and is refused.
+Training's self-rollout (:meth:`StreamingSession.rollout`, Self-Forcing DMD) runs the same
+:meth:`~StreamingSession.denoise_chunk` and cache-writing pass as inference. Streams are interleaved
+sequences; prefix conditioning has no causal chunks and is refused.
 """
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ class ChunkResult:
 
 
 @dataclass
+class Denoised:
+    """A chunk's few-step denoising: ``clean`` after the last step; ``exit`` the x0 predicted at the
+    gradient-keeping step (training) or None."""
+
+    clean: torch.Tensor
+    exit: torch.Tensor | None = None
+
+
+@dataclass
+class Rollout:
+    """A self-rollout over several chunks (training): per-chunk exit x0s with their graph, and the
+    clean chunks that were written to the cache, both ``[B, C, chunks·chunk, h, w]``."""
+
+    exit: torch.Tensor
+    clean: torch.Tensor
+
+
+@dataclass
 class _Retained:
     source: torch.Tensor
     target: torch.Tensor
@@ -63,12 +82,14 @@ class StreamingSession:
     ``context``: umT5 context ``[B, L, text_dim]`` (cross-attention K/V are computed once here).
     ``source``: source latents ``[B, C, f, h, w]`` given up front, or None and :meth:`push_source` as
     they arrive. ``camera``: absolute camera-to-world poses, one per latent frame (``[N, 3|4, 4]``),
-    or None for no camera; :meth:`set_camera` changes future poses between chunks.
+    or None for no camera; :meth:`set_camera` changes future poses between chunks. ``pose12``
+    (training): per-sample relative target poses ``[B, f, 12]`` as the data pipeline computes them,
+    used instead of ``camera``.
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
                  source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
-                 latent_size: tuple[int, int] | None = None) -> None:
+                 latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None) -> None:
         if model.conditioning.mode != "interleave":
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
                              "the bidirectional teacher sampler")
@@ -76,8 +97,9 @@ class StreamingSession:
         self.config = config or getattr(model, "streaming", None) or StreamingConfig()
         self.seed = seed
         self.batch = context.shape[0]
+        self._context = context.to(model.device)
         with torch.no_grad():
-            self.context_kv = model.embed_text(context.to(model.device))
+            self.context_kv = model.embed_text(self._context)
         self.timesteps = warp_timesteps(self.config.denoising_steps, self.config.shift)
         self._source: list[torch.Tensor] = []
         self._source_frames = 0      # latent frames received so far
@@ -87,6 +109,7 @@ class StreamingSession:
         self._c2w: torch.Tensor | None = None
         self._anchor: torch.Tensor | None = None
         self._retained: dict[int, _Retained] = {}
+        self._pose12 = None if pose12 is None else pose12.to(model.device)
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
@@ -179,18 +202,49 @@ class StreamingSession:
         return result
 
     def chunk_step(self, i: int, source: torch.Tensor) -> torch.Tensor:
-        """The few-step denoising of chunk ``i`` against the current cache (no cache write): per
-        warped timestep predict x0, then re-noise it with fresh noise to the next level."""
+        """The few-step denoising of chunk ``i`` against the current cache (no cache write)."""
+        return self.denoise_chunk(i, source).clean
+
+    def denoise_chunk(self, i: int, source: torch.Tensor, *, grad_step: int | None = None) -> Denoised:
+        """Per warped timestep predict x0, then re-noise it with fresh noise to the next level.
+
+        ``grad_step`` (training): only that step runs with autograd and its x0 is returned as ``exit``;
+        the other steps run without it, and the chunk is still denoised to the end for ``clean``.
+        """
+        if grad_step is not None and not 0 <= grad_step < len(self.timesteps):
+            raise ValueError(f"grad_step {grad_step} outside the {len(self.timesteps)} denoising steps")
         layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
         cam, weight = self._cameras(i, layout)
         gen = self._generator(i)
         x = torch.randn(source.shape, generator=gen).to(source)
-        x0 = x
+        x0, exit_x0 = x, None
         for j, t in enumerate(self.timesteps):
-            x0 = self._predict_x0(i, layout, source, x, t, cam, weight)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and j == grad_step):
+                x0 = self._predict_x0(i, layout, source, x, t, cam, weight)
+            if j == grad_step:
+                exit_x0, x0 = x0, x0.detach()
             if j + 1 < len(self.timesteps):
                 x = renoise(x0, torch.randn(source.shape, generator=gen).to(source), self.timesteps[j + 1] / 1000.0)
-        return x0
+        return Denoised(x0, exit_x0)
+
+    def rollout(self, chunks: int, grad_step: int) -> Rollout:
+        """Self-Forcing rollout for training: ``chunks`` chunks from the next one, each denoised to the
+        end and written to the cache (without autograd: the cache is detached); the x0 of ``grad_step``
+        keeps its graph in every chunk. The raw text context goes to every forward, so the text and
+        cross-attention layers train too and sharded (FSDP) weights are only used inside forward."""
+        self.context_kv = self._context
+        exits, cleans = [], []
+        for _ in range(chunks):
+            i = self.next_chunk
+            source = self._source_chunk(i)
+            self._ensure_cache(source)
+            d = self.denoise_chunk(i, source, grad_step=grad_step)
+            with torch.no_grad():
+                self._write_cache(i, source, d.clean)
+            self.next_chunk += 1
+            exits.append(d.exit)
+            cleans.append(d.clean)
+        return Rollout(torch.cat(exits, dim=2), torch.cat(cleans, dim=2))
 
     # internals -----------------------------------------------------------------------------------------------
     def _predict_x0(self, i, layout, source, x, t, cam, weight) -> torch.Tensor:
@@ -274,9 +328,11 @@ class StreamingSession:
         return torch.cat([c2w, c2w[-1:].expand(n - c2w.shape[0], 4, 4)])
 
     def _cameras(self, i: int, layout: SequenceLayout):
+        lo, hi = i * self.chunk, (i + 1) * self.chunk
+        if self._pose12 is not None:
+            return layout.frame_cameras(self._pose12[:, lo:hi])
         if self._c2w is None:
             return None, None
-        lo, hi = i * self.chunk, (i + 1) * self.chunk
         path = self._extend(self._c2w, hi)
         ref = self.model.conditioning.pose_reference
         if ref == "first":

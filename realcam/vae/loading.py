@@ -120,7 +120,11 @@ def load_vae(path: str | os.PathLike, *, dtype: torch.dtype | None = None, devic
         ch = sd["decoder.1.weight"].shape[1]
         if ch not in (16, 48):
             raise WeightsError(f"{name} is a tiny VAE for {ch}-channel latents; RealCam supports Wan2.1 (16) and Wan2.2 (48)")
-        model = TinyVAE(ch, with_encoder="encoder.0.weight" in sd)
+        widths = tuple(sd[f"decoder.{i}.weight"].shape[0] for i in (1, 8, 14, 20) if f"decoder.{i}.weight" in sd)
+        if len(widths) != 4:
+            raise WeightsError(f"{name}: a tiny VAE decoder needs decoder.1/8/14/20 convolutions; some are missing")
+        enc = sd["encoder.0.weight"].shape[0] if "encoder.0.weight" in sd else 64
+        model = TinyVAE(ch, with_encoder="encoder.0.weight" in sd, encoder_width=enc, decoder_widths=widths)
         kind = "taehv-wan2.2" if ch == 48 else "taehv-wan2.1"
     else:
         raise WeightsError(f"{name}: unrecognised VAE layout (first keys: {', '.join(sorted(sd)[:4])})")

@@ -106,19 +106,23 @@ class TinyVAE(nn.Module):
 
     frames_to_trim = 3
 
-    def __init__(self, latent_channels: int = 16, with_encoder: bool = True) -> None:
+    def __init__(self, latent_channels: int = 16, with_encoder: bool = True, encoder_width: int = 64,
+                 decoder_widths: tuple[int, int, int, int] = (256, 128, 64, 64)) -> None:
+        """Default widths are TAEHV's; smaller ones make the project's own tiny VAE (same layout)."""
         super().__init__()
         self.latent_channels = latent_channels
+        self.encoder_width, self.decoder_widths = encoder_width, tuple(decoder_widths)
+        e = encoder_width
         self.patch = 2 if latent_channels == 48 else 1
         act = nn.ReLU(inplace=True)
         rgb = 3 * self.patch**2
         self.encoder = _frame_seq(
-            _conv(rgb, 64), act,
-            TPool(64, 2), _conv(64, 64, stride=2, bias=False), *(MemBlock(64, 64, act) for _ in range(3)),
-            TPool(64, 2), _conv(64, 64, stride=2, bias=False), *(MemBlock(64, 64, act) for _ in range(3)),
-            TPool(64, 1), _conv(64, 64, stride=2, bias=False), *(MemBlock(64, 64, act) for _ in range(3)),
-            _conv(64, latent_channels)) if with_encoder else None
-        n = [256, 128, 64, 64]
+            _conv(rgb, e), act,
+            TPool(e, 2), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
+            TPool(e, 2), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
+            TPool(e, 1), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
+            _conv(e, latent_channels)) if with_encoder else None
+        n = list(decoder_widths)
         self.decoder = _frame_seq(
             Clamp(), _conv(latent_channels, n[0]), act,
             *(MemBlock(n[0], n[0], act) for _ in range(3)), nn.Upsample(scale_factor=2), TGrow(n[0], 1),

@@ -1,0 +1,177 @@
+"""Training configuration: nested dataclasses, read from YAML, overridable with ``--set a.b=value``.
+
+One :class:`TrainConfig` describes any stage (``teacher``, ``causal``, ``distill``); each stage reads
+its own section. Unknown keys are errors that name the key, so a typo never silently trains the defaults.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Stage = Literal["vae", "teacher", "causal", "distill"]
+STAGES = ("vae", "teacher", "causal", "distill")
+
+
+@dataclass
+class ModelSpec:
+    config: str = "tiny"                       # a name from `python -m realcam models`
+    overrides: dict = field(default_factory=dict)  # WanConfig fields to change (dim, num_layers, in_dim, …)
+    conditioning: str = "interleave"           # a name from realcam.config.CONDITIONING_PRESETS (or "prefix")
+    conditioning_overrides: dict = field(default_factory=dict)
+    init: str | None = None                    # checkpoint to start from (RealCam/Wan/diffusers safetensors)
+    trainable: Literal["camera_self_attn", "all"] = "camera_self_attn"  # METHOD.md: self-attn + camera layers
+
+
+@dataclass
+class OptimSpec:
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.01
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    warmup_steps: int = 0
+
+
+@dataclass
+class TeacherSpec:
+    motion_weight: float = 0.3   # α in (1−α)·L_FM + α·L_motion (the paper does not give its value)
+    timestep_shift: float = 5.0  # σ ~ shift(U(0, 1)) for the flow-matching noise level
+
+
+@dataclass
+class CausalSpec:
+    chunk: int = 3                                        # latent frames per chunk
+    sink_choices: list = field(default_factory=lambda: [None, 1])       # sampled per step (None: no sink limit)
+    window_choices: list = field(default_factory=lambda: [None, 1, 2, 5])  # sampled per step (None: full causal)
+    timestep_shift: float = 5.0
+
+
+@dataclass
+class DistillSpec:
+    teacher: str = ""                 # frozen real score (bidirectional teacher checkpoint)
+    critic_init: str | None = None    # fake score init (default: the teacher)
+    generator_every: int = 5          # generator update every N critic updates (1:5)
+    denoising_steps: list = field(default_factory=lambda: [1000.0, 750.0, 500.0])
+    shift: float = 5.0
+    sink_chunks: int = 1
+    window_chunks: int = 5
+    guidance_scale: float = 1.0       # CFG baked into the real score (1: no CFG, one forward)
+    dmd_min: float = 0.02
+    dmd_max: float = 0.98
+    critic_lr: float = 4e-7
+    critic_betas: tuple[float, float] = (0.0, 0.999)
+    ema_decay: float = 0.99
+    ema_start: int = 200
+
+
+@dataclass
+class VAESpec:
+    """The project's own tiny VAE (TAEHV layout at small width): trained on video clips, not latents."""
+
+    latent_channels: int = 16
+    encoder_width: int = 16
+    decoder_widths: list = field(default_factory=lambda: [64, 32, 16, 16])
+    clip_frames: int = 9              # 4k+1 frames per training clip
+    latent_noise: float = 0.05        # decoder sees slightly noisy latents (robust to generated ones)
+    stats_weight: float = 0.01        # keeps latents near zero mean / unit variance, the scale the DiT expects
+    max_videos: int = 0               # 0: every video of the folder
+
+
+@dataclass
+class TrainConfig:
+    stage: Stage = "teacher"
+    data: str = ""                    # latents from `python -m realcam preprocess` (vae stage: a MultiCamVideo folder)
+    out: str = "runs/realcam"
+    steps: int = 1000
+    batch_size: int = 1               # per process and micro-step
+    grad_accum: int = 1
+    seed: int = 0
+    parallel: Literal["auto", "none", "ddp", "fsdp"] = "auto"  # auto: DDP when launched with >1 process
+    bf16: bool = False                # autocast (CUDA; also works on CPU but is slower there)
+    activation_checkpointing: bool = False
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    tensorboard: bool = False
+    overfit_batches: int = 0          # >0: cycle over the first N batches (debugging, the overfit test)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    teacher: TeacherSpec = field(default_factory=TeacherSpec)
+    causal: CausalSpec = field(default_factory=CausalSpec)
+    distill: DistillSpec = field(default_factory=DistillSpec)
+    vae: VAESpec = field(default_factory=VAESpec)
+
+    def validate(self) -> TrainConfig:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage {self.stage!r}; choose one of {STAGES}")
+        if not self.data:
+            raise ValueError("data: give the folder written by `python -m realcam preprocess`")
+        for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.stage == "distill" and not self.distill.teacher:
+            raise ValueError("distill.teacher: the distillation stage needs the teacher checkpoint (real score)")
+        if not 0 <= self.teacher.motion_weight <= 1:
+            raise ValueError(f"teacher.motion_weight (α) must be in [0, 1], got {self.teacher.motion_weight}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ValueError(f"{where + '.' if where else ''}{key}: unknown key (known: {', '.join(fields)})")
+        default = getattr(cls(), key) if key in fields else None
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, f"{where + '.' if where else ''}{key}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return {"null": None, "none": None, "true": True, "false": False}.get(text.lower(), text)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """``["optim.lr=3e-4", "stage=causal"]`` → nested dict updates (values parsed as JSON when they can be)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected key=value (e.g. optim.lr=3e-4)")
+        key, value = item.split("=", 1)
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_value(value)
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, **fields) -> TrainConfig:
+    """Read a YAML (or JSON) config, apply ``--set`` overrides and keyword fields, validate."""
+    data: dict = {}
+    if path is not None:
+        text = Path(path).read_text()
+        if str(path).endswith(".json"):
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+    data.update({k: v for k, v in fields.items() if v is not None})
+    apply_overrides(data, overrides or [])
+    return _build(TrainConfig, data, "").validate()

@@ -1,0 +1,227 @@
+"""Cached training data: ``python -m realcam preprocess`` and the latent-pair dataset the DiT stages read.
+
+Preprocessing encodes every camera video of every MultiCamVideo scene once with the VAE and stores, in
+sharded safetensors, per camera clip: its latents ``[C, f, h, w]``, its camera-to-world poses at the
+latent frames (video frames 0, 4, 8, …; OpenCV, metres) and the index of its scene's text context.
+Training pairs a target clip with a random other camera of the same scene as the source (as
+:class:`realcam.data.multicam.MultiCamDataset` does for videos), so training never re-encodes video.
+
+Batches are a pure function of ``(seed, step, micro-step, rank)``: a resumed run reads exactly the
+batches the uninterrupted run would have read, with no loader state to save.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..camera import pose12, relative_poses
+
+INDEX = "index.json"
+FORMAT = "realcam-latents-v1"
+
+
+class TextEncoder:
+    """Text → context ``[L, text_dim]``. The default is the empty-text context (one zero token), which is
+    what the model reads when no umT5 is available; :class:`UMT5TextEncoder` runs a local umT5."""
+
+    def __init__(self, text_dim: int) -> None:
+        self.text_dim = text_dim
+        self.name = "empty"
+
+    def __call__(self, text: str) -> torch.Tensor:
+        return torch.zeros(1, self.text_dim)
+
+
+class UMT5TextEncoder(TextEncoder):
+    """A local Hugging Face umT5 encoder folder (``config.json``, tokenizer files, weights), read with
+    ``transformers`` offline. Contexts are the last hidden states of the real tokens (Wan pads them
+    with zeros to 512 at run time; we store them unpadded)."""
+
+    def __init__(self, folder: str | Path, max_length: int = 512) -> None:
+        from transformers import AutoTokenizer, UMT5EncoderModel
+
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = UMT5EncoderModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
+        self.max_length = max_length
+        self.text_dim = self.model.config.d_model
+        self.name = f"umt5:{Path(folder).name}"
+
+    @torch.no_grad()
+    def __call__(self, text: str) -> torch.Tensor:
+        tok = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.max_length)
+        out = self.model(input_ids=tok.input_ids, attention_mask=tok.attention_mask).last_hidden_state[0]
+        return out[: int(tok.attention_mask.sum())].float()
+
+
+@dataclass
+class _Clip:
+    scene: int
+    camera: str
+    latents: torch.Tensor
+    c2w: torch.Tensor
+
+
+def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frames: int, shard_size: int = 256,
+               text_encoder: TextEncoder | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Encode a MultiCamVideo folder into latent shards under ``out`` (written to a temporary folder and
+    renamed when complete, so an interrupted run leaves nothing half-written)."""
+    from safetensors.torch import save_file
+
+    from ..camera.trajectory_json import read_camera_extrinsics
+    from ..data.multicam import find_scenes, read_video
+    from ..vae import load_vae
+
+    if (frames - 1) % 4:
+        raise ValueError(f"frames must be 4k+1 (the VAE's time stride is 4), got {frames}")
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    scenes = find_scenes(data)
+    vae = load_vae(vae_path)
+    if not vae.can_encode:
+        raise ValueError(f"{Path(vae_path).name} has no encoder; preprocessing needs a VAE that can encode")
+    text_encoder = text_encoder or TextEncoder(0)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    contexts, clips, shards, shard_clips = [], [], [], []
+    total = sum(len(s.cameras) for s in scenes)
+
+    def flush() -> None:
+        if not clips:
+            return
+        name = f"shard_{len(shards):05d}.safetensors"
+        save_file({"latents": torch.stack([c.latents for c in clips]).contiguous(),
+                   "c2w": torch.stack([c.c2w for c in clips]).contiguous(),
+                   "scene": torch.tensor([c.scene for c in clips])}, str(tmp / name),
+                  metadata={"format": FORMAT, "cameras": json.dumps([c.camera for c in clips])})
+        shards.append(name)
+        shard_clips.append(len(clips))
+        clips.clear()
+
+    done = 0
+    for si, scene in enumerate(scenes):
+        ext = json.loads((scene.root / "cameras" / "camera_extrinsics.json").read_text())
+        contexts.append(text_encoder(scene.text) if text_encoder.text_dim else torch.zeros(1, 0))
+        for cam in scene.cameras:
+            video = read_video(scene.root / "videos" / f"{cam}.mp4")
+            if video.shape[0] < frames:
+                raise ValueError(f"{scene.root}/{cam}: {video.shape[0]} frames, fewer than --frames {frames}")
+            with torch.no_grad():
+                z = vae.encode(video[:frames].permute(3, 0, 1, 2)[None].to(vae.dtype))[0].float()
+            c2w = read_camera_extrinsics(ext, cam)[:frames:4].float()
+            clips.append(_Clip(si, cam, z, c2w))
+            done += 1
+            if progress:
+                progress(done, total)
+            if len(clips) >= shard_size:
+                flush()
+    flush()
+    save_file({f"context_{i}": c.contiguous() for i, c in enumerate(contexts)}, str(tmp / "contexts.safetensors"))
+    index = {"format": FORMAT, "frames": frames, "latent_frames": (frames - 1) // 4 + 1,
+             "latent_channels": vae.latent_channels, "vae": Path(vae_path).name, "vae_family": vae.family,
+             "text_encoder": text_encoder.name, "text_dim": text_encoder.text_dim, "source": str(Path(data).resolve()),
+             "scenes": [s.root.name for s in scenes], "shards": shards, "shard_clips": shard_clips}
+    (tmp / INDEX).write_text(json.dumps(index, indent=1))
+    os.replace(tmp, out)
+    return out
+
+
+class LatentPairs:
+    """(source, target) latent pairs from a preprocessed folder, held in memory.
+
+    ``item(index, generator)``: target clip ``index``, with a source drawn from the other cameras of its
+    scene. Target poses are relative to the *source* camera at frame 0 (ReCamMaster's training
+    convention; at inference the target starts at the source pose, so latent 0 is the identity), or
+    relative to the previous target pose (``pose_reference='previous'``, the first one to the source).
+    """
+
+    def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None) -> None:
+        from safetensors import safe_open
+
+        folder = Path(folder)
+        index_file = folder / INDEX
+        if not index_file.exists():
+            raise FileNotFoundError(f"{folder} has no {INDEX}: create it with `python -m realcam preprocess`")
+        self.index = json.loads(index_file.read_text())
+        if self.index.get("format") != FORMAT:
+            raise ValueError(f"{folder}: unknown latent format {self.index.get('format')!r} (expected {FORMAT})")
+        latents, c2w, scenes, self.cameras = [], [], [], []
+        for name in self.index["shards"]:
+            with safe_open(str(folder / name), "pt") as f:
+                latents.append(f.get_tensor("latents"))
+                c2w.append(f.get_tensor("c2w"))
+                scenes.append(f.get_tensor("scene"))
+                self.cameras += json.loads(f.metadata()["cameras"])
+        self.latents, self.c2w, self.scene = torch.cat(latents), torch.cat(c2w).double(), torch.cat(scenes)
+        with safe_open(str(folder / "contexts.safetensors"), "pt") as f:
+            self.contexts = [f.get_tensor(f"context_{i}") for i in range(len(self.index["scenes"]))]
+        stored = self.index["text_dim"]
+        if text_dim is not None and stored and stored != text_dim:
+            raise ValueError(f"{folder} holds text contexts of width {stored} ({self.index['text_encoder']}) but the "
+                             f"model reads {text_dim}; preprocess with a matching text encoder")
+        self.text_dim = stored or text_dim or 0
+        self.pose_reference = pose_reference
+        self.by_scene: dict[int, list[int]] = {}
+        for i, s in enumerate(self.scene.tolist()):
+            self.by_scene.setdefault(s, []).append(i)
+        lonely = [self.index["scenes"][s] for s, ids in self.by_scene.items() if len(ids) < 2]
+        if lonely:
+            raise ValueError(f"scenes with a single camera cannot make pairs: {', '.join(lonely[:5])}")
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+    def item(self, index: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        others = [i for i in self.by_scene[int(self.scene[index])] if i != index]
+        src = others[int(torch.randint(len(others), (1,), generator=generator))]
+        target_c2w, source_c2w = self.c2w[index], self.c2w[src]
+        if self.pose_reference == "first":
+            rel = relative_poses(target_c2w, "first", anchor=source_c2w[0])
+        else:
+            rel = relative_poses(target_c2w, "previous", previous=source_c2w[0])
+        ctx = self.contexts[int(self.scene[index])]
+        if ctx.shape[1] == 0:
+            ctx = torch.zeros(1, self.text_dim)
+        return {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx}
+
+    def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        items = [self.item(i, generator) for i in indices]
+        length = max(it["context"].shape[0] for it in items)
+        ctx = torch.zeros(len(items), length, self.text_dim)
+        for b, it in enumerate(items):
+            ctx[b, :it["context"].shape[0]] = it["context"]
+        return {"source": torch.stack([it["source"] for it in items]), "target": torch.stack([it["target"] for it in items]),
+                "pose12": torch.stack([it["pose12"] for it in items]), "context": ctx}
+
+
+def batch_indices(n: int, *, seed: int, step: int, micro: int, accum: int, rank: int, world: int, batch: int,
+                  overfit_batches: int = 0) -> tuple[list[int], int]:
+    """Dataset indices of one micro-batch and the epoch they belong to: every process reads a disjoint
+    slice of a per-epoch permutation, in order, with no state beyond the step counter."""
+    if overfit_batches:
+        step = step % overfit_batches
+    start = ((step * accum + micro) * world + rank) * batch
+    out, epoch = [], start // n
+    perms: dict[int, torch.Tensor] = {}
+    for pos in range(start, start + batch):
+        e = pos // n
+        if e not in perms:
+            perms[e] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + e))
+        out.append(int(perms[e][pos % n]))
+    return out, epoch
+
+
+def step_generator(*keys: int) -> torch.Generator:
+    """A generator seeded from integers (seed, step, micro-step, rank, …): randomness that a resumed run repeats."""
+    h = 0
+    for k in keys:
+        h = (h * 1_000_003 + int(k) + 1) % (2**63 - 1)
+    return torch.Generator().manual_seed(h)

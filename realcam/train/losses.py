@@ -1,0 +1,177 @@
+"""The training objectives, each an ``nn.Module`` around the network it trains.
+
+Wrapping the whole loss (not just the network) is what lets DDP see exactly one forward per backward
+even when the loss calls the network many times (the DMD self-rollout).
+
+- :class:`FlowMatchingLoss` — teacher (bidirectional) and causal initialisation (block-causal mask,
+  per-chunk timesteps, sampled sink/window). Flow matching on the target latents:
+  ``x_σ = (1−σ)·z_0 + σ·ε``, velocity target ``ε − z_0``; the teacher adds the motion loss
+  ``L_motion = MSE(Δ_f v_θ, Δ_f (ε − z_0))`` over latent time: ``(1−α)·L_FM + α·L_motion``.
+- :class:`DMDGeneratorLoss` — Self-Forcing DMD: self-rollout through :class:`StreamingSession`, one
+  random exit step keeps the gradient, ``grad = fake_x0 − real_x0`` normalised by ``mean|x − real_x0|``,
+  loss ``0.5·‖x − (x − grad)‖²``. Real score: the frozen teacher (CFG baked in); fake score: the critic.
+- :class:`CriticLoss` — the fake score learns the generator's distribution by flow matching on its samples.
+"""
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import StreamingConfig
+from ..model import RealCamDiT, SequenceLayout
+from ..model.masks import block_causal_mask
+from ..sampling.schedules import renoise, shift_sigma, to_x0
+from ..sampling.streaming import StreamingSession
+from .config import CausalSpec, DistillSpec, TeacherSpec
+
+
+def sample_sigma(shape: tuple[int, ...], shift: float, generator: torch.Generator, lo: float = 0.0,
+                 hi: float = 1.0) -> torch.Tensor:
+    """Noise levels: ``U(lo, hi)`` warped by the shift schedule (most mass at high noise for shift > 1)."""
+    u = torch.rand(shape, generator=generator, dtype=torch.float64) * (hi - lo) + lo
+    return shift_sigma(u, shift).float()
+
+
+def motion_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE between frame-wise differences along latent time (``[B, C, f, h, w]``, f ≥ 2)."""
+    if pred.shape[2] < 2:
+        return pred.new_zeros(())
+    return F.mse_loss(pred.diff(dim=2), target.diff(dim=2))
+
+
+def _device_batch(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+class FlowMatchingLoss(nn.Module):
+    """Teacher (``causal=None``) or causal-initialisation (``causal`` given) flow-matching loss."""
+
+    def __init__(self, model: RealCamDiT, *, teacher: TeacherSpec | None = None, causal: CausalSpec | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.teacher, self.causal = teacher or TeacherSpec(), causal
+
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        b = _device_batch(batch, self.model.device)
+        z0, source = b["target"], b["source"]
+        bsz, _, f = z0.shape[:3]
+        noise = torch.randn(z0.shape, generator=generator).to(z0)
+        layout = SequenceLayout(self.model.conditioning, f)
+        mask = None
+        if self.causal is None:
+            sigma = sample_sigma((bsz,), self.teacher.timestep_shift, generator).to(z0.device)
+            s = sigma[:, None, None, None, None]
+            t = sigma * 1000
+        else:  # per-chunk noise levels (diffusion forcing), block-causal attention with a sampled cache shape
+            c = self.causal.chunk
+            if f % c:
+                raise ValueError(f"causal training needs latent frames divisible by the chunk ({c}); the data has {f}")
+            sigma = sample_sigma((bsz, f // c), self.causal.timestep_shift, generator).to(z0.device)
+            sigma = sigma.repeat_interleave(c, dim=1)
+            s = sigma[:, None, :, None, None]
+            t = sigma * 1000
+            rng = random.Random(int(torch.randint(2**31, (1,), generator=generator)))
+            sink, window = rng.choice(self.causal.sink_choices), rng.choice(self.causal.window_choices)
+            if window is None:
+                sink = None
+            _, ph, pw = self.model.cfg.patch_size
+            chunk_tokens = 2 * c * (z0.shape[3] // ph) * (z0.shape[4] // pw)
+            mask = block_causal_mask(f // c, chunk_tokens, sink, window, str(z0.device))
+        x_t = (1 - s) * z0 + s * noise
+        v_target = noise - z0
+        pred = self.model.velocity(source, x_t, t, b["context"], b["pose12"], layout=layout, mask=mask).float()
+        fm = F.mse_loss(pred, v_target.float())
+        metrics = {"fm": float(fm.detach())}
+        if self.causal is None and self.teacher.motion_weight > 0:
+            a = self.teacher.motion_weight
+            mo = motion_loss(pred, v_target.float())
+            metrics["motion"] = float(mo.detach())
+            return (1 - a) * fm + a * mo, metrics
+        return fm, metrics
+
+
+class DMDGeneratorLoss(nn.Module):
+    """Self-Forcing DMD on the causal generator (see the module docstring).
+
+    ``real``: the frozen teacher (bidirectional, interleave); ``critic``: the fake score. Neither gets a
+    gradient from this loss (``requires_grad`` of the critic is switched off around its forward).
+    """
+
+    def __init__(self, generator: RealCamDiT, real: RealCamDiT, critic: RealCamDiT, spec: DistillSpec) -> None:
+        super().__init__()
+        self.generator = generator
+        self.spec = spec
+        # not registered as submodules: DDP must not see (or synchronise) the teacher and the critic
+        self._real, self._critic = [real], [critic]
+
+    def streaming_config(self) -> StreamingConfig:
+        return StreamingConfig(denoising_steps=list(self.spec.denoising_steps), shift=self.spec.shift,
+                               sink_chunks=self.spec.sink_chunks, window_chunks=self.spec.window_chunks)
+
+    def rollout(self, batch: dict[str, torch.Tensor], generator: torch.Generator, grad_step: int | None = None):
+        """Self-rollout of the whole clip through the inference code; returns (rollout, grad_step)."""
+        b = _device_batch(batch, self.generator.device)
+        cfg = self.streaming_config()
+        f = b["source"].shape[2]
+        if f % cfg.chunk_latent_frames:
+            raise ValueError(f"distillation streams chunks of {cfg.chunk_latent_frames} latent frames; the data has {f}")
+        if grad_step is None:
+            grad_step = int(torch.randint(len(cfg.denoising_steps), (1,), generator=generator))
+        seed = int(torch.randint(2**31, (1,), generator=generator))
+        session = StreamingSession(self.generator, b["context"], config=cfg, source=b["source"], seed=seed,
+                                   pose12=b["pose12"])
+        return session.rollout(f // cfg.chunk_latent_frames, grad_step), grad_step
+
+    def scores(self, x: torch.Tensor, batch: dict[str, torch.Tensor], generator: torch.Generator):
+        """(fake x0, real x0 with CFG, sigma) at a random DMD noise level, without autograd."""
+        b = _device_batch(batch, x.device)
+        bsz = x.shape[0]
+        sigma = sample_sigma((bsz,), self.spec.shift, generator, self.spec.dmd_min, self.spec.dmd_max).to(x.device)
+        s = sigma[:, None, None, None, None]
+        x_t = renoise(x, torch.randn(x.shape, generator=generator).to(x), s)
+        t = sigma * 1000
+        real, critic = self._real[0], self._critic[0]
+        with torch.no_grad():
+            fake_v = critic.velocity(b["source"], x_t, t, b["context"], b["pose12"])
+            real_v = real.velocity(b["source"], x_t, t, b["context"], b["pose12"])
+            g = self.spec.guidance_scale
+            if g != 1.0:
+                empty = torch.zeros_like(b["context"][:, :1])
+                uncond = real.velocity(b["source"], x_t, t, empty, b["pose12"])
+                real_v = uncond + g * (real_v - uncond)
+        return to_x0(x_t, fake_v.float(), s), to_x0(x_t, real_v.float(), s), sigma
+
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        out, grad_step = self.rollout(batch, generator)
+        x = out.exit.float()
+        fake_x0, real_x0, _ = self.scores(x.detach(), batch, generator)
+        with torch.no_grad():
+            norm = (x - real_x0).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-6)
+            grad = torch.nan_to_num((fake_x0 - real_x0) / norm)
+        loss = 0.5 * F.mse_loss(x, (x - grad).detach(), reduction="mean")
+        return loss, {"dmd": float(loss.detach()), "exit_step": float(grad_step), "grad_norm_dmd": float(grad.abs().mean())}
+
+
+class CriticLoss(nn.Module):
+    """Flow matching of the fake score on (detached) generator samples from the same self-rollout code."""
+
+    def __init__(self, critic: RealCamDiT, dmd: DMDGeneratorLoss) -> None:
+        super().__init__()
+        self.critic = critic
+        self._dmd = [dmd]
+
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        dmd = self._dmd[0]
+        with torch.no_grad():
+            out, _ = dmd.rollout(batch, generator)
+        z0 = out.exit.float()
+        b = _device_batch(batch, self.critic.device)
+        sigma = sample_sigma((z0.shape[0],), dmd.spec.shift, generator).to(z0.device)
+        s = sigma[:, None, None, None, None]
+        noise = torch.randn(z0.shape, generator=generator).to(z0)
+        pred = self.critic.velocity(b["source"], (1 - s) * z0 + s * noise, sigma * 1000, b["context"], b["pose12"])
+        loss = F.mse_loss(pred.float(), noise - z0)
+        return loss, {"critic_fm": float(loss.detach())}

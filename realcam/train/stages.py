@@ -1,0 +1,121 @@
+"""The three DiT training stages (METHOD.md) as :class:`Stage` builders for the common loop.
+
+- ``teacher``: bidirectional interleaved (or prefix) teacher; flow matching + motion loss; by default only
+  self-attention and camera layers train (``model.trainable='all'`` trains everything, e.g. from scratch).
+- ``causal``: the student's initialisation; flow matching under the block-causal mask with per-chunk
+  noise levels and a sampled sink/window.
+- ``distill``: Self-Forcing DMD. Generator = the causal student; real score = the frozen teacher; fake
+  score (critic) = a copy of the teacher trained by flow matching on generator samples; critic every step,
+  generator every ``distill.generator_every`` steps; EMA of the generator.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import CONDITIONING_PRESETS, StreamingConfig, get_config
+from ..model import RealCamDiT
+from ..weights import load_dit, save_realcam_checkpoint
+from .config import TrainConfig
+from .data import LatentPairs
+from .loop import Dist, Part, Stage
+from .losses import CriticLoss, DMDGeneratorLoss, FlowMatchingLoss
+
+SELF_ATTN_AND_CAMERA = ("self_attn.", "cam_encoder.", "projector.")
+
+
+def build_model(cfg: TrainConfig, device: torch.device, init: str | None = None) -> RealCamDiT:
+    """A fresh model from ``model.config`` (+ overrides), or the checkpoint ``init`` (default ``model.init``)."""
+    spec = cfg.model
+    if spec.conditioning not in CONDITIONING_PRESETS:
+        raise ValueError(f"model.conditioning {spec.conditioning!r}; choose one of {', '.join(CONDITIONING_PRESETS)}")
+    cond = dataclasses.replace(CONDITIONING_PRESETS[spec.conditioning], **spec.conditioning_overrides)
+    init = init if init is not None else spec.init
+    if init:
+        explicit = spec.conditioning != "interleave" or bool(spec.conditioning_overrides)
+        model = load_dit(init, dtype=torch.float32, device=device, conditioning=cond if explicit else None)
+    else:
+        arch = dataclasses.replace(get_config(spec.config), **spec.overrides) if spec.overrides else get_config(spec.config)
+        model = RealCamDiT(arch, camera_layers=True, conditioning=cond).to(device)
+    return model.float().train()
+
+
+def set_trainable(model: nn.Module, which: str) -> int:
+    """``camera_self_attn`` (METHOD.md teacher) or ``all``; returns the number of trainable parameters."""
+    if which not in ("camera_self_attn", "all"):
+        raise ValueError(f"model.trainable {which!r}; choose camera_self_attn or all")
+    n = 0
+    for name, p in model.named_parameters():
+        p.requires_grad_(which == "all" or any(s in name for s in SELF_ATTN_AND_CAMERA))
+        n += p.numel() if p.requires_grad else 0
+    return n
+
+
+def _saver(streaming: StreamingConfig | None, stage: str):
+    def save(model: nn.Module, path: Path, state: dict[str, torch.Tensor]) -> None:
+        save_realcam_checkpoint(model, path, streaming=streaming, state_dict=state,
+                                extra_metadata={"trained_stage": stage})
+    return save
+
+
+def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
+    data = LatentPairs(cfg.data, pose_reference=model.conditioning.pose_reference, text_dim=model.cfg.text_dim)
+    if data.index["latent_channels"] != model.cfg.in_dim:
+        raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
+                         f"model reads {model.cfg.in_dim}")
+    return data
+
+
+def build_flow_matching(cfg: TrainConfig, d: Dist) -> Stage:
+    model = build_model(cfg, d.device)
+    causal = cfg.stage == "causal"
+    if causal and model.conditioning.mode != "interleave":
+        raise ValueError("the causal student needs interleave conditioning")
+    n = set_trainable(model, cfg.model.trainable)
+    data = _data(cfg, model)
+    streaming = StreamingConfig(chunk_latent_frames=cfg.causal.chunk) if causal else None
+    loss = FlowMatchingLoss(model, teacher=cfg.teacher, causal=cfg.causal if causal else None)
+    part = Part("student" if causal else "teacher", model, loss, cfg.optim, save=_saver(streaming, cfg.stage))
+    what = (f"causal init, chunk {cfg.causal.chunk}, sink {cfg.causal.sink_choices}, window {cfg.causal.window_choices}"
+            if causal else f"teacher ({model.conditioning.mode}), α={cfg.teacher.motion_weight}")
+    return Stage([part], data.batch, len(data), f"{what}; {n / 1e6:.3f}M trainable params; {len(data)} clips")
+
+
+def build_distill(cfg: TrainConfig, d: Dist) -> Stage:
+    spec = cfg.distill
+    generator = build_model(cfg, d.device)
+    set_trainable(generator, "all")
+    real = build_model(cfg, d.device, init=spec.teacher).eval().requires_grad_(False)
+    critic = build_model(cfg, d.device, init=spec.critic_init or spec.teacher)
+    set_trainable(critic, "all")
+    if generator.conditioning.mode != "interleave" or real.conditioning.mode != "interleave":
+        raise ValueError("distillation needs an interleave generator and teacher (streaming is interleaved)")
+    dmd = DMDGeneratorLoss(generator, real, critic, spec)
+    streaming = dmd.streaming_config()
+    critic_optim = dataclasses.replace(cfg.optim, lr=spec.critic_lr, betas=tuple(spec.critic_betas))
+    gen_optim = dataclasses.replace(cfg.optim, betas=tuple(spec.critic_betas))
+    data = _data(cfg, generator)
+    parts = [Part("critic", critic, CriticLoss(critic, dmd), critic_optim),
+             Part("generator", generator, dmd, gen_optim, every=spec.generator_every, ema_decay=spec.ema_decay,
+                  ema_start=spec.ema_start, save=_saver(streaming, "distill"))]
+    return Stage(parts, data.batch, len(data),
+                 f"Self-Forcing DMD, steps {list(spec.denoising_steps)}, 1:{spec.generator_every}, CFG {spec.guidance_scale}; "
+                 f"{len(data)} clips")
+
+
+def build_vae(cfg: TrainConfig, d: Dist) -> Stage:
+    from .vae import build_vae as build
+
+    return build(cfg, d)
+
+
+BUILDERS = {"vae": build_vae, "teacher": build_flow_matching, "causal": build_flow_matching, "distill": build_distill}
+
+
+def train(cfg: TrainConfig, **kw):
+    from .loop import run
+
+    return run(cfg, BUILDERS[cfg.stage], **kw)

@@ -1,0 +1,99 @@
+"""The ``vae`` stage: the project's own tiny video autoencoder (TAEHV layout at small width).
+
+No Wan VAE can be downloaded here, so the embedded demo model needs its own. The encoder and decoder are
+:class:`realcam.vae.taehv.TinyVAE` (the layout ``load_vae`` reads), trained end to end on clips of the
+procedural videos: ``L1 + MSE`` reconstruction, a small penalty that keeps the latents near zero mean and
+unit variance (the scale the DiT's flow matching assumes), and a little latent noise in front of the decoder
+so that it tolerates generated latents.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..vae.layers import StreamState
+from ..vae.taehv import TinyVAE
+from .config import TrainConfig, VAESpec
+from .loop import Dist, Part, Stage
+
+
+class VideoClips:
+    """Every ``camNN.mp4`` of a MultiCamVideo folder in memory (uint8); a batch is random windows of
+    ``frames`` frames."""
+
+    def __init__(self, root: str | Path, frames: int, max_videos: int = 0) -> None:
+        from ..data.multicam import find_scenes, read_video
+
+        paths = [s.root / "videos" / f"{c}.mp4" for s in find_scenes(root) for c in s.cameras]
+        if max_videos:
+            paths = paths[:max_videos]
+        self.videos = [(read_video(p) * 255).round().to(torch.uint8) for p in paths]
+        short = [p for p, v in zip(paths, self.videos) if v.shape[0] < frames]
+        if short:
+            raise ValueError(f"{len(short)} videos are shorter than vae.clip_frames={frames} (first: {short[0]})")
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        clips = []
+        for i in indices:
+            v = self.videos[i]
+            start = int(torch.randint(v.shape[0] - self.frames + 1, (1,), generator=generator))
+            clips.append(v[start:start + self.frames])
+        return {"frames": torch.stack(clips).permute(0, 4, 1, 2, 3).float() / 255}  # [B, 3, T, H, W]
+
+
+class VAELoss(nn.Module):
+    def __init__(self, vae: TinyVAE, spec: VAESpec) -> None:
+        super().__init__()
+        self.vae, self.spec = vae, spec
+
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        x = batch["frames"].to(next(self.vae.parameters()).device)
+        z = self.vae.encode_frames(x, StreamState())
+        noisy = z + self.spec.latent_noise * torch.randn(z.shape, generator=generator).to(z)
+        y = self.vae.decode_latents(noisy, StreamState())
+        y = y[:, :, :x.shape[2]]
+        l1, mse = F.l1_loss(y, x), F.mse_loss(y, x)
+        stats = z.mean().square() + (z.var() - 1).square()
+        loss = l1 + mse + self.spec.stats_weight * stats
+        psnr = -10 * torch.log10(F.mse_loss(y.detach().clamp(0, 1), x))
+        return loss, {"l1": float(l1.detach()), "psnr": float(psnr), "latent_std": float(z.detach().std())}
+
+
+def save_vae(model: nn.Module, path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Safetensors in the TAEHV key layout (``load_vae`` detects widths from the tensors) + metadata."""
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    meta = {"format": "realcam-tiny-vae", "latent_channels": str(model.latent_channels),
+            "encoder_width": str(model.encoder_width), "decoder_widths": json.dumps(list(model.decoder_widths))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().float().contiguous().cpu() for k, v in state.items()}, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_vae(cfg: TrainConfig, d: Dist) -> Stage:
+    spec = cfg.vae
+    if (spec.clip_frames - 1) % 4:
+        raise ValueError(f"vae.clip_frames must be 4k+1, got {spec.clip_frames}")
+    vae = TinyVAE(spec.latent_channels, encoder_width=spec.encoder_width,
+                  decoder_widths=tuple(spec.decoder_widths)).to(d.device)
+    data = VideoClips(cfg.data, spec.clip_frames, spec.max_videos)
+    part = Part("vae", vae, VAELoss(vae, spec), cfg.optim, save=save_vae, blocks=lambda m: [])
+    n = sum(p.numel() for p in vae.parameters())
+    return Stage([part], data.batch, len(data), f"tiny VAE {n / 1e6:.3f}M params; {len(data)} videos")

@@ -1,0 +1,304 @@
+"""Training: data pipeline, the three stages under torchrun (2 processes, gloo), overfitting, exact resume
+after a kill, and where the DMD generator gradient flows."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from realcam.camera import pose12, relative_poses
+from realcam.camera.trajectory_json import read_camera_extrinsics
+from realcam.config import TINY, StreamingConfig
+from realcam.data.loopaug import loop_extend, write_loopaug_dataset
+from realcam.data.multicam import read_video
+from realcam.data.synth import synth_scene
+from realcam.model import RealCamDiT
+from realcam.sampling.streaming import StreamingSession
+from realcam.train.config import DistillSpec, load_config
+from realcam.train.data import LatentPairs, batch_indices, preprocess
+from realcam.train.losses import DMDGeneratorLoss
+from realcam.vae.taehv import TinyVAE
+
+from .conftest import randomize_
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES = 21  # 6 latent frames = 2 chunks of 3
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """3 procedural scenes × 3 cameras at 32², a small random tiny VAE, and their latent shards."""
+    from safetensors.torch import save_file
+
+    root = tmp_path_factory.mktemp("train")
+    torch.manual_seed(0)
+    vae = TinyVAE(16, encoder_width=8, decoder_widths=(16, 8, 8, 8))
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(root / "vae.safetensors"))
+    for i in range(3):
+        synth_scene(root / "scenes", i, 0, cameras=3, frames=FRAMES, size=32)
+    preprocess(root / "scenes", root / "vae.safetensors", root / "latents", frames=FRAMES, shard_size=4)
+    return root
+
+
+def _torchrun(args: list[str], cwd: Path, **popen) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "realcam", *args]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **popen)
+
+
+def _run_ok(args: list[str], cwd: Path, timeout: float = 300) -> str:
+    p = _torchrun(args, cwd)
+    out, _ = p.communicate(timeout=timeout)
+    assert p.returncode == 0, out[-4000:]
+    return out
+
+
+def _log(run: Path) -> dict[int, dict]:
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in records}  # a repeated step (after a resume) keeps its last record
+
+
+# --- configuration and data -----------------------------------------------------------------------------------
+def test_config_errors_name_the_key(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("stage: teacher\ndata: x\noptim:\n  lrr: 1e-4\n")
+    with pytest.raises(ValueError, match=r"optim\.lrr: unknown key"):
+        load_config(cfg)
+    cfg.write_text("stage: teacher\ndata: x\noptim:\n  lr: 0.001\n  betas: [0.0, 0.99]\n")
+    c = load_config(cfg, ["teacher.motion_weight=0.5", "causal.window_choices=[null, 2]"])
+    assert c.optim.lr == 1e-3 and c.optim.betas == (0.0, 0.99) and c.teacher.motion_weight == 0.5
+    assert c.causal.window_choices == [None, 2]
+    with pytest.raises(ValueError, match="distill.teacher"):
+        load_config(None, stage="distill", data="x")
+    with pytest.raises(ValueError, match="motion_weight"):
+        load_config(None, ["teacher.motion_weight=2"], data="x")
+
+
+def test_batches_are_disjoint_across_processes_and_cover_each_epoch():
+    n, world, batch = 10, 2, 1
+    seen = []
+    for step in range(5):
+        per_rank = [batch_indices(n, seed=3, step=step, micro=0, accum=1, rank=r, world=world, batch=batch)[0]
+                    for r in range(world)]
+        assert not set(per_rank[0]) & set(per_rank[1])
+        seen += sum(per_rank, [])
+    assert sorted(seen) == list(range(n))  # one epoch = every clip once
+    again = batch_indices(n, seed=3, step=7, micro=0, accum=1, rank=1, world=2, batch=1)
+    assert again == batch_indices(n, seed=3, step=7, micro=0, accum=1, rank=1, world=2, batch=1)
+
+
+def test_preprocess_stores_vae_latents_and_pairs_cameras_like_recammaster(dataset):
+    from realcam.vae import load_vae
+
+    data = LatentPairs(dataset / "latents", text_dim=TINY.text_dim)
+    assert len(data) == 9 and len(data.index["shards"]) == 3 and data.latents.shape[2] == 6
+    vae = load_vae(dataset / "vae.safetensors")
+    scene = dataset / "scenes" / data.index["scenes"][int(data.scene[4])]
+    video = read_video(scene / "videos" / f"{data.cameras[4]}.mp4")[:FRAMES]
+    with torch.no_grad():
+        z = vae.encode(video.permute(3, 0, 1, 2)[None])[0]
+    torch.testing.assert_close(data.latents[4], z, atol=1e-6, rtol=0)
+    item = data.item(4, torch.Generator().manual_seed(0))
+    src = [i for i in range(len(data)) if torch.equal(data.latents[i], item["source"])][0]
+    assert src != 4 and data.scene[src] == data.scene[4]
+    ext = json.loads((scene / "cameras" / "camera_extrinsics.json").read_text())
+    tgt_c2w = read_camera_extrinsics(ext, data.cameras[4])[:FRAMES:4]
+    src_c2w = read_camera_extrinsics(ext, data.cameras[src])[:FRAMES:4]
+    expected = pose12(torch.linalg.inv(src_c2w[0]) @ tgt_c2w)
+    torch.testing.assert_close(item["pose12"], expected, atol=1e-5, rtol=0)
+    assert item["context"].shape == (1, TINY.text_dim)
+
+
+def test_offline_loopaug_writes_turning_windows(dataset, tmp_path):
+    n = write_loopaug_dataset(dataset / "scenes", tmp_path / "loop", length=FRAMES, windows=2, seed=1)
+    assert n == 6
+    scene = tmp_path / "loop" / "scene1_loop0"
+    src = dataset / "scenes" / "scene1"
+    ext_new = json.loads((scene / "cameras" / "camera_extrinsics.json").read_text())
+    ext_old = json.loads((src / "cameras" / "camera_extrinsics.json").read_text())
+    ext_c2w = loop_extend(read_camera_extrinsics(ext_old, "cam02"))
+    new_c2w = read_camera_extrinsics(ext_new, "cam02")
+    assert new_c2w.shape[0] == FRAMES
+    # find the window start from the cameras, then check frames against the extended original clip
+    starts = [s for s in range(2 * FRAMES - 1 - FRAMES + 1) if torch.allclose(ext_c2w[s:s + FRAMES], new_c2w, atol=1e-6)]
+    assert starts, "the written cameras are not a window of the loop-extended path"
+    s = starts[0]
+    video = read_video(scene / "videos" / "cam02.mp4")
+    original = loop_extend(read_video(src / "videos" / "cam02.mp4"))
+    assert video.shape[0] == FRAMES
+    assert (video - original[s:s + FRAMES]).abs().mean() < 0.02  # H.264 yuv444 crf 12 re-encode
+    assert (scene / "metadata.csv").exists() and (scene / "cameras" / "intrinsics.json").exists()
+
+
+# --- the stages under torchrun ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_each_stage_runs_under_torchrun_with_two_processes(dataset, tmp_path, report):
+    lat = str(dataset / "latents")
+    common = ["--data", lat, "--steps", "3", "--set", "checkpoint_every=3", "--set", "model.trainable=all"]
+    out_t = _run_ok(["train-teacher", "--out", str(tmp_path / "t"), *common, "--set", "parallel=fsdp",
+                     "--set", "activation_checkpointing=true", "--set", "grad_accum=2"], dataset)
+    assert "2 process(es), cpu, fsdp" in out_t
+    out_c = _run_ok(["train-causal", "--out", str(tmp_path / "c"), *common, "--set", "parallel=ddp"], dataset)
+    assert "2 process(es), cpu, ddp" in out_c
+    _run_ok(["distill", "--out", str(tmp_path / "d"), *common, "--set", f"distill.teacher={tmp_path / 't' / 'teacher.safetensors'}",
+                     "--set", f"model.init={tmp_path / 'c' / 'student.safetensors'}", "--set", "distill.generator_every=2"], dataset)
+    for run, keys in (("t", ["teacher/loss", "teacher/fm", "teacher/motion"]), ("c", ["student/loss"]),
+                      ("d", ["critic/loss"])):
+        log = _log(tmp_path / run)
+        assert sorted(log) == [0, 1, 2]
+        for k in keys:
+            assert all(torch.isfinite(torch.tensor(r[k])) for r in log.values()), (run, k)
+    assert "generator/loss" in _log(tmp_path / "d")[0] and "generator/loss" not in _log(tmp_path / "d")[1]
+    assert "generator/loss" in _log(tmp_path / "d")[2]
+    from realcam.weights import load_dit
+
+    student = load_dit(tmp_path / "d" / "generator.safetensors")
+    assert student.streaming.denoising_steps == (1000.0, 750.0, 500.0) and student.conditioning.mode == "interleave"
+    ckpt = tmp_path / "d" / "checkpoints" / "step_0000003"
+    assert {p.name for p in ckpt.iterdir()} >= {"critic.safetensors", "critic.optim.safetensors", "generator.safetensors",
+                                                "generator.optim.safetensors", "generator.ema.safetensors", "state.json"}
+    report(f"torchrun x2 (gloo): teacher/fsdp, causal/ddp, distill/ddp each ran 3 steps; "
+           f"teacher losses {[round(_log(tmp_path / 't')[s]['teacher/loss'], 4) for s in range(3)]}")
+
+
+@pytest.mark.slow
+def test_fsdp_and_ddp_give_the_same_losses(dataset, tmp_path):
+    for mode in ("ddp", "fsdp"):
+        _run_ok(["train-causal", "--data", str(dataset / "latents"), "--out", str(tmp_path / mode), "--steps", "4",
+                 "--set", f"parallel={mode}", "--set", "model.trainable=all", "--set", "checkpoint_every=100"], dataset)
+    a, b = _log(tmp_path / "ddp"), _log(tmp_path / "fsdp")
+    for s in range(4):
+        assert a[s]["student/loss"] == pytest.approx(b[s]["student/loss"], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_teacher_overfits_one_batch(dataset, tmp_path, report):
+    from realcam.train.stages import train
+
+    cfg = load_config(None, ["model.trainable=all", "optim.lr=2e-3", "optim.warmup_steps=20", "overfit_batches=1",
+                             "batch_size=2", "checkpoint_every=1000", "log_every=1000"],
+                      stage="teacher", data=str(dataset / "latents"), out=str(tmp_path / "overfit"), steps=300)
+    losses = [r["teacher/loss"] for r in train(cfg, progress=False)]
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    report(f"teacher overfitting one batch: mean loss of steps 1-10 {first:.4f} → steps 291-300 {last:.4f} "
+           f"({first / last:.1f}x)")
+    assert first / last >= 5
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_with_the_same_losses(dataset, tmp_path, report):
+    total = 200
+    args = ["train-teacher", "--data", str(dataset / "latents"), "--steps", str(total), "--set", "checkpoint_every=10",
+            "--set", "batch_size=3", "--set", "grad_accum=2"]
+    _run_ok([*args, "--out", str(tmp_path / "full")], dataset)
+    run = tmp_path / "killed"
+    p = _torchrun([*args, "--out", str(run)], dataset)
+    deadline = time.time() + 300
+    while not list((run / "checkpoints").glob("step_*/state.json")):
+        assert p.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.01)
+    import psutil
+
+    tree = [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]  # torchrun starts workers in
+    for proc in tree:                                                                  # sessions of their own
+        proc.send_signal(signal.SIGKILL)
+    p.communicate()
+    before = _log(run)
+    assert max(before) < total - 1, "the kill came too late to test a resume"
+    out = _run_ok([*args, "--out", str(run)], dataset)
+    assert "resuming at step" in out
+    full, resumed = _log(tmp_path / "full"), _log(run)
+    assert sorted(resumed) == list(range(total))
+    for s in range(total):
+        assert resumed[s]["teacher/loss"] == full[s]["teacher/loss"], s
+    report(f"resume after SIGKILL at step {max(before) + 1}: all {total} losses identical to the uninterrupted run")
+
+
+# --- DMD gradient path --------------------------------------------------------------------------------------------
+def _tiny(seed: int) -> RealCamDiT:
+    torch.manual_seed(seed)
+    return randomize_(RealCamDiT(TINY), seed).float()
+
+
+def test_dmd_generator_gradient_flows_only_through_the_exit_step():
+    gen, real, critic = _tiny(0), _tiny(1).requires_grad_(False), _tiny(2)
+    spec = DistillSpec(teacher="x", sink_chunks=1, window_chunks=1)
+    loss_fn = DMDGeneratorLoss(gen, real, critic, spec)
+    g = torch.Generator().manual_seed(0)
+    batch = {"source": torch.randn(1, 16, 9, 4, 4, generator=g), "target": torch.randn(1, 16, 9, 4, 4, generator=g),
+             "pose12": pose12(relative_poses(torch.eye(4).expand(9, 4, 4).clone().double()))[None],
+             "context": torch.zeros(1, 1, TINY.text_dim)}
+    calls: list[dict] = []
+
+    def on_forward(module, args, kwargs, output):
+        rec = {"graph": output.requires_grad, "cache_write": kwargs["t"].max().item() == 0.0 if kwargs.get("t") is not None
+               else bool((args[1] == 0).all()), "grad_in": False}
+        if output.requires_grad:
+            output.register_hook(lambda grad: rec.update(grad_in=bool(grad.abs().sum() > 0)))
+        calls.append(rec)
+
+    handle = gen.register_forward_hook(on_forward, with_kwargs=True)
+    cache_tensors: list[torch.Tensor] = []
+    orig = StreamingSession._write_cache
+
+    def spy(self, i, source, clean):
+        orig(self, i, source, clean)
+        cache_tensors.extend(t for b in self.cache.blocks for t in (b.k, b.v))
+    StreamingSession._write_cache = spy
+    try:
+        loss, metrics = loss_fn(batch, torch.Generator().manual_seed(5))
+        loss.backward()
+    finally:
+        StreamingSession._write_cache = orig
+        handle.remove()
+    exit_step = int(metrics["exit_step"])
+    steps = len(spec.denoising_steps)
+    per_chunk = steps + 1  # denoising forwards, then the cache-writing forward
+    assert len(calls) == 3 * per_chunk
+    for c in range(3):
+        chunk = calls[c * per_chunk:(c + 1) * per_chunk]
+        assert [r["graph"] for r in chunk] == [j == exit_step for j in range(steps)] + [False]
+        assert chunk[exit_step]["grad_in"], "the exit step received no gradient"
+        assert chunk[-1]["cache_write"]
+    assert cache_tensors and not any(t.requires_grad for t in cache_tensors), "the KV cache joined the graph"
+    assert all(p.grad is None for p in real.parameters()) and all(p.grad is None for p in critic.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gen.parameters())
+
+
+def test_rollout_is_the_inference_stream():
+    """The training rollout's clean chunks are exactly what inference streams for the same seed."""
+    model = _tiny(3)
+    g = torch.Generator().manual_seed(1)
+    source = torch.randn(1, 16, 6, 4, 4, generator=g)
+    poses = pose12(relative_poses(torch.eye(4).expand(6, 4, 4).clone().double()))[None]
+    ctx = torch.zeros(1, 1, TINY.text_dim)
+    cfg = StreamingConfig(sink_chunks=1, window_chunks=1)
+    out = StreamingSession(model, ctx, config=cfg, source=source, seed=7, pose12=poses).rollout(2, grad_step=1)
+    stream = StreamingSession(model, ctx, config=cfg, source=source, seed=7, pose12=poses)
+    ref = torch.cat([stream.step().latents for _ in range(2)], dim=2)
+    torch.testing.assert_close(out.clean, ref, atol=1e-6, rtol=0)
+    assert out.exit.requires_grad and not out.clean.requires_grad
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    model = _tiny(4)
+    g = torch.Generator().manual_seed(2)
+    args = (torch.randn(1, 16, 3, 4, 4, generator=g), torch.randn(1, 16, 3, 4, 4, generator=g), torch.tensor([500.0]),
+            torch.randn(1, 2, TINY.text_dim, generator=g), torch.randn(1, 3, 12, generator=g))
+    grads = []
+    for ckpt in (False, True):
+        model.zero_grad()
+        model.activation_checkpointing = ckpt
+        model.velocity(*args).square().mean().backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
