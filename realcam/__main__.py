@@ -107,6 +107,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    result = demo(args.out, preset=args.preset, index=args.scene, teacher=args.teacher, seed=args.seed)
+    if result["student_psnr"] <= result["copy_source_psnr"]:
+        print("warning: the student did not beat the copy-the-source baseline on this case")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .demo import evaluate
+
+    result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    metrics = ["psnr", "ssim", "loop_l1"]
+    print("| method @ length | " + " | ".join(metrics) + " |")
+    print("| --- " * (len(metrics) + 1) + "|")
+    for key, row in result["table"].items():
+        print(f"| {key} | " + " | ".join(f"{row[m]:.3f}" if m in row else "" for m in metrics) + " |")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main_args
 
@@ -178,6 +205,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", default=None, help="run folder: logs, checkpoints, weights (overrides the config)")
         p.add_argument("--steps", type=int, default=None, help="total steps (overrides the config)")
         p.set_defaults(fn=cmd_train, stage=stage)
+    p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
+                       "per-chunk latency, PSNR vs ground truth)")
+    p.add_argument("--out", default="demo_output", help="output folder")
+    p.add_argument("--preset", default="arc_left", help="camera preset for the target view")
+    p.add_argument("--scene", type=int, default=0, help="held-out scene index")
+    p.add_argument("--teacher", action="store_true", help="also render with the bidirectional teacher")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
+    p.add_argument("--scenes", type=int, default=6)
+    p.add_argument("--teacher-steps", type=int, default=20)
+    p.add_argument("--weights", default=None, help="folder with vae/student/teacher.safetensors (default: embedded)")
+    p.add_argument("--out", default="eval_results.json")
+    p.set_defaults(fn=cmd_eval)
     from .batch import add_parser as add_batch
     add_batch(sub)
     args = parser.parse_args(argv)

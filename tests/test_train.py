@@ -302,3 +302,19 @@ def test_activation_checkpointing_gives_the_same_gradients():
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_vae_stage_trains_a_loadable_tiny_vae(dataset, tmp_path):
+    from realcam.train.stages import train
+    from realcam.vae import load_vae
+
+    cfg = load_config(None, ["batch_size=2", "checkpoint_every=20", "optim.lr=2e-3", "vae.encoder_width=8",
+                             "vae.decoder_widths=[16, 8, 8, 8]"],
+                      stage="vae", data=str(dataset / "scenes"), out=str(tmp_path / "vae"), steps=40)
+    hist = train(cfg, progress=False)
+    assert hist[-1]["vae/psnr"] > hist[0]["vae/psnr"] + 2
+    vae = load_vae(tmp_path / "vae" / "vae.safetensors")
+    assert vae.can_encode and vae.model.decoder_widths == (16, 8, 8, 8)
+    frames = torch.rand(1, 3, 9, 32, 32)
+    assert vae.decode(vae.encode(frames)).shape == (1, 3, 9, 32, 32)

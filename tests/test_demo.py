@@ -1,0 +1,52 @@
+"""The embedded tiny RealCam: `python -m realcam demo` end to end, and the metrics the benchmark uses."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from realcam.demo import ASSETS, make_case, psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_embedded_weights_are_small_and_carry_metadata():
+    from safetensors import safe_open
+
+    files = {p.name: p.stat().st_size for p in ASSETS.glob("*.safetensors")}
+    assert set(files) == {"vae.safetensors", "teacher.safetensors", "student.safetensors"}
+    assert sum(files.values()) <= 30 * 2**20
+    for name in ("teacher", "student"):
+        with safe_open(str(ASSETS / f"{name}.safetensors"), "pt") as f:
+            assert f.metadata()["format"] == "realcam" and "trained_stage" in f.metadata()
+
+
+def test_held_out_cases_are_deterministic_and_start_at_the_source_camera():
+    a, b = make_case(1, "arc_left", frames=9), make_case(1, "arc_left", frames=9)
+    assert torch.equal(a.target, b.target)
+    torch.testing.assert_close(a.source[0], a.target[0], atol=1e-6, rtol=0)  # same camera at frame 0
+    torch.testing.assert_close(a.trajectory.c2w[0], torch.eye(4, dtype=torch.float64))
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "realcam", "demo", "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    elapsed = time.perf_counter() - t0
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "chunk 3/3" in text and "PSNR vs ground truth" in text
+    mp4 = list(tmp_path.glob("*.mp4"))
+    png = list(tmp_path.glob("*_contact_sheet.png"))
+    assert mp4 and png
+    from realcam.data.multicam import read_video
+
+    video = read_video(mp4[0])
+    assert video.shape[0] == 33 and video.shape[2] == 3 * video.shape[1]  # source | ours | ground truth
+    report(f"demo: {elapsed:.1f} s wall; " + next(line for line in text.splitlines() if line.startswith("PSNR")))
+    assert elapsed < 120
