@@ -50,3 +50,18 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
     assert video.shape[0] == 33 and video.shape[2] == 3 * video.shape[1]  # source | ours | ground truth
     report(f"demo: {elapsed:.1f} s wall; " + next(line for line in text.splitlines() if line.startswith("PSNR")))
     assert elapsed < 120
+
+
+@pytest.mark.slow
+def test_eval_table_has_every_row(tmp_path):
+    import json
+
+    out = tmp_path / "eval.json"
+    run = subprocess.run([sys.executable, "-m", "realcam", "eval", "--scenes", "1", "--teacher-steps", "4", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = json.loads(out.read_text())["table"]
+    for method in ("copy source", "student", "teacher"):
+        for tag in ("1x", "2x", "loop"):
+            assert 5 < table[f"{method} @ {tag}"]["psnr"] < 60
+    assert table["ground truth @ loop"]["loop_l1"] < table["copy source @ loop"]["loop_l1"]
