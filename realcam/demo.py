@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .camera.trajectory import Trajectory
 from .camera.presets import preset_trajectory
+from .camera.trajectory import Trajectory
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
 HELD_OUT_SEED = 90_001        # training scenes use other seeds (configs/README_tiny.md)
@@ -95,9 +95,10 @@ class Rendered:
 
 
 def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None) -> Rendered:
+    import dataclasses
+
     from .config import StreamingConfig
     from .pipeline import encode_video, render_stream, text_context
-    import dataclasses
 
     source = encode_video(models.vae, case.source)
     config = getattr(models.student, "streaming", None) or StreamingConfig()

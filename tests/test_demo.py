@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from realcam.demo import ASSETS, make_case, psnr
+from realcam.demo import ASSETS, make_case
 
 ROOT = Path(__file__).resolve().parents[1]
 
