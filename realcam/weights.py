@@ -382,7 +382,6 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
     """Write weights (official names + camera layers) and settings to a safetensors file, atomically.
 
     ``state_dict``: tensors to write instead of ``model.state_dict()`` (a gathered FSDP state, EMA weights)."""
-    from safetensors.torch import save_file
 
     path = Path(path)
     streaming = streaming or getattr(model, "streaming", None) or StreamingConfig()
@@ -399,6 +398,15 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
         if k in metadata:
             raise ValueError(f"metadata key {k!r} is reserved")
         metadata[k] = str(v)
+    return save_safetensors_atomic(tensors, path, metadata)
+
+
+def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                            metadata: dict[str, str] | None = None) -> Path:
+    """Write a safetensors file through a temporary file and a rename: never a half-written file."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)

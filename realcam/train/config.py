@@ -126,11 +126,12 @@ def _build(cls, data: dict, where: str):
     if not isinstance(data, dict):
         raise ValueError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
             raise ValueError(f"{where + '.' if where else ''}{key}: unknown key (known: {', '.join(fields)})")
-        default = getattr(cls(), key) if key in fields else None
+        default = getattr(defaults, key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, f"{where + '.' if where else ''}{key}")
         elif isinstance(default, tuple) and isinstance(value, list):

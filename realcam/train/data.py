@@ -11,6 +11,7 @@ batches the uninterrupted run would have read, with no loader state to save.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -71,11 +72,10 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
                text_encoder: TextEncoder | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
     """Encode a MultiCamVideo folder into latent shards under ``out`` (written to a temporary folder and
     renamed when complete, so an interrupted run leaves nothing half-written)."""
-    from safetensors.torch import save_file
-
     from ..camera.trajectory_json import read_camera_extrinsics
     from ..data.multicam import find_scenes, read_video
     from ..vae import load_vae
+    from ..weights import save_safetensors_atomic
 
     if (frames - 1) % 4:
         raise ValueError(f"frames must be 4k+1 (the VAE's time stride is 4), got {frames}")
@@ -98,10 +98,10 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
         if not clips:
             return
         name = f"shard_{len(shards):05d}.safetensors"
-        save_file({"latents": torch.stack([c.latents for c in clips]).contiguous(),
-                   "c2w": torch.stack([c.c2w for c in clips]).contiguous(),
-                   "scene": torch.tensor([c.scene for c in clips])}, str(tmp / name),
-                  metadata={"format": FORMAT, "cameras": json.dumps([c.camera for c in clips])})
+        save_safetensors_atomic({"latents": torch.stack([c.latents for c in clips]).contiguous(),
+                                 "c2w": torch.stack([c.c2w for c in clips]).contiguous(),
+                                 "scene": torch.tensor([c.scene for c in clips])}, tmp / name,
+                                {"format": FORMAT, "cameras": json.dumps([c.camera for c in clips])})
         shards.append(name)
         shard_clips.append(len(clips))
         clips.clear()
@@ -109,7 +109,7 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
     done = 0
     for si, scene in enumerate(scenes):
         ext = json.loads((scene.root / "cameras" / "camera_extrinsics.json").read_text())
-        contexts.append(text_encoder(scene.text) if text_encoder.text_dim else torch.zeros(1, 0))
+        contexts.append(text_encoder(scene.text))  # width 0 without a text encoder: the model's empty text
         for cam in scene.cameras:
             video = read_video(scene.root / "videos" / f"{cam}.mp4")
             if video.shape[0] < frames:
@@ -124,7 +124,8 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
             if len(clips) >= shard_size:
                 flush()
     flush()
-    save_file({f"context_{i}": c.contiguous() for i, c in enumerate(contexts)}, str(tmp / "contexts.safetensors"))
+    save_safetensors_atomic({f"context_{i}": c.contiguous() for i, c in enumerate(contexts)},
+                            tmp / "contexts.safetensors")
     index = {"format": FORMAT, "frames": frames, "latent_frames": (frames - 1) // 4 + 1,
              "latent_channels": vae.latent_channels, "vae": Path(vae_path).name, "vae_family": vae.family,
              "text_encoder": text_encoder.name, "text_dim": text_encoder.text_dim, "source": str(Path(data).resolve()),
@@ -209,14 +210,14 @@ def batch_indices(n: int, *, seed: int, step: int, micro: int, accum: int, rank:
     if overfit_batches:
         step = step % overfit_batches
     start = ((step * accum + micro) * world + rank) * batch
-    out, epoch = [], start // n
-    perms: dict[int, torch.Tensor] = {}
-    for pos in range(start, start + batch):
-        e = pos // n
-        if e not in perms:
-            perms[e] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + e))
-        out.append(int(perms[e][pos % n]))
-    return out, epoch
+    out = [int(_epoch_order(n, seed, pos // n)[pos % n]) for pos in range(start, start + batch)]
+    return out, start // n
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The per-epoch permutation, drawn once per epoch rather than once per micro-batch."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
 
 
 def step_generator(*keys: int) -> torch.Generator:

@@ -69,22 +69,11 @@ class VAELoss(nn.Module):
 
 def save_vae(model: nn.Module, path: Path, state: dict[str, torch.Tensor]) -> None:
     """Safetensors in the TAEHV key layout (``load_vae`` detects widths from the tensors) + metadata."""
-    import os
-    import tempfile
-
-    from safetensors.torch import save_file
+    from ..weights import save_safetensors_atomic
 
     meta = {"format": "realcam-tiny-vae", "latent_channels": str(model.latent_channels),
             "encoder_width": str(model.encoder_width), "decoder_widths": json.dumps(list(model.decoder_widths))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().float().contiguous().cpu() for k, v in state.items()}, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_safetensors_atomic({k: v.detach().float().contiguous().cpu() for k, v in state.items()}, path, meta)
 
 
 def build_vae(cfg: TrainConfig, d: Dist) -> Stage:
