@@ -65,7 +65,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     t0 = time.time()
     for i in range(args.first, args.first + args.scenes):
         synth_scene(out, i, args.seed, cameras=args.cameras, frames=args.frames, size=args.size, mode=args.trajectories,
-                    depth=args.depth, fps=args.fps)
+                    depth=args.depth, fps=args.fps, shared_start=args.shared_start)
         done = i - args.first + 1
         rate = done / (time.time() - t0)
         print(f"\rscene {done}/{args.scenes}  ({rate:.2f} scenes/s, ~{(args.scenes - done) / rate:.0f}s left)", end="", flush=True)
@@ -122,14 +122,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from .demo import evaluate
 
-    result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights)
+    variants = {}
+    for spec in args.variant:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"--variant {spec!r}: expected NAME=PATH to a .safetensors file written by the training stages")
+        variants[name] = path
+    result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights, variants=variants,
+                      camera=not args.no_camera)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
-    metrics = ["psnr", "ssim", "loop_l1"]
+    metrics = ["psnr", "ssim", "rot_deg", "centre_err", "registered", "loop_l1"]
     print("| method @ length | " + " | ".join(metrics) + " |")
     print("| --- " * (len(metrics) + 1) + "|")
     for key, row in result["table"].items():
         print(f"| {key} | " + " | ".join(f"{row[m]:.3f}" if m in row else "" for m in metrics) + " |")
+    names = list(next(iter(result["per_case_psnr"].values()), {}))
+    print("\nPSNR (dB) per held-out case at the training length:\n\n| case | " + " | ".join(names) + " |")
+    print("| --- " * (len(names) + 1) + "|")
+    for case, row in result["per_case_psnr"].items():
+        print(f"| {case} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
     print(f"wrote {args.out}")
     return 0
 
@@ -173,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=64, help="square frame size in pixels")
     p.add_argument("--fps", type=float, default=16.0)
     p.add_argument("--trajectories", choices=["preset", "random"], default="preset")
+    p.add_argument("--shared-start", type=int, default=1, metavar="N",
+                   help="consecutive groups of N cameras start from the same pose (pairs whose trajectory starts at "
+                        "the identity, as at inference)")
     p.add_argument("--depth", action="store_true", help="also write per-frame depth (for pose metrics)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_synth)
@@ -208,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
                        "per-chunk latency, PSNR vs ground truth)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--preset", default="arc_left", help="camera preset for the target view")
+    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: a move that shifts the whole image, where copying the source fails)")
     p.add_argument("--scene", type=int, default=0, help="held-out scene index")
     p.add_argument("--teacher", action="store_true", help="also render with the bidirectional teacher")
     p.add_argument("--seed", type=int, default=0)
@@ -217,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=int, default=6)
     p.add_argument("--teacher-steps", type=int, default=20)
     p.add_argument("--weights", default=None, help="folder with vae/student/teacher.safetensors (default: embedded)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
+                   help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")
+    p.add_argument("--no-camera", action="store_true", help="skip the OpenCV camera-error metric")
     p.add_argument("--out", default="eval_results.json")
     p.set_defaults(fn=cmd_eval)
     from .batch import add_parser as add_batch

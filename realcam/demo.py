@@ -9,6 +9,7 @@ at inference. Both videos are rendered, so the generated target can be scored ag
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 
 from .camera.presets import preset_trajectory
 from .camera.trajectory import Trajectory
+from .metrics import camera_error, psnr, ssim
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
 HELD_OUT_SEED = 90_001        # training scenes use seed 1 (scripts/train_tiny.sh)
@@ -75,48 +77,40 @@ def load_tiny(folder: str | Path = ASSETS, teacher: bool = False) -> TinyModels:
                       load_dit(folder / "teacher.safetensors", dtype=torch.float32).eval() if teacher else None, info)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB over a whole clip (``[F, H, W, 3]`` in [0, 1])."""
-    mse = torch.mean((a.clamp(0, 1) - b.clamp(0, 1)) ** 2)
-    return float(10 * torch.log10(1 / mse.clamp_min(1e-10)))
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    import kornia
-
-    x, y = a.clamp(0, 1).permute(0, 3, 1, 2).float(), b.clamp(0, 1).permute(0, 3, 1, 2).float()
-    return float(kornia.metrics.ssim(x, y, 7).mean())
-
-
 @dataclass
 class Rendered:
     frames: torch.Tensor              # [F, H, W, 3]
     chunk_latency_s: list[float]      # per chunk: DiT + decode (student); one entry for the teacher
 
 
-def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None) -> Rendered:
+def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None,
+                model=None) -> Rendered:
+    """Stream ``case`` through the causal student (``model`` overrides the embedded one)."""
     import dataclasses
 
     from .config import StreamingConfig
     from .pipeline import encode_video, render_stream, text_context
 
+    student = model if model is not None else models.student
     source = encode_video(models.vae, case.source)
-    config = getattr(models.student, "streaming", None) or StreamingConfig()
+    config = getattr(student, "streaming", None) or StreamingConfig()
     if chunk is not None:
         config = dataclasses.replace(config, chunk_latent_frames=chunk)
     with torch.no_grad():
-        out = render_stream(models.student, source, case.trajectory, text_context(models.student), config=config,
+        out = render_stream(student, source, case.trajectory, text_context(student), config=config,
                             seed=seed, decoder=models.vae)
     return Rendered(out.frames[:case.source.shape[0]], [c.wall_time_s for c in out.chunks])
 
 
-def run_teacher(models: TinyModels, case: Case, *, steps: int = 20, seed: int = 0) -> Rendered:
+def run_teacher(models: TinyModels, case: Case, *, steps: int = 20, seed: int = 0, model=None) -> Rendered:
+    """Re-render ``case`` with the bidirectional teacher (``model`` overrides the embedded one)."""
     from .pipeline import decode_video, encode_video, render_teacher, text_context
 
+    teacher = model if model is not None else models.teacher
     source = encode_video(models.vae, case.source)
     t0 = time.perf_counter()
     with torch.no_grad():
-        latents = render_teacher(models.teacher, source, case.trajectory, text_context(models.teacher), steps=steps,
+        latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps,
                                  guidance=1.0, shift=models.info.get("teacher_shift", 3.0), seed=seed)
         frames = decode_video(models.vae, latents)
     return Rendered(frames[:case.source.shape[0]], [time.perf_counter() - t0])
@@ -144,7 +138,7 @@ def write_outputs(out: Path, case: Case, rows: dict[str, torch.Tensor], fps: flo
     return video, png
 
 
-def demo(out: str | Path = "demo_output", *, preset: str = "arc_left", index: int = 0, teacher: bool = False,
+def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index: int = 0, teacher: bool = False,
          seed: int = 0, print_fn=print) -> dict:
     """Render a held-out scene, re-render it along ``preset`` with the streaming student (and the teacher),
     write the mp4 + contact sheet, print per-chunk latency and PSNR vs the ground-truth target view."""
@@ -166,6 +160,15 @@ def demo(out: str | Path = "demo_output", *, preset: str = "arc_left", index: in
         result["teacher_psnr"] = psnr(t.frames, case.target)
         result["teacher_s"] = round(t.chunk_latency_s[0], 3)
     rows["ground truth"] = case.target
+    try:
+        cams = {"student": student.frames, "copy_source": case.source, **({"teacher": rows["teacher"]} if teacher else {})}
+        for name, frames in cams.items():
+            err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
+            result[f"{name}_rot_deg"], result[f"{name}_registered"] = err.median(), err.success_rate
+        print_fn("camera error (OpenCV PnP vs the true target cameras; median rotation, share of frames registered): "
+                 + " | ".join(f"{n} {result[f'{n}_rot_deg']:.1f}° ({result[f'{n}_registered']:.0%})" for n in cams))
+    except ImportError:
+        print_fn("camera error skipped: OpenCV is not installed (pip install 'realcam[eval]')")
     video, png = write_outputs(Path(out), case, rows)
     result.update(video=str(video), contact_sheet=str(png), total_s=round(time.perf_counter() - t_start, 2))
     print_fn(f"PSNR vs ground truth: student {result['student_psnr']:.2f} dB | copy-the-source baseline "
@@ -175,33 +178,77 @@ def demo(out: str | Path = "demo_output", *, preset: str = "arc_left", index: in
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
-def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | None = None, print_fn=print) -> dict:
-    """The held-out benchmark (docs/results.md): copy-the-source vs student vs teacher on ``scenes`` scenes,
-    at the training length (33 frames) and at 2× (65), plus out-and-back paths for loop closure."""
+BIDIRECTIONAL_STAGES = ("teacher",)
+
+
+def load_variant(path: str | Path):
+    """A DiT trained by the project's scripts, for ``eval --variant``: (model, is_teacher) from its metadata."""
+    from safetensors import safe_open
+
+    from .weights import load_dit
+
+    with safe_open(str(path), "pt") as f:
+        stage = (f.metadata() or {}).get("trained_stage")
+    if stage is None:
+        raise ValueError(f"{path} has no 'trained_stage' metadata: eval variants must be weights written by "
+                         "`python -m realcam train-teacher | train-causal | distill`")
+    return load_dit(path, dtype=torch.float32).eval(), stage in BIDIRECTIONAL_STAGES
+
+
+def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | None = None,
+             variants: dict[str, str | Path] | None = None, camera: bool = True, print_fn=print) -> dict:
+    """The held-out benchmark (docs/results.md) on ``scenes`` held-out scenes (presets cycle through
+    ``DEMO_PRESETS``): copy-the-source vs the embedded student and teacher, plus ``variants`` (name → weights
+    trained by the project's scripts, e.g. the ablations), at the training length (33 frames) and at 2× (65),
+    and on out-and-back paths for loop closure. Metrics: PSNR/SSIM against the ground-truth target view,
+    camera error estimated with OpenCV (``realcam.metrics.camera_error``: median rotation error in degrees,
+    median camera-centre error in scene units, share of frames registered), loop closure = mean
+    |last frame − first frame| (0.003 for the ground truth)."""
     models = load_tiny(folder or ASSETS, teacher=True)
+    methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
+    for name, path in (variants or {}).items():
+        methods[name] = load_variant(path)
     rows: dict[str, dict[str, list[float]]] = {}
+    per_case: dict[str, dict[str, float]] = {}           # PSNR at the training length, per held-out case
 
     def add(key: str, metric: str, value: float) -> None:
         rows.setdefault(key, {}).setdefault(metric, []).append(value)
+
+    def render(case: Case) -> dict[str, torch.Tensor]:
+        outs = {"copy source": case.source}
+        for name, (model, is_teacher) in methods.items():
+            outs[name] = (run_teacher(models, case, steps=teacher_steps, model=model) if is_teacher
+                          else run_student(models, case, model=model)).frames
+        return outs
 
     for i in range(scenes):
         preset = DEMO_PRESETS[i % len(DEMO_PRESETS)]
         for length, tag in ((33, "1x"), (65, "2x")):
             case = make_case(i, preset, frames=length)
-            outs = {"copy source": case.source, "student": run_student(models, case).frames,
-                    "teacher": run_teacher(models, case, steps=teacher_steps).frames}
-            for name, frames in outs.items():
-                add(f"{name} @ {tag}", "psnr", psnr(frames, case.target))
-                add(f"{name} @ {tag}", "ssim", ssim(frames, case.target))
+            for name, frames in render(case).items():
+                key = f"{name} @ {tag}"
+                add(key, "psnr", psnr(frames, case.target))
+                if tag == "1x":
+                    per_case.setdefault(case.name, {})[name] = psnr(frames, case.target)
+                add(key, "ssim", ssim(frames, case.target))
+                if camera:
+                    err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
+                    add(key, "rot_deg", err.median("rotation_deg"))
+                    add(key, "centre_err", err.median("centre_error"))
+                    add(key, "registered", err.success_rate)
         loop = make_case(i, preset, loop=True)
-        outs = {"copy source": loop.source, "student": run_student(models, loop).frames,
-                "teacher": run_teacher(models, loop, steps=teacher_steps).frames, "ground truth": loop.target}
-        for name, frames in outs.items():
+        for name, frames in {**render(loop), "ground truth": loop.target}.items():
             # loop closure: the camera returns to its start, so the last frame should match the first
             add(f"{name} @ loop", "loop_l1", float((frames[-1] - frames[0]).abs().mean()))
             if name != "ground truth":
                 add(f"{name} @ loop", "psnr", psnr(frames, loop.target))
         print_fn(f"scene {i + 1}/{scenes} ({preset}) done")
-    table = {k: {m: sum(v) / len(v) for m, v in ms.items()} for k, ms in rows.items()}
-    return {"scenes": scenes, "teacher_steps": teacher_steps, "table": table,
+
+    def mean(values: list[float]) -> float:
+        finite = [v for v in values if not math.isnan(v)]      # a scene where no frame registered has no camera error
+        return sum(finite) / len(finite) if finite else float("nan")
+
+    table = {k: {m: mean(v) for m, v in ms.items()} for k, ms in rows.items()}
+    return {"scenes": scenes, "teacher_steps": teacher_steps, "table": table, "per_case_psnr": per_case,
+            "variants": {k: str(v) for k, v in (variants or {}).items()},
             "student_steps": list(models.student.streaming.denoising_steps)}

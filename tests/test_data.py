@@ -29,6 +29,23 @@ def test_synth_cli_writes_the_multicam_layout_deterministically(tmp_path):
     assert (tmp_path / "a" / "scene0" / "videos" / "cam01.mp4").read_bytes() != (scene / "videos" / "cam01.mp4").read_bytes()
 
 
+def test_shared_start_groups_cameras_on_one_first_pose_and_keeps_the_default_paths():
+    import pytest
+
+    plain = camera_paths(torch.Generator().manual_seed(3), 4, 9, "random")
+    shared = camera_paths(torch.Generator().manual_seed(3), 4, 9, "random", shared_start=3)
+    again = camera_paths(torch.Generator().manual_seed(3), 4, 9, "random", shared_start=1)
+    assert all(torch.equal(a, b) for a, b in zip(plain, again))          # the default draws what it always drew
+    torch.testing.assert_close(shared[1][0], shared[0][0], rtol=0, atol=0)
+    torch.testing.assert_close(shared[2][0], shared[0][0], rtol=0, atol=0)
+    assert not torch.allclose(shared[3][0], shared[0][0])                  # the next group starts elsewhere
+    assert not torch.allclose(shared[1][-1], shared[0][-1])                # and cameras still move differently
+    rel = relative_poses(shared[1], anchor=shared[0][0])                        # a pair from one group starts at I
+    torch.testing.assert_close(rel[0], torch.eye(4, dtype=rel.dtype), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="shared_start"):
+        camera_paths(torch.Generator().manual_seed(3), 4, 9, "random", shared_start=0)
+
+
 def test_rendering_follows_the_camera():
     """Known geometry: a camera looking straight down the z axis at the ground sees the horizon at the
     principal row; a second camera 1 m to the right sees the scene shifted left."""

@@ -48,8 +48,14 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
 
     video = read_video(mp4[0])
     assert video.shape[0] == 33 and video.shape[2] == 3 * video.shape[1]  # source | ours | ground truth
-    report(f"demo: {elapsed:.1f} s wall; " + next(line for line in text.splitlines() if line.startswith("PSNR")))
+    line = next(line for line in text.splitlines() if line.startswith("PSNR"))
+    report(f"demo: {elapsed:.1f} s wall; " + line)
     assert elapsed < 120
+    import re
+
+    student, copy = (float(v) for v in re.findall(r"(?:student|baseline) ([0-9.]+) dB", line))
+    assert student > copy + 2.0, line      # the shipped student follows the camera on the demo case
+    assert "camera error" in text
 
 
 @pytest.mark.slow
@@ -65,3 +71,7 @@ def test_eval_table_has_every_row(tmp_path):
         for tag in ("1x", "2x", "loop"):
             assert 5 < table[f"{method} @ {tag}"]["psnr"] < 60
     assert table["ground truth @ loop"]["loop_l1"] < table["copy source @ loop"]["loop_l1"]
+    for method in ("copy source", "student", "teacher"):
+        row = table[f"{method} @ 1x"]
+        assert 0 <= row["registered"] <= 1 and {"rot_deg", "centre_err"} <= set(row)
+    assert table["copy source @ 1x"]["registered"] > 0   # the source's frames always show the scene

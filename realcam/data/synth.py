@@ -192,15 +192,24 @@ def intrinsics(size: tuple[int, int], fov_deg: float = 60.0) -> torch.Tensor:
     return torch.tensor([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]], dtype=torch.float64)
 
 
-def camera_paths(g: torch.Generator, cameras: int, frames: int, mode: str = "preset") -> list[torch.Tensor]:
-    """Start poses around the scene looking at its centre, each followed by a preset (or random) motion."""
+def camera_paths(g: torch.Generator, cameras: int, frames: int, mode: str = "preset",
+                 shared_start: int = 1) -> list[torch.Tensor]:
+    """Start poses around the scene looking at its centre, each followed by a preset (or random) motion.
+
+    ``shared_start = n`` makes consecutive groups of ``n`` cameras start from the same pose (then move
+    differently): a pair from one group is a re-rendering whose trajectory starts at the identity, as at
+    inference (``n = 1``, the default, gives every camera its own start and draws the same numbers as before).
+    """
+    if shared_start < 1:
+        raise ValueError(f"shared_start must be >= 1, got {shared_start}")
     names = [n for n in PRESETS if n != "static"]
     paths = []
-    for _ in range(cameras):
-        angle = float(torch.empty(1, dtype=torch.float64).uniform_(-0.6, 0.6, generator=g))
-        height = float(torch.empty(1, dtype=torch.float64).uniform_(-0.4, 0.3, generator=g))
-        start = look_at(torch.tensor([[4.2 * math.sin(angle), height, 4.2 - 4.2 * math.cos(angle)]], dtype=torch.float64),
-                        torch.tensor([0.0, 0.3, 4.2], dtype=torch.float64))[0]
+    for c in range(cameras):
+        if c % shared_start == 0:
+            angle = float(torch.empty(1, dtype=torch.float64).uniform_(-0.6, 0.6, generator=g))
+            height = float(torch.empty(1, dtype=torch.float64).uniform_(-0.4, 0.3, generator=g))
+            start = look_at(torch.tensor([[4.2 * math.sin(angle), height, 4.2 - 4.2 * math.cos(angle)]], dtype=torch.float64),
+                            torch.tensor([0.0, 0.3, 4.2], dtype=torch.float64))[0]
         if mode == "random":
             amp = float(torch.empty(1, dtype=torch.float64).uniform_(0.3, 1.0, generator=g))
             motion = preset_trajectory(names[int(torch.randint(len(names), (1,), generator=g))], frames, amplitude=amp).c2w
@@ -226,12 +235,12 @@ def write_video(path: Path, frames: torch.Tensor, fps: float = 16.0) -> None:
 
 
 def synth_scene(out: Path, index: int, seed: int, *, cameras: int = 4, frames: int = 33, size: int = 64,
-                mode: str = "preset", depth: bool = False, fps: float = 16.0) -> Path:
+                mode: str = "preset", depth: bool = False, fps: float = 16.0, shared_start: int = 1) -> Path:
     """Render scene ``index`` of a dataset (deterministic in ``seed`` and ``index``)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     scene = random_scene(g)
     K = intrinsics((size, size))
-    paths = camera_paths(g, cameras, frames, mode)
+    paths = camera_paths(g, cameras, frames, mode, shared_start)
     scene_dir = out / f"scene{index}"
     c2w_by_cam = {}
     for c, path in enumerate(paths, start=1):
