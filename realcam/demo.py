@@ -21,7 +21,7 @@ from .camera.trajectory import Trajectory
 from .metrics import camera_error, psnr, ssim
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
-HELD_OUT_SEED = 90_001        # training scenes use seed 1 (scripts/train_tiny.sh)
+HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT), scripts/train_tiny.sh
 DEMO_PRESETS = ("arc_left", "arc_right", "orbit_left", "pan_right", "translate_up", "zoom_in")
 
 
