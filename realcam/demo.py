@@ -187,12 +187,13 @@ def load_variant(path: str | Path):
 
     from .weights import load_dit
 
-    with safe_open(str(path), "pt") as f:
+    model = load_dit(path, dtype=torch.float32).eval()      # clear errors for missing or foreign files
+    with safe_open(str(path), "pt") as f:                   # the header only
         stage = (f.metadata() or {}).get("trained_stage")
     if stage is None:
         raise ValueError(f"{path} has no 'trained_stage' metadata: eval variants must be weights written by "
                          "`python -m realcam train-teacher | train-causal | distill`")
-    return load_dit(path, dtype=torch.float32).eval(), stage in BIDIRECTIONAL_STAGES
+    return model, stage in BIDIRECTIONAL_STAGES
 
 
 def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | None = None,

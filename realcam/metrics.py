@@ -13,6 +13,7 @@ camera-centre distance in scene units; frames where no consistent pose exists co
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -44,11 +45,9 @@ class CameraError:
         return len(ok) / max(len(self.rotation_deg), 1)
 
     def median(self, which: str = "rotation_deg") -> float:
-        vals = sorted(v for v in getattr(self, which) if math.isfinite(v))
-        if not vals:
-            return math.nan
-        n = len(vals)
-        return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+        """Median over the registered frames (NaN when none registered)."""
+        vals = [v for v in getattr(self, which) if math.isfinite(v)]
+        return statistics.median(vals) if vals else math.nan
 
 
 def _gray_u8(frame: torch.Tensor, scale: int):
