@@ -318,3 +318,37 @@ def test_vae_stage_trains_a_loadable_tiny_vae(dataset, tmp_path):
     assert vae.can_encode and vae.model.decoder_widths == (16, 8, 8, 8)
     frames = torch.rand(1, 3, 9, 32, 32)
     assert vae.decode(vae.encode(frames)).shape == (1, 3, 9, 32, 32)
+
+
+def test_vae_colour_term_penalises_a_grey_reconstruction_of_a_coloured_clip():
+    """``vae.chroma_weight``: an L1 on colour alone (RGB minus its grey level). A VAE that returns the
+    right brightness in grey pays it; one that keeps the hue does not."""
+    from torch import nn
+
+    from realcam.train.config import VAESpec
+    from realcam.train.vae import VAELoss
+
+    green = torch.tensor([0.18, 0.23, 0.15]).view(1, 3, 1, 1, 1).expand(1, 3, 5, 16, 16).contiguous()
+
+    class Fixed(nn.Module):   # encoder/decoder stand-in whose output is chosen by the test
+        def __init__(self, out):
+            super().__init__()
+            self.out, self.w = out, nn.Parameter(torch.zeros(()))
+
+        def encode_frames(self, x, state):
+            return torch.zeros(1, 4, 2, 2, 2) + self.w
+
+        def decode_latents(self, z, state):
+            return self.out + 0 * z.sum()
+
+    grey = green.mean(1, keepdim=True).expand_as(green)
+    spec = VAESpec(latent_noise=0.0, stats_weight=0.0, chroma_weight=2.0)
+    g = torch.Generator().manual_seed(0)
+    loss_grey, logs_grey = VAELoss(Fixed(grey), spec)({"frames": green}, g)
+    loss_hue, logs_hue = VAELoss(Fixed(green), spec)({"frames": green}, g)
+    expected = (green - grey).abs().mean()      # the hue the grey output lost
+    assert logs_grey["chroma_l1"] == pytest.approx(float(expected), rel=1e-5) and logs_hue["chroma_l1"] == 0
+    l1 = float((green - grey).abs().mean())
+    mse = float((green - grey).square().mean())
+    assert float(loss_grey.detach()) == pytest.approx(l1 + mse + 2.0 * float(expected), rel=1e-5)
+    assert float(loss_hue.detach()) == pytest.approx(0.0, abs=1e-7)

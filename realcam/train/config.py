@@ -77,6 +77,7 @@ class VAESpec:
     clip_frames: int = 9              # 4k+1 frames per training clip
     latent_noise: float = 0.05        # decoder sees slightly noisy latents (robust to generated ones)
     stats_weight: float = 0.01        # keeps latents near zero mean / unit variance, the scale the DiT expects
+    chroma_weight: float = 0.0        # extra L1 on colour (RGB minus its grey level): keeps the hue of dark regions
     max_videos: int = 0               # 0: every video of the folder
 
 

@@ -2,7 +2,8 @@
 
 No Wan VAE can be downloaded here, so the embedded demo model needs its own. The encoder and decoder are
 :class:`realcam.vae.taehv.TinyVAE` (the layout ``load_vae`` reads), trained end to end on clips of the
-procedural videos: ``L1 + MSE`` reconstruction, a small penalty that keeps the latents near zero mean and
+procedural videos: ``L1 + MSE`` reconstruction (plus, optionally, an L1 on colour alone: without it a narrow
+encoder spends its channels on brightness and renders dark coloured regions grey), a small penalty that keeps the latents near zero mean and
 unit variance (the scale the DiT's flow matching assumes), and a little latent noise in front of the decoder
 so that it tolerates generated latents.
 """
@@ -62,9 +63,11 @@ class VAELoss(nn.Module):
         y = y[:, :, :x.shape[2]]
         l1, mse = F.l1_loss(y, x), F.mse_loss(y, x)
         stats = z.mean().square() + (z.var() - 1).square()
-        loss = l1 + mse + self.spec.stats_weight * stats
+        chroma = F.l1_loss(y - y.mean(1, keepdim=True), x - x.mean(1, keepdim=True))
+        loss = l1 + mse + self.spec.stats_weight * stats + self.spec.chroma_weight * chroma
         psnr = -10 * torch.log10(F.mse_loss(y.detach().clamp(0, 1), x))
-        return loss, {"l1": float(l1.detach()), "psnr": float(psnr), "latent_std": float(z.detach().std())}
+        return loss, {"l1": float(l1.detach()), "chroma_l1": float(chroma.detach()), "psnr": float(psnr),
+                      "latent_std": float(z.detach().std())}
 
 
 def save_vae(model: nn.Module, path: Path, state: dict[str, torch.Tensor]) -> None:
