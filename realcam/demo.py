@@ -220,7 +220,7 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
     and on out-and-back paths for loop closure. Metrics: PSNR/SSIM against the ground-truth target view,
     camera error estimated with OpenCV (``realcam.metrics.camera_error``: median rotation error in degrees,
     median camera-centre error in scene units, share of frames registered), loop closure = mean
-    |last frame − first frame| (0.003 for the ground truth)."""
+    |last frame − first frame| (0.002 for the ground truth)."""
     models = load_tiny(folder or ASSETS, teacher=True)
     methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
     for name, path in (variants or {}).items():
@@ -244,9 +244,10 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
             case = make_case(i, preset, frames=length)
             for name, frames in render(case).items():
                 key = f"{name} @ {tag}"
-                add(key, "psnr", psnr(frames, case.target))
+                score = psnr(frames, case.target)
+                add(key, "psnr", score)
                 if tag == "1x":
-                    per_case.setdefault(case.name, {})[name] = psnr(frames, case.target)
+                    per_case.setdefault(case.name, {})[name] = score
                 add(key, "ssim", ssim(frames, case.target))
                 if camera:
                     err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)

@@ -208,8 +208,6 @@ class RealCamDiT(nn.Module):
     # pieces reused by the streaming sampler -----------------------------------------------------------------
     def embed_text(self, context: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Text context ``[B, L, text_dim]`` → per-block cross-attention (k, v), computed once."""
-        if context.ndim != 3 or context.shape[-1] != self.cfg.text_dim:
-            raise ValueError(f"text context must be [B, L, {self.cfg.text_dim}], got {tuple(context.shape)}")
         ctx = self.embed_context(context)
         return [block.cross_attn.context_kv(ctx) for block in self.blocks]
 

@@ -97,7 +97,7 @@ class DMDGeneratorLoss(nn.Module):
     """Self-Forcing DMD on the causal generator (see the module docstring).
 
     ``real``: the frozen teacher (bidirectional, interleave); ``critic``: the fake score. Neither gets a
-    gradient from this loss (``requires_grad`` of the critic is switched off around its forward).
+    gradient from this loss (both run under ``torch.no_grad``).
     """
 
     def __init__(self, generator: RealCamDiT, real: RealCamDiT, critic: RealCamDiT, spec: DistillSpec) -> None:
