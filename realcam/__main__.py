@@ -132,7 +132,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       camera=not args.no_camera)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
-    metrics = ["psnr", "ssim", "rot_deg", "centre_err", "registered", "loop_l1"]
+    metrics = ["psnr", "ssim", "motion_px", "rot_deg", "centre_err", "registered", "loop_l1"]
     print("| method @ length | " + " | ".join(metrics) + " |")
     print("| --- " * (len(metrics) + 1) + "|")
     for key, row in result["table"].items():

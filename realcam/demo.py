@@ -18,11 +18,12 @@ import torch
 
 from .camera.presets import preset_trajectory
 from .camera.trajectory import Trajectory
-from .metrics import camera_error, psnr, ssim
+from .metrics import camera_error, motion_error, psnr, ssim
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
 HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT), scripts/train_tiny.sh
 VAE_CEILING = "truth via VAE"      # the ground truth encoded + decoded: the ceiling of every DiT output
+FROZEN = "frozen frame 0"          # the source's first frame held still: a video that ignores the camera
 DEMO_PRESETS = ("arc_left", "arc_right", "orbit_left", "pan_right", "translate_up", "zoom_in")
 
 
@@ -148,6 +149,12 @@ def write_outputs(out: Path, case: Case, rows: dict[str, torch.Tensor], fps: flo
     return video, png
 
 
+def frozen(case: Case) -> torch.Tensor:
+    """The source's first frame held for the whole clip (= the target's first frame: the path starts at the
+    source camera): what a model that ignores the camera, and the source's motion, would show."""
+    return case.source[:1].expand_as(case.source)
+
+
 def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index: int = 0, teacher: bool = False,
          seed: int = 0, print_fn=print) -> dict:
     """Render a held-out scene, re-render it along ``preset`` with the streaming student (and the teacher),
@@ -162,7 +169,8 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
         print_fn(f"  chunk {i + 1}/{len(student.chunk_latency_s)}: {t * 1000:.1f} ms (DiT {len(models.student.streaming.denoising_steps)} steps + tiny VAE decode)")
     rows = {"source": case.source, "ours (student)": student.frames}
     result = {"case": case.name, "student_psnr": psnr(student.frames, case.target),
-              "copy_source_psnr": psnr(case.source, case.target), "student_ssim": ssim(student.frames, case.target),
+              "copy_source_psnr": psnr(case.source, case.target), "frozen_psnr": psnr(frozen(case), case.target),
+              "student_ssim": ssim(student.frames, case.target),
               "chunk_latency_ms": [round(t * 1000, 2) for t in student.chunk_latency_s]}
     if teacher:
         t = run_teacher(models, case, seed=seed)
@@ -176,6 +184,11 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
     try:
         cams = {"student": student.frames, "copy_source": case.source, **({"teacher": rows["teacher"]} if teacher else {}),
                 "vae_ceiling": ceiling}
+        moving = {**cams, "frozen": frozen(case)}
+        for name, frames in moving.items():
+            result[f"{name}_motion_px"] = motion_error(frames, case.target)
+        print_fn("picture motion vs the truth's (optical flow from frame 0, mean error in px; lower follows the camera "
+                 "better): " + " | ".join(f"{n} {result[f'{n}_motion_px']:.2f}" for n in moving))
         for name, frames in cams.items():
             err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
             result[f"{name}_rot_deg"], result[f"{name}_registered"] = err.median(), err.success_rate
@@ -186,7 +199,8 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
     video, png = write_outputs(Path(out), case, rows)
     result.update(video=str(video), contact_sheet=str(png), total_s=round(time.perf_counter() - t_start, 2))
     print_fn(f"PSNR vs ground truth: student {result['student_psnr']:.2f} dB | copy-the-source baseline "
-             f"{result['copy_source_psnr']:.2f} dB" + (f" | teacher {result['teacher_psnr']:.2f} dB" if teacher else "")
+             f"{result['copy_source_psnr']:.2f} dB | frozen-first-frame baseline {result['frozen_psnr']:.2f} dB"
+             + (f" | teacher {result['teacher_psnr']:.2f} dB" if teacher else "")
              + f" | ceiling (the truth through the tiny VAE) {result['vae_ceiling_psnr']:.2f} dB")
     print_fn(f"wrote {video} (columns: {' | '.join(rows)}) and {png}  [{result['total_s']:.1f} s]")
     return result
@@ -219,7 +233,9 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
     ceiling: every DiT row is decoded by that VAE), at the training length (33 frames) and at 2× (65),
     and on out-and-back paths for loop closure. Metrics: PSNR/SSIM against the ground-truth target view,
     camera error estimated with OpenCV (``realcam.metrics.camera_error``: median rotation error in degrees,
-    median camera-centre error in scene units, share of frames registered), loop closure = mean
+    median camera-centre error in scene units, share of frames registered), picture-motion error
+    (``realcam.metrics.motion_error``: optical flow from frame 0 vs the truth's, px; the row
+    ``frozen frame 0`` shows what ignoring the camera scores), loop closure = mean
     |last frame − first frame| (0.002 for the ground truth)."""
     models = load_tiny(folder or ASSETS, teacher=True)
     methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
@@ -232,7 +248,7 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
         rows.setdefault(key, {}).setdefault(metric, []).append(value)
 
     def render(case: Case) -> dict[str, torch.Tensor]:
-        outs = {"copy source": case.source, VAE_CEILING: vae_round_trip(models, case.target)}
+        outs = {"copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
         for name, (model, is_teacher) in methods.items():
             outs[name] = (run_teacher(models, case, steps=teacher_steps, model=model) if is_teacher
                           else run_student(models, case, model=model)).frames
@@ -249,6 +265,8 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
                 if tag == "1x":
                     per_case.setdefault(case.name, {})[name] = score
                 add(key, "ssim", ssim(frames, case.target))
+                if camera:
+                    add(key, "motion_px", motion_error(frames, case.target))
                 if camera:
                     err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
                     add(key, "rot_deg", err.median("rotation_deg"))

@@ -53,11 +53,19 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
     assert elapsed < 120
     import re
 
-    student, copy = (float(v) for v in re.findall(r"(?:student|baseline) ([0-9.]+) dB", line))
+    student, copy = (float(v) for v in re.findall(r"(?:student|copy-the-source baseline) ([0-9.]+) dB", line))
     assert student > copy + 2.0, line      # the shipped student follows the camera on the demo case
     ceiling = float(re.search(r"tiny VAE\) ([0-9.]+) dB", line).group(1))
     assert ceiling > copy + 3.0, line      # the truth through the shipped VAE is far closer than the wrong view
     assert "camera error" in text
+    motion = next(line for line in text.splitlines() if line.startswith("picture motion"))
+    report("demo: " + motion)
+    err = {k: float(v) for k, v in re.findall(r"(\w+) ([0-9.]+)(?: \||$)", motion.split(": ", 1)[1])}
+    # the picture moves the way the truth's does: closer to the ceiling than to a video that ignores the camera
+    assert err["student"] < err["frozen"] - 0.1 and err["student"] < err["copy_source"] - 0.1, motion
+    assert err["student"] - err["vae_ceiling"] < 0.5 * (err["frozen"] - err["vae_ceiling"]), motion
+    frozen_psnr = float(re.search(r"frozen-first-frame baseline ([0-9.]+) dB", line).group(1))
+    assert student > frozen_psnr + 2.0, line
 
 
 @pytest.mark.slow

@@ -48,3 +48,18 @@ def test_psnr_and_ssim_rank_closer_videos_higher(case):
     assert psnr(case.target, case.target) > 90 and ssim(case.target, case.target) > 0.999
     assert ssim(noisy, case.target) < ssim(case.target, case.target)
     assert 20 < psnr(noisy, case.target) < 32
+
+
+def test_motion_error_ranks_videos_by_how_well_they_follow_the_true_motion(case):
+    from realcam.metrics import motion_error
+
+    frozen = case.target[:1].expand_as(case.target)                     # right first frame, never moves
+    blurred = torch.nn.functional.avg_pool2d(case.target.permute(0, 3, 1, 2), 3, 1, 1).permute(0, 2, 3, 1)
+    assert motion_error(case.target, case.target) == 0
+    still, soft = motion_error(frozen, case.target), motion_error(blurred, case.target)
+    assert still > 1.0                                  # a 16° pan moves the picture
+    assert soft < 0.7 * still                           # blur alone keeps most of the motion
+    # the source camera's own motion is not the target's
+    assert motion_error(case.source, case.target) > 1.5 * soft
+    with pytest.raises(ValueError, match="same shape"):
+        motion_error(case.target[:5], case.target)
