@@ -145,8 +145,19 @@ def test_every_spline_frame_is_a_rotation(raw, constant_speed, closed, frames):
             keys.append(Keyframe(0.5 * i, pos, look_at=value))
         else:
             keys.append(Keyframe(0.5 * i, pos, ypr=value))
-    traj = spline_trajectory(keys, frames, fps=8, constant_speed=constant_speed, closed=closed)
+    try:
+        traj = spline_trajectory(keys, frames, fps=8, constant_speed=constant_speed, closed=closed)
+    except PoseError as err:   # valid keys whose in-between cameras look straight up/down or at themselves
+        assert "interpolate" in str(err) and all(k.look_at is not None for k in keys), err
+        return
     assert traj.frames == frames and _is_rotation(traj.c2w) and torch.isfinite(traj.c2w).all()
+
+
+def test_look_at_keys_that_interpolate_to_an_undefined_camera_get_a_clear_error():
+    # both keys are valid; halfway the camera stands at (0, 0, 0.5) and looks at (0, 0.5, 0.5): straight down
+    keys = [Keyframe(0.0, (0, 0, 0), look_at=(0, 0, 1)), Keyframe(0.5, (0, 0, 1), look_at=(0, 1, 0))]
+    with pytest.raises(PoseError, match="interpolate to a camera with no defined orientation"):
+        spline_trajectory(keys, 5, fps=8)
 
 
 def test_spline_interpolates_keyframes_and_constant_speed():

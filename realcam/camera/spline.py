@@ -113,7 +113,13 @@ def spline_trajectory(keyframes: list[Keyframe], frames: int, fps: float = 16.0,
     pos = _curve(positions, seg, u, closed)
     out = torch.eye(4, dtype=torch.float64).repeat(frames, 1, 1)
     if all(k.look_at is not None for k in keys):
-        out = look_at(pos, _curve(torch.tensor([k.look_at for k in keys], dtype=torch.float64), seg, u, closed))
+        targets = _curve(torch.tensor([k.look_at for k in keys], dtype=torch.float64), seg, u, closed)
+        try:
+            out = look_at(pos, targets)
+        except PoseError as err:   # every key is fine, but the path between two of them is not
+            raise PoseError(f"the look-at keyframes interpolate to a camera with no defined orientation ({err}); "
+                            "move the look-at targets further from the camera path, or use yaw/pitch/roll "
+                            "keyframes") from err
     else:
         out[:, :3, :3] = _slerp_rotations(torch.stack([k.rotation() for k in keys]), seg, u)
         out[:, :3, 3] = pos
