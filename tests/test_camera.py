@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from realcam.camera import (from_opengl, from_unreal_rows, from_w2c, look_at, relative_poses,
                             rotation_from_ypr, to_opengl, ypr_from_rotation)
+from realcam.camera.poses import PoseError
 from realcam.camera.presets import PRESETS, preset_trajectory
 from realcam.camera.preview import render_preview
 from realcam.camera.spline import Keyframe, spline_trajectory
