@@ -267,7 +267,6 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
                 add(key, "ssim", ssim(frames, case.target))
                 if camera:
                     add(key, "motion_px", motion_error(frames, case.target))
-                if camera:
                     err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
                     add(key, "rot_deg", err.median("rotation_deg"))
                     add(key, "centre_err", err.median("centre_error"))
