@@ -168,8 +168,9 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
     for i, t in enumerate(student.chunk_latency_s):
         print_fn(f"  chunk {i + 1}/{len(student.chunk_latency_s)}: {t * 1000:.1f} ms (DiT {len(models.student.streaming.denoising_steps)} steps + tiny VAE decode)")
     rows = {"source": case.source, "ours (student)": student.frames}
+    still = frozen(case)
     result = {"case": case.name, "student_psnr": psnr(student.frames, case.target),
-              "copy_source_psnr": psnr(case.source, case.target), "frozen_psnr": psnr(frozen(case), case.target),
+              "copy_source_psnr": psnr(case.source, case.target), "frozen_psnr": psnr(still, case.target),
               "student_ssim": ssim(student.frames, case.target),
               "chunk_latency_ms": [round(t * 1000, 2) for t in student.chunk_latency_s]}
     if teacher:
@@ -184,7 +185,7 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
     try:
         cams = {"student": student.frames, "copy_source": case.source, **({"teacher": rows["teacher"]} if teacher else {}),
                 "vae_ceiling": ceiling}
-        moving = {**cams, "frozen": frozen(case)}
+        moving = {**cams, "frozen": still}
         for name, frames in moving.items():
             result[f"{name}_motion_px"] = motion_error(frames, case.target)
         print_fn("picture motion vs the truth's (optical flow from frame 0, mean error in px; lower follows the camera "
@@ -195,7 +196,7 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
         print_fn("camera error (OpenCV PnP vs the true target cameras; median rotation, share of frames registered): "
                  + " | ".join(f"{n} {result[f'{n}_rot_deg']:.1f}° ({result[f'{n}_registered']:.0%})" for n in cams))
     except ImportError:
-        print_fn("camera error skipped: OpenCV is not installed (pip install 'realcam[eval]')")
+        print_fn("picture-motion and camera errors skipped: OpenCV is not installed (pip install 'realcam[eval]')")
     video, png = write_outputs(Path(out), case, rows)
     result.update(video=str(video), contact_sheet=str(png), total_s=round(time.perf_counter() - t_start, 2))
     print_fn(f"PSNR vs ground truth: student {result['student_psnr']:.2f} dB | copy-the-source baseline "
