@@ -4,7 +4,6 @@ from __future__ import annotations
 import comfy.utils
 from comfy_api.latest import io
 
-from realcam.config import StreamingConfig
 from realcam.live import LIVE_CAMERAS
 from realcam.pipeline import SourceVideo, render_stream, render_teacher
 
@@ -33,29 +32,51 @@ def _common_inputs():
     ]
 
 
+FROM_MODEL = "from model"
+
+
+def _given(value, unset):
+    """A widget left at its "from model" value means: use the checkpoint's setting (None to the backend)."""
+    return None if value == unset else value
+
+
 class RealCamTeacherSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return schema(
             "RealCamTeacherSampler", "RealCam Teacher Sampler",
             "Offline, high-quality render: the whole clip at once with full attention (RealCam interleave "
-            "or ReCamMaster prefix, per the model).",
+            "or ReCamMaster prefix, per the model). Every setting left at 0 / 'from model' comes from the "
+            "checkpoint: a RealCam file's own, official Wan's (UniPC, 50 steps, shift 5, CFG 5) for Wan "
+            "weights, ReCamMaster's (Euler, 50 steps, shift 5, CFG 5) for ReCamMaster's.",
             inputs=[*_common_inputs(),
-                    io.Int.Input("steps", default=50, min=1, max=1000, tooltip="Sampling steps (Wan default 50)."),
-                    io.Float.Input("cfg", default=5.0, min=1.0, max=30.0, step=0.1, tooltip="Classifier-free guidance; 1 disables it (half the cost)."),
-                    io.Float.Input("shift", default=5.0, min=0.1, max=30.0, step=0.1, tooltip="Flow-matching schedule shift (5; 8–12 suggested for 1.3B)."),
-                    io.Combo.Input("scheduler", options=["unipc", "euler"], default="unipc", tooltip="UniPC multistep (Wan's default) or Euler."),
-                    io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True, tooltip="Noise seed.")],
+                    io.Int.Input("steps", default=0, min=0, max=1000,
+                                 tooltip="Sampling steps; 0 = from the model (50 for Wan and ReCamMaster weights)."),
+                    io.Float.Input("cfg", default=0.0, min=0.0, max=30.0, step=0.1,
+                                   tooltip="Classifier-free guidance; 0 = from the model (5 for Wan/ReCamMaster); "
+                                           "1 disables it (half the cost)."),
+                    io.Float.Input("shift", default=0.0, min=0.0, max=30.0, step=0.1,
+                                   tooltip="Flow-matching schedule shift; 0 = from the model (5; 8–12 suggested for 1.3B)."),
+                    io.Combo.Input("scheduler", options=[FROM_MODEL, "unipc", "euler"], default=FROM_MODEL,
+                                   tooltip="UniPC multistep (Wan's default) or Euler (ReCamMaster's); 'from model' "
+                                           "uses the checkpoint's."),
+                    io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True, tooltip="Noise seed."),
+                    io.Combo.Input("grid", options=[FROM_MODEL, "wan", "diffsynth", "diffusers"], default=FROM_MODEL,
+                                   tooltip="Where the noise levels sit: 'wan' = official Wan (integer timesteps), "
+                                           "'diffsynth' = ReCamMaster's release, 'diffusers' = diffusers' flow UniPC; "
+                                           "'from model' uses the checkpoint's.")],
             outputs=[RealCamLatents.Output(display_name="latents")])
 
     @classmethod
     def execute(cls, model, source, trajectory, text, steps: int, cfg: float, shift: float, scheduler: str,
-                seed: int) -> io.NodeOutput:
-        pbar = comfy.utils.ProgressBar(steps)
+                seed: int, grid: str = FROM_MODEL) -> io.NodeOutput:
+        sampling = model.sampling.override(steps=_given(steps, 0), guidance=_given(cfg, 0.0), shift=_given(shift, 0.0),
+                                           solver=_given(scheduler, FROM_MODEL), grid=_given(grid, FROM_MODEL))
+        pbar = comfy.utils.ProgressBar(sampling.steps)
         with on_device(model):
-            latents = render_teacher(model, source, trajectory, text, steps=steps, guidance=cfg, shift=shift,
-                                     solver=scheduler, seed=seed, progress=lambda i, n: pbar.update_absolute(i, n),
-                                     should_stop=stop_requested)
+            latents = render_teacher(model, source, trajectory, text, steps=sampling.steps, guidance=sampling.guidance,
+                                     shift=sampling.shift, solver=sampling.solver, grid=sampling.grid, seed=seed,
+                                     progress=lambda i, n: pbar.update_absolute(i, n), should_stop=stop_requested)
         return io.NodeOutput(_target(source, latents))
 
 
@@ -65,17 +86,28 @@ class RealCamStreamingSampler(io.ComfyNode):
         return schema(
             "RealCamStreamingSampler", "RealCam Streaming Sampler",
             "Live render with the causal student: chunk by chunk with a KV cache (sink + rolling window); "
-            "every chunk is decoded and previewed the moment it exists; the camera can be steered live.",
+            "every chunk is decoded and previewed the moment it exists; the camera can be steered live. "
+            "Every setting left at its 'from model' value (empty, 0, -1) comes from the student checkpoint, "
+            "which stores what it was trained with.",
             inputs=[*_common_inputs(),
-                    RealCamVAE.Input("vae", tooltip="Decoder for the previews and the output frames (a tiny vae_approx decoder is fastest)."),
-                    io.String.Input("steps", default="1000,750,500", tooltip="Denoising timesteps per chunk before the shift warp (few-step student)."),
-                    io.Int.Input("chunk", default=3, min=1, max=16, tooltip="Latent frames per chunk (3 = 12 video frames)."),
-                    io.Int.Input("sink", default=1, min=0, max=16, tooltip="Chunks kept for ever at the start of the cache."),
-                    io.Int.Input("window", default=5, min=0, max=64, tooltip="Most recent previous chunks kept in the cache."),
-                    io.Float.Input("shift", default=5.0, min=0.1, max=30.0, step=0.1, tooltip="Shift used to warp the step list."),
-                    io.Float.Input("context_noise", default=0.0, min=0.0, max=1000.0, tooltip="Timestep of the cache-writing pass (0 = clean)."),
-                    io.Combo.Input("rope", options=["absolute", "cache_slot"], default="absolute",
-                                   tooltip="'cache_slot' rotates cached keys by slot: unbounded streams at constant cost."),
+                    RealCamVAE.Input("vae", tooltip="Decoder for the previews and the output frames "
+                                                    "(a tiny vae_approx decoder is fastest)."),
+                    io.String.Input("steps", default="", tooltip="Denoising timesteps per chunk before the shift warp, "
+                                                                 "e.g. '1000,750,500'; empty = from the model."),
+                    io.Int.Input("chunk", default=0, min=0, max=16,
+                                 tooltip="Latent frames per chunk (3 = 12 video frames); 0 = from the model."),
+                    io.Int.Input("sink", default=-1, min=-1, max=16,
+                                 tooltip="Chunks kept for ever at the start of the cache; -1 = from the model."),
+                    io.Int.Input("window", default=-1, min=-1, max=64,
+                                 tooltip="Most recent previous chunks kept in the cache; -1 = from the model."),
+                    io.Float.Input("shift", default=0.0, min=0.0, max=30.0, step=0.1,
+                                   tooltip="Shift used to warp the step list; 0 = from the model."),
+                    io.Float.Input("context_noise", default=-1.0, min=-1.0, max=1000.0,
+                                   tooltip="Timestep of the cache-writing pass (0 = clean); -1 = from the model."),
+                    io.Combo.Input("rope", options=[FROM_MODEL, "absolute", "cache_slot"], default=FROM_MODEL,
+                                   tooltip="'cache_slot' rotates cached keys by slot: unbounded streams at constant cost. "
+                                           "An 'absolute' stream that outgrows the RoPE table switches to 'cache_slot' "
+                                           "by itself (and says so)."),
                     io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True, tooltip="Noise seed."),
                     io.String.Input("live_session", default="", optional=True,
                                     tooltip="Session id for live steering: POST /realcam/live_camera {session, trajectory} "
@@ -85,13 +117,19 @@ class RealCamStreamingSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, source, trajectory, text, vae, steps: str, chunk: int, sink: int, window: int, shift: float,
                 context_noise: float, rope: str, seed: int, live_session: str = "") -> io.NodeOutput:
-        try:
-            step_list = tuple(float(s) for s in steps.replace(" ", "").split(",") if s)
-        except ValueError:
-            raise ValueError(f"steps must be comma-separated numbers like '1000,750,500', got {steps!r}") from None
-        config = StreamingConfig(chunk_latent_frames=chunk, sink_chunks=sink, window_chunks=window,
-                                 denoising_steps=step_list, shift=shift, context_noise=context_noise, rope_mode=rope)
-        pbar = comfy.utils.ProgressBar(max(1, -(-source.latent_frames // chunk)))
+        step_list = None
+        if steps.strip():
+            try:
+                step_list = tuple(float(s) for s in steps.replace(" ", "").split(",") if s)
+            except ValueError:
+                raise ValueError(f"steps must be comma-separated numbers like '1000,750,500' (or empty: from the "
+                                 f"model), got {steps!r}") from None
+        config = model.streaming.override(chunk_latent_frames=_given(chunk, 0), sink_chunks=_given(sink, -1),
+                                          window_chunks=_given(window, -1), denoising_steps=step_list,
+                                          shift=_given(shift, 0.0), context_noise=_given(context_noise, -1.0),
+                                          rope_mode=_given(rope, FROM_MODEL))
+        c = config.chunk_latent_frames
+        pbar = comfy.utils.ProgressBar(max(1, -(-source.latent_frames // c)))
 
         def on_chunk(ch):
             pbar.update_absolute(ch.index + 1, ch.total, _preview(ch.frames[-1]))
@@ -99,7 +137,11 @@ class RealCamStreamingSampler(io.ComfyNode):
         live = None
         if live_session:
             live = lambda first: LIVE_CAMERAS.newest(live_session, source.video_frames, first)  # noqa: E731
-        with on_device(model, vae.model):
-            result = render_stream(model, source, trajectory, text, config=config, seed=seed, decoder=vae,
-                                   on_chunk=on_chunk, should_stop=stop_requested, live_camera=live)
+        try:
+            with on_device(model, vae.model):
+                result = render_stream(model, source, trajectory, text, config=config, seed=seed, decoder=vae,
+                                       on_chunk=on_chunk, should_stop=stop_requested, live_camera=live)
+        finally:
+            if live_session:  # a path posted for this run must not steer the next one
+                LIVE_CAMERAS.close(live_session)
         return io.NodeOutput(result.frames.cpu(), _target(source, result.latents))

@@ -48,7 +48,8 @@ class RealCamVideoEncode(io.ComfyNode):
                 RealCamVAE.Input("vae", tooltip="A full Wan VAE (a tiny decoder without encoder cannot encode)."),
                 io.Image.Input("images", tooltip="The source video as an IMAGE batch (core LoadVideo → GetVideoComponents, "
                                                  "or VideoHelperSuite's Load Video)."),
-                io.Float.Input("fps", default=16.0, min=0.1, max=240.0, step=0.1, tooltip="Frame rate of the source (keyframe times use it)."),
+                io.Float.Input("fps", default=16.0, min=0.1, max=240.0, step=0.1,
+                               tooltip="Frame rate of the source (keyframe times use it)."),
                 io.Combo.Input("frame_policy", options=["trim", "pad", "error"], default="trim",
                                tooltip="RealCam needs 4k+1 frames: trim the end, pad by repeating the last frame, or stop with an error."),
                 io.Combo.Input("size_policy", options=["error", "crop", "resize"], default="crop",

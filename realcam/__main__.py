@@ -48,6 +48,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
           f"{model.cfg.num_heads} heads, {model.cfg.in_dim} latent channels; use the {model.cfg.vae_name} VAE)")
     print(f"conditioning:  {model.conditioning.to_json()}  [{info.conditioning_source}]")
     print(f"streaming:     {model.streaming.to_json()}")
+    print(f"teacher:       {model.sampling.to_json()}")
     print(f"dtype:         {model.dtype}{' (fp8 linear weights kept)' if info.fp8 == 'kept' else ''}")
     print(f"parameters:    {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M")
     for note in info.notes:
@@ -223,14 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
                        "per-chunk latency, PSNR vs ground truth)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: a move that shifts the whole image, where copying the source fails)")
+    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: a move that "
+                   "shifts the whole image, where copying the source fails)")
     p.add_argument("--scene", type=int, default=0, help="held-out scene index")
     p.add_argument("--teacher", action="store_true", help="also render with the bidirectional teacher")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
     p.add_argument("--scenes", type=int, default=6)
-    p.add_argument("--teacher-steps", type=int, default=20)
+    p.add_argument("--teacher-steps", type=int, default=None,
+                   help="teacher sampling steps (default: what each teacher checkpoint carries; 20 for the embedded one)")
     p.add_argument("--weights", default=None, help="folder with vae/student/teacher.safetensors (default: embedded)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                    help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")

@@ -5,6 +5,7 @@ Random weights (speed does not depend on their values). Run on a GPU with
 """
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ def run_benchmark(cfg: WanConfig, *, height: int, width: int, chunks: int, strea
     with torch.device("meta"):
         model = RealCamDiT(cfg)
     model = model.to_empty(device=device)
-    model.init_weights()
+    model.init_weights()  # sets every parameter: to_empty leaves uninitialised memory
     with torch.no_grad():  # random weights everywhere (init zeroes the head)
         model.head.head.weight.normal_(0, 0.02)
     model = model.to(dtype).eval()
@@ -66,17 +67,21 @@ def run_benchmark(cfg: WanConfig, *, height: int, width: int, chunks: int, strea
     print_fn(f"{cfg.name} | {height}x{width} px, latent {h}x{w}, chunk {c} latent frames ({chunk_tokens} tokens), "
              f"sink {streaming.sink_chunks}, window {streaming.window_chunks}, {len(streaming.denoising_steps)} steps, "
              f"rope {streaming.rope_mode}, {device}, {str(dtype).replace('torch.', '')}")
-    print_fn(f"{'chunk':>5} {'latency ms':>11} {'cache chunks':>12} {'GFLOP':>8}")
+    print_fn(f"{'chunk':>5} {'latency ms':>11} {'cache chunks':>12} {'GFLOP':>8} {'max |out|':>10}")
     flops = []
     for _ in range(chunks):
         sync()
         r = session.step()
         sync()
+        peak = r.latents.abs().max().item()
+        if not math.isfinite(peak):
+            raise RuntimeError(f"chunk {r.index} of the benchmark produced non-finite latents: the model is not "
+                               "initialised (a timing of NaN arithmetic would be meaningless)")
         kv = chunk_tokens * (1 + len(r.cache_chunks))
         fl = (len(streaming.denoising_steps) + 1) * forward_flops(cfg, chunk_tokens, kv, text_tokens).total
         times.append(r.wall_time_s)
         flops.append(fl)
-        print_fn(f"{r.index:>5} {1000 * r.wall_time_s:>11.1f} {len(r.cache_chunks):>12} {fl / 1e9:>8.1f}")
+        print_fn(f"{r.index:>5} {1000 * r.wall_time_s:>11.1f} {len(r.cache_chunks):>12} {fl / 1e9:>8.1f} {peak:>10.3g}")
     steady = times[len(times) // 2:]
     video_frames_per_chunk = 4 * c
     mean = statistics.mean(steady)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
@@ -36,6 +37,12 @@ class _JsonMixin:
     def from_dict(cls, data: dict[str, Any]):
         return _from_dict(cls, data)
 
+    def override(self, **changes: Any):
+        """A copy with the given fields replaced; ``None`` means "keep this one's value" (a node widget or CLI
+        flag left at "from checkpoint")."""
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **given)  # type: ignore[type-var]
+
     @classmethod
     def from_json(cls, text: str):
         try:
@@ -47,7 +54,7 @@ class _JsonMixin:
 
 @dataclass(frozen=True)
 class WanConfig(_JsonMixin):
-    """Shape of a Wan DiT (REFERENCE_FACTS §1). ``name`` is informative only."""
+    """Shape of a Wan DiT (docs/method.md, "Backbone"). ``name`` is informative only."""
 
     name: str
     dim: int
@@ -94,7 +101,7 @@ PoseReference = Literal["first", "previous"]
 
 @dataclass(frozen=True)
 class ConditioningConfig(_JsonMixin):
-    """How source video and camera enter the model (METHOD.md, teacher section).
+    """How source video and camera enter the model (docs/method.md, "Teacher").
 
     - ``mode``: ``interleave`` = ``[zs1, zt1, zs2, zt2, ...]`` (RealCam), ``prefix`` = ``[target | source]``
       (ReCamMaster).
@@ -127,14 +134,14 @@ class ConditioningConfig(_JsonMixin):
 RECAMMASTER_CONDITIONING = ConditioningConfig(mode="prefix", rope_temporal="sequential", source_timestep="shared",
                                               camera_on_source=True, pose_reference="first")
 CONDITIONING_PRESETS: dict[str, ConditioningConfig] = {
-    "interleave": ConditioningConfig(),          # RealCam (paper defaults, METHOD.md)
+    "interleave": ConditioningConfig(),          # RealCam (paper defaults, docs/method.md)
     "prefix": RECAMMASTER_CONDITIONING,          # ReCamMaster
 }
 
 
 @dataclass(frozen=True)
 class StreamingConfig(_JsonMixin):
-    """Settings of the causal student (METHOD.md, student section; REFERENCE_FACTS §4)."""
+    """Settings of the causal student (docs/method.md, "Student")."""
 
     chunk_latent_frames: int = 3
     sink_chunks: int = 1
@@ -149,11 +156,58 @@ class StreamingConfig(_JsonMixin):
             raise ValueError("streaming: chunk_latent_frames >= 1, sink_chunks >= 0 and window_chunks >= 0 are required")
         if not self.denoising_steps:
             raise ValueError("streaming: denoising_steps must list at least one timestep")
+        object.__setattr__(self, "denoising_steps", tuple(float(t) for t in self.denoising_steps))
+        _check_shift("streaming", self.shift)
         if self.rope_mode not in ("absolute", "cache_slot"):
             raise ValueError(f"streaming rope_mode={self.rope_mode!r}; choose 'absolute' or 'cache_slot'")
 
 
-# --- named backbone sizes (REFERENCE_FACTS §1) ------------------------------------------------------
+SigmaGrid = Literal["wan", "diffsynth", "diffusers"]
+SIGMA_GRIDS = ("wan", "diffsynth", "diffusers")
+TEACHER_SOLVERS = ("unipc", "euler")
+
+
+@dataclass(frozen=True)
+class TeacherSamplingConfig(_JsonMixin):
+    """How the bidirectional teacher samples by default (a checkpoint carries its own; see docs/method.md).
+
+    ``grid``: where the sigmas sit — ``wan`` (official Wan: ``linspace(0.999, 0)`` without its last point,
+    integer timesteps), ``diffsynth`` (DiffSynth-Studio, which ReCamMaster's release uses: ``linspace(1, 0)``,
+    float timesteps) or ``diffusers`` (diffusers' flow UniPC: ``linspace(1, 0.001)``, integer timesteps);
+    every grid is shifted and ends at σ = 0.
+    """
+
+    steps: int = 50
+    shift: float = 5.0
+    guidance: float = 5.0
+    solver: Literal["unipc", "euler"] = "unipc"
+    grid: SigmaGrid = "wan"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
+            raise ValueError(f"teacher sampling steps={self.steps!r}; use a whole number from 1 to 1000")
+        _check_shift("teacher sampling", self.shift)
+        if not (isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance) and self.guidance >= 0):
+            raise ValueError(f"teacher sampling guidance={self.guidance!r}; use a finite number >= 0 (1 = no CFG)")
+        if self.solver not in TEACHER_SOLVERS:
+            raise ValueError(f"teacher sampling solver={self.solver!r}; choose one of {TEACHER_SOLVERS}")
+        if self.grid not in SIGMA_GRIDS:
+            raise ValueError(f"teacher sampling grid={self.grid!r}; choose one of {SIGMA_GRIDS}")
+
+
+def _check_shift(what: str, shift: float) -> None:
+    if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+        raise ValueError(f"{what}: shift={shift!r} must be a finite number > 0 (5 is Wan's default)")
+
+
+# Official Wan T2V sampling (UniPC, 50 steps, shift 5, CFG 5) and ReCamMaster's released inference script
+# (DiffSynth's Euler, 50 steps, shift 5, CFG 5): the defaults for files that carry no settings of their own.
+WAN_SAMPLING = TeacherSamplingConfig()
+RECAMMASTER_SAMPLING = TeacherSamplingConfig(solver="euler", grid="diffsynth")
+
+
+
+# --- named backbone sizes (docs/method.md, "Backbone") ------------------------------------------------------
 
 WAN21_T2V_1_3B = WanConfig("wan2.1-t2v-1.3b", dim=1536, ffn_dim=8960, num_heads=12, num_layers=30)
 WAN21_T2V_14B = WanConfig("wan2.1-t2v-14b", dim=5120, ffn_dim=13824, num_heads=40, num_layers=40)
@@ -173,13 +227,3 @@ def get_config(name: str) -> WanConfig:
         return CONFIGS[name]
     except KeyError:
         raise ValueError(f"unknown model config {name!r}; known: {', '.join(CONFIGS)}") from None
-
-
-@dataclass(frozen=True)
-class RealCamSettings:
-    """Everything a RealCam checkpoint carries besides its weights."""
-
-    arch: WanConfig
-    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
-    streaming: StreamingConfig = field(default_factory=StreamingConfig)
-    camera_layers: bool = True

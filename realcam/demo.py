@@ -88,32 +88,27 @@ class Rendered:
 def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None,
                 model=None) -> Rendered:
     """Stream ``case`` through the causal student (``model`` overrides the embedded one)."""
-    import dataclasses
-
-    from .config import StreamingConfig
     from .pipeline import encode_video, render_stream, text_context
 
     student = model if model is not None else models.student
     source = encode_video(models.vae, case.source)
-    config = getattr(student, "streaming", None) or StreamingConfig()
-    if chunk is not None:
-        config = dataclasses.replace(config, chunk_latent_frames=chunk)
+    config = student.streaming.override(chunk_latent_frames=chunk)
     with torch.no_grad():
         out = render_stream(student, source, case.trajectory, text_context(student), config=config,
                             seed=seed, decoder=models.vae)
     return Rendered(out.frames[:case.source.shape[0]], [c.wall_time_s for c in out.chunks])
 
 
-def run_teacher(models: TinyModels, case: Case, *, steps: int = 20, seed: int = 0, model=None) -> Rendered:
-    """Re-render ``case`` with the bidirectional teacher (``model`` overrides the embedded one)."""
+def run_teacher(models: TinyModels, case: Case, *, steps: int | None = None, seed: int = 0, model=None) -> Rendered:
+    """Re-render ``case`` with the bidirectional teacher (``model`` overrides the embedded one), sampled with
+    the settings its checkpoint carries (``steps`` overrides the step count)."""
     from .pipeline import decode_video, encode_video, render_teacher, text_context
 
     teacher = model if model is not None else models.teacher
     source = encode_video(models.vae, case.source)
     t0 = time.perf_counter()
     with torch.no_grad():
-        latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps,
-                                 guidance=1.0, shift=models.info.get("teacher_shift", 3.0), seed=seed)
+        latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps, seed=seed)
         frames = decode_video(models.vae, latents)
     return Rendered(frames[:case.source.shape[0]], [time.perf_counter() - t0])
 
@@ -166,7 +161,8 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
              f"{case.source.shape[2]}x{case.source.shape[1]}")
     student = run_student(models, case, seed=seed)
     for i, t in enumerate(student.chunk_latency_s):
-        print_fn(f"  chunk {i + 1}/{len(student.chunk_latency_s)}: {t * 1000:.1f} ms (DiT {len(models.student.streaming.denoising_steps)} steps + tiny VAE decode)")
+        steps = len(models.student.streaming.denoising_steps)
+        print_fn(f"  chunk {i + 1}/{len(student.chunk_latency_s)}: {t * 1000:.1f} ms (DiT {steps} steps + tiny VAE decode)")
     rows = {"source": case.source, "ours (student)": student.frames}
     still = frozen(case)
     result = {"case": case.name, "student_psnr": psnr(student.frames, case.target),
@@ -226,7 +222,7 @@ def load_variant(path: str | Path):
     return model, stage in BIDIRECTIONAL_STAGES
 
 
-def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | None = None,
+def evaluate(*, scenes: int = 6, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, print_fn=print) -> dict:
     """The held-out benchmark (docs/results.md) on ``scenes`` held-out scenes (presets cycle through
     ``DEMO_PRESETS``): copy-the-source vs the embedded student and teacher, plus ``variants`` (name → weights
@@ -285,6 +281,6 @@ def evaluate(*, scenes: int = 6, teacher_steps: int = 20, folder: str | Path | N
         return sum(finite) / len(finite) if finite else float("nan")
 
     table = {k: {m: mean(v) for m, v in ms.items()} for k, ms in rows.items()}
-    return {"scenes": scenes, "teacher_steps": teacher_steps, "table": table, "per_case_psnr": per_case,
+    return {"scenes": scenes, "teacher_steps": teacher_steps or models.teacher.sampling.steps, "table": table, "per_case_psnr": per_case,
             "variants": {k: str(v) for k, v in (variants or {}).items()},
             "student_steps": list(models.student.streaming.denoising_steps)}

@@ -6,8 +6,9 @@ first is the source's first view: the trajectory starts at the identity) and the
 depth. SIFT keypoints of the anchor are lifted to 3-D with that depth; each generated frame is matched to
 the last anchor before it and ``cv2.solvePnPRansac`` gives the camera that sees those 3-D points where
 the frame shows them. The error is against the true camera relative to the anchor: rotation in degrees,
-camera-centre distance in scene units; frames where no consistent pose exists count as unregistered. Frames are upsampled to at least 128 px before feature detection (SIFT finds few stable points at
-64 px). Conventions: the renderer's pixel ``(i, j)`` has its centre at ``(j + 0.5, i + 0.5)``, OpenCV's at
+camera-centre distance in scene units; frames where no consistent pose exists count as unregistered.
+Frames are upsampled to at least 128 px before feature detection (SIFT finds few stable points at 64 px).
+Conventions: the renderer's pixel ``(i, j)`` has its centre at ``(j + 0.5, i + 0.5)``, OpenCV's at
 ``(j, i)``; both cameras are OpenCV-style (x right, y down, z forward), depth is along the optical axis.
 
 Motion error (does the picture move the way the truth does?). The camera error needs features that a

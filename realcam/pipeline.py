@@ -98,13 +98,15 @@ def _poses(model: RealCamDiT, trajectory: Trajectory, source: SourceVideo) -> to
 
 
 def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
-                   steps: int = 50, guidance: float = 5.0, shift: float = 5.0, solver: str = "unipc", seed: int = 0,
+                   steps: int | None = None, guidance: float | None = None, shift: float | None = None,
+                   solver: str | None = None, grid: str | None = None, seed: int = 0,
                    progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
-    """Target latents ``[1, C, f, h, w]`` from the bidirectional teacher."""
+    """Target latents ``[1, C, f, h, w]`` from the bidirectional teacher. Sampling settings left at None
+    come from the model (``model.sampling``: the checkpoint's own, or its reference's defaults)."""
     _check_pair(model, source)
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
-                          steps=steps, shift=shift, guidance=guidance, solver=solver, seed=seed,
+                          steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,
                           progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
                           should_stop=should_stop)
 
@@ -137,7 +139,7 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
     ``should_stop`` is polled between chunks and raises :class:`Interrupted`: nothing partial is returned.
     """
     _check_pair(model, source)
-    config = config or getattr(model, "streaming", None) or StreamingConfig()
+    config = config or model.streaming
     c = config.chunk_latent_frames
     f = source.latent_frames
     notes: list[str] = []
@@ -173,7 +175,7 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
         if on_chunk is not None:
             on_chunk(chunk)
     out = torch.cat([ch.latents for ch in chunks], dim=2)
-    return StreamResult(out, torch.cat(frames) if frames else None, chunks, notes)
+    return StreamResult(out, torch.cat(frames) if frames else None, chunks, notes + session.notes)
 
 
 def decode_video(vae: VideoVAE, latents: torch.Tensor, *, tiling: Tiling | None = None,

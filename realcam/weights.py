@@ -27,8 +27,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .config import (RECAMMASTER_CONDITIONING, RELEASED_CONFIGS, ConditioningConfig, StreamingConfig, WanConfig,
-                     get_config)
+from .config import (RECAMMASTER_CONDITIONING, RECAMMASTER_SAMPLING, RELEASED_CONFIGS, WAN_SAMPLING, ConditioningConfig,
+                     StreamingConfig, TeacherSamplingConfig, WanConfig, get_config)
 from .model.attention import BACKENDS
 from .model.dit import RealCamDiT
 from .model.layers import CastLinear
@@ -307,7 +307,9 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
         notes.append("no camera layers in the file: added zero-initialised cam_encoder and identity projector "
                      "(the model computes plain Wan until trained)")
     if file_has_fp8:
-        notes.append(f"fp8 weights {'kept in fp8 (' + str(kept) + ' linear layers, upcast per call)' if fp8 == 'keep' else 'upcast to ' + str(dtype).replace('torch.', '')}")
+        how = (f"kept in fp8 ({kept} linear layers, upcast per call)" if fp8 == "keep"
+               else "upcast to " + str(dtype).replace("torch.", ""))
+        notes.append(f"fp8 weights {how}")
     if scale_input:
         notes.append(f"ignored {len(scale_input)} scale_input tensors (only used by fp8 matmul kernels)")
     for n, b in model.named_buffers():
@@ -328,7 +330,10 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     ``camera_layers``: add zero-initialised camera layers when the file has none. ``conditioning``:
     override the file's (RealCam metadata) or the default (ReCamMaster → prefix, else interleave).
     ``attention``: the attention backend (see :mod:`realcam.model.attention`).
-    The returned model carries ``.load_info`` (:class:`LoadInfo`) and ``.streaming`` (:class:`StreamingConfig`).
+    The returned model carries ``.load_info`` (:class:`LoadInfo`), ``.streaming`` (:class:`StreamingConfig`) and
+    ``.sampling`` (:class:`TeacherSamplingConfig`): the file's own settings, or for files without them the
+    defaults of their reference (ReCamMaster's Euler on the DiffSynth grid for ReCamMaster files, official Wan's
+    UniPC otherwise).
     """
     if fp8 not in ("keep", "upcast"):
         raise ValueError(f"fp8={fp8!r}; choose 'keep' or 'upcast'")
@@ -360,6 +365,10 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     else:
         cond, cond_source = ConditioningConfig(), "default"
     streaming = StreamingConfig.from_json(metadata["streaming"]) if "streaming" in metadata else StreamingConfig()
+    if "sampling" in metadata:
+        sampling = TeacherSamplingConfig.from_json(metadata["sampling"])
+    else:  # the reference's own sampling for files that carry none
+        sampling = RECAMMASTER_SAMPLING if fmt == "recammaster" else WAN_SAMPLING
     with torch.device("meta"):
         model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
     notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)
@@ -367,7 +376,7 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     model.load_info = LoadInfo(path=str(path), format=fmt, arch=arch.name, conditioning_source=cond_source,
                                fp8=("kept" if has_fp8 else ("upcast" if any("fp8" in n for n in notes) else None)),
                                notes=notes)
-    model.streaming = streaming
+    model.streaming, model.sampling = streaming, sampling
     model.attention_backend = attention
     return model.eval()
 
@@ -377,14 +386,18 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
 # ---------------------------------------------------------------------------------------------------
 
 def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, streaming: StreamingConfig | None = None,
-                            dtype: torch.dtype | None = None, extra_metadata: dict[str, str] | None = None,
+                            sampling: TeacherSamplingConfig | None = None, dtype: torch.dtype | None = None,
+                            extra_metadata: dict[str, str] | None = None,
                             state_dict: dict[str, torch.Tensor] | None = None) -> Path:
     """Write weights (official names + camera layers) and settings to a safetensors file, atomically.
 
-    ``state_dict``: tensors to write instead of ``model.state_dict()`` (a gathered FSDP state, EMA weights)."""
+    ``streaming`` / ``sampling``: the settings to store (default: the model's own ``.streaming`` /
+    ``.sampling``). ``state_dict``: tensors to write instead of ``model.state_dict()`` (a gathered FSDP
+    state, EMA weights)."""
 
     path = Path(path)
-    streaming = streaming or getattr(model, "streaming", None) or StreamingConfig()
+    streaming = streaming or model.streaming
+    sampling = sampling or model.sampling
     tensors = {}
     for key, value in (model.state_dict() if state_dict is None else state_dict).items():
         value = value.detach()
@@ -393,6 +406,7 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
         tensors[key] = value.contiguous().cpu()
     metadata = {"format": "realcam", "realcam_format_version": FORMAT_VERSION, "arch": model.cfg.to_json(),
                 "conditioning": model.conditioning.to_json(), "streaming": streaming.to_json(),
+                "sampling": sampling.to_json(),
                 "camera_layers": json.dumps(model.camera_layers)}
     for k, v in (extra_metadata or {}).items():
         if k in metadata:

@@ -44,7 +44,7 @@ def workflows() -> dict[str, dict]:
     teacher = _front("realcam_wan2.1_1.3b_teacher.safetensors")
     teacher["10"] = {"class_type": "RealCamTeacherSampler", "inputs": {
         "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0],
-        "steps": 50, "cfg": 5.0, "shift": 5.0, "scheduler": "unipc", "seed": 0}}
+        "steps": 0, "cfg": 0.0, "shift": 0.0, "scheduler": "from model", "seed": 0, "grid": "from model"}}  # the checkpoint's
     teacher["11"] = {"class_type": "RealCamDecode", "inputs": {"vae": ["4", 0], "latents": ["10", 0], "tile": 0, "overlap": 8}}
     teacher.update(_save(["11", 0], "realcam/teacher"))
 
@@ -52,15 +52,16 @@ def workflows() -> dict[str, dict]:
     streaming["9"] = {"class_type": "RealCamVAELoader", "inputs": {"vae_name": "vae_approx/taew2_1.safetensors"}}
     streaming["10"] = {"class_type": "RealCamStreamingSampler", "inputs": {
         "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0], "vae": ["9", 0],
-        "steps": "1000,750,500", "chunk": 3, "sink": 1, "window": 5, "shift": 5.0, "context_noise": 0.0,
-        "rope": "absolute", "seed": 0, "live_session": "realcam-live"}}
+        "steps": "", "chunk": 0, "sink": -1, "window": -1, "shift": 0.0, "context_noise": -1.0,  # the checkpoint's
+        "rope": "from model", "seed": 0, "live_session": "realcam-live"}}
     streaming.update(_save(["10", 0], "realcam/streaming"))
 
     recammaster = _front("Wan2_1_kwai_recammaster_1_3B_step20000_bf16.safetensors", conditioning="prefix")
     recammaster["6"]["inputs"]["trajectory"] = json.dumps({**DEFAULT_TRAJECTORY, "preset": {"name": "cam09"}})
     recammaster["10"] = {"class_type": "RealCamTeacherSampler", "inputs": {
         "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0],
-        "steps": 50, "cfg": 5.0, "shift": 5.0, "scheduler": "unipc", "seed": 0}}
+        # ReCamMaster's own inference: DiffSynth's Euler on linspace(1, 0), 50 steps, shift 5, CFG 5
+        "steps": 50, "cfg": 5.0, "shift": 5.0, "scheduler": "euler", "seed": 0, "grid": "diffsynth"}}
     recammaster["11"] = {"class_type": "RealCamDecode", "inputs": {"vae": ["4", 0], "latents": ["10", 0], "tile": 0, "overlap": 8}}
     recammaster.update(_save(["11", 0], "realcam/recammaster"))
     return {"realcam_teacher": teacher, "realcam_streaming": streaming, "recammaster_prefix": recammaster}

@@ -82,7 +82,7 @@ def comfy_wan(comfyui_tree):
 def comfy_runtime(comfyui_tree, tmp_path_factory):
     """A real ComfyUI, in-process (no server): core nodes plus this pack, loaded from the repo root.
 
-    Follows COMFYUI_HARNESS.md: ``utils.extra_config`` must be imported before ``nodes``; the model
+    ComfyUI's ``utils.extra_config`` must be imported before ``nodes`` (it registers the model folders); the model
     folders point at a temporary directory that tests fill with tiny random checkpoints.
     """
     import asyncio
@@ -95,7 +95,7 @@ def comfy_runtime(comfyui_tree, tmp_path_factory):
         folder_paths.add_model_folder_path(folder, str(models / folder), is_default=True)
     folder_paths.set_output_directory(str(tmp_path_factory.mktemp("comfy_out")))
     folder_paths.set_temp_directory(str(tmp_path_factory.mktemp("comfy_tmp")))
-    import utils.extra_config  # noqa: F401  (before `import nodes`, see COMFYUI_HARNESS.md)
+    import utils.extra_config  # noqa: F401  (before `import nodes`)
     import nodes
 
     from tests.harness.comfyui import REPO_ROOT

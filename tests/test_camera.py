@@ -80,7 +80,7 @@ def test_unreal_rows_follow_recammaster_convention():
 
 # --- presets ----------------------------------------------------------------------------------------------------
 
-RECAMMASTER_END = {  # video frame 80 of 81 (REFERENCE_FACTS §3): translation (m), rotation angle (deg), axis check
+RECAMMASTER_END = {  # video frame 80 of 81 (docs/method.md, "Cameras"): translation (m), rotation angle (deg), axis check
     "cam01": ((0, 0, 0), 19.876, lambda r: r[0, 2] > 0), "cam02": ((0, 0, 0), 19.876, lambda r: r[0, 2] < 0),
     "cam03": ((0, 0, 0), 9.938, lambda r: r[1, 2] < 0), "cam04": ((0, 0, 0), 9.938, lambda r: r[1, 2] > 0),
     "cam05": ((0, 0, 1.9876), 0.0, None), "cam06": ((0, 0, -1.9876), 0.0, None),
@@ -191,13 +191,15 @@ def test_spline_interpolates_keyframes_and_constant_speed():
     ({"version": 1, "type": "spline", "frames": 9, "spline": {"keyframes": []}}, "trajectory.spline.keyframes"),
     ({"version": 1, "type": "spline", "frames": 9, "spline": {"keyframes": [{"t": 0, "position": [0, 0, "a"]}]}},
      "trajectory.spline.keyframes[0].position[2]"),
-    ({"version": 1, "type": "spline", "frames": 9, "spline": {"keyframes": [{"t": 0, "position": [0, 0, 0], "look_at": [0, 0, 1], "yaw": 3}]}},
+    ({"version": 1, "type": "spline", "frames": 9,
+      "spline": {"keyframes": [{"t": 0, "position": [0, 0, 0], "look_at": [0, 0, 1], "yaw": 3}]}},
      "trajectory.spline.keyframes[0]: give either"),
     ({"version": 1, "type": "spline", "frames": 9, "spline": {"keyframes": [{"t": 0, "position": [0, 0, 0], "look_at": [0, 0, 1]},
                                                                            {"t": 0, "position": [1, 0, 0], "look_at": [0, 0, 1]}]}},
      "trajectory.spline.keyframes[1].t: two keyframes"),
     ({"version": 1, "type": "poses", "frames": 1, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]]}, "trajectory.poses[0]"),
-    ({"version": 1, "type": "poses", "frames": 1, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, 0]]}, "trajectory.poses: camera pose of frame 0 is not a rotation"),
+    ({"version": 1, "type": "poses", "frames": 1, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, 0]]},
+     "trajectory.poses: camera pose of frame 0 is not a rotation"),
 ])
 def test_malformed_json_names_the_field(doc, field):
     with pytest.raises(TrajectoryJSONError) as e:

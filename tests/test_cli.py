@@ -1,6 +1,7 @@
 """The command line, run as users run it."""
 from __future__ import annotations
 
+import math
 import subprocess
 
 import pytest
@@ -38,6 +39,20 @@ def test_bench_runs_on_cpu():
     assert "ms/chunk" in out.stdout and "video frames/s" in out.stdout and "GFLOP/chunk" in out.stdout
     rows = [l for l in out.stdout.splitlines() if l.strip() and l.split()[0].isdigit()]
     assert len(rows) == 4
+    peaks = [float(l.split()[-1]) for l in rows]       # max |output| per chunk: the model computes numbers, not NaN
+    assert all(math.isfinite(p) and p > 0 for p in peaks), rows
+
+
+def test_bench_refuses_non_finite_outputs(monkeypatch):
+    """Timings of NaN arithmetic are meaningless (and slow: denormals): the bench stops and says why."""
+    from realcam.bench import run_benchmark
+    from realcam.config import StreamingConfig, get_config
+    from realcam.model import RealCamDiT
+
+    monkeypatch.setattr(RealCamDiT, "init_weights", lambda self: [p.data.fill_(float("nan")) for p in self.parameters()])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        run_benchmark(get_config("tiny"), height=64, width=64, chunks=2, streaming=StreamingConfig(), text_tokens=4,
+                      print_fn=lambda *a: None)
 
 
 def test_flop_estimate_matches_a_hand_count():

@@ -20,7 +20,7 @@ def test_pack_registers_nodes_with_tooltips(comfy_runtime):
     for node_name, node_cls in ours.items():
         spec = node_cls.INPUT_TYPES()
         for group in ("required", "optional"):
-            for name, (kind, *opts) in spec.get(group, {}).items():
+            for name, (_, *opts) in spec.get(group, {}).items():
                 assert opts and opts[0].get("tooltip"), f"{node_name}.{name} has no tooltip"
 
 
@@ -53,3 +53,53 @@ def test_trajectory_node_outputs_path_and_preview(comfy_runtime):
     from realcam.camera.trajectory_json import TrajectoryJSONError
     with pytest.raises(TrajectoryJSONError, match=r"trajectory.preset.name"):
         cls.execute(trajectory=doc.replace("cam09", "cam99"), frames=9, fps=16.0)
+
+
+def _render_parts():
+    from realcam.camera.presets import preset_trajectory
+    from realcam.config import StreamingConfig, TINY, TeacherSamplingConfig
+    from realcam.model import RealCamDiT
+    from realcam.pipeline import encode_video, text_context
+    from realcam.vae import VideoVAE, Wan21VAEConfig, WanVAE21
+    from tests.conftest import randomize_
+    from tests.test_vae import _randomize
+
+    vae = VideoVAE(_randomize(WanVAE21(Wan21VAEConfig(dim=8, z_dim=16)), 1), "wan2.1")
+    model = randomize_(RealCamDiT(TINY), seed=3).eval()
+    model.streaming = StreamingConfig(sink_chunks=1, window_chunks=2, shift=3.0, denoising_steps=(1000.0, 500.0))
+    model.sampling = TeacherSamplingConfig(steps=3, shift=3.0, guidance=1.0, solver="euler", grid="diffsynth")
+    video = torch.rand(25, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    source = encode_video(vae, video)
+    return model, source, preset_trajectory("pan_left", 25), text_context(model), vae
+
+
+def test_sampler_nodes_use_the_checkpoints_settings_unless_overridden(comfy_runtime, report):
+    """Widgets left at 'from model' take what the checkpoint carries (the embedded student: shift 3, window 2);
+    a widget the user sets overrides that one setting. Before the fix the streaming node's widgets (shift 5,
+    window 5) silently replaced the checkpoint's, and the teacher's shift lived in a side README.json."""
+    from realcam.pipeline import render_stream, render_teacher
+
+    model, source, traj, text, vae = _render_parts()
+    nodes = comfy_runtime.nodes.NODE_CLASS_MAPPINGS
+    stream = nodes["RealCamStreamingSampler"]
+    defaults = dict(steps="", chunk=0, sink=-1, window=-1, shift=0.0, context_noise=-1.0, rope="from model", seed=4)
+    images, latents = stream.execute(model, source, traj, text, vae, **defaults).result
+    want = render_stream(model, source, traj, text, config=model.streaming, seed=4)
+    old_widgets = render_stream(model, source, traj, text, config=model.streaming.override(shift=5.0, window_chunks=5,
+                                denoising_steps=(1000.0, 750.0, 500.0)), seed=4)
+    assert torch.equal(latents.latents, want.latents.cpu())
+    gap = float((want.latents - old_widgets.latents).abs().max())
+    report(f"streaming node with 'from model' widgets equals the checkpoint's settings exactly; the old widget "
+           f"defaults differ by {gap:.3f} (max |latent|)")
+    assert gap > 1e-3
+    _, shifted = stream.execute(model, source, traj, text, vae, **{**defaults, "shift": 5.0}).result
+    assert torch.equal(shifted.latents,
+                       render_stream(model, source, traj, text, config=model.streaming.override(shift=5.0), seed=4).latents)
+    teacher = nodes["RealCamTeacherSampler"]
+    (out,) = teacher.execute(model, source, traj, text, steps=0, cfg=0.0, shift=0.0, scheduler="from model", seed=1,
+                             grid="from model").result
+    assert torch.equal(out.latents, render_teacher(model, source, traj, text, seed=1).cpu())
+    (euler8,) = teacher.execute(model, source, traj, text, steps=0, cfg=0.0, shift=8.0, scheduler="from model", seed=1,
+                                grid="from model").result
+    assert torch.equal(euler8.latents, render_teacher(model, source, traj, text, shift=8.0, seed=1).cpu())
+    assert not torch.equal(euler8.latents, out.latents)

@@ -133,3 +133,31 @@ def test_config_validation_and_json():
     with pytest.raises(ValueError, match="unknown field"):
         ConditioningConfig.from_json('{"mode": "prefix", "colour": 1}')
     assert WanConfig.from_json(TINY.to_json()) == TINY
+
+
+def test_init_weights_defines_every_parameter(report):
+    """A model built on the meta device and materialised with ``to_empty`` holds whatever memory it got
+    (NaN here, to make that visible). ``init_weights`` must set every parameter — before the fix it left the
+    modulation tables, q/k norms and norm3 untouched, so ``python -m realcam bench`` timed NaN arithmetic."""
+    with torch.device("meta"):
+        model = RealCamDiT(TINY, camera_layers=True)
+    model = model.to_empty(device="cpu")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    model.init_weights()
+    undefined = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    report(f"parameters left undefined by init_weights: {len(undefined)} (before the fix: 15 of "
+           f"{len(list(model.parameters()))} in the tiny model: per block modulation, 4 q/k norms, norm3 weight and bias; "
+           "head.modulation)")
+    assert undefined == []
+    fresh = RealCamDiT(TINY, camera_layers=True)
+    for (name, p), (_, q) in zip(model.named_parameters(), fresh.named_parameters()):
+        if "norm" in name and "weight" in name:
+            assert torch.equal(p, q), name                       # ones, as constructed
+        if name.endswith("modulation"):
+            assert abs(float(p.std()) - float(q.std())) < 0.5 * float(q.std()), name   # same scale as constructed
+    x = torch.randn(1, 16, 2, 4, 4)
+    out = model.velocity(x, torch.randn(1, 16, 2, 4, 4), torch.tensor([500.0]), torch.randn(1, 3, TINY.text_dim),
+                         0.1 * torch.randn(1, 2, 12))
+    assert torch.isfinite(out).all()

@@ -140,24 +140,144 @@ def test_session_equals_masked_rollout(report):
     assert worst <= 1e-5
 
 
-def test_sixty_chunks_bounded_cache_and_constant_time(report):
+def test_sixty_chunks_bounded_cache_and_constant_work(report):
+    """Flatness proved by what cannot flake: every chunk once the cache is full attends to the same number of
+    key tokens, holds the same cache bytes and costs the same FLOPs. Wall time is printed, not asserted (the
+    old assertion "chunks 51-60 within 1.3x of chunks 2-11" failed 2 of 4 runs on a loaded machine)."""
+    from realcam.bench import forward_flops
+
     cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=5)
     model = _model(seed=1)
     torch.manual_seed(0)
     ctx = torch.randn(1, 8, TINY.text_dim)
     session = StreamingSession(model, ctx, config=cfg, source=torch.randn(1, 16, 180, 8, 8), camera=_path(180), seed=0)
-    session.step()  # warm-up, not counted (chunk numbering below is 1-based: chunk 1 = index 0)
+    key_tokens: list[int] = []
+    original = KVCache.begin_chunk
+
+    def spy(self, chunk, rope_at_rank=None):
+        original(self, chunk, rope_at_rank)
+        key_tokens.append(self.plan.key_tokens)
+    KVCache.begin_chunk = spy
+    try:
+        results = [session.step() for _ in range(60)]
+    finally:
+        KVCache.begin_chunk = original
+    per_chunk = len(cfg.denoising_steps) + 1           # denoising forwards + the cache-writing one
+    attended = [key_tokens[i * per_chunk:(i + 1) * per_chunk] for i in range(60)]
+    chunk_tokens = session.cache.chunk_tokens
+    flops = [(len(cfg.denoising_steps) + 1) * forward_flops(TINY, chunk_tokens, chunk_tokens * (1 + len(r.cache_chunks)),
+                                                            8).total for r in results]
+    full = cfg.sink_chunks + cfg.window_chunks        # chunk 6 on: sink + window all filled
+    assert len({(r.cache_tokens, r.cache_bytes) for r in results}) == 1          # allocated once, never grows
+    assert all(len(r.cache_chunks) <= full for r in results)
+    assert len({tuple(a) for a in attended[full:]}) == 1 and attended[full][0] == chunk_tokens * (1 + full)
+    assert len(set(flops[full:])) == 1
+    assert results[-1].cache_chunks == [0, 54, 55, 56, 57, 58]  # sink + the 5 most recent
+    early = sum(r.wall_time_s for r in results[1:11]) / 10
+    late = sum(r.wall_time_s for r in results[50:60]) / 10
+    report(f"chunks 7-60: {attended[full][0]} attended key tokens, {results[-1].cache_bytes} cache bytes, "
+           f"{flops[-1] / 1e6:.1f} MFLOP each (all equal); measured wall time chunks 2-11 {1000 * early:.2f} ms, "
+           f"51-60 {1000 * late:.2f} ms, ratio {late / early:.3f} (printed, not asserted)")
+
+
+def _live_tensor_bytes() -> int:
+    import gc
+
+    seen, total = set(), 0
+    for obj in gc.get_objects():
+        if isinstance(obj, torch.Tensor) and not obj.is_meta:
+            try:
+                storage = obj.untyped_storage()
+                ptr = storage.data_ptr()
+            except (RuntimeError, NotImplementedError):  # fake/functional tensors other tests left behind
+                continue
+            if ptr not in seen:
+                seen.add(ptr)
+                total += storage.nbytes()
+    return total
+
+
+def test_long_stream_memory_is_constant(report):
+    """A session keeps counters, not every chunk it produced: 200 chunks hold what 20 held. Before the fix the
+    session's stats kept every ChunkResult with its latents (measured at 128 px: 417 → 431 MiB RSS)."""
+    import gc
+
+    import psutil
+
+    cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0,),
+                          rope_mode="cache_slot")   # (absolute mode would switch to it at chunk 170 anyway)
+    model = _model(seed=8)
+    n = 200
+    source = torch.randn(1, 16, 3 * n, 16, 16, generator=torch.Generator().manual_seed(0))   # 128 px video
+    session = StreamingSession(model, torch.zeros(1, 1, TINY.text_dim), config=cfg, source=source,
+                               camera=_path(3 * n), seed=0)
+    proc = psutil.Process()
+    for _ in range(20):
+        session.step()
+    gc.collect()
+    rss20, bytes20 = proc.memory_info().rss, _live_tensor_bytes()
+    for _ in range(n - 20):
+        session.step()
+    gc.collect()
+    rss200, bytes200 = proc.memory_info().rss, _live_tensor_bytes()
+    grown = (rss200 - rss20) / 2**20
+    report(f"RSS after 20 chunks {rss20 / 2**20:.1f} MiB, after 200 {rss200 / 2**20:.1f} MiB (+{grown:.2f} MiB); live "
+           f"tensor bytes +{bytes200 - bytes20} (before the fix: +{180 * 16 * 3 * 16 * 16 * 4 / 2**20:.1f} MiB of "
+           "retained chunk latents in session.stats)")
+    assert session.stats.chunks == n and session.stats.mean_time_s > 0
+    assert bytes200 - bytes20 < 64 * 1024
+    assert grown < 4.0
+
+
+def test_absolute_rope_stream_outlives_the_rope_table(report):
+    """A live stream in absolute RoPE mode passes the 1024-position table after ~170 chunks (6 positions per
+    chunk). It switches to cache-slot RoPE by itself, says so, and runs on (300 chunks here); before the fix it
+    stopped with a ValueError at chunk 170."""
+    import warnings
+
+    cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0,),
+                          rope_mode="absolute")
+    model = _model(seed=9)
+    session = StreamingSession(model, torch.zeros(1, 1, TINY.text_dim), config=cfg, camera=_path(900), seed=0)
+    g = torch.Generator().manual_seed(1)
+    outs = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(300):
+            session.push_source(torch.randn(1, 16, 3, 4, 4, generator=g))   # a live source, chunk by chunk
+            r = session.step()
+            outs.append(float(r.latents.abs().max()))
+    first_over = next(i for i in range(300) if 2 * 3 * (i + 1) - 1 >= TINY.rope_max_positions)
+    report(f"300-chunk live stream: switched to cache_slot RoPE at chunk {first_over} ({session.notes[0]!r}); "
+           f"every output finite (before the fix: ValueError at chunk {first_over})")
+    assert len(session.notes) == 1 and f"chunk {first_over}:" in session.notes[0]
+    assert any("cache-slot RoPE" in str(w.message) for w in caught)
+    assert session.config.rope_mode == "cache_slot" and all(torch.isfinite(torch.tensor(outs)))
+    assert session.cache.cached_chunks() == [0, 298, 299]
     session.reset()
-    sizes = set()
-    for _ in range(60):
-        r = session.step()
-        sizes.add((r.cache_tokens, r.cache_bytes))
-        assert len(r.cache_chunks) <= cfg.sink_chunks + cfg.window_chunks
-    assert len(sizes) == 1  # allocated once, never grows
-    assert session.stats.chunks[-1].cache_chunks == [0, 54, 55, 56, 57, 58]  # sink + the 5 most recent
-    early, late = session.stats.mean_time(1, 10), session.stats.mean_time(50, 59)
-    report(f"mean chunk time: chunks 2-11 {1000 * early:.2f} ms, chunks 51-60 {1000 * late:.2f} ms, ratio {late / early:.3f}")
-    assert late <= 1.3 * early
+    assert session.config.rope_mode == "absolute" and session.notes == []
+
+
+def test_rope_switch_recaches_exactly():
+    """While nothing has been evicted, cache-slot positions equal absolute ones, so a stream that switches
+    mid-way (a small RoPE table here) must give the very chunks of a stream that never had to switch."""
+    import dataclasses
+    import warnings
+
+    cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=8, rope_mode="absolute")
+    big = _model(seed=10)
+    small = _model(seed=10)
+    small.cfg = dataclasses.replace(small.cfg, rope_max_positions=14)   # chunk 3 reaches position 15
+    source, _, ctx, _, _ = _clip(6, seed=4)
+    path = _path(6 * C)
+    ref = StreamingSession(big, ctx, config=cfg, source=source, camera=path, seed=2)
+    sw = StreamingSession(small, ctx, config=cfg, source=source, camera=path, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = [sw.step().latents for _ in range(6)]
+    want = [ref.step().latents for _ in range(6)]
+    assert sw.config.rope_mode == "cache_slot" and "chunk 3:" in sw.notes[0] and ref.notes == []
+    assert max(float((a - b).abs().max()) for a, b in zip(got, want)) < 1e-5
 
 
 def test_camera_change_only_affects_later_chunks():
@@ -208,23 +328,6 @@ def test_live_source_equals_full_source_and_reports_missing_frames():
             live.step()
         live.push_source(source[:, :, i * C:(i + 1) * C])
         assert torch.equal(live.step().latents, full.step().latents)
-
-
-def test_unbounded_stream_needs_cache_slot():
-    cfg = StreamingConfig(chunk_latent_frames=1, sink_chunks=1, window_chunks=1, denoising_steps=(1000.0,))
-    model = _model()
-    small = TINY.replace(rope_max_positions=8)
-    model.cfg = small
-    ctx = torch.randn(1, 3, TINY.text_dim)
-    s = StreamingSession(model, ctx, config=cfg, source=torch.randn(1, 16, 6, 4, 4))
-    with pytest.raises(ValueError, match="cache_slot"):
-        for _ in range(6):
-            s.step()
-    slot = StreamingSession(model, ctx, config=StreamingConfig(chunk_latent_frames=1, sink_chunks=1, window_chunks=1,
-                                                                denoising_steps=(1000.0,), rope_mode="cache_slot"),
-                            source=torch.randn(1, 16, 6, 4, 4))
-    for _ in range(6):
-        assert torch.isfinite(slot.step().latents).all()
 
 
 def test_prefix_models_cannot_stream():

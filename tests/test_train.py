@@ -23,7 +23,7 @@ from realcam.model import RealCamDiT
 from realcam.sampling.streaming import StreamingSession
 from realcam.train.config import DistillSpec, load_config
 from realcam.train.data import LatentPairs, batch_indices, preprocess
-from realcam.train.losses import DMDGeneratorLoss
+from realcam.train.losses import DMDGeneratorLoss, dmd_gradient, dmd_loss, dmd_sigma
 from realcam.vae.taehv import TinyVAE
 
 from .conftest import randomize_
@@ -231,7 +231,8 @@ def _tiny(seed: int) -> RealCamDiT:
 
 def test_dmd_generator_gradient_flows_only_through_the_exit_step():
     gen, real, critic = _tiny(0), _tiny(1).requires_grad_(False), _tiny(2)
-    spec = DistillSpec(teacher="x", sink_chunks=1, window_chunks=1)
+    spec = DistillSpec(teacher="x")
+    gen.streaming = StreamingConfig(sink_chunks=1, window_chunks=1)
     loss_fn = DMDGeneratorLoss(gen, real, critic, spec)
     g = torch.Generator().manual_seed(0)
     batch = {"source": torch.randn(1, 16, 9, 4, 4, generator=g), "target": torch.randn(1, 16, 9, 4, 4, generator=g),
@@ -261,7 +262,7 @@ def test_dmd_generator_gradient_flows_only_through_the_exit_step():
         StreamingSession._write_cache = orig
         handle.remove()
     exit_step = int(metrics["exit_step"])
-    steps = len(spec.denoising_steps)
+    steps = len(gen.streaming.denoising_steps)
     per_chunk = steps + 1  # denoising forwards, then the cache-writing forward
     assert len(calls) == 3 * per_chunk
     for c in range(3):
@@ -272,6 +273,131 @@ def test_dmd_generator_gradient_flows_only_through_the_exit_step():
     assert cache_tensors and not any(t.requires_grad for t in cache_tensors), "the KV cache joined the graph"
     assert all(p.grad is None for p in real.parameters()) and all(p.grad is None for p in critic.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gen.parameters())
+
+
+def _dmd_batch(latent_frames: int = 9):
+    g = torch.Generator().manual_seed(0)
+    return {"source": torch.randn(1, 16, latent_frames, 4, 4, generator=g),
+            "target": torch.randn(1, 16, latent_frames, 4, 4, generator=g),
+            "pose12": pose12(relative_poses(torch.eye(4).expand(latent_frames, 4, 4).clone().double()))[None],
+            "context": torch.zeros(1, 1, TINY.text_dim)}
+
+
+def test_dmd_loss_gradient_is_the_closed_form(report):
+    """``dmd_loss`` (pure): its gradient in x is ``g / numel`` with ``g = (fake − real) / mean|x − real|`` per
+    sample (DMD eq. 7–8, as Self-Forcing normalises it); the scores get none."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, 6, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    fake = torch.randn(2, 16, 6, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    real = torch.randn(2, 16, 6, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    dmd_loss(x, fake, real).backward()
+    norm = (x.detach() - real.detach()).abs().mean(dim=(1, 2, 3, 4), keepdim=True)
+    closed = (fake.detach() - real.detach()) / norm / x.numel()
+    err = float((x.grad - closed).abs().max() / closed.abs().max())
+    report(f"dmd_loss gradient vs closed form g/numel: relative error {err:.1e} (before: no pure dmd_loss to test)")
+    assert err < 1e-12 and fake.grad is None and real.grad is None
+    torch.testing.assert_close(dmd_gradient(x.detach(), fake.detach(), real.detach()), closed * x.numel(), rtol=1e-12, atol=0)
+    assert float(dmd_loss(x, real, real).detach()) == 0.0                         # scores agree: nothing to move
+    same = real.detach().clone()
+    assert float(dmd_gradient(same, fake.detach(), same).abs().max()) == 0.0      # zero normaliser: no step, not inf
+
+
+def test_dmd_noise_level_is_clamped_after_the_shift(report):
+    """Self-Forcing: u ~ U(0, 1), shifted, then clamped to [0.02, 0.98]. Before the fix the range was applied
+    before the shift (U(0.02, 0.98) shifted reaches 0.996 at shift 5)."""
+    sigma = dmd_sigma((20000,), 5.0, torch.Generator().manual_seed(0), 0.02, 0.98)
+    at_max = float((sigma == sigma.max()).float().mean())
+    report(f"DMD σ at shift 5: range [{float(sigma.min()):.3f}, {float(sigma.max()):.3f}], {100 * at_max:.1f} % at the "
+           "0.98 clamp (expected P(u > 0.98/1.08) = 9.3 %)")
+    assert float(sigma.min()) == pytest.approx(0.02, abs=1e-3) and float(sigma.max()) == pytest.approx(0.98)
+    assert float(sigma.min()) >= float(torch.tensor(0.02)) and float(sigma.max()) <= float(torch.tensor(0.98))
+    assert at_max == pytest.approx(1 - 0.98 / 1.08, abs=0.01)
+
+
+def test_dmd_exit_step_is_the_same_on_every_process():
+    """Each process has its own generator (data, noise); the exit step comes from the shared one, so all
+    processes stop at the same step, as Self-Forcing's broadcast makes them."""
+    gen, real, critic = _tiny(0), _tiny(1).requires_grad_(False), _tiny(2)
+    gen.streaming = StreamingConfig(sink_chunks=1, window_chunks=1)
+    loss_fn = DMDGeneratorLoss(gen, real, critic, DistillSpec(teacher="x"))
+    from realcam.train.data import step_generator
+
+    steps = set()
+    with torch.no_grad():
+        for step in range(6):
+            per_rank = {loss_fn.rollout(_dmd_batch(3), step_generator(0, step, 0, rank, 1),
+                                        step_generator(0, step, 0, 1))[1] for rank in (0, 1)}
+            assert len(per_rank) == 1
+            steps |= per_rank
+    assert len(steps) > 1                    # still random from step to step
+
+
+def test_dmd_cache_from_exit_is_self_forcings_rollout():
+    """``distill.cache_from='exit'``: a chunk stops denoising at the exit step and its x0 fills the cache
+    (Self-Forcing); the default 'clean' denoises to the end first (RealCam's self-rollout)."""
+    model = _tiny(5)
+    b = _dmd_batch(6)
+    forwards, written = [], []
+    orig_write = StreamingSession._write_cache
+
+    def spy_write(self, i, source, clean):
+        written.append(clean.clone())
+        orig_write(self, i, source, clean)
+    handle = model.register_forward_hook(lambda m, a, o: forwards.append(1))
+    StreamingSession._write_cache = spy_write
+    try:
+        for mode in ("exit", "clean"):
+            forwards.clear()
+            written.clear()
+            session = StreamingSession(model, b["context"], config=StreamingConfig(sink_chunks=1, window_chunks=1),
+                                       source=b["source"], seed=3, pose12=b["pose12"])
+            out = session.rollout(2, grad_step=0, cache_from=mode)
+            per_chunk = len(forwards) // 2
+            if mode == "exit":
+                assert per_chunk == 2                                    # exit step + cache write
+                assert torch.equal(written[0], out.exit[:, :, :3].detach()) and torch.equal(out.clean, out.exit.detach())
+            else:
+                assert per_chunk == 4                                    # 3 steps + cache write
+                assert not torch.equal(written[0], out.exit[:, :, :3].detach())
+    finally:
+        StreamingSession._write_cache = orig_write
+        handle.remove()
+
+
+def test_streaming_settings_go_from_causal_init_to_the_distilled_student(dataset, tmp_path, report):
+    """One settings object: the causal stage saves what it trained (chunk 2, cache-slot RoPE, window 1, shift
+    3, two steps), distillation streams with exactly that and saves it again; ``distill.streaming`` overrides
+    one field only when asked. Before the fix distillation used chunk 3 / absolute RoPE / shift 5 whatever
+    the student had been trained for."""
+    from realcam.train.stages import train
+    from realcam.weights import load_dit, save_realcam_checkpoint
+
+    teacher = _tiny(6)
+    save_realcam_checkpoint(teacher, tmp_path / "teacher.safetensors")
+    common = dict(data=str(dataset / "latents"), steps=1)
+    causal = load_config(None, ["causal.chunk=2", 'causal.streaming={"rope_mode": "cache_slot", "window_chunks": 1, '
+                                '"shift": 3.0, "denoising_steps": [1000, 500]}', "causal.sink_choices=[1]",
+                                "causal.window_choices=[1]", f"model.init={tmp_path / 'teacher.safetensors'}"],
+                         stage="causal", out=str(tmp_path / "c"), **common)
+    train(causal, progress=False)
+    trained = StreamingConfig(chunk_latent_frames=2, rope_mode="cache_slot", window_chunks=1, shift=3.0,
+                              denoising_steps=(1000.0, 500.0))
+    assert load_dit(tmp_path / "c" / "student.safetensors").streaming == trained
+    distill = load_config(None, [f"model.init={tmp_path / 'c' / 'student.safetensors'}",
+                                 f"distill.teacher={tmp_path / 'teacher.safetensors'}", "distill.generator_every=1"],
+                          stage="distill", out=str(tmp_path / "d"), **common)
+    train(distill, progress=False)
+    saved = load_dit(tmp_path / "d" / "generator.safetensors").streaming
+    report(f"student trained with {trained.to_json()}; distilled and saved with {saved.to_json()} "
+           "(before the fix: chunk 3, absolute RoPE, shift 5, window 5, steps [1000, 750, 500])")
+    assert saved == trained
+    over = load_config(None, [f"model.init={tmp_path / 'c' / 'student.safetensors'}",
+                              f"distill.teacher={tmp_path / 'teacher.safetensors'}", "distill.generator_every=1",
+                              'distill.streaming={"window_chunks": 2}'], stage="distill", out=str(tmp_path / "e"), **common)
+    train(over, progress=False)
+    assert load_dit(tmp_path / "e" / "generator.safetensors").streaming == trained.override(window_chunks=2)
+    with pytest.raises(ValueError, match="distill.streaming"):
+        load_config(None, ['distill.streaming={"windw": 2}', "distill.teacher=x"], stage="distill", data="x")
 
 
 def test_rollout_is_the_inference_stream():

@@ -27,7 +27,8 @@ def test_three_workflows_ship_in_both_forms():
     assert names == {"realcam_teacher", "realcam_streaming", "recammaster_prefix"}
     for name in names:
         ui = load_workflow(WORKFLOWS[0].parent / f"{name}.json")
-        assert {n["type"] for n in ui["nodes"]} == {n["class_type"] for n in load_workflow(WORKFLOWS[0].parent / f"{name}.api.json").values()}
+        api = load_workflow(WORKFLOWS[0].parent / f"{name}.api.json")
+        assert {n["type"] for n in ui["nodes"]} == {n["class_type"] for n in api.values()}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -104,7 +105,7 @@ def test_batch_resumes_after_being_killed(wf_server, tmp_path, report):
     for k in done_before:                       # finished items were not rendered again
         assert items[k]["prompt_id"] == done_before[k]["prompt_id"] and f"{k}: already done, skipped" in second.stdout
         assert (out / items[k]["outputs"][0]).stat().st_mtime == mtimes[k]
-    for k, v in items.items():
+    for v in items.values():
         video_file = out / v["outputs"][0]
         assert video_file.suffix == ".mp4" and read_video(video_file).shape[0] == SOURCE_FRAMES
     # every item was rendered exactly once on the server (a prompt queued before the kill is waited for, not re-queued)

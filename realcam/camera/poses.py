@@ -117,7 +117,7 @@ def ypr_from_rotation(rot: torch.Tensor) -> torch.Tensor:
     return torch.rad2deg(torch.stack([yaw, pitch, roll], dim=1))
 
 
-_UNREAL_TO_OPENCV = torch.tensor([[0.0, 1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=torch.float64)
+_UNREAL_WORLD_FLIP = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64))  # left- ↔ right-handed
 
 
 def from_unreal_rows(rows: torch.Tensor) -> torch.Tensor:
@@ -126,14 +126,24 @@ def from_unreal_rows(rows: torch.Tensor) -> torch.Tensor:
 
     Columns become (right, −up, forward, position/100). Unreal's world is left-handed; its y axis is
     flipped so that the result is a proper rotation. Relative poses (what the model reads) do not
-    depend on that world choice: they equal ReCamMaster's.
+    depend on that world choice: they equal ReCamMaster's. :func:`to_unreal_rows` is the inverse.
     """
     rows = torch.as_tensor(rows, dtype=torch.float64).reshape(-1, 4, 4)
     c2w = rows.transpose(1, 2)[:, :, [1, 2, 0, 3]].clone()
     c2w[:, :, 1] *= -1
     c2w[:, :3, 3] /= 100.0
-    flip = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64))
-    return check_c2w(flip @ c2w)
+    return check_c2w(_UNREAL_WORLD_FLIP @ c2w)
+
+
+def to_unreal_rows(c2w: torch.Tensor) -> torch.Tensor:
+    """OpenCV camera-to-world (metres) → Unreal rows ``[N, 4, 4]`` (forward, right, up, position in cm; last
+    column 0, 0, 0, 1): the inverse of :func:`from_unreal_rows`, for writing MultiCamVideo camera files."""
+    c = _UNREAL_WORLD_FLIP @ check_c2w(c2w)
+    right, down, forward, pos = c[:, :3, 0], c[:, :3, 1], c[:, :3, 2], c[:, :3, 3] * 100
+    rows = torch.zeros(c.shape[0], 4, 4, dtype=torch.float64)
+    rows[:, 0, :3], rows[:, 1, :3], rows[:, 2, :3], rows[:, 3, :3] = forward, right, -down, pos
+    rows[:, 3, 3] = 1
+    return rows
 
 
 def parse_unreal_matrix(text: str) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Preset camera motions at any length, with amplitude, speed, easing and out-and-back (loop-closed) forms.
 
-ReCamMaster's ten (cam01–cam10; REFERENCE_FACTS §3) reproduce its example camera file exactly at 81
+ReCamMaster's ten (cam01–cam10; docs/method.md, "Cameras") reproduce its example camera file exactly at 81
 frames: each starts at the identity and ramps linearly with ``s(i) = i / (F − 0.5)`` (``i / 80.5``).
 At ``s = 1`` and amplitude 1:
 

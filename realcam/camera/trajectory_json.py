@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .poses import PoseError, check_c2w, from_unreal_rows, parse_unreal_matrix
+from .poses import PoseError, from_unreal_rows, parse_unreal_matrix, to_unreal_rows
 from .presets import PRESETS, RECAMMASTER, preset_trajectory
 from .spline import Keyframe, spline_trajectory
 from .trajectory import Trajectory
@@ -222,15 +222,10 @@ def read_camera_extrinsics(obj: dict | str, camera: str) -> torch.Tensor:
 
 def write_camera_extrinsics(cameras: dict[str, torch.Tensor]) -> dict:
     """OpenCV camera-to-world per camera ``{name: [F, 4, 4]}`` → the MultiCamVideo JSON object."""
-    flip = torch.diag(torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=torch.float64))
     out: dict[str, dict[str, str]] = {}
     for name, c2w in cameras.items():
-        c = flip @ check_c2w(c2w)
-        right, down, forward, pos = c[:, :3, 0], c[:, :3, 1], c[:, :3, 2], c[:, :3, 3] * 100
-        for k in range(c.shape[0]):
-            rows = [forward[k], right[k], -down[k]]
-            text = " ".join("[" + " ".join(f"{float(v):.9g}" for v in r) + " 0]" for r in rows)
-            text += " [" + " ".join(f"{float(v):.9g}" for v in pos[k]) + " 1]"
+        for k, rows in enumerate(to_unreal_rows(c2w)):
+            text = " ".join("[" + " ".join(f"{float(v):.9g}" for v in row) + "]" for row in rows)
             out.setdefault(f"frame{k}", {})[name] = text
     return out
 

@@ -1,4 +1,4 @@
-"""LoopAug (METHOD.md): ``V_e = [V, reverse(V)[1:]]`` — the clip played forward then back, 2F−1 frames,
+"""LoopAug (docs/method.md): ``V_e = [V, reverse(V)[1:]]`` — the clip played forward then back, 2F−1 frames,
 with its cameras extended the same way — then a random window of the training length ("truncation
 strategy"), so that most windows contain the turning point. As a dataset transform and as an offline
 tool that writes augmented clips in the MultiCamVideo layout."""
@@ -72,7 +72,7 @@ def write_loopaug_dataset(src, out, *, length: int, windows: int = 1, seed: int 
         for k in range(windows):
             start = aug.window_start(total, g)
             dest = out / rel.parent / f"{rel.name}_loop{k}"
-            for cam, (v, c) in extended.items():
+            for cam, (v, _) in extended.items():
                 write_video(dest / "videos" / f"{cam}.mp4", v[start:start + length])
             (dest / "cameras").mkdir(parents=True, exist_ok=True)
             (dest / "cameras" / "camera_extrinsics.json").write_text(json.dumps(write_camera_extrinsics(

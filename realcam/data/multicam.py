@@ -2,7 +2,7 @@
 
 ``sceneN/videos/camNN.mp4``, ``sceneN/cameras/camera_extrinsics.json`` (Unreal rows, cm),
 ``sceneN/metadata.csv`` (``file_name,text``). Each item pairs a target camera with a random *other*
-camera of the same scene as the source; cameras are converted as in REFERENCE_FACTS (OpenCV, metres).
+camera of the same scene as the source; cameras are converted as in docs/method.md, "Cameras" (OpenCV, metres).
 """
 from __future__ import annotations
 

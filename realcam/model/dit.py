@@ -2,7 +2,7 @@
 
 Module and parameter names follow the official Wan / ComfyUI state dict (``blocks.N.self_attn.q``,
 ``blocks.N.modulation``, ``head.head`` …) plus ReCamMaster's per-block ``cam_encoder`` and
-``projector``, so those files load with no renaming. One block (REFERENCE_FACTS §1, §3):
+``projector``, so those files load with no renaming. One block (docs/method.md, "The model"):
 
     h  = norm1(x)·(1 + e1) + e0
     x += e2 · projector(SelfAttn(h + cam_encoder(pose)))       # camera layers: ReCamMaster layout
@@ -21,7 +21,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from ..config import ConditioningConfig, WanConfig
+from ..config import ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
 from .kv_cache import BlockKV, KVCache
 from .layers import (CastLinear, LayerNorm, RMSNorm, gated, identity_linear_, modulate, sinusoidal_embedding,
@@ -161,6 +161,9 @@ class RealCamDiT(nn.Module):
         self.conditioning = conditioning or ConditioningConfig()
         self.camera_layers = camera_layers
         self.attention_backend: Backend = "auto"
+        # settings a checkpoint carries (realcam.weights reads/writes them); callers override per call
+        self.streaming = StreamingConfig()          # the causal student's chunk/cache/steps
+        self.sampling = TeacherSamplingConfig()     # the bidirectional teacher's steps/shift/CFG/solver/grid
         self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),
@@ -174,10 +177,20 @@ class RealCamDiT(nn.Module):
 
     # initialisation ---------------------------------------------------------------------------------------
     def init_weights(self) -> None:
-        """Wan's initialisation (xavier linears, N(0, 0.02) embeddings, zero head) + camera layers."""
+        """Wan's initialisation (xavier linears, N(0, 0.02) embeddings, zero head) + camera layers.
+
+        Sets every parameter, so a model built on the meta device and materialised with ``to_empty``
+        (uninitialised memory) is fully defined afterwards: norms to one/zero, modulation tables to
+        ``N(0, 1/dim)`` as in the constructor."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 xavier_linear_(m)
+            elif isinstance(m, (RMSNorm, LayerNorm)) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                if getattr(m, "bias", None) is not None:
+                    nn.init.zeros_(m.bias)
+        for table in [b.modulation for b in self.blocks] + [self.head.modulation]:
+            nn.init.normal_(table, std=self.cfg.dim**-0.5)
         nn.init.xavier_uniform_(self.patch_embedding.weight.flatten(1))
         nn.init.zeros_(self.patch_embedding.bias)
         for seq in (self.text_embedding, self.time_embedding):
@@ -262,7 +275,8 @@ class RealCamDiT(nn.Module):
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
-        context: ``[B, L, text_dim]`` or the per-block K/V of :meth:`embed_text`; cam: ``[B, F, 12]`` pose per sequence frame (needs camera layers);
+        context: ``[B, L, text_dim]`` or the per-block K/V of :meth:`embed_text`; cam: ``[B, F, 12]`` pose per
+        sequence frame (needs camera layers);
         cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
         temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
         cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it.

@@ -32,9 +32,6 @@ class Rope:
         out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
         return out.flatten(-2).type_as(x)
 
-    def slice(self, start: int, stop: int) -> "Rope":
-        return Rope(self.cos[start:stop], self.sin[start:stop])
-
 
 def rope_angles(positions: torch.Tensor, head_dim: int, theta: float = 10000.0) -> torch.Tensor:
     """Angles ``[L, head_dim/2]`` for positions ``[L, 3]`` (t, h, w), float64."""

@@ -6,6 +6,7 @@ Shift (Wan, SD3): ``σ' = s·σ / (1 + (s − 1)·σ)``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 import torch
@@ -30,10 +31,53 @@ def warp_timesteps(steps: Sequence[float], shift: float) -> list[float]:
 
 
 def flow_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """``steps + 1`` decreasing sigmas from 1 to 0, shifted (float64)."""
-    if steps < 1:
-        raise ValueError("need at least one sampling step")
-    return shift_sigma(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift)
+    """``steps + 1`` decreasing sigmas from 1 to 0, shifted (float64): the ``diffsynth`` grid."""
+    return sigma_grid(steps, shift, "diffsynth").sigmas
+
+
+@dataclass(frozen=True)
+class SigmaGridPoints:
+    """A sampling grid: ``sigmas`` (``steps + 1`` values, float64, the last one 0) where the solver steps,
+    and ``timesteps`` (``steps`` values) that the network is given at each of them."""
+
+    sigmas: torch.Tensor
+    timesteps: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+
+def sigma_grid(steps: int, shift: float, grid: str = "wan") -> SigmaGridPoints:
+    """The sampling grid of a reference implementation (see :class:`realcam.config.TeacherSamplingConfig`).
+
+    - ``wan``: official Wan's ``FlowUniPCMultistepScheduler`` (built with shift 1, shifted at ``set_timesteps``):
+      ``linspace(σ_max, 0, steps + 1)[:-1]`` with ``σ_max = float32(0.999)``, shifted, sigmas stored in
+      float32, timesteps ``int64(1000·σ)`` (truncated), then a final σ = 0.
+    - ``diffsynth``: DiffSynth-Studio's ``FlowMatchScheduler(sigma_min=0, extra_one_step=True)`` as ReCamMaster's
+      inference uses it: ``linspace(1, 0, steps + 1)[:-1]``, shifted, float timesteps ``1000·σ``, final σ = 0.
+    - ``diffusers``: diffusers' ``UniPCMultistepScheduler(use_flow_sigmas=True)``: ``linspace(1, 1/1000,
+      steps + 1)[:-1]``, shifted, a first σ of 1 lowered by 1e-6, timesteps ``int64(1000·σ)``, final σ = 0.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"need a whole number of sampling steps >= 1, got {steps!r}")
+    if grid == "wan":
+        sigma_max = float(torch.tensor(0.999, dtype=torch.float32))
+        base = torch.linspace(sigma_max, 0.0, steps + 1, dtype=torch.float64)[:-1]
+        shifted = shift_sigma(base, shift)
+        timesteps = (shifted * 1000).to(torch.int64).to(torch.float64)
+        sigmas = shifted.to(torch.float32).to(torch.float64)
+    elif grid == "diffsynth":
+        shifted = shift_sigma(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)[:-1], shift)
+        timesteps, sigmas = shifted * 1000, shifted
+    elif grid == "diffusers":
+        shifted = shift_sigma(torch.linspace(1.0, 1.0 / 1000, steps + 1, dtype=torch.float64)[:-1], shift)
+        if abs(float(shifted[0]) - 1) < 1e-6:
+            shifted[0] -= 1e-6
+        timesteps = (shifted * 1000).to(torch.int64).to(torch.float64)
+        sigmas = shifted.to(torch.float32).to(torch.float64)
+    else:
+        raise ValueError(f"sigma grid {grid!r}; choose 'wan', 'diffsynth' or 'diffusers'")
+    return SigmaGridPoints(torch.cat([sigmas, sigmas.new_zeros(1)]), timesteps)
 
 
 def to_x0(x_t: torch.Tensor, v: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The causal student's streaming session: one chunk of target latents per ``step()``.
 
-Per chunk i (METHOD.md, student section):
+Per chunk i (docs/method.md, "Student"):
 
 1. read the camera (so it can change between chunks) and the source latents of chunk i;
 2. for each warped timestep: predict the target velocity of ``[z_s^i, x]`` against the KV cache, take
@@ -13,8 +13,11 @@ sequences; prefix conditioning has no causal chunks and is refused.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
+
 import torch
 
 from ..camera import pose12, relative_poses
@@ -68,12 +71,21 @@ class _Retained:
 
 @dataclass
 class SessionStats:
-    chunks: list[ChunkResult] = field(default_factory=list)
+    """Running counters of a session: constant size however long it streams (the chunks themselves go
+    to the caller, which decides what to keep)."""
 
-    def mean_time(self, first: int, last: int) -> float:
-        """Mean wall time of chunks ``first..last`` (0-based, inclusive)."""
-        sel = [c.wall_time_s for c in self.chunks[first:last + 1]]
-        return sum(sel) / len(sel)
+    chunks: int = 0
+    total_time_s: float = 0.0
+    last_time_s: float = 0.0
+
+    def add(self, result: ChunkResult) -> None:
+        self.chunks += 1
+        self.total_time_s += result.wall_time_s
+        self.last_time_s = result.wall_time_s
+
+    @property
+    def mean_time_s(self) -> float:
+        return self.total_time_s / self.chunks if self.chunks else 0.0
 
 
 class StreamingSession:
@@ -94,7 +106,8 @@ class StreamingSession:
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
                              "the bidirectional teacher sampler")
         self.model = model
-        self.config = config or getattr(model, "streaming", None) or StreamingConfig()
+        self.config = config or model.streaming
+        self._initial_config = self.config
         self.seed = seed
         self.batch = context.shape[0]
         self._context = context.to(model.device)
@@ -113,6 +126,7 @@ class StreamingSession:
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
+        self.notes: list[str] = []   # what the session decided by itself (e.g. a RoPE switch), for the user
         if source is not None:
             self.push_source(source)
         if camera is not None:
@@ -177,12 +191,11 @@ class StreamingSession:
         """Forget generated chunks and the cache; keep model, text, source and camera (a live source
         that already dropped consumed frames must push them again)."""
         self.cache = None
+        self.config = self._initial_config
         self.next_chunk = 0
         self._retained.clear()
         self.stats = SessionStats()
-
-    def available_chunks(self) -> int:
-        return self._source_frames // self.chunk - self.next_chunk
+        self.notes = []
 
     @torch.no_grad()
     def step(self) -> ChunkResult:
@@ -190,26 +203,24 @@ class StreamingSession:
         i = self.next_chunk
         start_time = time.perf_counter()
         source = self._source_chunk(i)
-        self._ensure_cache(source)
+        self._prepare_cache(i, source)
         cache_chunks = self.cache.cached_chunks()
-        latents = self.chunk_step(i, source)
+        latents = self.denoise_chunk(i, source).clean
         self._write_cache(i, source, latents)
         self.next_chunk += 1
         self._retain(i, source, latents)
         result = ChunkResult(i, latents, i * self.chunk, time.perf_counter() - start_time, self.cache.tokens,
                              cache_chunks, self.cache.nbytes)
-        self.stats.chunks.append(result)
+        self.stats.add(result)
         return result
 
-    def chunk_step(self, i: int, source: torch.Tensor) -> torch.Tensor:
-        """The few-step denoising of chunk ``i`` against the current cache (no cache write)."""
-        return self.denoise_chunk(i, source).clean
-
-    def denoise_chunk(self, i: int, source: torch.Tensor, *, grad_step: int | None = None) -> Denoised:
+    def denoise_chunk(self, i: int, source: torch.Tensor, *, grad_step: int | None = None,
+                      stop_at_grad_step: bool = False) -> Denoised:
         """Per warped timestep predict x0, then re-noise it with fresh noise to the next level.
 
         ``grad_step`` (training): only that step runs with autograd and its x0 is returned as ``exit``;
-        the other steps run without it, and the chunk is still denoised to the end for ``clean``.
+        the other steps run without it, and the chunk is still denoised to the end for ``clean`` —
+        unless ``stop_at_grad_step``, where ``clean`` is the (detached) exit x0 (Self-Forcing's rollout).
         """
         if grad_step is not None and not 0 <= grad_step < len(self.timesteps):
             raise ValueError(f"grad_step {grad_step} outside the {len(self.timesteps)} denoising steps")
@@ -223,24 +234,31 @@ class StreamingSession:
                 x0 = self._predict_x0(i, layout, source, x, t, cam, weight)
             if j == grad_step:
                 exit_x0, x0 = x0, x0.detach()
+                if stop_at_grad_step:
+                    break
             if j + 1 < len(self.timesteps):
                 x = renoise(x0, torch.randn(source.shape, generator=gen).to(source), self.timesteps[j + 1] / 1000.0)
         return Denoised(x0, exit_x0)
 
-    def rollout(self, chunks: int, grad_step: int) -> Rollout:
-        """Self-Forcing rollout for training: ``chunks`` chunks from the next one, each denoised to the
-        end and written to the cache (without autograd: the cache is detached); the x0 of ``grad_step``
-        keeps its graph in every chunk. The raw text context goes to every forward, so the text and
+    def rollout(self, chunks: int, grad_step: int, cache_from: str = "clean") -> Rollout:
+        """Self-Forcing rollout for training: ``chunks`` chunks from the next one, each written to the
+        cache without autograd (the cache is detached); the x0 of ``grad_step`` keeps its graph in every
+        chunk. ``cache_from="clean"`` (RealCam's self-rollout): every chunk is denoised to the end and the
+        cache holds the clean chunk; ``"exit"`` (Self-Forcing): denoising stops at ``grad_step`` and the
+        cache holds that step's x0. The raw text context goes to every forward, so the text and
         cross-attention layers train too and sharded (FSDP) weights are only used inside forward."""
+        if cache_from not in ("clean", "exit"):
+            raise ValueError(f"cache_from={cache_from!r}; choose 'clean' (RealCam) or 'exit' (Self-Forcing)")
         self.context_kv = self._context
         exits, cleans = [], []
         for _ in range(chunks):
             i = self.next_chunk
             source = self._source_chunk(i)
-            self._ensure_cache(source)
-            d = self.denoise_chunk(i, source, grad_step=grad_step)
+            self._prepare_cache(i, source)
+            d = self.denoise_chunk(i, source, grad_step=grad_step, stop_at_grad_step=cache_from == "exit")
             with torch.no_grad():
                 self._write_cache(i, source, d.clean)
+            self._retain(i, source, d.clean.detach())
             self.next_chunk += 1
             exits.append(d.exit)
             cleans.append(d.clean)
@@ -271,9 +289,31 @@ class StreamingSession:
     def _positions(self, layout: SequenceLayout) -> torch.Tensor:
         pos = layout.temporal_positions()
         if self.config.rope_mode == "absolute" and pos.max() >= self.model.cfg.rope_max_positions:
-            raise ValueError(f"the stream passed {self.model.cfg.rope_max_positions} RoPE positions "
-                             f"(~{layout.start} latent frames); use rope_mode='cache_slot' for unbounded streams")
+            raise RuntimeError(f"internal: chunk at RoPE position {int(pos.max())} in absolute mode "
+                               f"(the table has {self.model.cfg.rope_max_positions})")
         return pos
+
+    def _prepare_cache(self, i: int, source: torch.Tensor) -> None:
+        """Allocate the cache for the first chunk; switch an absolute-RoPE stream to cache-slot RoPE just
+        before chunk ``i`` would pass the RoPE table (a live source has no end)."""
+        self._ensure_cache(source)
+        if self.config.rope_mode != "absolute":
+            return
+        positions = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk).temporal_positions()
+        limit = self.model.cfg.rope_max_positions
+        if positions.max() < limit:
+            return
+        self.config = dataclasses.replace(self.config, rope_mode="cache_slot")
+        kept = self.cache.cached_chunks()
+        self.cache = None
+        self._ensure_cache(source)
+        with torch.no_grad():  # re-cache sink + window from their clean latents, keys now rotated by cache slot
+            for k in kept:
+                self._write_cache(k, self._retained[k].source, self._retained[k].target)
+        note = (f"chunk {i}: the stream reached the end of the {limit}-position RoPE table (absolute mode); it "
+                f"continues with cache-slot RoPE (sink + window re-cached, constant cost from here on)")
+        self.notes.append(note)
+        warnings.warn(note, stacklevel=3)
 
     def _rope_at_rank(self, rank: int) -> Rope:
         if rank not in self._rank_ropes:

@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 
 from ..model import RealCamDiT
-from .schedules import Sampler, Solver, flow_sigmas, to_x0
+from .schedules import Sampler, Solver, sigma_grid, to_x0
 
 
 class Interrupted(RuntimeError):
@@ -19,17 +19,25 @@ ProgressFn = Callable[[int, int, torch.Tensor], None]  # (step done, total, curr
 @torch.no_grad()
 def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tensor, *,
                    pose12: torch.Tensor | None = None, negative_context: torch.Tensor | None = None,
-                   steps: int = 50, shift: float = 5.0, guidance: float = 5.0, solver: Solver = "unipc",
+                   steps: int | None = None, shift: float | None = None, guidance: float | None = None,
+                   solver: Solver | None = None, grid: str | None = None,
                    seed: int = 0, progress: ProgressFn | None = None,
                    should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
     """Target latents ``[B, C, f, h, w]`` re-rendered from ``source`` latents along ``pose12`` ``[B, f, 12]``.
 
     Any number of latent frames (a video of 4k+1 frames has k+1). The source stays clean; the model's
-    conditioning decides the layout (interleave or prefix). CFG: ``v = v_neg + guidance·(v − v_neg)``
-    with ``negative_context`` (umT5 of the negative or empty prompt); ``guidance == 1`` skips it.
-    ``progress`` is called after every step; ``should_stop`` is polled between steps and raises
-    :class:`Interrupted`.
+    conditioning decides the layout (interleave or prefix). ``steps``, ``shift``, ``guidance``, ``solver``
+    and ``grid`` default to the model's own sampling settings (``model.sampling``, which a checkpoint
+    carries); a value given here overrides that one setting.
+
+    CFG: ``v = v_neg + guidance·(v − v_neg)`` with ``negative_context`` (umT5 of the negative or empty
+    prompt); ``guidance == 1`` skips it. Positive and negative contexts may have different token counts
+    (a 512-token prompt against a 1-token empty context): they then run as two forwards instead of one
+    batch, which gives the same result. ``progress`` is called after every step; ``should_stop`` is
+    polled between steps and raises :class:`Interrupted`.
     """
+    settings = model.sampling.override(steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid)
+    guidance = settings.guidance
     if guidance != 1.0 and negative_context is None:
         raise ValueError("classifier-free guidance needs negative_context (umT5 of the negative or empty prompt); "
                          "pass it, or set guidance=1")
@@ -37,25 +45,33 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
     source = source.to(device, dtype)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(source.shape, generator=gen, dtype=torch.float32).to(device)
-    sampler = Sampler(flow_sigmas(steps, shift), solver)
+    points = sigma_grid(settings.steps, settings.shift, settings.grid)
+    sampler = Sampler(points.sigmas, settings.solver)
     b = source.shape[0]
-    ctx = model.embed_text(context.to(device))
+    pos = model.embed_text(context.to(device))
+    neg = None
     if guidance != 1.0:
         neg = model.embed_text(negative_context.to(device).expand(b, -1, -1))
-        ctx = [(torch.cat([k, nk]), torch.cat([v, nv])) for (k, v), (nk, nv) in zip(ctx, neg)]
+    batched = neg is not None and neg[0][0].shape[1] == pos[0][0].shape[1]
+    if batched:  # one forward over [positive; negative]
+        both = [(torch.cat([k, nk]), torch.cat([v, nv])) for (k, v), (nk, nv) in zip(pos, neg)]
+    double = lambda z: None if z is None else torch.cat([z, z])  # noqa: E731
     for i in range(len(sampler)):
         if should_stop is not None and should_stop():
             raise Interrupted(f"teacher sampling interrupted after {i} of {len(sampler)} steps")
-        sigma = sampler.sigmas[i]
-        t = torch.full((b,), 1000.0 * sigma, device=device)
-        if guidance != 1.0:
-            double = lambda z: torch.cat([z, z])  # noqa: E731
-            v_pos, v_neg = model.velocity(double(source), double(x.to(dtype)), double(t), ctx,
-                                          None if pose12 is None else double(pose12)).float().chunk(2)
-            v = v_neg + guidance * (v_pos - v_neg)
+        t = torch.full((b,), float(points.timesteps[i]), device=device)
+        xt = x.to(dtype)
+        if neg is None:
+            v = model.velocity(source, xt, t, pos, pose12).float()
         else:
-            v = model.velocity(source, x.to(dtype), t, ctx, pose12).float()
-        x0_estimate = to_x0(x, v, sigma)
+            if batched:
+                v_pos, v_neg = model.velocity(double(source), double(xt), double(t), both,
+                                              double(pose12)).float().chunk(2)
+            else:
+                v_pos = model.velocity(source, xt, t, pos, pose12).float()
+                v_neg = model.velocity(source, xt, t, neg, pose12).float()
+            v = v_neg + guidance * (v_pos - v_neg)
+        x0_estimate = to_x0(x, v, sampler.sigmas[i])
         x = sampler.step(i, x, v)
         if progress is not None:
             progress(i + 1, len(sampler), x0_estimate)

@@ -22,7 +22,7 @@ class ModelSpec:
     conditioning: str = "interleave"           # a name from realcam.config.CONDITIONING_PRESETS (or "prefix")
     conditioning_overrides: dict = field(default_factory=dict)
     init: str | None = None                    # checkpoint to start from (RealCam/Wan/diffusers safetensors)
-    trainable: Literal["camera_self_attn", "all"] = "camera_self_attn"  # METHOD.md: self-attn + camera layers
+    trainable: Literal["camera_self_attn", "all"] = "camera_self_attn"  # docs/method.md: self-attn + camera layers
 
 
 @dataclass
@@ -39,6 +39,8 @@ class OptimSpec:
 class TeacherSpec:
     motion_weight: float = 0.3   # α in (1−α)·L_FM + α·L_motion (the paper does not give its value)
     timestep_shift: float = 5.0  # σ ~ shift(U(0, 1)) for the flow-matching noise level
+    sampling: dict = field(default_factory=dict)  # TeacherSamplingConfig fields the saved teacher carries
+    #   (steps, shift, guidance, solver, grid), over the initial checkpoint's own settings
 
 
 @dataclass
@@ -47,6 +49,8 @@ class CausalSpec:
     sink_choices: list = field(default_factory=lambda: [None, 1])       # sampled per step (None: no sink limit)
     window_choices: list = field(default_factory=lambda: [None, 1, 2, 5])  # sampled per step (None: full causal)
     timestep_shift: float = 5.0
+    streaming: dict = field(default_factory=dict)  # StreamingConfig fields the saved student carries (shift,
+    #   window_chunks, denoising_steps, rope_mode, …); its chunk is `chunk`. Distillation inherits them.
 
 
 @dataclass
@@ -54,13 +58,13 @@ class DistillSpec:
     teacher: str = ""                 # frozen real score (bidirectional teacher checkpoint)
     critic_init: str | None = None    # fake score init (default: the teacher)
     generator_every: int = 5          # generator update every N critic updates (1:5)
-    denoising_steps: list = field(default_factory=lambda: [1000.0, 750.0, 500.0])
-    shift: float = 5.0
-    sink_chunks: int = 1
-    window_chunks: int = 5
+    streaming: dict = field(default_factory=dict)  # overrides of the student's own StreamingConfig (the causal
+    #   init's checkpoint carries chunk, steps, shift, sink, window, RoPE mode; distillation keeps them by default)
     guidance_scale: float = 1.0       # CFG baked into the real score (1: no CFG, one forward)
-    dmd_min: float = 0.02
-    dmd_max: float = 0.98
+    dmd_min: float = 0.02             # the DMD noise level σ = shift(u), u ~ U(0, 1), clamped to [dmd_min, dmd_max]
+    dmd_max: float = 0.98             #   after the shift (Self-Forcing)
+    cache_from: str = "clean"         # "clean": chunks denoised to the end fill the cache (RealCam's self-rollout);
+    #   "exit": the exit step's x0 fills it and later steps are skipped (Self-Forcing)
     critic_lr: float = 4e-7
     critic_betas: tuple[float, float] = (0.0, 0.999)
     ema_decay: float = 0.99
@@ -117,6 +121,21 @@ class TrainConfig:
             raise ValueError("distill.teacher: the distillation stage needs the teacher checkpoint (real score)")
         if not 0 <= self.teacher.motion_weight <= 1:
             raise ValueError(f"teacher.motion_weight (α) must be in [0, 1], got {self.teacher.motion_weight}")
+        if self.distill.cache_from not in ("clean", "exit"):
+            raise ValueError(f"distill.cache_from {self.distill.cache_from!r}; choose 'clean' (RealCam) or 'exit' (Self-Forcing)")
+        from ..config import StreamingConfig, TeacherSamplingConfig
+
+        for where, cls, changes in (("teacher.sampling", TeacherSamplingConfig, self.teacher.sampling),
+                                    ("causal.streaming", StreamingConfig, self.causal.streaming),
+                                    ("distill.streaming", StreamingConfig, self.distill.streaming)):
+            if not isinstance(changes, dict):
+                raise ValueError(f"{where}: expected a mapping of {cls.__name__} fields, got {changes!r}")
+            try:
+                cls.from_dict({**cls().to_dict(), **changes})
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{where}: {e}") from None
+        if "chunk_latent_frames" in self.causal.streaming:
+            raise ValueError("causal.streaming.chunk_latent_frames: the chunk is causal.chunk (one owner); remove it here")
         return self
 
     def to_dict(self) -> dict:

@@ -82,7 +82,8 @@ def init_distributed(device: str | None = None) -> Dist:
 @dataclass
 class Part:
     """One trained network. ``loss`` is an ``nn.Module`` holding ``network`` whose forward takes
-    ``(batch, generator)`` and returns ``(loss, metrics)``."""
+    ``(batch, generator, shared)`` — ``generator`` differs per process, ``shared`` is seeded alike on every
+    process — and returns ``(loss, metrics)``."""
 
     name: str
     network: nn.Module
@@ -361,9 +362,10 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_a
                                                rank=d.rank, world=d.world, batch=cfg.batch_size,
                                                overfit_batches=cfg.overfit_batches)
                     gen = step_generator(cfg.seed, step, micro, d.rank, pi)
+                    shared = step_generator(cfg.seed, step, micro, pi)  # alike on every process (e.g. DMD's exit step)
                     batch = stage.batch(idx, gen)
                     with _no_sync(part, micro == cfg.grad_accum - 1), autocast:
-                        loss, m = part.wrapped(batch, gen)
+                        loss, m = part.wrapped(batch, gen, shared)
                         if not torch.isfinite(loss):
                             raise FloatingPointError(f"{part.name}: loss is {float(loss.detach())} at step {step}; lower "
                                                      "optim.lr or check the data")

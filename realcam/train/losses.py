@@ -8,8 +8,9 @@ even when the loss calls the network many times (the DMD self-rollout).
   ``x_σ = (1−σ)·z_0 + σ·ε``, velocity target ``ε − z_0``; the teacher adds the motion loss
   ``L_motion = MSE(Δ_f v_θ, Δ_f (ε − z_0))`` over latent time: ``(1−α)·L_FM + α·L_motion``.
 - :class:`DMDGeneratorLoss` — Self-Forcing DMD: self-rollout through :class:`StreamingSession`, one
-  random exit step keeps the gradient, ``grad = fake_x0 − real_x0`` normalised by ``mean|x − real_x0|``,
-  loss ``0.5·‖x − (x − grad)‖²``. Real score: the frozen teacher (CFG baked in); fake score: the critic.
+  random exit step (the same on every process) keeps the gradient; :func:`dmd_loss` (pure):
+  ``grad = fake_x0 − real_x0`` normalised by ``mean|x − real_x0|``, loss ``0.5·‖x − sg(x − grad)‖²``.
+  Real score: the frozen teacher (CFG baked in); fake score: the critic.
 - :class:`CriticLoss` — the fake score learns the generator's distribution by flow matching on its samples.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ class FlowMatchingLoss(nn.Module):
         self.model = model
         self.teacher, self.causal = teacher or TeacherSpec(), causal
 
-    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
+                shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         b = _device_batch(batch, self.model.device)
         z0, source = b["target"], b["source"]
         bsz, _, f = z0.shape[:3]
@@ -93,11 +95,34 @@ class FlowMatchingLoss(nn.Module):
         return fm, metrics
 
 
+def dmd_gradient(x: torch.Tensor, fake_x0: torch.Tensor, real_x0: torch.Tensor) -> torch.Tensor:
+    """The DMD direction (DMD eq. 7–8, as Self-Forcing computes it): ``(fake_x0 − real_x0) / mean|x − real_x0|``,
+    the mean taken per sample; non-finite values (a zero normaliser) become 0."""
+    norm = (x - real_x0).abs().mean(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return torch.nan_to_num((fake_x0 - real_x0) / norm, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def dmd_loss(x: torch.Tensor, fake_x0: torch.Tensor, real_x0: torch.Tensor) -> torch.Tensor:
+    """``0.5·MSE(x, sg(x − g))`` with ``g`` = :func:`dmd_gradient`: a loss whose gradient in ``x`` is exactly
+    ``g / x.numel()``, so an optimiser step moves the generator's sample against the DMD direction. The
+    scores are constants (no gradient reaches the teacher or the critic)."""
+    grad = dmd_gradient(x.detach(), fake_x0.detach(), real_x0.detach())
+    return 0.5 * F.mse_loss(x, (x - grad).detach(), reduction="mean")
+
+
+def dmd_sigma(shape: tuple[int, ...], shift: float, generator: torch.Generator, lo: float, hi: float) -> torch.Tensor:
+    """DMD noise levels as Self-Forcing draws them: ``u ~ U(0, 1)``, shifted, then clamped to ``[lo, hi]``
+    (the clamp comes after the shift, so at shift > 1 some mass sits at ``hi``)."""
+    return sample_sigma(shape, shift, generator).clamp(lo, hi)
+
+
 class DMDGeneratorLoss(nn.Module):
     """Self-Forcing DMD on the causal generator (see the module docstring).
 
     ``real``: the frozen teacher (bidirectional, interleave); ``critic``: the fake score. Neither gets a
-    gradient from this loss (both run under ``torch.no_grad``).
+    gradient from this loss (both run under ``torch.no_grad``). The rollout streams with the generator's
+    own settings (``generator.streaming``: what its checkpoint carries, set by the stage builder); the DMD
+    noise levels use the same shift.
     """
 
     def __init__(self, generator: RealCamDiT, real: RealCamDiT, critic: RealCamDiT, spec: DistillSpec) -> None:
@@ -107,29 +132,33 @@ class DMDGeneratorLoss(nn.Module):
         # not registered as submodules: DDP must not see (or synchronise) the teacher and the critic
         self._real, self._critic = [real], [critic]
 
-    def streaming_config(self) -> StreamingConfig:
-        return StreamingConfig(denoising_steps=list(self.spec.denoising_steps), shift=self.spec.shift,
-                               sink_chunks=self.spec.sink_chunks, window_chunks=self.spec.window_chunks)
+    @property
+    def streaming(self) -> StreamingConfig:
+        return self.generator.streaming
 
-    def rollout(self, batch: dict[str, torch.Tensor], generator: torch.Generator, grad_step: int | None = None):
-        """Self-rollout of the whole clip through the inference code; returns (rollout, grad_step)."""
+    def rollout(self, batch: dict[str, torch.Tensor], generator: torch.Generator, shared: torch.Generator | None = None,
+                grad_step: int | None = None):
+        """Self-rollout of the whole clip through the inference code; returns (rollout, grad_step).
+
+        The exit step is drawn from ``shared`` (a generator every process seeds alike), so all processes
+        stop at the same step, as Self-Forcing's broadcast makes them; without it, from ``generator``."""
         b = _device_batch(batch, self.generator.device)
-        cfg = self.streaming_config()
+        cfg = self.streaming
         f = b["source"].shape[2]
         if f % cfg.chunk_latent_frames:
             raise ValueError(f"distillation streams chunks of {cfg.chunk_latent_frames} latent frames; the data has {f}")
         if grad_step is None:
-            grad_step = int(torch.randint(len(cfg.denoising_steps), (1,), generator=generator))
+            grad_step = int(torch.randint(len(cfg.denoising_steps), (1,), generator=shared or generator))
         seed = int(torch.randint(2**31, (1,), generator=generator))
         session = StreamingSession(self.generator, b["context"], config=cfg, source=b["source"], seed=seed,
                                    pose12=b["pose12"])
-        return session.rollout(f // cfg.chunk_latent_frames, grad_step), grad_step
+        return session.rollout(f // cfg.chunk_latent_frames, grad_step, cache_from=self.spec.cache_from), grad_step
 
     def scores(self, x: torch.Tensor, batch: dict[str, torch.Tensor], generator: torch.Generator):
         """(fake x0, real x0 with CFG, sigma) at a random DMD noise level, without autograd."""
         b = _device_batch(batch, x.device)
         bsz = x.shape[0]
-        sigma = sample_sigma((bsz,), self.spec.shift, generator, self.spec.dmd_min, self.spec.dmd_max).to(x.device)
+        sigma = dmd_sigma((bsz,), self.streaming.shift, generator, self.spec.dmd_min, self.spec.dmd_max).to(x.device)
         s = sigma[:, None, None, None, None]
         x_t = renoise(x, torch.randn(x.shape, generator=generator).to(x), s)
         t = sigma * 1000
@@ -144,14 +173,13 @@ class DMDGeneratorLoss(nn.Module):
                 real_v = uncond + g * (real_v - uncond)
         return to_x0(x_t, fake_v.float(), s), to_x0(x_t, real_v.float(), s), sigma
 
-    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        out, grad_step = self.rollout(batch, generator)
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
+                shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        out, grad_step = self.rollout(batch, generator, shared)
         x = out.exit.float()
         fake_x0, real_x0, _ = self.scores(x.detach(), batch, generator)
-        with torch.no_grad():
-            norm = (x - real_x0).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-6)
-            grad = torch.nan_to_num((fake_x0 - real_x0) / norm)
-        loss = 0.5 * F.mse_loss(x, (x - grad).detach(), reduction="mean")
+        loss = dmd_loss(x, fake_x0, real_x0)
+        grad = dmd_gradient(x.detach(), fake_x0, real_x0)
         return loss, {"dmd": float(loss.detach()), "exit_step": float(grad_step), "grad_norm_dmd": float(grad.abs().mean())}
 
 
@@ -163,13 +191,14 @@ class CriticLoss(nn.Module):
         self.critic = critic
         self._dmd = [dmd]
 
-    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
+                shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         dmd = self._dmd[0]
         with torch.no_grad():
-            out, _ = dmd.rollout(batch, generator)
+            out, _ = dmd.rollout(batch, generator, shared)
         z0 = out.exit.float()
         b = _device_batch(batch, self.critic.device)
-        sigma = sample_sigma((z0.shape[0],), dmd.spec.shift, generator).to(z0.device)
+        sigma = sample_sigma((z0.shape[0],), dmd.streaming.shift, generator).to(z0.device)
         s = sigma[:, None, None, None, None]
         noise = torch.randn(z0.shape, generator=generator).to(z0)
         pred = self.critic.velocity(b["source"], (1 - s) * z0 + s * noise, sigma * 1000, b["context"], b["pose12"])

@@ -1,4 +1,4 @@
-"""The three DiT training stages (METHOD.md) as :class:`Stage` builders for the common loop.
+"""The three DiT training stages (docs/method.md) as :class:`Stage` builders for the common loop.
 
 - ``teacher``: bidirectional interleaved (or prefix) teacher; flow matching + motion loss; by default only
   self-attention and camera layers train (``model.trainable='all'`` trains everything, e.g. from scratch).
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import CONDITIONING_PRESETS, StreamingConfig, get_config
+from ..config import CONDITIONING_PRESETS, get_config
 from ..model import RealCamDiT
 from ..weights import load_dit, save_realcam_checkpoint
 from .config import TrainConfig
@@ -44,7 +44,7 @@ def build_model(cfg: TrainConfig, device: torch.device, init: str | None = None)
 
 
 def set_trainable(model: nn.Module, which: str) -> int:
-    """``camera_self_attn`` (METHOD.md teacher) or ``all``; returns the number of trainable parameters."""
+    """``camera_self_attn`` (docs/method.md, teacher) or ``all``; returns the number of trainable parameters."""
     if which not in ("camera_self_attn", "all"):
         raise ValueError(f"model.trainable {which!r}; choose camera_self_attn or all")
     n = 0
@@ -54,10 +54,12 @@ def set_trainable(model: nn.Module, which: str) -> int:
     return n
 
 
-def _saver(streaming: StreamingConfig | None, stage: str):
+def _saver(stage: str):
+    """Deployable weights carry the model's own settings (``model.streaming`` / ``model.sampling``), which
+    the stage builder set from the initial checkpoint and the config: one object from causal init to
+    distillation to the saved student."""
     def save(model: nn.Module, path: Path, state: dict[str, torch.Tensor]) -> None:
-        save_realcam_checkpoint(model, path, streaming=streaming, state_dict=state,
-                                extra_metadata={"trained_stage": stage})
+        save_realcam_checkpoint(model, path, state_dict=state, extra_metadata={"trained_stage": stage})
     return save
 
 
@@ -76,9 +78,12 @@ def build_flow_matching(cfg: TrainConfig, d: Dist) -> Stage:
         raise ValueError("the causal student needs interleave conditioning")
     n = set_trainable(model, cfg.model.trainable)
     data = _data(cfg, model)
-    streaming = StreamingConfig(chunk_latent_frames=cfg.causal.chunk) if causal else None
+    if causal:  # what the student is trained for, saved with it and inherited by distillation
+        model.streaming = model.streaming.override(chunk_latent_frames=cfg.causal.chunk, **cfg.causal.streaming)
+    else:
+        model.sampling = model.sampling.override(**cfg.teacher.sampling)
     loss = FlowMatchingLoss(model, teacher=cfg.teacher, causal=cfg.causal if causal else None)
-    part = Part("student" if causal else "teacher", model, loss, cfg.optim, save=_saver(streaming, cfg.stage))
+    part = Part("student" if causal else "teacher", model, loss, cfg.optim, save=_saver(cfg.stage))
     what = (f"causal init, chunk {cfg.causal.chunk}, sink {cfg.causal.sink_choices}, window {cfg.causal.window_choices}"
             if causal else f"teacher ({model.conditioning.mode}), α={cfg.teacher.motion_weight}")
     return Stage([part], data.batch, len(data), f"{what}; {n / 1e6:.3f}M trainable params; {len(data)} clips")
@@ -93,17 +98,20 @@ def build_distill(cfg: TrainConfig, d: Dist) -> Stage:
     set_trainable(critic, "all")
     if generator.conditioning.mode != "interleave" or real.conditioning.mode != "interleave":
         raise ValueError("distillation needs an interleave generator and teacher (streaming is interleaved)")
+    generator.streaming = generator.streaming.override(**spec.streaming)  # the causal init's, unless overridden
     dmd = DMDGeneratorLoss(generator, real, critic, spec)
-    streaming = dmd.streaming_config()
+    streaming = generator.streaming
     critic_optim = dataclasses.replace(cfg.optim, lr=spec.critic_lr, betas=tuple(spec.critic_betas))
     gen_optim = dataclasses.replace(cfg.optim, betas=tuple(spec.critic_betas))
     data = _data(cfg, generator)
     parts = [Part("critic", critic, CriticLoss(critic, dmd), critic_optim),
              Part("generator", generator, dmd, gen_optim, every=spec.generator_every, ema_decay=spec.ema_decay,
-                  ema_start=spec.ema_start, save=_saver(streaming, "distill"))]
+                  ema_start=spec.ema_start, save=_saver("distill"))]
     return Stage(parts, data.batch, len(data),
-                 f"Self-Forcing DMD, steps {list(spec.denoising_steps)}, 1:{spec.generator_every}, CFG {spec.guidance_scale}; "
-                 f"{len(data)} clips")
+                 f"Self-Forcing DMD, chunk {streaming.chunk_latent_frames}, steps {list(streaming.denoising_steps)} at "
+                 f"shift {streaming.shift}, sink {streaming.sink_chunks}, window {streaming.window_chunks}, RoPE "
+                 f"{streaming.rope_mode}, 1:{spec.generator_every}, CFG {spec.guidance_scale}, cache from "
+                 f"{spec.cache_from}; {len(data)} clips")
 
 
 def build_vae(cfg: TrainConfig, d: Dist) -> Stage:

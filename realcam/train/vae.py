@@ -55,7 +55,8 @@ class VAELoss(nn.Module):
         super().__init__()
         self.vae, self.spec = vae, spec
 
-    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
+                shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         x = batch["frames"].to(next(self.vae.parameters()).device)
         z = self.vae.encode_frames(x, StreamState())
         noisy = z + self.spec.latent_noise * torch.randn(z.shape, generator=generator).to(z)
