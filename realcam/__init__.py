@@ -6,9 +6,9 @@ configs in :mod:`realcam.config`. The package never imports ComfyUI; ``nodes/`` 
 
 __version__ = "0.1.0"
 
-from .config import CONFIGS, ConditioningConfig, StreamingConfig, WanConfig, get_config  # noqa: E402
+from .config import CONFIGS, ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig, get_config  # noqa: E402
 from .model import RealCamDiT  # noqa: E402
 from .weights import LoadInfo, WeightsError, load_dit, save_realcam_checkpoint  # noqa: E402
 
-__all__ = ["CONFIGS", "ConditioningConfig", "StreamingConfig", "WanConfig", "get_config", "RealCamDiT",
+__all__ = ["CONFIGS", "ConditioningConfig", "StreamingConfig", "TeacherSamplingConfig", "WanConfig", "get_config", "RealCamDiT",
            "LoadInfo", "WeightsError", "load_dit", "save_realcam_checkpoint", "__version__"]
