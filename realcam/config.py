@@ -40,8 +40,7 @@ class _JsonMixin:
     def override(self, **changes: Any):
         """A copy with the given fields replaced; ``None`` means "keep this one's value" (a node widget or CLI
         flag left at "from checkpoint")."""
-        given = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, **given)  # type: ignore[type-var]
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[type-var]
 
     @classmethod
     def from_json(cls, text: str):
@@ -204,7 +203,6 @@ def _check_shift(what: str, shift: float) -> None:
 # (DiffSynth's Euler, 50 steps, shift 5, CFG 5): the defaults for files that carry no settings of their own.
 WAN_SAMPLING = TeacherSamplingConfig()
 RECAMMASTER_SAMPLING = TeacherSamplingConfig(solver="euler", grid="diffsynth")
-
 
 
 # --- named backbone sizes (docs/method.md, "Backbone") ------------------------------------------------------

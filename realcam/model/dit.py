@@ -2,7 +2,7 @@
 
 Module and parameter names follow the official Wan / ComfyUI state dict (``blocks.N.self_attn.q``,
 ``blocks.N.modulation``, ``head.head`` …) plus ReCamMaster's per-block ``cam_encoder`` and
-``projector``, so those files load with no renaming. One block (docs/method.md, "The model"):
+``projector``, so those files load with no renaming. One block (docs/method.md, "Backbone"):
 
     h  = norm1(x)·(1 + e1) + e0
     x += e2 · projector(SelfAttn(h + cam_encoder(pose)))       # camera layers: ReCamMaster layout

@@ -269,7 +269,7 @@ class StreamingSession:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self.model(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
-                         t_positions=self._positions(layout), cache=self.cache)
+                         t_positions=layout.temporal_positions(), cache=self.cache)
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
@@ -283,15 +283,8 @@ class StreamingSession:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
         self.model(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
-                   t_positions=self._positions(layout), cache=self.cache)
+                   t_positions=layout.temporal_positions(), cache=self.cache)
         self.cache.commit(i)
-
-    def _positions(self, layout: SequenceLayout) -> torch.Tensor:
-        pos = layout.temporal_positions()
-        if self.config.rope_mode == "absolute" and pos.max() >= self.model.cfg.rope_max_positions:
-            raise RuntimeError(f"internal: chunk at RoPE position {int(pos.max())} in absolute mode "
-                               f"(the table has {self.model.cfg.rope_max_positions})")
-        return pos
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:
         """Allocate the cache for the first chunk; switch an absolute-RoPE stream to cache-slot RoPE just
