@@ -6,7 +6,7 @@ import json
 from comfy_api.latest import io
 
 from realcam.camera.preview import render_preview
-from realcam.camera.trajectory_json import trajectory_from_json
+from realcam.camera.trajectory_json import MAX_FRAMES, trajectory_from_json
 
 from .types import schema, RealCamTrajectory
 
@@ -26,7 +26,7 @@ class RealCamCameraTrajectory(io.ComfyNode):
                 io.String.Input("trajectory", multiline=True, default=DEFAULT_TRAJECTORY,
                                 tooltip="Trajectory JSON (schema v1, docs/trajectory_json.md). The editor above writes "
                                         "it; you can also paste one exported by `python -m realcam` or another workflow."),
-                io.Int.Input("frames", default=81, min=1, max=100000,
+                io.Int.Input("frames", default=81, min=1, max=MAX_FRAMES,
                              tooltip="Video frames to sample the path at; use the source video's count (4k+1)."),
                 io.Float.Input("fps", default=16.0, min=0.1, max=240.0, step=0.1,
                                tooltip="Frame rate: keyframe times are in seconds."),

@@ -1,35 +1,88 @@
-"""HTTP routes the pack registers on ComfyUI's server (used by the web widget)."""
+"""HTTP routes the pack registers on ComfyUI's server (used by the web widget).
+
+Every body is read with a size limit, and everything that parses or samples a camera path runs in a small
+worker pool, never in the server's event loop: one client cannot stall the other requests.
+"""
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from realcam.camera.presets import PRESETS, preset_keyframes
-from realcam.live import LIVE_CAMERAS
+from realcam.camera.trajectory_json import MAX_FRAMES, MAX_PRESET_VALUE, MAX_TEXT_BYTES
+from realcam.live import LIVE_CAMERAS, LiveCameraError
 
 log = logging.getLogger("realcam")
+_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="realcam-routes")
+MAX_KEYFRAME_COUNT = 256
+
+
+class _BadRequest(ValueError):
+    pass
+
+
+async def _json_body(request: web.Request, limit: int) -> dict:
+    """The request's JSON object, read with a limit on its size (parsed off the event loop)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise LiveCameraError(f"the body is {request.content_length:,} bytes; at most {limit:,} are read", status=413)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise LiveCameraError(f"the body is over {limit:,} bytes", status=413)
+    try:
+        body = await asyncio.get_running_loop().run_in_executor(_WORKERS, json.loads, raw)
+    except (ValueError, RecursionError) as e:
+        raise _BadRequest(f"the body is not valid JSON ({str(e)[:120]})") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("the body must be a JSON object")
+    return body
+
+
+def _field(body: dict, key: str, kind, default, lo: float, hi: float):
+    v = body.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and int(v) != v) or not math.isfinite(v) \
+            or not lo <= v <= hi:
+        raise _BadRequest(f"{key}: expected {'a whole number' if kind is int else 'a number'} in [{lo:g}, {hi:g}], got {str(v)[:40]}")
+    return kind(v)
+
+
+def _error(e: Exception) -> web.Response:
+    return web.json_response({"error": str(e)}, status=getattr(e, "status", 400))
 
 
 async def _preset_keyframes(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-        keys = preset_keyframes(str(body["name"]), int(body.get("frames", 81)), float(body.get("fps", 16)),
-                                int(body.get("count", 5)), amplitude=float(body.get("amplitude", 1.0)),
-                                speed=float(body.get("speed", 1.0)))
-    except (KeyError, TypeError, ValueError) as e:
-        return web.json_response({"error": str(e)}, status=400)
+        body = await _json_body(request, 64 * 1024)
+        name = body.get("name")
+        if not isinstance(name, str):
+            raise _BadRequest(f"name: expected a preset name, got {str(name)[:40]}")
+        args = (name, _field(body, "frames", int, 81, 1, MAX_FRAMES), _field(body, "fps", float, 16, 1e-3, 1000),
+                _field(body, "count", int, 5, 1, MAX_KEYFRAME_COUNT))
+        kw = {"amplitude": _field(body, "amplitude", float, 1.0, -MAX_PRESET_VALUE, MAX_PRESET_VALUE),
+              "speed": _field(body, "speed", float, 1.0, 0, MAX_PRESET_VALUE)}
+        keys = await asyncio.get_running_loop().run_in_executor(_WORKERS, lambda: preset_keyframes(*args, **kw))
+    except ValueError as e:
+        return _error(e)
     return web.json_response({"keyframes": keys})
 
 
 async def _live_camera(request: web.Request) -> web.Response:
-    """Steer a running streaming sampler: ``{"session": id, "trajectory": <trajectory JSON>}``."""
+    """Steer a running streaming sampler: ``{"session": id, "trajectory": <trajectory JSON>}``. Answers 404 when
+    no run holds the session, 400 for a path that is malformed or does not fit the running stream, 413 for a
+    body that is too large."""
     try:
-        body = await request.json()
-        version = LIVE_CAMERAS.post(str(body.get("session", "")), body["trajectory"])
-    except (KeyError, TypeError, ValueError) as e:
-        return web.json_response({"error": str(e)}, status=400)
-    return web.json_response({"session": body["session"], "version": version})
+        body = await _json_body(request, MAX_TEXT_BYTES)
+        if "trajectory" not in body:
+            raise _BadRequest("trajectory: missing (a trajectory JSON document)")
+        session = body.get("session")
+        version = await asyncio.get_running_loop().run_in_executor(_WORKERS, LIVE_CAMERAS.post, session, body["trajectory"])
+    except ValueError as e:
+        return _error(e)
+    return web.json_response({"session": session, "version": version})
 
 
 async def _presets(request: web.Request) -> web.Response:

@@ -135,13 +135,14 @@ class RealCamStreamingSampler(io.ComfyNode):
             pbar.update_absolute(ch.index + 1, ch.total, _preview(ch.frames[-1]))
 
         live = None
-        if live_session:
-            live = lambda first: LIVE_CAMERAS.newest(live_session, source.video_frames, first)  # noqa: E731
+        if live_session:  # this run holds the session until it ends (refused if another run holds it)
+            LIVE_CAMERAS.open(live_session, source.video_frames)
+            live = lambda first: LIVE_CAMERAS.newest(live_session, first)  # noqa: E731
         try:
             with on_device(model, vae.model):
                 result = render_stream(model, source, trajectory, text, config=config, seed=seed, decoder=vae,
                                        on_chunk=on_chunk, should_stop=stop_requested, live_camera=live)
         finally:
-            if live_session:  # a path posted for this run must not steer the next one
+            if live_session:  # a path posted for this run must not steer the next one; frees the session
                 LIVE_CAMERAS.close(live_session)
         return io.NodeOutput(result.frames.cpu(), _target(source, result.latents))

@@ -8,6 +8,7 @@ eval, bench, batch, demo) are added by their issues.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -34,11 +35,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .weights import WeightsError, load_dit
+    from .weights import load_dit
 
     try:
         model = load_dit(args.file, config=args.config, fp8="keep", num_heads=args.num_heads)
-    except WeightsError as e:
+    except ValueError as e:     # WeightsError and bad settings in a file's metadata
         print(f"error: {e}", file=sys.stderr)
         return 2
     info = model.load_info
@@ -66,7 +67,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     t0 = time.time()
     for i in range(args.first, args.first + args.scenes):
         synth_scene(out, i, args.seed, cameras=args.cameras, frames=args.frames, size=args.size, mode=args.trajectories,
-                    depth=args.depth, fps=args.fps, shared_start=args.shared_start)
+                    depth=args.depth, fps=args.fps, shared_start=args.shared_start, world=args.world)
         done = i - args.first + 1
         rate = done / (time.time() - t0)
         print(f"\rscene {done}/{args.scenes}  ({rate:.2f} scenes/s, ~{(args.scenes - done) / rate:.0f}s left)", end="", flush=True)
@@ -109,9 +110,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import demo
+    from .demo import DEMO_ALSO, demo
 
-    result = demo(args.out, preset=args.preset, index=args.scene, teacher=args.teacher, seed=args.seed)
+    also = DEMO_ALSO if args.also is None else tuple(p.strip() for p in args.also.split(",") if p.strip())
+    result = demo(args.out, preset=args.preset, also=also, index=args.scene, teacher=args.teacher, seed=args.seed)
     if result["student_psnr"] <= result["copy_source_psnr"]:
         print("warning: the student did not beat the copy-the-source baseline on this case")
     return 0
@@ -130,21 +132,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise SystemExit(f"--variant {spec!r}: expected NAME=PATH to a .safetensors file written by the training stages")
         variants[name] = path
     result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights, variants=variants,
-                      camera=not args.no_camera)
+                      camera=not args.no_camera, world=args.world, amplitude=args.amplitude)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
-    metrics = ["psnr", "ssim", "motion_px", "rot_deg", "centre_err", "registered", "loop_l1"]
-    print("| method @ length | " + " | ".join(metrics) + " |")
-    print("| --- " * (len(metrics) + 1) + "|")
-    for key, row in result["table"].items():
-        print(f"| {key} | " + " | ".join(f"{row[m]:.3f}" if m in row else "" for m in metrics) + " |")
-    names = list(next(iter(result["per_case_psnr"].values()), {}))
-    print("\nPSNR (dB) per held-out case at the training length:\n\n| case | " + " | ".join(names) + " |")
-    print("| --- " * (len(names) + 1) + "|")
-    for case, row in result["per_case_psnr"].items():
-        print(f"| {case} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
+    print(format_eval(result))
     print(f"wrote {args.out}")
     return 0
+
+
+def format_eval(result: dict) -> str:
+    """The benchmark's tables (docs/results.md): per family and length, mean [95 % bootstrap interval]."""
+    def cell(stat: dict | None, digits: int = 2, pct: bool = False) -> str:
+        if not stat or stat["n"] == 0:
+            return ""
+        k = 100 if pct else 1
+        unit = " %" if pct else ""
+        return f"{stat['mean'] * k:.{digits}f} [{stat['lo'] * k:.{digits}f}, {stat['hi'] * k:.{digits}f}]{unit}"
+    lines = []
+    metrics = [("psnr", "PSNR (dB)", 2, False), ("ssim", "SSIM", 3, False), ("motion_px", "motion err (px)", 2, False),
+               ("rot_deg", "rot. err (°)", 1, False), ("registered", "registered", 0, True), ("loop_l1", "loop L1", 3, False)]
+    for family, by_tag in result["table"].items():
+        vis = by_tag["1x"].get("visibility", {}).get("ratio")
+        lines.append(f"\n### {family} ({', '.join(result['families'][family])}; {result['scenes_per_family']} scenes; "
+                     f"visibility {cell(vis, 1)}× the VAE's error)\n")
+        lines.append("| method @ length | " + " | ".join(m[1] for m in metrics) + " |")
+        lines.append("| --- " * (len(metrics) + 1) + "|")
+        for tag, by_m in by_tag.items():
+            for method, stats in by_m.items():
+                if method == "visibility":
+                    continue
+                lines.append(f"| {method} @ {tag} | " + " | ".join(cell(stats.get(m), d, p) for m, _, d, p in metrics) + " |")
+    lines.append("\nPaired PSNR differences (dB, case by case; > 0: the method is better):\n")
+    lines.append("| family | length | difference | mean [95 % CI] |")
+    lines.append("| --- | --- | --- | --- |")
+    for family, by_tag in result["paired_psnr"].items():
+        for tag, diffs in by_tag.items():
+            for name, stat in diffs.items():
+                lines.append(f"| {family} | {tag} | {name} | {cell(stat)} |")
+    return "\n".join(lines)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -190,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="consecutive groups of N cameras start from the same pose (pairs whose trajectory starts at "
                         "the identity, as at inference)")
     p.add_argument("--depth", action="store_true", help="also write per-frame depth (for pose metrics)")
+    p.add_argument("--world", choices=["v1", "v2"], default="v1",
+                   help="v1: the embedded model's world; v2: a 360° backdrop and pillars that show every camera move")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_synth)
     p = sub.add_parser("loopaug", help="offline LoopAug: write loop-augmented clips in the MultiCamVideo layout")
@@ -224,26 +251,38 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
                        "per-chunk latency, PSNR vs ground truth)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: a move that "
-                   "shifts the whole image, where copying the source fails)")
+    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: the move the "
+                   "embedded model follows; docs/results.md has every family)")
+    p.add_argument("--also", default=None, help="comma-separated presets also rendered by the student onto the overview "
+                   "sheet (default: one of every other family; '' for none)")
     p.add_argument("--scene", type=int, default=0, help="held-out scene index")
     p.add_argument("--teacher", action="store_true", help="also render with the bidirectional teacher")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
-    p.add_argument("--scenes", type=int, default=6)
+    p.add_argument("--scenes", type=int, default=5, help="held-out scenes per preset family (each family's presets in turn)")
     p.add_argument("--teacher-steps", type=int, default=None,
                    help="teacher sampling steps (default: what each teacher checkpoint carries; 20 for the embedded one)")
     p.add_argument("--weights", default=None, help="folder with vae/student/teacher.safetensors (default: embedded)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                    help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")
     p.add_argument("--no-camera", action="store_true", help="skip the OpenCV camera-error metric")
+    p.add_argument("--world", choices=["v1", "v2"], default="v1", help="procedural world of the held-out scenes")
+    p.add_argument("--amplitude", type=float, default=0.8, help="preset amplitude of every held-out case")
     p.add_argument("--out", default="eval_results.json")
     p.set_defaults(fn=cmd_eval)
     from .batch import add_parser as add_batch
     add_batch(sub)
     args = parser.parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError) as e:
+        # the project's errors name the field and say what to do: a user's mistake gets no traceback
+        # (REALCAM_TRACEBACK=1 shows it, for debugging)
+        if os.environ.get("REALCAM_TRACEBACK"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -29,11 +29,21 @@ class Item:
     id: str
     video: str
     trajectory: str
-    status: str = "pending"            # pending | queued | done | failed
+    status: str = "pending"            # one of STATUSES
     prompt_id: str | None = None
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float | None = None
+
+
+STATUSES = ("pending", "queued", "done", "failed")
+
+
+class BatchError(ValueError):
+    """A problem with the batch's inputs, its manifest or the server's replies, said for the user."""
+
+
+ITEM_FIELDS = {"id": str, "video": str, "trajectory": str, "status": str}
 
 
 class Manifest:
@@ -42,8 +52,28 @@ class Manifest:
         self.workflow, self.server = workflow, server
         self.items: dict[str, Item] = {}
         if path.exists():
+            self.items = self._read(path)
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Item]:
+        fix = "; it is left untouched: move it away to start afresh, or restore it"
+        try:
             data = json.loads(path.read_text())
-            self.items = {k: Item(**v) for k, v in data.get("items", {}).items()}
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BatchError(f"{path} is not valid JSON ({e}){fix}") from None
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, dict):
+            raise BatchError(f"{path}: 'items' must be an object of items{fix}")
+        out = {}
+        for key, v in items.items():
+            if not isinstance(v, dict) or any(not isinstance(v.get(f), t) for f, t in ITEM_FIELDS.items()):
+                raise BatchError(f"{path}: item {str(key)[:60]!r} lacks one of {', '.join(ITEM_FIELDS)} (strings){fix}")
+            if v["status"] not in STATUSES:
+                raise BatchError(f"{path}: item {key!r} has status {v['status'][:40]!r}, not one of {', '.join(STATUSES)}{fix}")
+            known = {f: v[f] for f in Item.__dataclass_fields__ if f in v}
+            known["outputs"] = [o for o in known.get("outputs", []) if isinstance(o, str)]
+            out[key] = Item(**known)
+        return out
 
     def save(self) -> None:
         data = {"workflow": self.workflow, "server": self.server, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -124,7 +154,8 @@ class Client:
         return body["prompt_id"]
 
     async def history(self, prompt_id: str) -> dict | None:
-        return (await self.json("GET", f"/history/{prompt_id}")).get(prompt_id)
+        body = await self.json("GET", f"/history/{prompt_id}")
+        return body.get(prompt_id) if isinstance(body, dict) else None
 
     async def in_queue(self, prompt_id: str) -> bool:
         q = await self.json("GET", "/queue")
@@ -136,7 +167,7 @@ class Client:
         async with self.session.ws_connect(ws_url, heartbeat=30) as ws:
             while True:
                 entry = await self.history(prompt_id)
-                if entry is not None and entry["status"].get("completed") is not None:
+                if isinstance(entry, dict) and isinstance(entry.get("status"), dict) and entry["status"].get("completed") is not None:
                     return entry
                 try:
                     msg = await ws.receive(timeout=2.0)
@@ -156,8 +187,11 @@ class Client:
                         return entry
                     raise RuntimeError(f"{data['type']}: {json.dumps(d)[:1500]}")
 
-    async def download(self, item: dict, dest: Path) -> Path:
-        params = {"filename": item["filename"], "subfolder": item.get("subfolder", ""), "type": item.get("type", "output")}
+    async def download(self, item: dict, folder: Path) -> Path:
+        """Fetch one output into ``folder`` under its own plain file name (a name with a folder in it, or one
+        that leaves ``folder``, is refused: the server does not choose where files land)."""
+        dest = confined(folder, item.get("filename"))
+        params = {"filename": item["filename"], "subfolder": str(item.get("subfolder", "")), "type": "output"}
         async with self.session.get(self.server + "/view", params=params) as r:
             r.raise_for_status()
             data = await r.read()
@@ -166,6 +200,30 @@ class Client:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
         return dest
+
+
+def confined(folder: Path, name) -> Path:
+    """``folder / name`` for a plain file name from the server; anything else is a :class:`BatchError`."""
+    ok = (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
+          and "\\" not in name and "\x00" not in name and ":" not in name and Path(name).name == name)
+    dest = folder / name if ok else None
+    if dest is None or dest.resolve().parent != folder.resolve():
+        raise BatchError(f"the server's /history names an output file {str(name)[:80]!r}: not a plain file name, so "
+                         f"nothing was written (outputs only land in {folder})")
+    return dest
+
+
+def _outputs(entry) -> list[dict]:
+    """The output files of a /history entry, checked for shape (a server's reply is input like any other)."""
+    outputs = entry.get("outputs") if isinstance(entry, dict) else None
+    if not isinstance(outputs, dict):
+        raise BatchError("the server's /history entry has no 'outputs' object")
+    files = []
+    for node_out in outputs.values():
+        for key in ("images", "gifs", "videos"):
+            listed = node_out.get(key, []) if isinstance(node_out, dict) else []
+            files += [f for f in (listed if isinstance(listed, list) else []) if isinstance(f, dict) and f.get("type") == "output"]
+    return files
 
 
 async def _render_item(client: Client, manifest: Manifest, item: Item, workflow: dict, out: Path, log) -> None:
@@ -189,18 +247,15 @@ async def _render_item(client: Client, manifest: Manifest, item: Item, workflow:
         await client.queue(wf, item.prompt_id)
         log(f"{item.id}: queued as {item.prompt_id}")
     entry = await client.wait(item.prompt_id, log)
-    status = entry["status"]
+    status = entry.get("status") if isinstance(entry, dict) else None
+    if not isinstance(status, dict):
+        raise BatchError("the server's /history entry has no 'status' object")
     if status.get("status_str") != "success":
         item.status, item.error = "failed", json.dumps(status.get("messages", []))[-2000:]
         manifest.save()
         log(f"{item.id}: FAILED")
         return
-    files = []
-    for node_out in entry["outputs"].values():
-        for key in ("images", "gifs", "videos"):
-            for f in node_out.get(key, []):
-                if f.get("type") == "output":
-                    files.append(await client.download(f, out / item.id / f["filename"]))
+    files = [await client.download(f, out / item.id) for f in _outputs(entry)]
     item.outputs = [str(p.relative_to(out)) for p in files]
     item.status, item.error, item.seconds = "done", None, round(time.time() - start, 2)
     manifest.save()
@@ -209,14 +264,22 @@ async def _render_item(client: Client, manifest: Manifest, item: Item, workflow:
 
 async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajectories: list[Path], out: Path,
                     log=print) -> Manifest:
-    workflow = json.loads(workflow_path.read_text())
+    try:
+        workflow = json.loads(workflow_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BatchError(f"--workflow {workflow_path} is not valid JSON ({e})") from None
+    if not isinstance(workflow, dict) or not all(isinstance(n, dict) for n in workflow.values()):
+        raise BatchError(f"--workflow {workflow_path} is not an API workflow (an object of nodes)")
     if "nodes" in workflow:
         raise ValueError(f"{workflow_path} is a UI workflow; use the API form ({workflow_path.stem}.api.json)")
     for p in [*videos, *trajectories]:
         if not p.is_file():
             raise FileNotFoundError(f"{p} does not exist")
     for t in trajectories:
-        parse_trajectory(t.read_text())
+        try:
+            parse_trajectory(t.read_text())
+        except ValueError as e:
+            raise BatchError(f"--trajectories {t}: {e}") from None
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out / "manifest.json", str(workflow_path), server)
     for v in videos:
@@ -233,6 +296,11 @@ async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajec
                 item.status, item.prompt_id, item.error = "pending", None, None
             try:
                 await _render_item(client, manifest, item, workflow, out, log)
+            except (OSError, asyncio.TimeoutError) as e:   # aiohttp's connection errors are OSErrors
+                # the server may still be rendering it: keep the prompt id, so a rerun waits for it, not queues it again
+                item.error = f"connection lost: {e}"[:2000]
+                manifest.save()
+                log(f"{item.id}: connection lost ({e}); rerun to pick up its prompt {item.prompt_id}")
             except Exception as e:  # noqa: BLE001 - one item failing must not lose the others
                 item.status, item.error = "failed", str(e)[:2000]
                 manifest.save()
@@ -241,9 +309,13 @@ async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajec
 
 
 def main_args(args: argparse.Namespace) -> int:
-    manifest = asyncio.run(run_batch(args.server, Path(args.workflow), [Path(v) for v in args.videos],
-                                     [Path(t) for t in args.trajectories], Path(args.out),
-                                     log=lambda m: print(m, flush=True)))
+    try:
+        manifest = asyncio.run(run_batch(args.server, Path(args.workflow), [Path(v) for v in args.videos],
+                                         [Path(t) for t in args.trajectories], Path(args.out),
+                                         log=lambda m: print(m, flush=True)))
+    except (ValueError, FileNotFoundError) as e:   # the project's errors (TrajectoryError, BatchError) are ValueErrors
+        print(f"error: {e}", flush=True)
+        return 2
     done = sum(i.status == "done" for i in manifest.items.values())
     print(f"{done}/{len(manifest.items)} items done; manifest: {manifest.path}")
     return 0 if done == len(manifest.items) else 1

@@ -16,6 +16,8 @@ T = TypeVar("T")
 
 
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected an object of settings, got {type(data).__name__}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
@@ -23,7 +25,10 @@ def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
     kwargs = {}
     for k, v in data.items():
         kwargs[k] = tuple(v) if isinstance(v, list) else v
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:          # a value of the wrong type (e.g. "3" for a number) met a comparison
+        raise ValueError(f"{cls.__name__}: a setting has the wrong type ({e})") from None
 
 
 class _JsonMixin:
@@ -51,6 +56,10 @@ class _JsonMixin:
         return cls.from_dict(data)
 
 
+WAN_LIMITS = {"dim": 16_384, "ffn_dim": 131_072, "num_heads": 256, "num_layers": 256, "in_dim": 1_024, "out_dim": 1_024,
+              "text_dim": 16_384, "text_len": 4_096, "freq_dim": 4_096, "rope_max_positions": 1 << 20}
+
+
 @dataclass(frozen=True)
 class WanConfig(_JsonMixin):
     """Shape of a Wan DiT (docs/method.md, "Backbone"). ``name`` is informative only."""
@@ -74,6 +83,19 @@ class WanConfig(_JsonMixin):
     vae_stride: tuple[int, int, int] = (4, 8, 8)
 
     def __post_init__(self) -> None:
+        # shapes come from files too (metadata, tensor shapes): check them before anything is built from them
+        for key, hi in WAN_LIMITS.items():
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+                raise ValueError(f"{self.name}: {key}={v!r} must be a whole number in [1, {hi:,}]")
+        patch = self.patch_size
+        if not (isinstance(patch, tuple) and len(patch) == 3 and all(isinstance(p, int) and not isinstance(p, bool)
+                                                                   and 1 <= p <= 16 for p in patch)):
+            raise ValueError(f"{self.name}: patch_size={patch!r} must be 3 whole numbers in [1, 16]")
+        for key in ("eps", "rope_theta"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{self.name}: {key}={v!r} must be a finite number > 0")
         if self.dim % self.num_heads:
             raise ValueError(f"{self.name}: dim {self.dim} is not divisible by num_heads {self.num_heads}")
         if self.head_dim % 2 or self.head_dim < 6:
@@ -156,7 +178,7 @@ class StreamingConfig(_JsonMixin):
         if not self.denoising_steps:
             raise ValueError("streaming: denoising_steps must list at least one timestep")
         object.__setattr__(self, "denoising_steps", tuple(float(t) for t in self.denoising_steps))
-        _check_shift("streaming", self.shift)
+        check_shift("streaming", self.shift)
         if self.rope_mode not in ("absolute", "cache_slot"):
             raise ValueError(f"streaming rope_mode={self.rope_mode!r}; choose 'absolute' or 'cache_slot'")
 
@@ -185,7 +207,7 @@ class TeacherSamplingConfig(_JsonMixin):
     def __post_init__(self) -> None:
         if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
             raise ValueError(f"teacher sampling steps={self.steps!r}; use a whole number from 1 to 1000")
-        _check_shift("teacher sampling", self.shift)
+        check_shift("teacher sampling", self.shift)
         if not (isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance) and self.guidance >= 0):
             raise ValueError(f"teacher sampling guidance={self.guidance!r}; use a finite number >= 0 (1 = no CFG)")
         if self.solver not in TEACHER_SOLVERS:
@@ -194,7 +216,8 @@ class TeacherSamplingConfig(_JsonMixin):
             raise ValueError(f"teacher sampling grid={self.grid!r}; choose one of {SIGMA_GRIDS}")
 
 
-def _check_shift(what: str, shift: float) -> None:
+def check_shift(what: str, shift: float) -> None:
+    """Every shift (settings, checkpoint metadata, API calls) must be finite and > 0: else sampling yields NaN."""
     if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
         raise ValueError(f"{what}: shift={shift!r} must be a finite number > 0 (5 is Wan's default)")
 

@@ -24,7 +24,7 @@ ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
 HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT), scripts/train_tiny.sh
 VAE_CEILING = "truth via VAE"      # the ground truth encoded + decoded: the ceiling of every DiT output
 FROZEN = "frozen frame 0"          # the source's first frame held still: a video that ignores the camera
-DEMO_PRESETS = ("arc_left", "arc_right", "orbit_left", "pan_right", "translate_up", "zoom_in")
+BENCH_AMPLITUDE = 0.8             # preset amplitude of every held-out case (pan 15.8°, tilt 7.9°, dolly 1.6 m at 33 frames)
 
 
 @dataclass
@@ -39,13 +39,13 @@ class Case:
     trajectory: Trajectory        # target relative to the source's first camera (starts at the identity)
 
 
-def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, amplitude: float = 0.8,
-              loop: bool = False, seed: int = HELD_OUT_SEED) -> Case:
-    from .data.synth import camera_paths, intrinsics, random_scene, render
+def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, amplitude: float = BENCH_AMPLITUDE,
+              loop: bool = False, seed: int = HELD_OUT_SEED, world: str = "v1") -> Case:
+    from .data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
 
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
-    scene = random_scene(g)
-    source_c2w = camera_paths(g, 1, frames, "random")[0]
+    scene = random_scene(g, world)
+    source_c2w = camera_paths(g, 1, frames, "random", max_amplitude=WORLD_MAX_AMPLITUDE[world])[0]
     motion = preset_trajectory(preset, frames, amplitude=amplitude, loop=loop).c2w
     target_c2w = source_c2w[0] @ motion
     K = intrinsics((size, size))
@@ -150,10 +150,42 @@ def frozen(case: Case) -> torch.Tensor:
     return case.source[:1].expand_as(case.source)
 
 
-def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index: int = 0, teacher: bool = False,
-         seed: int = 0, print_fn=print) -> dict:
+DEMO_PRESET = "translate_up"                                  # the move the embedded model follows (docs/results.md)
+DEMO_ALSO = ("pan_right", "arc_left", "tilt_up", "zoom_in")    # one of every other family, on the overview sheet
+
+
+def overview_sheet(path: Path, rows: list[tuple[str, torch.Tensor]], every: int = 8, scale: int = 2) -> Path:
+    """A labelled contact sheet: one row of frames (every ``every``-th) per (label, video)."""
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for label, video in rows:
+        strip = torch.cat([_upscale(video[i:i + 1].clamp(0, 1), scale)[0] for i in range(0, video.shape[0], every)], dim=1)
+        img = Image.fromarray((strip * 255).round().byte().numpy())
+        canvas = Image.new("RGB", (img.width + 150, img.height), "white")
+        canvas.paste(img, (150, 0))
+        ImageDraw.Draw(canvas).text((4, img.height // 2 - 6), label, fill="black")
+        tiles.append(canvas)
+    sheet = Image.new("RGB", (max(t.width for t in tiles), sum(t.height for t in tiles)), "white")
+    y = 0
+    for t in tiles:
+        sheet.paste(t, (0, y))
+        y += t.height
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
+
+
+def demo(out: str | Path = "demo_output", *, preset: str = DEMO_PRESET, also: tuple[str, ...] = DEMO_ALSO, index: int = 0,
+         teacher: bool = False, seed: int = 0, print_fn=print) -> dict:
     """Render a held-out scene, re-render it along ``preset`` with the streaming student (and the teacher),
-    write the mp4 + contact sheet, print per-chunk latency and PSNR vs the ground-truth target view."""
+    write the mp4 + contact sheet, print per-chunk latency and PSNR vs the ground-truth target view; then the
+    student along each of ``also`` on the same scene, on a labelled overview sheet with the truth."""
+    from .camera.presets import PRESETS, RECAMMASTER
+
+    unknown = [p for p in (preset, *also) if RECAMMASTER.get(p, p) not in PRESETS]
+    if unknown:   # before any work
+        raise ValueError(f"unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)} (or cam01…cam10)")
     t_start = time.perf_counter()
     models = load_tiny(teacher=teacher)
     case = make_case(index, preset)
@@ -194,12 +226,23 @@ def demo(out: str | Path = "demo_output", *, preset: str = "translate_up", index
     except ImportError:
         print_fn("picture-motion and camera errors skipped: OpenCV is not installed (pip install 'realcam[eval]')")
     video, png = write_outputs(Path(out), case, rows)
-    result.update(video=str(video), contact_sheet=str(png), total_s=round(time.perf_counter() - t_start, 2))
+    overview = [(f"{preset}: truth", case.target), (f"{preset}: student", student.frames)]
+    result["also"] = {}
+    for name in also:
+        other = make_case(index, name)
+        frames = run_student(models, other, seed=seed).frames
+        scores = {"student_psnr": psnr(frames, other.target), "frozen_psnr": psnr(frozen(other), other.target)}
+        result["also"][name] = scores
+        print_fn(f"  {name}: student {scores['student_psnr']:.2f} dB | frozen first frame {scores['frozen_psnr']:.2f} dB")
+        overview += [(f"{name}: truth", other.target), (f"{name}: student", frames)]
+    sheet = overview_sheet(Path(out) / f"scene{index}_presets_contact_sheet.png", overview)
+    result.update(video=str(video), contact_sheet=str(png), presets_sheet=str(sheet),
+                  total_s=round(time.perf_counter() - t_start, 2))
     print_fn(f"PSNR vs ground truth: student {result['student_psnr']:.2f} dB | copy-the-source baseline "
              f"{result['copy_source_psnr']:.2f} dB | frozen-first-frame baseline {result['frozen_psnr']:.2f} dB"
              + (f" | teacher {result['teacher_psnr']:.2f} dB" if teacher else "")
              + f" | ceiling (the truth through the tiny VAE) {result['vae_ceiling_psnr']:.2f} dB")
-    print_fn(f"wrote {video} (columns: {' | '.join(rows)}) and {png}  [{result['total_s']:.1f} s]")
+    print_fn(f"wrote {video} (columns: {' | '.join(rows)}), {png} and {sheet}  [{result['total_s']:.1f} s]")
     return result
 
 
@@ -222,27 +265,57 @@ def load_variant(path: str | Path):
     return model, stage in BIDIRECTIONAL_STAGES
 
 
-def evaluate(*, scenes: int = 6, teacher_steps: int | None = None, folder: str | Path | None = None,
-             variants: dict[str, str | Path] | None = None, camera: bool = True, print_fn=print) -> dict:
-    """The held-out benchmark (docs/results.md) on ``scenes`` held-out scenes (presets cycle through
-    ``DEMO_PRESETS``): copy-the-source vs the embedded student and teacher, plus ``variants`` (name → weights
-    trained by the project's scripts, e.g. the ablations) and the ground truth through the tiny VAE (the
-    ceiling: every DiT row is decoded by that VAE), at the training length (33 frames) and at 2× (65),
-    and on out-and-back paths for loop closure. Metrics: PSNR/SSIM against the ground-truth target view,
-    camera error estimated with OpenCV (``realcam.metrics.camera_error``: median rotation error in degrees,
-    median camera-centre error in scene units, share of frames registered), picture-motion error
-    (``realcam.metrics.motion_error``: optical flow from frame 0 vs the truth's, px; the row
-    ``frozen frame 0`` shows what ignoring the camera scores), loop closure = mean
-    |last frame − first frame| (0.002 for the ground truth)."""
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "pan": ("pan_left", "pan_right"), "tilt": ("tilt_up", "tilt_down"),
+    "arc/orbit": ("arc_left", "arc_right", "orbit_left", "orbit_right"),
+    "zoom": ("zoom_in", "zoom_out"), "translate": ("translate_up", "translate_down")}
+
+
+def bootstrap_interval(values: list[float], *, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (NaNs dropped; NaN when none is left)."""
+    x = torch.tensor([v for v in values if not math.isnan(v)], dtype=torch.float64)
+    if x.numel() == 0:
+        return float("nan"), float("nan")
+    g = torch.Generator().manual_seed(seed)
+    means = x[torch.randint(x.numel(), (resamples, x.numel()), generator=g)].mean(1)
+    lo, hi = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
+    return lo, hi
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    """Mean, 95 % bootstrap interval and count of the finite values."""
+    finite = [v for v in values if not math.isnan(v)]
+    lo, hi = bootstrap_interval(finite)
+    return {"mean": sum(finite) / len(finite) if finite else float("nan"), "lo": lo, "hi": hi, "n": len(finite)}
+
+
+def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
+             variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
+             world: str = "v1", amplitude: float = BENCH_AMPLITUDE, print_fn=print) -> dict:
+    """The held-out benchmark (docs/results.md): for every preset family (``FAMILIES``) ``scenes`` held-out
+    scenes of ``world``, each filmed along one of the family's presets in turn (``amplitude``), at the
+    training length (33 frames, ``1x``), at twice it (65, ``2x``) and out and back (``loop``).
+
+    Methods: the embedded student and teacher, ``variants`` (name → weights trained by the project's scripts,
+    e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
+    camera scores) and the truth through the tiny VAE (the ceiling: every DiT row is decoded by that VAE).
+    Metrics per case: PSNR/SSIM against the ground-truth target view; picture-motion error
+    (``realcam.metrics.motion_error``, px); camera error of the generated frames (``realcam.metrics.camera_error``:
+    median rotation error in degrees, camera-centre error, share of frames registered); loop closure =
+    mean |last − first frame|. Every figure is reported per family as the mean over its cases with a 95 %
+    bootstrap interval, and paired differences (a method minus the frozen frame or copy-the-source, case by case)
+    with theirs. ``visibility`` is mean |truth − frozen frame| over mean |truth − ceiling| per family: how far
+    above the VAE's own error a camera move changes the picture."""
     models = load_tiny(folder or ASSETS, teacher=True)
     methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
     for name, path in (variants or {}).items():
         methods[name] = load_variant(path)
-    rows: dict[str, dict[str, list[float]]] = {}
-    per_case: dict[str, dict[str, float]] = {}           # PSNR at the training length, per held-out case
+    families = families or FAMILIES
+    raw: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {}     # family → length → method → metric → values
+    cases: list[dict] = []
 
-    def add(key: str, metric: str, value: float) -> None:
-        rows.setdefault(key, {}).setdefault(metric, []).append(value)
+    def add(family: str, tag: str, method: str, metric: str, value: float) -> None:
+        raw.setdefault(family, {}).setdefault(tag, {}).setdefault(method, {}).setdefault(metric, []).append(value)
 
     def render(case: Case) -> dict[str, torch.Tensor]:
         outs = {"copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
@@ -251,36 +324,49 @@ def evaluate(*, scenes: int = 6, teacher_steps: int | None = None, folder: str |
                           else run_student(models, case, model=model)).frames
         return outs
 
-    for i in range(scenes):
-        preset = DEMO_PRESETS[i % len(DEMO_PRESETS)]
-        for length, tag in ((33, "1x"), (65, "2x")):
-            case = make_case(i, preset, frames=length)
-            for name, frames in render(case).items():
-                key = f"{name} @ {tag}"
-                score = psnr(frames, case.target)
-                add(key, "psnr", score)
+    t0 = time.perf_counter()
+    for k, (family, presets) in enumerate(families.items()):
+        for i in range(scenes):
+            index, preset = k * 1000 + i, presets[i % len(presets)]
+            record = {"family": family, "scene": index, "preset": preset}
+            for length, tag in ((33, "1x"), (65, "2x")):
+                case = make_case(index, preset, frames=length, amplitude=amplitude, world=world)
+                outs = render(case)
                 if tag == "1x":
-                    per_case.setdefault(case.name, {})[name] = score
-                add(key, "ssim", ssim(frames, case.target))
-                if camera:
-                    add(key, "motion_px", motion_error(frames, case.target))
-                    err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
-                    add(key, "rot_deg", err.median("rotation_deg"))
-                    add(key, "centre_err", err.median("centre_error"))
-                    add(key, "registered", err.success_rate)
-        loop = make_case(i, preset, loop=True)
-        for name, frames in {**render(loop), "ground truth": loop.target}.items():
-            # loop closure: the camera returns to its start, so the last frame should match the first
-            add(f"{name} @ loop", "loop_l1", float((frames[-1] - frames[0]).abs().mean()))
-            if name != "ground truth":
-                add(f"{name} @ loop", "psnr", psnr(frames, loop.target))
-        print_fn(f"scene {i + 1}/{scenes} ({preset}) done")
+                    record["visibility"] = float((case.target - outs[FROZEN]).abs().mean() / (case.target - outs[VAE_CEILING]).abs().mean())
+                    add(family, tag, "visibility", "ratio", record["visibility"])
+                for name, frames in outs.items():
+                    score = psnr(frames, case.target)
+                    add(family, tag, name, "psnr", score)
+                    record.setdefault(f"psnr_{tag}", {})[name] = round(score, 3)
+                    add(family, tag, name, "ssim", ssim(frames, case.target))
+                    if camera:
+                        add(family, tag, name, "motion_px", motion_error(frames, case.target))
+                        err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
+                        add(family, tag, name, "rot_deg", err.median("rotation_deg"))
+                        add(family, tag, name, "centre_err", err.median("centre_error"))
+                        add(family, tag, name, "registered", err.success_rate)
+            loop = make_case(index, preset, loop=True, amplitude=amplitude, world=world)
+            for name, frames in {**render(loop), "ground truth": loop.target}.items():
+                # loop closure: the camera returns to its start, so the last frame should match the first
+                add(family, "loop", name, "loop_l1", float((frames[-1] - frames[0]).abs().mean()))
+                if name != "ground truth":
+                    add(family, "loop", name, "psnr", psnr(frames, loop.target))
+            cases.append(record)
+            print_fn(f"{family} {i + 1}/{scenes} ({preset}, scene {index}) done  [{time.perf_counter() - t0:.0f} s]")
 
-    def mean(values: list[float]) -> float:
-        finite = [v for v in values if not math.isnan(v)]      # a scene where no frame registered has no camera error
-        return sum(finite) / len(finite) if finite else float("nan")
-
-    table = {k: {m: mean(v) for m, v in ms.items()} for k, ms in rows.items()}
-    return {"scenes": scenes, "teacher_steps": teacher_steps or models.teacher.sampling.steps, "table": table, "per_case_psnr": per_case,
+    table = {f: {tag: {m: {metric: summarise(v) for metric, v in ms.items()} for m, ms in by_m.items()}
+                 for tag, by_m in by_tag.items()} for f, by_tag in raw.items()}
+    paired: dict = {}
+    for f, by_tag in raw.items():
+        for tag, by_m in by_tag.items():
+            for ref in ("copy source", FROZEN):
+                for name in methods:
+                    if ref in by_m and name in by_m:
+                        diff = [a - b for a, b in zip(by_m[name]["psnr"], by_m[ref]["psnr"])]
+                        paired.setdefault(f, {}).setdefault(tag, {})[f"{name} − {ref}"] = summarise(diff)
+    return {"scenes_per_family": scenes, "world": world, "amplitude": amplitude, "families": {f: list(p) for f, p in families.items()},
+            "teacher_steps": teacher_steps or models.teacher.sampling.steps,
+            "student_steps": list(models.student.streaming.denoising_steps),
             "variants": {k: str(v) for k, v in (variants or {}).items()},
-            "student_steps": list(models.student.streaming.denoising_steps)}
+            "table": table, "paired_psnr": paired, "cases": cases}

@@ -51,12 +51,30 @@ class TextContext:
     description: str = ""
 
 
+def check_pixels(image: torch.Tensor, what: str = "video") -> None:
+    """Frames must be float pixels in [0, 1] (a ComfyUI IMAGE): 0..255, uint8 or −1..1 videos are refused with
+    the conversion to make, not rendered as if they were in range."""
+    if image.shape[0] == 0:
+        raise ValueError(f"{what}: the video has no frames")
+    if not image.is_floating_point():
+        raise ValueError(f"{what}: pixels are {str(image.dtype).replace('torch.', '')}; RealCam reads float pixels in "
+                         "[0, 1] (a ComfyUI IMAGE): divide 0..255 values by 255")
+    if not bool(torch.isfinite(image).all()):
+        raise ValueError(f"{what}: pixels contain NaN or infinity")
+    lo, hi = (float(v) for v in torch.aminmax(image.float()))
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        hint = ("divide 0..255 values by 255" if hi > 1.5 and lo >= -1e-3 else
+                "map −1..1 values with (x + 1) / 2" if lo >= -1 - 1e-3 and hi <= 1 + 1e-3 else "rescale them")
+        raise ValueError(f"{what}: pixels span [{lo:.3g}, {hi:.3g}]; RealCam reads [0, 1]: {hint}")
+
+
 def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame_policy: str = "trim",
                  size_policy: str = "error", tiling: Tiling | None = None) -> SourceVideo:
     """Frames ``[F, H, W, 3]`` → source latents. Sizes must be multiples of the VAE stride × 2 (the DiT
     patch); the policies trim/pad frames to 4k+1 and crop/resize sizes, saying what they did."""
     if image.ndim != 4 or image.shape[-1] != 3:
         raise ValueError(f"expected an IMAGE batch [frames, height, width, 3], got {tuple(image.shape)}")
+    check_pixels(image)
     prepared = prepare_frames(frames_from_image(image.float()), multiple=2 * vae.spatial_stride,
                               frame_policy=frame_policy, size_policy=size_policy)
     latents = vae.encode(prepared.frames, tiling=tiling)

@@ -204,11 +204,23 @@ def detect_arch(sd: dict[str, torch.Tensor], metadata: dict[str, str] | None = N
                 num_heads: int | None = None) -> WanConfig:
     """The :class:`WanConfig` of an official-named state dict (metadata first, then shapes)."""
     metadata = metadata or {}
+    layers = 1 + max((int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d{1,9})\.", k))), default=-1)
     if "arch" in metadata:
-        return WanConfig.from_json(metadata["arch"])
+        try:
+            cfg = WanConfig.from_json(metadata["arch"])
+        except (TypeError, ValueError) as e:
+            raise WeightsError(f"metadata 'arch' is not a valid model shape: {e}") from None
+        if cfg.num_layers != layers:   # checked before a model of that size is built
+            raise WeightsError(f"metadata 'arch' says {cfg.num_layers} blocks but the file holds {layers}")
+        return cfg
     pe = sd["patch_embedding.weight"]
+    if pe.ndim != 5:
+        raise WeightsError(f"patch_embedding.weight has shape {tuple(pe.shape)}; a Wan DiT's is [dim, channels, t, h, w]")
     dim, in_dim, patch = pe.shape[0], pe.shape[1], tuple(pe.shape[2:])
-    layers = 1 + max((int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k))), default=-1)
+    blocks = {int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d{1,9})\.", k))}
+    if blocks != set(range(layers)):
+        raise WeightsError(f"the file's blocks are not numbered 0..{layers - 1} (found {len(blocks)}, the highest "
+                           f"blocks.{layers - 1}); it is damaged or not a Wan DiT")
     ffn_dim = sd["blocks.0.ffn.0.weight"].shape[0] if "blocks.0.ffn.0.weight" in sd else 4 * dim
     out_dim = sd["head.head.weight"].shape[0] // (patch[0] * patch[1] * patch[2]) if "head.head.weight" in sd else in_dim
     text_dim = sd["text_embedding.0.weight"].shape[1] if "text_embedding.0.weight" in sd else 4096
@@ -222,10 +234,13 @@ def detect_arch(sd: dict[str, torch.Tensor], metadata: dict[str, str] | None = N
             raise WeightsError(f"cannot tell the number of attention heads of a dim-{dim} model from shapes "
                                "(Wan uses head_dim 128); pass num_heads= or a config")
         num_heads = dim // 128
-    return WanConfig(f"custom-d{dim}-l{layers}", dim=dim, ffn_dim=ffn_dim, num_heads=num_heads, num_layers=layers,
-                     in_dim=in_dim, out_dim=out_dim, patch_size=patch, text_dim=text_dim, freq_dim=freq_dim,
-                     cross_attn_norm=cross_attn_norm,
-                     vae_stride=(4, 16, 16) if in_dim == 48 else (4, 8, 8))
+    try:
+        return WanConfig(f"custom-d{dim}-l{layers}", dim=dim, ffn_dim=ffn_dim, num_heads=num_heads, num_layers=layers,
+                         in_dim=in_dim, out_dim=out_dim, patch_size=patch, text_dim=text_dim, freq_dim=freq_dim,
+                         cross_attn_norm=cross_attn_norm,
+                         vae_stride=(4, 16, 16) if in_dim == 48 else (4, 8, 8))
+    except ValueError as e:
+        raise WeightsError(f"the tensors describe no valid Wan DiT: {e}") from None
 
 
 def _check_requested(found: WanConfig, requested: WanConfig, name: str) -> None:

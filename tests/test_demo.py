@@ -48,13 +48,17 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
 
     video = read_video(mp4[0])
     assert video.shape[0] == 33 and video.shape[2] == 4 * video.shape[1]  # source | ours | truth via VAE | truth
+    sheet = list(tmp_path.glob("*_presets_contact_sheet.png"))       # the student along one preset of every family
+    assert sheet and all(f"  {p}: student" in text for p in ("pan_right", "arc_left", "tilt_up", "zoom_in"))
     line = next(line for line in text.splitlines() if line.startswith("PSNR"))
     report(f"demo: {elapsed:.1f} s wall; " + line)
     assert elapsed < 120
     import re
 
     student, copy = (float(v) for v in re.findall(r"(?:student|copy-the-source baseline) ([0-9.]+) dB", line))
-    assert student > copy + 2.0, line      # the shipped student follows the camera on the demo case
+    # the shipped student follows the camera on the demo case (one noise draw of one case: a margin, not a figure;
+    # docs/results.md has the benchmark across cases and families, with intervals)
+    assert student > copy + 1.0, line
     ceiling = float(re.search(r"tiny VAE\) ([0-9.]+) dB", line).group(1))
     assert ceiling > copy + 3.0, line      # the truth through the shipped VAE is far closer than the wrong view
     assert "camera error" in text
@@ -65,25 +69,47 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
     assert err["student"] < err["frozen"] - 0.1 and err["student"] < err["copy_source"] - 0.1, motion
     assert err["student"] - err["vae_ceiling"] < 0.5 * (err["frozen"] - err["vae_ceiling"]), motion
     frozen_psnr = float(re.search(r"frozen-first-frame baseline ([0-9.]+) dB", line).group(1))
-    assert student > frozen_psnr + 2.0, line
+    assert student > frozen_psnr + 1.0, line
 
 
 @pytest.mark.slow
-def test_eval_table_has_every_row(tmp_path):
+def test_eval_reports_every_family_with_intervals(tmp_path):
     import json
 
     out = tmp_path / "eval.json"
     run = subprocess.run([sys.executable, "-m", "realcam", "eval", "--scenes", "1", "--teacher-steps", "4", "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    table = json.loads(out.read_text())["table"]
-    for method in ("copy source", "student", "teacher"):
-        for tag in ("1x", "2x", "loop"):
-            assert 5 < table[f"{method} @ {tag}"]["psnr"] < 60
-    assert table["ground truth @ loop"]["loop_l1"] < table["copy source @ loop"]["loop_l1"]
-    for method in ("copy source", "student", "teacher"):
-        row = table[f"{method} @ 1x"]
-        assert 0 <= row["registered"] <= 1 and {"rot_deg", "centre_err"} <= set(row)
-    assert table["copy source @ 1x"]["registered"] > 0   # the source's frames always show the scene
-    # the ceiling row: the shipped tiny VAE reconstructs held-out truth to ~28.5 dB (docs/results.md)
-    assert table["truth via VAE @ 1x"]["psnr"] > 27 > table["copy source @ 1x"]["psnr"]
+    result = json.loads(out.read_text())
+    table = result["table"]
+    assert set(table) == {"pan", "tilt", "arc/orbit", "zoom", "translate"}
+    mean = lambda f, tag, m, metric: table[f][tag][m][metric]["mean"]  # noqa: E731
+    for f in table:
+        for method in ("copy source", "student", "teacher", "frozen frame 0", "truth via VAE"):
+            for tag in ("1x", "2x", "loop"):
+                stat = table[f][tag][method]["psnr"]
+                assert 5 < stat["mean"] < 60 and stat["lo"] <= stat["mean"] <= stat["hi"] and stat["n"] == 1
+            row = table[f]["1x"][method]
+            assert 0 <= row["registered"]["mean"] <= 1 and {"rot_deg", "centre_err", "motion_px"} <= set(row)
+        assert table[f]["1x"]["copy source"]["registered"]["mean"] > 0   # the source's frames always show the scene
+        assert table[f]["1x"]["visibility"]["ratio"]["mean"] > 0
+        assert "student − frozen frame 0" in result["paired_psnr"][f]["1x"]
+        assert mean(f, "loop", "ground truth", "loop_l1") < mean(f, "loop", "copy source", "loop_l1")
+    avg = lambda tag, m: sum(mean(f, tag, m, "psnr") for f in table) / len(table)  # noqa: E731
+    # the ceiling: the shipped tiny VAE reconstructs held-out truth to ~29 dB (docs/results.md)
+    assert avg("1x", "truth via VAE") > 27 > avg("1x", "copy source")
+    assert "### pan" in run.stdout and "Paired PSNR differences" in run.stdout
+
+
+def test_bootstrap_interval_is_deterministic_and_narrows_with_more_cases():
+    from realcam.demo import bootstrap_interval, summarise
+
+    g = torch.Generator().manual_seed(0)
+    few, many = torch.randn(5, generator=g).tolist(), torch.randn(500, generator=g).tolist()
+    assert bootstrap_interval(few) == bootstrap_interval(few)
+    lo, hi = bootstrap_interval(few)
+    lo2, hi2 = bootstrap_interval(many)
+    assert lo <= sum(few) / 5 <= hi and hi2 - lo2 < hi - lo
+    assert 0.1 < hi2 - lo2 < 0.25                         # ≈ 2 × 1.96 / √500
+    s = summarise([1.0, float("nan"), 3.0])
+    assert s["n"] == 2 and s["mean"] == 2.0

@@ -82,3 +82,22 @@ def test_mismatches_say_what_to_do(parts):
         text_context(model, torch.zeros(1, 5, 4096))
     with pytest.raises(ValueError, match="set the trajectory's frames to 25"):
         render_teacher(model, encode_video(vae, video), preset_trajectory("zoom_in", 81), text_context(model), steps=1)
+
+
+def test_pixels_out_of_range_and_bad_shifts_are_refused(parts):
+    """0..255, uint8 and −1..1 videos used to be encoded as if in [0, 1]; shift 0, −1 or NaN gave NaN output."""
+    vae, model, video = parts
+    for bad, hint in [(video * 255, "divide 0..255 values by 255"), ((video * 255).to(torch.uint8), "uint8"),
+                      (video * 2 - 1, r"\(x \+ 1\) / 2"), (video[:0], "no frames"),
+                      (video.masked_fill(video > 0.99, float("nan")), "NaN")]:
+        with pytest.raises(ValueError, match=hint):
+            encode_video(vae, bad)
+    source = encode_video(vae, video)
+    traj = preset_trajectory("zoom_in", 25)
+    for shift in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="shift"):
+            render_teacher(model, source, traj, text_context(model), steps=2, shift=shift)
+        with pytest.raises(ValueError, match="shift"):
+            model.streaming.override(shift=shift)        # the node and API path to a streaming config
+    with pytest.raises(ValueError, match="seed"):
+        render_teacher(model, source, traj, text_context(model), steps=1, seed=2**64)

@@ -10,6 +10,7 @@ from realcam.model.kv_cache import KVCache
 from realcam.model.masks import block_causal_mask
 from realcam.model.rope import grid_positions, make_rope
 from realcam.sampling import EndOfSource, StreamingSession
+from realcam.seeding import seed_generator
 from realcam.sampling.schedules import renoise, warp_timesteps
 from tests.conftest import randomize_
 
@@ -95,7 +96,7 @@ def _reference_rollout(model, cfg: StreamingConfig, source, ctx, poses, n, seed)
     ts = warp_timesteps(cfg.denoising_steps, cfg.shift)
     outs = []
     for i in range(n):
-        gen = torch.Generator().manual_seed((seed * 1_000_003 + i) * 2)
+        gen = seed_generator(seed, i, 0)
         x = torch.randn((1, 16, C, H, W), generator=gen)
         lay = SequenceLayout(model.conditioning, (i + 1) * C)
         mask = block_causal_mask(i + 1, TOKENS, cfg.sink_chunks, cfg.window_chunks)
@@ -347,3 +348,23 @@ def test_live_source_memory_is_bounded():
     session.reset()
     with pytest.raises(EndOfSource, match="already consumed"):
         session.step()
+
+
+def test_any_seed_streams_and_no_two_seeds_share_noise():
+    """The frontend's randomize draws seeds up to 2^50 and the API takes any integer: a seed above ~4.6e12 used
+    to overflow 64 bits, and seed arithmetic can make two seeds share their noise."""
+    cfg = StreamingConfig(chunk_latent_frames=C)
+    model = _model(seed=4)
+    source, _, ctx, _, _ = _clip(1)
+    out = {}
+    for seed in (0, 2**31, 5 * 10**12, 2**50 - 1, 2**63 - 1, 2**80):
+        out[seed] = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(C), seed=seed).step().latents
+        assert torch.isfinite(out[seed]).all()
+    seeds = list(out)
+    for i, a in enumerate(seeds):
+        for b in seeds[i + 1:]:
+            assert not torch.equal(out[a], out[b]), (a, b)
+    again = StreamingSession(model, ctx, config=cfg, source=source, camera=_path(C), seed=2**50 - 1).step().latents
+    assert torch.equal(again, out[2**50 - 1])
+    with pytest.raises(ValueError, match="seed"):
+        StreamingSession(model, ctx, config=cfg, source=source, camera=_path(C), seed=1.5)

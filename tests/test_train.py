@@ -214,13 +214,34 @@ def test_killed_run_resumes_with_the_same_losses(dataset, tmp_path, report):
     p.communicate()
     before = _log(run)
     assert max(before) < total - 1, "the kill came too late to test a resume"
+    # what a kill during a write leaves behind (the deployable weights' temp file, an unfinished checkpoint)
+    (run / "teacher.safetensors.x1y2.tmp").write_bytes(b"partial")
+    (run / "checkpoints" / ".tmp_step_0099999").mkdir()
     out = _run_ok([*args, "--out", str(run)], dataset)
     assert "resuming at step" in out
+    assert not list(run.glob("*.tmp")) and not list((run / "checkpoints").glob(".tmp_*"))
+    lines = (run / "log.jsonl").read_text().splitlines()
+    assert len(lines) == total, "a resumed run wrote some steps twice"
     full, resumed = _log(tmp_path / "full"), _log(run)
     assert sorted(resumed) == list(range(total))
     for s in range(total):
         assert resumed[s]["teacher/loss"] == full[s]["teacher/loss"], s
     report(f"resume after SIGKILL at step {max(before) + 1}: all {total} losses identical to the uninterrupted run")
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(dataset, tmp_path):
+    from realcam.train.stages import train
+
+    def cfg(steps):
+        return load_config(None, ["batch_size=2", "checkpoint_every=4", "keep_checkpoints=3"], stage="teacher",
+                           data=str(dataset / "latents"), out=str(tmp_path / "run"), steps=steps)
+    train(cfg(8), progress=False)
+    newest = tmp_path / "run" / "checkpoints" / "step_0000008" / "teacher.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])                   # truncated by a disk or a kill
+    with pytest.warns(UserWarning, match="step_0000008 is damaged"):
+        hist = train(cfg(10), progress=False)
+    assert [h["step"] for h in hist] == [4, 5, 6, 7, 8, 9]            # resumed from step 4
+    assert [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()] == list(range(10))
 
 
 # --- DMD gradient path --------------------------------------------------------------------------------------------

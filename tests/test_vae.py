@@ -268,3 +268,26 @@ def test_round_trip_shapes_and_ranges(vaes):
         assert z.shape == (1, vae.latent_channels, 3, 2, 2)
         y = vae.decode(z)
         assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1 and y.std() > 0
+
+
+def test_stride_4_tiny_vae_keeps_the_layout_and_says_its_stride_in_metadata(tmp_path):
+    from realcam.train.vae import save_vae
+
+    model = _randomize(TinyVAE(16, encoder_width=8, decoder_widths=(16, 8, 8, 8), spatial_stride=4), 7)
+    assert set(model.state_dict()) == set(TinyVAE(16, encoder_width=8, decoder_widths=(16, 8, 8, 8)).state_dict())
+    path = tmp_path / "vae.safetensors"
+    save_vae(model, path, model.state_dict())
+    vae = load_vae(path)
+    assert vae.spatial_stride == 4
+    x = _video(9, 32, seed=8)
+    with torch.no_grad():
+        z = vae.encode(x)
+        stream = vae.encode_stream()
+        streamed = torch.cat([p for p in (stream.push(x[:, :, :5]), stream.push(x[:, :, 5:]), stream.finish()) if p is not None], 2)
+        y = vae.decode(z)
+    assert z.shape[-2:] == (8, 8) and y.shape[-2:] == (32, 32) and torch.allclose(streamed, z, atol=1e-5)
+    for bad in ("16", "four", ""):
+        sd = dict(model.state_dict())
+        save_file(sd, str(tmp_path / "bad.safetensors"), metadata={"spatial_stride": bad})
+        with pytest.raises(WeightsError, match="spatial_stride"):
+            load_vae(tmp_path / "bad.safetensors")

@@ -235,3 +235,37 @@ def test_meta_device_load_does_not_double_memory(tmp_path, report):
     report(f"file {size / 2**20:.0f} MiB, peak RSS growth {grown / 2**20:.0f} MiB")
     # measured ~1.35x (allocator and reader overhead); a random-init-then-load build is >= 2x
     assert grown < 1.6 * size
+
+
+def test_crafted_files_are_refused_before_any_work(tmp_path, tiny_model):
+    """A 33 kB file naming blocks.99999, or metadata asking for 100,000 blocks, used to build a model for
+    minutes before any key check; crafted metadata ended in ZeroDivision/Index/TypeErrors."""
+    import time
+
+    from safetensors import safe_open
+
+    good = tmp_path / "good.safetensors"
+    save_realcam_checkpoint(tiny_model, good)
+    with safe_open(str(good), "pt") as f:
+        sd = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    arch = json.loads(meta["arch"])
+    cases = {
+        "blocks.99999": ({**sd, "blocks.99999.ffn.0.bias": torch.zeros(1)}, {}, "numbered"),
+        "num_layers 100000": (sd, {**meta, "arch": json.dumps({**arch, "num_layers": 100_000})}, "num_layers"),
+        "num_heads 0": (sd, {**meta, "arch": json.dumps({**arch, "num_heads": 0})}, "num_heads"),
+        "dim as text": (sd, {**meta, "arch": json.dumps({**arch, "dim": "64"})}, "dim"),
+        "arch not an object": (sd, {**meta, "arch": "[1, 2]"}, "object"),
+        "streaming wrong type": (sd, {**meta, "streaming": json.dumps({"chunk_latent_frames": "3"})}, "wrong type"),
+        "1-D patch embedding": ({**sd, "patch_embedding.weight": torch.zeros(64)}, {}, "patch_embedding"),
+    }
+    for name, (tensors, metadata, message) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.safetensors"
+        save_file(tensors, str(path), metadata=metadata)
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match=message):
+            load_dit(path)
+        assert time.perf_counter() - t0 < 2.0, name
+    run = subprocess.run([sys.executable, "-m", "realcam", "inspect", str(tmp_path / "num_heads_0.safetensors")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "num_heads" in run.stderr

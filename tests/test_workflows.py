@@ -117,23 +117,108 @@ def test_batch_resumes_after_being_killed(wf_server, tmp_path, report):
     report(f"batch: killed with {len(done_before)} of 3 done; resumed and finished; 3 prompts rendered in total")
 
 
-def test_live_camera_route_validates_and_versions(wf_server):
-    ok = wf_server.post_json("/realcam/live_camera", {"session": "s1", "trajectory": {
-        "version": 1, "type": "preset", "frames": 25, "preset": {"name": "pan_left"}}})
-    again = wf_server.post_json("/realcam/live_camera", {"session": "s1", "trajectory": {
-        "version": 1, "type": "preset", "frames": 25, "preset": {"name": "pan_right"}}})
-    assert ok == {"session": "s1", "version": 1} and again["version"] == 2
-    bad = wf_server.post_json("/realcam/live_camera", {"session": "s1", "trajectory": {"version": 1, "type": "preset",
-                                                                                       "frames": 25, "preset": {"name": "nope"}}})
-    assert "trajectory.preset.name" in bad["error"]
-    assert "needs a session id" in wf_server.post_json("/realcam/live_camera", {"trajectory": {}})["error"]
+def _post(server, path: str, body: bytes, timeout: float = 30):
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(server.url + path, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
 
 
-def test_live_registry_hands_each_update_once():
-    from realcam.live import LiveCameras
+def test_live_camera_route_is_bounded_and_refuses_what_no_run_holds(wf_server, report):
+    import json
+    import threading
+    import time
 
-    live = LiveCameras()
-    assert live.newest("a", 25, 0) is None
-    live.post("a", {"version": 1, "type": "preset", "frames": 9, "preset": {"name": "zoom_in"}})
-    first = live.newest("a", 25, 3)
-    assert first.shape == (4, 4, 4) and live.newest("a", 25, 3) is None   # 7 latent frames, from frame 3 on; once
+    import psutil
+
+    doc = {"version": 1, "type": "preset", "frames": 25, "preset": {"name": "pan_left"}}
+    status, body = _post(wf_server, "/realcam/live_camera", json.dumps({"session": "s1", "trajectory": doc}).encode())
+    assert status == 404 and "no stream is running" in body["error"]          # nothing stored while idle
+    status, body = _post(wf_server, "/realcam/live_camera", json.dumps({"session": "s1", "trajectory": {
+        **doc, "preset": {"name": "nope"}}}).encode())
+    assert status == 400 and "trajectory.preset.name" in body["error"]
+    status, body = _post(wf_server, "/realcam/live_camera", json.dumps({"trajectory": doc}).encode())
+    assert status == 400 and body["error"].startswith("session")
+    status, body = _post(wf_server, "/realcam/live_camera", b"{" * 50_000)
+    assert status == 400 and "not valid JSON" in body["error"]
+    status, body = _post(wf_server, "/realcam/live_camera", b" " * (5 * 2**20))
+    assert status == 413
+    # a 10-million-frame document is refused at once, and other requests are answered meanwhile
+    served = []
+    stop = threading.Event()
+
+    def other_requests():
+        while not stop.is_set():
+            t = time.perf_counter()
+            wf_server.get_json("/realcam/presets")
+            served.append(time.perf_counter() - t)
+    worker = threading.Thread(target=other_requests)
+    worker.start()
+    t0 = time.perf_counter()
+    status, body = _post(wf_server, "/realcam/live_camera", json.dumps({"session": "s1", "trajectory": {
+        **doc, "frames": 10_000_000}}).encode())
+    refused_ms = (time.perf_counter() - t0) * 1000
+    stop.set()
+    worker.join()
+    assert status == 400 and "trajectory.frames" in body["error"] and refused_ms < 100, (status, body, refused_ms)
+    assert served and max(served) < 1.0
+    # 3,000 posted sessions leave the server's memory where it was
+    proc = psutil.Process(wf_server.proc.pid)
+    before = proc.memory_info().rss
+    for i in range(3000):
+        _post(wf_server, "/realcam/live_camera", json.dumps({"session": f"client-{i}", "trajectory": doc}).encode())
+    grown = (proc.memory_info().rss - before) / 2**20
+    report(f"live route: 10-million-frame post refused in {refused_ms:.1f} ms; 3,000 sessions posted: server RSS "
+           f"{before / 2**20:.0f} MB → {proc.memory_info().rss / 2**20:.0f} MB ({grown:+.1f} MB)")
+    assert grown < 30
+
+
+def test_preset_keyframes_route_bounds_its_work(wf_server):
+    import json
+    import time
+
+    t0 = time.perf_counter()
+    status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": "pan_left", "count": 10_000_000}).encode())
+    assert status == 400 and body["error"].startswith("count") and time.perf_counter() - t0 < 1.0
+    status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": ["pan_left"]}).encode())
+    assert status == 400 and body["error"].startswith("name")
+    status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": "pan_left", "frames": 33}).encode())
+    assert status == 200 and len(body["keyframes"]) == 5
+
+
+def test_live_sessions_belong_to_the_run_that_holds_them():
+    import pytest
+
+    from realcam.live import LiveCameraError, LiveCameras
+
+    live = LiveCameras(max_sessions=2)
+    doc = {"version": 1, "type": "preset", "frames": 9, "preset": {"name": "zoom_in"}}
+    with pytest.raises(LiveCameraError, match="no stream is running") as e:
+        live.post("a", doc)                                   # idle: refused, nothing kept for the next run
+    assert e.value.status == 404 and len(live) == 0
+    live.open("a", 25)
+    with pytest.raises(LiveCameraError, match="held by another running stream"):
+        live.open("a", 25)
+    live.open("b", 25)
+    with pytest.raises(LiveCameraError, match="already take live camera updates") as e:
+        live.open("c", 25)
+    assert e.value.status == 503
+    assert live.newest("a", 0) is None
+    assert live.post("a", doc) == 1
+    first = live.newest("a", 3)
+    assert first.shape == (4, 4, 4) and live.newest("a", 3) is None     # 7 latent frames, from frame 3 on; once
+    poses = {"version": 1, "type": "poses", "frames": 5, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]] * 5}
+    with pytest.raises(ValueError, match="poses"):
+        live.post("a", poses)                                 # 5 poses cannot be sampled at the stream's 25 frames
+    assert live.newest("a", 0) is None                        # the refused post changed nothing
+    live.close("a")
+    with pytest.raises(LiveCameraError, match="no stream is running"):
+        live.post("a", doc)
+    with pytest.raises(LiveCameraError, match="session"):
+        live.open("../x" * 30, 25)

@@ -19,6 +19,13 @@ from .trajectory import Trajectory
 
 SCHEMA_VERSION = 1
 TYPES = ("preset", "spline", "poses")
+# limits that keep parsing and sampling a document bounded in time and memory (docs/trajectory_json.md)
+MAX_TEXT_BYTES = 4 * 2**20       # a document of 20,000 poses is ~3 MB
+MAX_FRAMES = 20_000              # video frames a document may ask for (about 21 min at 16 fps)
+MAX_KEYFRAMES = 1_000
+MAX_COORDINATE = 1e4             # metres, for positions and look-at targets
+MAX_ANGLE = 1e5                  # degrees (many turns are fine)
+MAX_PRESET_VALUE = 1e3           # amplitude, speed and preset parameters
 
 
 class TrajectoryJSONError(ValueError):
@@ -37,25 +44,49 @@ def _get(obj: dict, key: str, path: str, *, required: bool = True, default: Any 
     return obj[key]
 
 
-def _number(v: Any, path: str, *, minimum: float | None = None, integer: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise TrajectoryJSONError(path, f"expected a finite number, got {json.dumps(v)}")
+def _show(v: Any) -> str:
+    """A short, safe rendering of a value from a document, for error messages."""
+    try:
+        text = json.dumps(v)
+    except (TypeError, ValueError, RecursionError):
+        text = type(v).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(v: Any, path: str, *, minimum: float | None = None, maximum: float | None = None,
+            integer: bool = False, magnitude: float | None = None) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TrajectoryJSONError(path, f"expected a finite number, got {_show(v)}")
+    if isinstance(v, int) and abs(v) > 2**53:
+        raise TrajectoryJSONError(path, f"{_show(v)} is out of range")
+    if not math.isfinite(v):
+        raise TrajectoryJSONError(path, f"expected a finite number, got {_show(v)}")
     if integer and int(v) != v:
         raise TrajectoryJSONError(path, f"expected a whole number, got {v}")
     if minimum is not None and v < minimum:
         raise TrajectoryJSONError(path, f"must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise TrajectoryJSONError(path, f"must be <= {maximum:g}, got {v}")
+    if magnitude is not None and abs(v) > magnitude:
+        raise TrajectoryJSONError(path, f"must be within ±{magnitude:g}, got {v}")
     return int(v) if integer else float(v)
 
 
 def _vec3(v: Any, path: str) -> tuple[float, float, float]:
     if not isinstance(v, (list, tuple)) or len(v) != 3:
-        raise TrajectoryJSONError(path, f"expected 3 numbers [x, y, z], got {json.dumps(v)}")
-    return tuple(_number(x, f"{path}[{i}]") for i, x in enumerate(v))  # type: ignore[return-value]
+        raise TrajectoryJSONError(path, f"expected 3 numbers [x, y, z], got {_show(v)}")
+    return tuple(_number(x, f"{path}[{i}]", magnitude=MAX_COORDINATE) for i, x in enumerate(v))  # type: ignore[return-value]
 
 
 def _bool(v: Any, path: str) -> bool:
     if not isinstance(v, bool):
-        raise TrajectoryJSONError(path, f"expected true or false, got {json.dumps(v)}")
+        raise TrajectoryJSONError(path, f"expected true or false, got {_show(v)}")
+    return v
+
+
+def _object(v: Any, path: str) -> dict:
+    if not isinstance(v, dict):
+        raise TrajectoryJSONError(path, f"expected an object, got {_show(v)}")
     return v
 
 
@@ -104,52 +135,60 @@ class TrajectorySpec:
 
 def parse_trajectory(text_or_obj: str | dict) -> TrajectorySpec:
     """Validate a trajectory JSON document (string or parsed object)."""
-    if isinstance(text_or_obj, str):
+    if isinstance(text_or_obj, (str, bytes)):
+        if len(text_or_obj) > MAX_TEXT_BYTES:
+            raise TrajectoryJSONError("trajectory", f"the document is {len(text_or_obj):,} bytes; at most "
+                                                    f"{MAX_TEXT_BYTES:,} are read (use fewer poses or a spline)")
         try:
             obj = json.loads(text_or_obj)
         except json.JSONDecodeError as e:
             raise TrajectoryJSONError("trajectory", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except (RecursionError, UnicodeDecodeError, ValueError) as e:
+            raise TrajectoryJSONError("trajectory", f"not valid JSON ({type(e).__name__}: nested too deeply or not text)") from None
     else:
         obj = text_or_obj
     p = "trajectory"
     if not isinstance(obj, dict):
         raise TrajectoryJSONError(p, f"expected an object, got {type(obj).__name__}")
     version = _get(obj, "version", p)
-    if version != SCHEMA_VERSION:
-        raise TrajectoryJSONError(f"{p}.version", f"expected {SCHEMA_VERSION}, got {json.dumps(version)} "
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise TrajectoryJSONError(f"{p}.version", f"expected {SCHEMA_VERSION}, got {_show(version)} "
                                                  "(a file from a newer RealCam?)")
     kind = _get(obj, "type", p)
-    if kind not in TYPES:
-        raise TrajectoryJSONError(f"{p}.type", f"expected one of {list(TYPES)}, got {json.dumps(kind)}")
-    frames = _number(_get(obj, "frames", p), f"{p}.frames", minimum=1, integer=True)
-    fps = _number(_get(obj, "fps", p, required=False, default=16.0), f"{p}.fps", minimum=1e-3)
+    if not isinstance(kind, str) or kind not in TYPES:
+        raise TrajectoryJSONError(f"{p}.type", f"expected one of {list(TYPES)}, got {_show(kind)}")
+    frames = _number(_get(obj, "frames", p), f"{p}.frames", minimum=1, maximum=MAX_FRAMES, integer=True)
+    fps = _number(_get(obj, "fps", p, required=False, default=16.0), f"{p}.fps", minimum=1e-3, maximum=1000)
     if kind == "preset":
-        pr = _get(obj, "preset", p)
+        pr = _object(_get(obj, "preset", p), f"{p}.preset")
         name = _get(pr, "name", f"{p}.preset")
-        if RECAMMASTER.get(name, name) not in PRESETS:
-            raise TrajectoryJSONError(f"{p}.preset.name", f"unknown preset {json.dumps(name)}; choose one of "
+        if not isinstance(name, str) or RECAMMASTER.get(name, name) not in PRESETS:
+            raise TrajectoryJSONError(f"{p}.preset.name", f"unknown preset {_show(name)}; choose one of "
                                                           f"{', '.join(PRESETS)} or cam01…cam10")
         for key in ("amplitude", "speed"):
             if key in pr:
-                _number(pr[key], f"{p}.preset.{key}", minimum=0 if key == "speed" else None)
-        if pr.get("easing", "linear") not in ("linear", "ease_in_out"):
-            raise TrajectoryJSONError(f"{p}.preset.easing", f"expected 'linear' or 'ease_in_out', got {json.dumps(pr['easing'])}")
+                _number(pr[key], f"{p}.preset.{key}", minimum=0 if key == "speed" else None, magnitude=MAX_PRESET_VALUE)
+        easing = pr.get("easing", "linear")
+        if not isinstance(easing, str) or easing not in ("linear", "ease_in_out"):
+            raise TrajectoryJSONError(f"{p}.preset.easing", f"expected 'linear' or 'ease_in_out', got {_show(easing)}")
         if "loop" in pr:
             _bool(pr["loop"], f"{p}.preset.loop")
         allowed = PRESETS[RECAMMASTER.get(name, name)].params
-        for key, v in (pr.get("params") or {}).items():
+        for key, v in _object(pr.get("params", {}), f"{p}.preset.params").items():
             if key not in allowed:
-                raise TrajectoryJSONError(f"{p}.preset.params.{key}", f"preset {name} takes {sorted(allowed) or 'no parameters'}")
-            _number(v, f"{p}.preset.params.{key}")
+                raise TrajectoryJSONError(f"{p}.preset.params.{str(key)[:40]}", f"preset {name} takes {sorted(allowed) or 'no parameters'}")
+            _number(v, f"{p}.preset.params.{key}", magnitude=MAX_PRESET_VALUE)
     elif kind == "spline":
-        sp = _get(obj, "spline", p)
+        sp = _object(_get(obj, "spline", p), f"{p}.spline")
         keys = _get(sp, "keyframes", f"{p}.spline")
         if not isinstance(keys, list) or not keys:
             raise TrajectoryJSONError(f"{p}.spline.keyframes", "expected a non-empty list of keyframes")
+        if len(keys) > MAX_KEYFRAMES:
+            raise TrajectoryJSONError(f"{p}.spline.keyframes", f"{len(keys):,} keyframes; at most {MAX_KEYFRAMES:,}")
         seen = set()
         for i, k in enumerate(keys):
             kp = f"{p}.spline.keyframes[{i}]"
-            t = _number(_get(k, "t", kp), f"{kp}.t")
+            t = _number(_get(_object(k, kp), "t", kp), f"{kp}.t", magnitude=1e6)
             if t in seen:
                 raise TrajectoryJSONError(f"{kp}.t", f"two keyframes at t={t}")
             seen.add(t)
@@ -163,7 +202,7 @@ def parse_trajectory(text_or_obj: str | dict) -> TrajectorySpec:
                     raise TrajectoryJSONError(f"{kp}.look_at", "equals the position")
             for a in ("yaw", "pitch", "roll"):
                 if a in k:
-                    _number(k[a], f"{kp}.{a}")
+                    _number(k[a], f"{kp}.{a}", magnitude=MAX_ANGLE)
         for key in ("constant_speed", "closed"):
             if key in sp:
                 _bool(sp[key], f"{p}.spline.{key}")
@@ -171,19 +210,31 @@ def parse_trajectory(text_or_obj: str | dict) -> TrajectorySpec:
         poses = _get(obj, "poses", p)
         if not isinstance(poses, list) or not poses:
             raise TrajectoryJSONError(f"{p}.poses", "expected a list of poses (12 or 16 numbers each)")
+        if len(poses) > MAX_FRAMES:
+            raise TrajectoryJSONError(f"{p}.poses", f"{len(poses):,} poses; at most {MAX_FRAMES:,}")
         for i, row in enumerate(poses):
             if not isinstance(row, list) or len(row) not in (12, 16):
                 raise TrajectoryJSONError(f"{p}.poses[{i}]", "expected 12 numbers (row-major 3x4 camera-to-world) or 16")
             for j, v in enumerate(row):
-                _number(v, f"{p}.poses[{i}][{j}]")
+                _number(v, f"{p}.poses[{i}][{j}]", magnitude=MAX_COORDINATE)
     spec = TrajectorySpec(obj, frames, fps)
     try:
-        spec.build()
-    except (PoseError, ValueError) as e:
+        traj = spec.build()
+    except (PoseError, ValueError, ArithmeticError, RuntimeError) as e:
         if isinstance(e, TrajectoryJSONError):
             raise
         raise TrajectoryJSONError(p, str(e)) from None
+    check_poses(traj.c2w, p)
     return spec
+
+
+def check_poses(c2w: torch.Tensor, field: str) -> None:
+    """Refuse camera paths that would render garbage: non-finite poses or positions beyond ``MAX_COORDINATE``."""
+    if not bool(torch.isfinite(c2w).all()):
+        raise TrajectoryJSONError(field, "the path has non-finite camera poses (a parameter too large?)")
+    reach = float(c2w[..., :3, 3].abs().max())
+    if reach > MAX_COORDINATE:
+        raise TrajectoryJSONError(field, f"the camera travels {reach:.3g} m from the start; at most {MAX_COORDINATE:g} m")
 
 
 def trajectory_from_json(text_or_obj: str | dict, frames: int | None = None, fps: float | None = None) -> Trajectory:
@@ -230,5 +281,6 @@ def write_camera_extrinsics(cameras: dict[str, torch.Tensor]) -> dict:
     return out
 
 
-__all__ = ["SCHEMA_VERSION", "TrajectoryJSONError", "TrajectorySpec", "parse_trajectory", "trajectory_from_json",
+__all__ = ["SCHEMA_VERSION", "MAX_FRAMES", "TrajectoryJSONError", "check_poses",
+           "TrajectorySpec", "parse_trajectory", "trajectory_from_json",
            "poses_json", "read_camera_extrinsics", "write_camera_extrinsics"]

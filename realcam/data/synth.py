@@ -1,12 +1,22 @@
 """Procedural multi-camera scenes with known cameras: ``python -m realcam synth``.
 
-A batched analytic ray caster in torch: a textured ground (checker + value noise), striped spheres,
-yaw-rotated checkered boxes and one moving sphere, Lambert shading with hard shadows, a sky gradient,
-2×2 supersampling. Every scene is filmed by N cameras that start around the scene looking at its
-centre and move along presets or random paths (OpenCV camera-to-world, metres, pinhole intrinsics).
-Scenes are written in the MultiCamVideo layout (``sceneN/videos/camNN.mp4``,
-``sceneN/cameras/camera_extrinsics.json``, ``metadata.csv``) plus ``cameras/intrinsics.json`` and,
-optionally, per-frame depth (``depth/camNN.npz``) for pose metrics. Deterministic per seed.
+A batched analytic ray caster in torch, with two worlds (``world=``):
+
+- ``v1`` (the embedded tiny model's): a textured ground (checker + value noise), striped spheres, yaw-rotated
+  checkered boxes and one moving sphere under a uniform sky gradient. Sideways moves change little in it:
+  the sky is uniform and the objects are small near the horizon.
+- ``v2``: built so that every kind of camera move changes the picture plainly at 64 px: a 360° backdrop at
+  infinity (a mountain ridge in eight coloured sectors, distant banded towers, a tinted sky gradient) moves
+  with every rotation; banded pillars all around the scene, larger striped spheres, checkered boxes and one
+  moving sphere give parallax to translations; the ground is a coarse two-colour checker (1 m squares) with
+  value noise. Random camera paths reach amplitude 1.2 (v1: 1.0).
+
+Both: Lambert shading with hard shadows, 2×2 supersampling.
+Every scene is filmed by N cameras that start around the scene looking at its centre and move along presets
+or random paths (OpenCV camera-to-world, metres, pinhole intrinsics). Scenes are written in the MultiCamVideo
+layout (``sceneN/videos/camNN.mp4``, ``sceneN/cameras/camera_extrinsics.json``, ``metadata.csv``) plus
+``cameras/intrinsics.json`` and, optionally, per-frame depth (``depth/camNN.npz``) for pose metrics.
+Deterministic per seed.
 """
 from __future__ import annotations
 
@@ -21,6 +31,8 @@ from ..camera.poses import look_at
 from ..camera.presets import PRESETS, preset_trajectory
 from ..camera.trajectory_json import write_camera_extrinsics
 
+WORLDS = ("v1", "v2")
+WORLD_MAX_AMPLITUDE = {"v1": 1.0, "v2": 1.2}   # the largest random camera-path amplitude of each world's data
 GROUND_Y = 1.0          # the ground plane (OpenCV world: y points down, so it is 1 m below y = 0)
 SUN = torch.tensor([-0.4, -1.0, 0.3], dtype=torch.float64)
 
@@ -43,15 +55,41 @@ class Box:
 
 
 @dataclass
+class Tower:
+    azimuth: float                  # radians, 0 = +z (the scene's centre seen from the cameras), + towards +x
+    half_width: float               # radians
+    top: float                      # elevation of its top, radians
+    color: torch.Tensor
+
+
+@dataclass
+class Backdrop:
+    """What the cameras see at infinity: a ridge ``elevation(az) = base + Σ amp·sin(k·az + phase)`` coloured by
+    eight azimuth sectors, towers, and a tinted sky gradient above."""
+    ridge: torch.Tensor             # [K, 3]: (k, amplitude in radians, phase)
+    sectors: torch.Tensor           # [8, 3] colours
+    towers: list[Tower]
+    sky: torch.Tensor               # [3] zenith colour
+
+
+@dataclass
 class Scene:
     spheres: list[Sphere]
-    boxes: list[Box]
-    ground_color: torch.Tensor
+    boxes: list[Box]                # checkered boxes and the banded pillars
+    ground_color: torch.Tensor      # v1: [3], shaded by checker and noise; v2: [2, 3], the checker's two colours
     noise: torch.Tensor             # [G, G] value-noise lattice for the ground texture
     text: str
+    backdrop: Backdrop | None = None  # v2 only (v1: a uniform sky gradient)
 
 
-def random_scene(g: torch.Generator) -> Scene:
+def random_scene(g: torch.Generator, world: str = "v1") -> Scene:
+    """A random scene of ``world`` (see the module docstring), deterministic in ``g``."""
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}")
+    return _scene_v1(g) if world == "v1" else _scene_v2(g)
+
+
+def _scene_v1(g: torch.Generator) -> Scene:
     def u(a, b, n=1):
         return (a + (b - a) * torch.rand(n, generator=g, dtype=torch.float64)).squeeze()
 
@@ -72,6 +110,64 @@ def random_scene(g: torch.Generator) -> Scene:
     names = ["a striped ball", "a box", "a rolling ball"]
     return Scene(spheres, boxes, color() * 0.8, torch.rand(16, 16, generator=g, dtype=torch.float64),
                  f"a procedural scene with {len(spheres) - 1} balls, {len(boxes)} boxes and {names[2]} on a textured ground")
+
+
+def _scene_v2(g: torch.Generator) -> Scene:
+    def u(a, b, n=1):
+        return (a + (b - a) * torch.rand(n, generator=g, dtype=torch.float64)).squeeze()
+
+    def color():
+        return 0.25 + 0.7 * torch.rand(3, generator=g, dtype=torch.float64)
+
+    def f64(v):
+        return torch.tensor(v, dtype=torch.float64)
+    spheres, boxes = [], []
+    for _ in range(int(u(2, 4.99))):
+        r = float(u(0.4, 0.8))
+        spheres.append(Sphere(torch.stack([u(-2.2, 2.2), f64(GROUND_Y - r), u(2.6, 6)]), r, color(), float(u(2, 6)).__round__()))
+    for _ in range(int(u(1, 3.99))):
+        half = torch.stack([u(0.3, 0.7), u(0.3, 0.9), u(0.3, 0.7)])
+        boxes.append(Box(torch.stack([u(-2.5, 2.5), GROUND_Y - half[1], u(2.6, 6.5)]), half, float(u(0, math.pi)), color()))
+    for _ in range(int(u(4, 7.99))):
+        # pillars all around the scene's centre (0, 4.2): nearer to it on the cameras' side, so no camera walks into one
+        theta = float(u(-math.pi, math.pi))
+        radius = float(u(1.6, 2.2)) if abs(theta) < 1.0 else float(u(2.2, 4.5))
+        half = torch.stack([u(0.18, 0.3), u(1.0, 1.6), u(0.18, 0.3)])
+        boxes.append(Box(torch.stack([f64(radius * math.sin(theta)), GROUND_Y - half[1], f64(4.2 - radius * math.cos(theta))]),
+                         half, float(u(0, math.pi)), color()))
+    r = float(u(0.3, 0.45))
+    mover = Sphere(torch.stack([u(-1.5, 1.5), f64(GROUND_Y - r), u(3, 5)]), r, color(), 0.0)
+    mover.velocity = torch.stack([u(-0.04, 0.04), f64(0.0), u(-0.04, 0.04)])
+    spheres.append(mover)
+    ridge = torch.stack([torch.tensor([2.0, 3.0, 5.0, 9.0], dtype=torch.float64),
+                         torch.tensor([0.08, 0.06, 0.04, 0.02], dtype=torch.float64) * u(0.6, 1.4, 4),
+                         u(0, 2 * math.pi, 4)], dim=1)
+    sectors = torch.stack([0.25 + 0.7 * torch.rand(3, generator=g, dtype=torch.float64) for _ in range(8)])
+    towers = [Tower(float(u(-math.pi, math.pi)), float(u(0.03, 0.07)), float(u(0.3, 0.5)), color())
+              for _ in range(int(u(5, 8.99)))]
+    backdrop = Backdrop(ridge, sectors, towers, 0.5 + 0.5 * torch.rand(3, generator=g, dtype=torch.float64))
+    ground = torch.stack([color(), color() * 0.5])
+    return Scene(spheres, boxes, ground, torch.rand(16, 16, generator=g, dtype=torch.float64),
+                 f"a procedural scene with {len(spheres) - 1} balls, {len(boxes)} boxes and pillars and a rolling ball "
+                 "on a checkered ground before coloured mountains", backdrop)
+
+
+def _backdrop(b: Backdrop, d: torch.Tensor) -> torch.Tensor:
+    """The colour at infinity in directions ``d`` ``[..., 3]`` (OpenCV: y down)."""
+    f = d.dtype
+    az = torch.atan2(d[..., 0], d[..., 2])
+    el = torch.asin((-d[..., 1]).clamp(-1, 1))
+    ridge = b.ridge.to(f)
+    height = 0.16 + (ridge[:, 1] * torch.sin(ridge[:, 0] * az[..., None] + ridge[:, 2])).sum(-1)
+    sky = b.sky.to(f) * (0.7 + 0.3 * el.clamp(0, 1)[..., None] * 2).clamp(max=1.0)
+    sector = ((az + math.pi) / (2 * math.pi) * 8).floor().long().clamp(0, 7)
+    mountain = b.sectors.to(f)[sector] * (0.55 + 0.45 * (el / height.clamp_min(1e-3)).clamp(0, 1))[..., None]
+    out = torch.where((el < height)[..., None], mountain, sky)
+    for t in b.towers:
+        off = torch.remainder(az - t.azimuth + math.pi, 2 * math.pi) - math.pi
+        band = 0.7 + 0.3 * ((el * 25).floor() % 2)
+        out = torch.where(((off.abs() < t.half_width) & (el < t.top))[..., None], t.color.to(f) * band[..., None], out)
+    return out
 
 
 def _value_noise(lattice: torch.Tensor, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -152,11 +248,17 @@ def render(scene: Scene, c2w: torch.Tensor, K: torch.Tensor, size: tuple[int, in
     p = o + d * t.clamp(max=1e6)[..., None]
     color = torch.zeros_like(d)
     normal = torch.zeros_like(d)
-    sky = (0.55 + 0.45 * (-d[..., 1]).clamp(0, 1))[..., None] * torch.tensor([0.55, 0.7, 1.0], dtype=d.dtype)
+    if scene.backdrop is None:
+        sky = (0.55 + 0.45 * (-d[..., 1]).clamp(0, 1))[..., None] * torch.tensor([0.55, 0.7, 1.0], dtype=d.dtype)
+    else:
+        sky = _backdrop(scene.backdrop, d)
     ground = kind == 0
     checker = ((p[..., 0].floor() + p[..., 2].floor()) % 2)
     noise = _value_noise(scene.noise.to(f32), p[..., 0] * 2.0, p[..., 2] * 2.0)
-    color[ground] = scene.ground_color.to(f32) * (0.55 + 0.3 * checker[ground, None] + 0.3 * noise[ground, None])
+    if scene.ground_color.ndim == 1:
+        color[ground] = scene.ground_color.to(f32) * (0.55 + 0.3 * checker[ground, None] + 0.3 * noise[ground, None])
+    else:
+        color[ground] = scene.ground_color.to(f32)[checker[ground].long()] * (0.75 + 0.35 * noise[ground, None])
     normal[ground] = torch.tensor([0.0, -1.0, 0.0], dtype=d.dtype)
     for i, (sp, c) in enumerate(zip(scene.spheres, centers)):
         m = kind == 1 + i
@@ -193,12 +295,13 @@ def intrinsics(size: tuple[int, int], fov_deg: float = 60.0) -> torch.Tensor:
 
 
 def camera_paths(g: torch.Generator, cameras: int, frames: int, mode: str = "preset",
-                 shared_start: int = 1) -> list[torch.Tensor]:
+                 shared_start: int = 1, max_amplitude: float = 1.0) -> list[torch.Tensor]:
     """Start poses around the scene looking at its centre, each followed by a preset (or random) motion.
 
     ``shared_start = n`` makes consecutive groups of ``n`` cameras start from the same pose (then move
     differently): a pair from one group is a re-rendering whose trajectory starts at the identity, as at
     inference (``n = 1``, the default, gives every camera its own start and draws the same numbers as before).
+    Random paths draw their amplitude from [0.3, ``max_amplitude``].
     """
     if shared_start < 1:
         raise ValueError(f"shared_start must be >= 1, got {shared_start}")
@@ -211,7 +314,7 @@ def camera_paths(g: torch.Generator, cameras: int, frames: int, mode: str = "pre
             start = look_at(torch.tensor([[4.2 * math.sin(angle), height, 4.2 - 4.2 * math.cos(angle)]], dtype=torch.float64),
                             torch.tensor([0.0, 0.3, 4.2], dtype=torch.float64))[0]
         if mode == "random":
-            amp = float(torch.empty(1, dtype=torch.float64).uniform_(0.3, 1.0, generator=g))
+            amp = float(torch.empty(1, dtype=torch.float64).uniform_(0.3, max_amplitude, generator=g))
             motion = preset_trajectory(names[int(torch.randint(len(names), (1,), generator=g))], frames, amplitude=amp).c2w
         else:
             motion = preset_trajectory(names[int(torch.randint(len(names), (1,), generator=g))], frames).c2w
@@ -235,12 +338,13 @@ def write_video(path: Path, frames: torch.Tensor, fps: float = 16.0) -> None:
 
 
 def synth_scene(out: Path, index: int, seed: int, *, cameras: int = 4, frames: int = 33, size: int = 64,
-                mode: str = "preset", depth: bool = False, fps: float = 16.0, shared_start: int = 1) -> Path:
-    """Render scene ``index`` of a dataset (deterministic in ``seed`` and ``index``)."""
+                mode: str = "preset", depth: bool = False, fps: float = 16.0, shared_start: int = 1,
+                world: str = "v1") -> Path:
+    """Render scene ``index`` of a dataset (deterministic in ``seed``, ``index`` and ``world``)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
-    scene = random_scene(g)
+    scene = random_scene(g, world)
     K = intrinsics((size, size))
-    paths = camera_paths(g, cameras, frames, mode, shared_start)
+    paths = camera_paths(g, cameras, frames, mode, shared_start, max_amplitude=WORLD_MAX_AMPLITUDE[world])
     scene_dir = out / f"scene{index}"
     c2w_by_cam = {}
     for c, path in enumerate(paths, start=1):

@@ -11,11 +11,14 @@ from typing import Callable, Literal, Sequence
 
 import torch
 
+from ..config import check_shift
+
 Solver = Literal["euler", "unipc"]
 SOLVERS = ("euler", "unipc")
 
 
 def shift_sigma(sigma: torch.Tensor | float, shift: float) -> torch.Tensor:
+    check_shift("shift_sigma", shift)
     sigma = torch.as_tensor(sigma, dtype=torch.float64)
     return shift * sigma / (1 + (shift - 1) * sigma)
 

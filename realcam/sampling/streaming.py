@@ -23,6 +23,7 @@ import torch
 from ..camera import pose12, relative_poses
 from ..config import StreamingConfig
 from ..model import RealCamDiT, SequenceLayout
+from ..seeding import seed_generator
 from ..model.kv_cache import KVCache
 from ..model.rope import Rope
 from .schedules import renoise, to_x0, warp_timesteps
@@ -108,6 +109,7 @@ class StreamingSession:
         self.model = model
         self.config = config or model.streaming
         self._initial_config = self.config
+        seed_generator(seed)              # a clear error for a seed that is not a whole number, before any work
         self.seed = seed
         self.batch = context.shape[0]
         self._context = context.to(model.device)
@@ -376,4 +378,4 @@ class StreamingSession:
         return layout.frame_cameras(poses)
 
     def _generator(self, i: int, salt: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed((self.seed * 1_000_003 + i) * 2 + salt)
+        return seed_generator(self.seed, i, salt)      # any seed, no overflow, no two seeds alike

@@ -43,6 +43,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
                          "pass it, or set guidance=1")
     device, dtype = model.device, model.dtype
     source = source.to(device, dtype)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed: expected a whole number in [0, 2^64), got {seed!r}")
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(source.shape, generator=gen, dtype=torch.float32).to(device)
     points = sigma_grid(settings.steps, settings.shift, settings.grid)

@@ -78,7 +78,9 @@ class VAESpec:
     latent_channels: int = 16
     encoder_width: int = 16
     decoder_widths: list = field(default_factory=lambda: [64, 32, 16, 16])
+    spatial_stride: int = 8           # 8 as TAEHV; 4 keeps more detail (64-px frames → 16 × 16 latents)
     clip_frames: int = 9              # 4k+1 frames per training clip
+    crop: int = 0                     # square random crop per clip, in pixels (0: whole frames); a multiple of 32
     latent_noise: float = 0.05        # decoder sees slightly noisy latents (robust to generated ones)
     stats_weight: float = 0.01        # keeps latents near zero mean / unit variance, the scale the DiT expects
     chroma_weight: float = 0.0        # extra L1 on colour (RGB minus its grey level): keeps the hue of dark regions

@@ -225,10 +225,67 @@ def save_checkpoint(out: Path, step: int, parts: list[Part], cfg: TrainConfig, d
     return final
 
 
+def _checkpoint_ok(ckpt: Path) -> str | None:
+    """None when ``ckpt`` is complete and readable, else what is wrong with it."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+        if not isinstance(state, dict) or isinstance(state.get("step"), bool) or not isinstance(state.get("step"), int):
+            return "state.json has no step"
+        files = sorted(ckpt.glob("*.safetensors"))
+        if not files:
+            return "no weights"
+        for f in files:
+            with safe_open(str(f), "pt") as h:     # reads the header; a truncated file fails here
+                keys = list(h.keys())
+                if keys:
+                    h.get_slice(keys[-1])
+            if f.stat().st_size < 8:
+                return f"{f.name} is empty"
+    except (OSError, ValueError, SafetensorError) as e:
+        return str(e)[:200]
+    return None
+
+
 def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete, readable checkpoint; a damaged newer one is skipped (and said), not fatal."""
     root = out / CHECKPOINTS
     done = sorted(p for p in root.glob("step_*") if (p / "state.json").exists()) if root.exists() else []
-    return done[-1] if done else None
+    for ckpt in reversed(done):
+        problem = _checkpoint_ok(ckpt)
+        if problem is None:
+            return ckpt
+        warnings.warn(f"checkpoint {ckpt} is damaged ({problem}); resuming from an older one", stacklevel=2)
+    return None
+
+
+def clean_partial_writes(out: Path) -> list[Path]:
+    """Remove what a kill mid-write leaves: unfinished checkpoint folders and deployable-weights temp files."""
+    gone = [*(out / CHECKPOINTS).glob(".tmp_step_*"), *out.glob("*.safetensors.*.tmp")] if out.exists() else []
+    for p in gone:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return gone
+
+
+def trim_log(path: Path, start: int) -> None:
+    """Keep the log lines of steps before ``start`` (a resumed run writes the later ones again)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            step = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            continue                                  # a line cut by a kill
+        if isinstance(step, int) and step < start:
+            kept.append(line)
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept))
+    os.replace(tmp, path)
 
 
 def load_weights_before_wrap(ckpt: Path, parts: list[Part]) -> None:
@@ -327,6 +384,8 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_a
     writer = None
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
+        clean_partial_writes(out)
+        trim_log(out / "log.jsonl", start)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
         if cfg.tensorboard:
             try:

@@ -92,7 +92,7 @@ def convert_diffusers_wan21(sd: dict[str, torch.Tensor], num_res_blocks: int) ->
 def load_vae(path: str | os.PathLike, *, dtype: torch.dtype | None = None, device: torch.device | str = "cpu") -> VideoVAE:
     """Load a VAE file from ``models/vae`` (Wan2.1/2.2) or ``models/vae_approx`` (TAEHV ``taew2_*``)."""
     name = Path(path).name
-    raw, _ = read_state_dict(path)
+    raw, metadata = read_state_dict(path)
     sd = None
     for prefix in PREFIXES:
         if any(k.startswith(prefix + "decoder.") for k in raw):
@@ -124,7 +124,11 @@ def load_vae(path: str | os.PathLike, *, dtype: torch.dtype | None = None, devic
         if len(widths) != 4:
             raise WeightsError(f"{name}: a tiny VAE decoder needs decoder.1/8/14/20 convolutions; some are missing")
         enc = sd["encoder.0.weight"].shape[0] if "encoder.0.weight" in sd else 64
-        model = TinyVAE(ch, with_encoder="encoder.0.weight" in sd, encoder_width=enc, decoder_widths=widths)
+        stride = metadata.get("spatial_stride", "8")       # the tensors do not say it (see TinyVAE)
+        if stride not in ("4", "8"):
+            raise WeightsError(f"{name}: metadata 'spatial_stride' is {stride[:20]!r}; a tiny VAE's is '8' (TAEHV) or '4'")
+        model = TinyVAE(ch, with_encoder="encoder.0.weight" in sd, encoder_width=enc, decoder_widths=widths,
+                        spatial_stride=int(stride))
         kind = "taehv-wan2.2" if ch == 48 else "taehv-wan2.1"
     else:
         raise WeightsError(f"{name}: unrecognised VAE layout (first keys: {', '.join(sorted(sd)[:4])})")

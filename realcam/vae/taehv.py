@@ -6,6 +6,11 @@ Wan2.2's 48-channel latents). A MemBlock sees its own input at the previous time
 is causal and streams latent by latent with no overlap; the first 3 output frames of a stream are
 dropped (latent 0 → 1 frame, later latents → 4). Input: the DiT's *normalised* latents; output: RGB
 in [0, 1]. Layer indices mirror the weight files' ``encoder.N`` / ``decoder.N`` names.
+
+``spatial_stride=4`` (the project's own tiny VAE for 64-px frames; a file says so in its ``spatial_stride``
+metadata, since the tensors are the same) keeps the layout and the weight names: the encoder's last
+downsampling convolution has stride 1 and the decoder's last ×2 upsample is the identity, so a 64-px frame
+has 16 × 16 latents and a patch-2 DiT sees 8 × 8 tokens.
 """
 from __future__ import annotations
 
@@ -107,10 +112,13 @@ class TinyVAE(nn.Module):
     frames_to_trim = 3
 
     def __init__(self, latent_channels: int = 16, with_encoder: bool = True, encoder_width: int = 64,
-                 decoder_widths: tuple[int, int, int, int] = (256, 128, 64, 64)) -> None:
-        """Default widths are TAEHV's; smaller ones make the project's own tiny VAE (same layout)."""
+                 decoder_widths: tuple[int, int, int, int] = (256, 128, 64, 64), spatial_stride: int = 8) -> None:
+        """Default widths and stride are TAEHV's; smaller ones make the project's own tiny VAE (same layout)."""
         super().__init__()
-        self.latent_channels = latent_channels
+        if spatial_stride not in (4, 8):
+            raise ValueError(f"a tiny VAE's spatial_stride is 8 (TAEHV) or 4, not {spatial_stride!r}")
+        self.latent_channels, self.spatial_stride = latent_channels, spatial_stride
+        last = 2 if spatial_stride == 8 else 1
         self.encoder_width, self.decoder_widths = encoder_width, tuple(decoder_widths)
         e = encoder_width
         self.patch = 2 if latent_channels == 48 else 1
@@ -120,7 +128,7 @@ class TinyVAE(nn.Module):
             _conv(rgb, e), act,
             TPool(e, 2), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
             TPool(e, 2), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
-            TPool(e, 1), _conv(e, e, stride=2, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
+            TPool(e, 1), _conv(e, e, stride=last, bias=False), *(MemBlock(e, e, act) for _ in range(3)),
             _conv(e, latent_channels)) if with_encoder else None
         n = list(decoder_widths)
         self.decoder = _frame_seq(
@@ -129,7 +137,8 @@ class TinyVAE(nn.Module):
             _conv(n[0], n[1], bias=False),
             *(MemBlock(n[1], n[1], act) for _ in range(3)), nn.Upsample(scale_factor=2), TGrow(n[1], 2),
             _conv(n[1], n[2], bias=False),
-            *(MemBlock(n[2], n[2], act) for _ in range(3)), nn.Upsample(scale_factor=2), TGrow(n[2], 2),
+            *(MemBlock(n[2], n[2], act) for _ in range(3)),
+            nn.Upsample(scale_factor=2) if last == 2 else nn.Identity(), TGrow(n[2], 2),
             _conv(n[2], n[3], bias=False), act, _conv(n[3], rgb))
 
     def decode_latents(self, z: torch.Tensor, state: StreamState) -> torch.Tensor:
@@ -137,7 +146,7 @@ class TinyVAE(nn.Module):
         x = _run(self.decoder, z.transpose(1, 2), state)
         if x is None:
             b, _, _, h, w = z.shape
-            return z.new_zeros(b, 3, 0, h * 8 * self.patch, w * 8 * self.patch)
+            return z.new_zeros(b, 3, 0, h * self.spatial_stride * self.patch, w * self.spatial_stride * self.patch)
         trim = state.get(self, self.frames_to_trim)
         state.set(self, max(trim - x.shape[1], 0))
         x = x[:, trim:]
@@ -161,5 +170,5 @@ class TinyVAE(nn.Module):
         out = _run(self.encoder, x.transpose(1, 2), state)
         if out is None:
             b, _, _, h, w = x.shape
-            return x.new_zeros(b, self.latent_channels, 0, h // 8, w // 8)
+            return x.new_zeros(b, self.latent_channels, 0, h // self.spatial_stride, w // self.spatial_stride)
         return out.transpose(1, 2)

@@ -79,7 +79,7 @@ class VideoVAE(nn.Module):
 
     @property
     def spatial_stride(self) -> int:
-        return 8 * (self.model.patch if self.tiny else self.model.spatial_stride // 8)
+        return self.model.spatial_stride * self.model.patch if self.tiny else self.model.spatial_stride
 
     temporal_stride = 4
 
