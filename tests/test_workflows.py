@@ -42,6 +42,22 @@ def test_workflow_runs_end_to_end(wf_server, path, report):
     assert float((video[1:] - video[:-1]).abs().mean()) > 1e-3        # and it moves
 
 
+def test_streaming_node_takes_any_seed_the_frontend_draws_and_frees_its_live_session(wf_server):
+    """The frontend's randomize draws seeds from [0, 2^50): above ~4.6e12 the stream used to overflow. A run
+    holds its live session only while it runs: a post after it ended is refused (it would steer the next run)."""
+    import json
+
+    prompt = load_workflow(WORKFLOWS[0].parent / "realcam_streaming.api.json")
+    sampler = next(n for n in prompt.values() if n["class_type"] == "RealCamStreamingSampler")
+    sampler["inputs"]["seed"] = 2**50 - 17
+    history = wf_server.run_prompt(prompt)
+    assert history["status"]["status_str"] == "success", json.dumps(history["status"])[:2000]
+    status, body = _post(wf_server, "/realcam/live_camera", json.dumps({
+        "session": sampler["inputs"]["live_session"],
+        "trajectory": {"version": 1, "type": "preset", "frames": 25, "preset": {"name": "pan_left"}}}).encode())
+    assert status == 404, body
+
+
 def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_server, report):
     from pathlib import Path
 
