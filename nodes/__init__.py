@@ -8,11 +8,13 @@ from .camera import RealCamCameraTrajectory
 from .loader import RealCamModelLoader
 from .routes import register_routes
 from .samplers import RealCamStreamingSampler, RealCamTeacherSampler
+from .source import RealCamProceduralClip
 from .text import RealCamTextNode
 from .vae import RealCamDecode, RealCamVAELoader, RealCamVideoEncode
 
 NODES: list[type[io.ComfyNode]] = [RealCamModelLoader, RealCamVAELoader, RealCamVideoEncode, RealCamCameraTrajectory,
-                                   RealCamTextNode, RealCamTeacherSampler, RealCamStreamingSampler, RealCamDecode]
+                                   RealCamTextNode, RealCamTeacherSampler, RealCamStreamingSampler, RealCamDecode,
+                                   RealCamProceduralClip]
 
 
 class RealCamExtension(ComfyExtension):

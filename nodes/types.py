@@ -8,7 +8,13 @@ RealCamLatents = io.Custom("REALCAM_LATENTS")        # realcam.pipeline.SourceVi
 RealCamText = io.Custom("REALCAM_TEXT")              # realcam.pipeline.TextContext
 
 
+# words artists search for: the frontend's node search matches them in the description (and, on cores whose
+# Schema has ``search_aliases``, as aliases too)
+SEARCH_WORDS = ("video to video", "camera control", "ReCamMaster", "Wan")
+
+
 def schema(node_id: str, display_name: str, description: str, inputs: list, outputs: list) -> io.Schema:
     """A node schema in the RealCam category."""
-    return io.Schema(node_id=node_id, display_name=display_name, category="RealCam", description=description,
-                     inputs=inputs, outputs=outputs)
+    extra = {"search_aliases": list(SEARCH_WORDS)} if "search_aliases" in getattr(io.Schema, "__dataclass_fields__", {}) else {}
+    return io.Schema(node_id=node_id, display_name=display_name, category="RealCam",
+                     description=f"{description} ({', '.join(SEARCH_WORDS)})", inputs=inputs, outputs=outputs, **extra)

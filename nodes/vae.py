@@ -4,6 +4,7 @@ from __future__ import annotations
 import folder_paths
 from comfy_api.latest import io
 
+from realcam.demo import EMBEDDED_VAES, embedded_file
 from realcam.pipeline import decode_video, encode_video
 from realcam.vae import Tiling, load_vae
 
@@ -14,7 +15,8 @@ APPROX_PREFIX = "vae_approx/"
 
 
 def _vae_files() -> list[str]:
-    return folder_paths.get_filename_list("vae") + [APPROX_PREFIX + f for f in folder_paths.get_filename_list("vae_approx")]
+    return [*EMBEDDED_VAES, *folder_paths.get_filename_list("vae"),
+            *(APPROX_PREFIX + f for f in folder_paths.get_filename_list("vae_approx"))]
 
 
 def _tiling(tile: int, overlap: int) -> Tiling | None:
@@ -29,11 +31,15 @@ class RealCamVAELoader(io.ComfyNode):
             "Wan2.1 / Wan2.2 VAE (models/vae) or a tiny TAEHV decoder (models/vae_approx: taew2_1, taew2_2).",
             inputs=[io.Combo.Input("vae_name", options=_vae_files(),
                                    tooltip="Full VAE from models/vae (encode + decode), or vae_approx/… tiny VAE: "
-                                           "~10x faster decoding for live previews, slightly less sharp.")],
+                                           "~10x faster decoding for live previews, slightly less sharp. "
+                                           "'realcam-tiny vae (embedded)' encodes and decodes for the embedded tiny model.")],
             outputs=[RealCamVAE.Output(display_name="vae")])
 
     @classmethod
     def execute(cls, vae_name: str) -> io.NodeOutput:
+        embedded = embedded_file(vae_name)
+        if embedded is not None:
+            return io.NodeOutput(load_vae(embedded))
         folder, name = ("vae_approx", vae_name[len(APPROX_PREFIX):]) if vae_name.startswith(APPROX_PREFIX) else ("vae", vae_name)
         return io.NodeOutput(load_vae(folder_paths.get_full_path_or_raise(folder, name)))
 
@@ -60,8 +66,12 @@ class RealCamVideoEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, images, fps: float, frame_policy: str, size_policy: str) -> io.NodeOutput:
+        import comfy.utils
+
+        pbar = comfy.utils.ProgressBar(max(1, images.shape[0]))
         with on_device(vae.model):
-            source = encode_video(vae, images, fps=fps, frame_policy=frame_policy, size_policy=size_policy)
+            source = encode_video(vae, images, fps=fps, frame_policy=frame_policy, size_policy=size_policy,
+                                  progress=lambda i, n: pbar.update_absolute(i, n), should_stop=stop_requested)
         return io.NodeOutput(source, "\n".join(source.notes) or "no changes")
 
 

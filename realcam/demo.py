@@ -39,20 +39,45 @@ class Case:
     trajectory: Trajectory        # target relative to the source's first camera (starts at the identity)
 
 
-def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, amplitude: float = BENCH_AMPLITUDE,
-              loop: bool = False, seed: int = HELD_OUT_SEED, world: str = "v1") -> Case:
+def _held_out_source(index: int, frames: int, size: int, world: str, seed: int):
+    """Scene ``index`` of the held-out set and its source video along a random path: (scene, c2w, K, frames)."""
     from .data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
 
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     scene = random_scene(g, world)
     source_c2w = camera_paths(g, 1, frames, "random", max_amplitude=WORLD_MAX_AMPLITUDE[world])[0]
+    K = intrinsics((size, size))
+    return scene, source_c2w, K, render(scene, source_c2w, K, (size, size), torch.arange(frames))[0]
+
+
+def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, amplitude: float = BENCH_AMPLITUDE,
+              loop: bool = False, seed: int = HELD_OUT_SEED, world: str = "v1") -> Case:
+    from .data.synth import render
+
+    scene, source_c2w, K, src = _held_out_source(index, frames, size, world, seed)
     motion = preset_trajectory(preset, frames, amplitude=amplitude, loop=loop).c2w
     target_c2w = source_c2w[0] @ motion
-    K = intrinsics((size, size))
-    src, _ = render(scene, source_c2w, K, (size, size), torch.arange(frames))
     tgt, depth = render(scene, target_c2w, K, (size, size), torch.arange(frames))
     return Case(f"scene{index}-{preset}{'-loop' if loop else ''}", src, tgt, source_c2w, target_c2w, depth, K,
                 Trajectory(motion))
+
+
+def procedural_clip(index: int, frames: int = 33, *, size: int = 64, world: str = "v1") -> torch.Tensor:
+    """A held-out procedural source clip ``[F, H, W, 3]`` (the source of ``make_case``): a video to try the
+    embedded model on without any file."""
+    return _held_out_source(index, frames, size, world, HELD_OUT_SEED)[3]
+
+
+# the embedded files under the names the ComfyUI loaders offer next to the user's own
+EMBEDDED_DITS = {"realcam-tiny student (embedded)": "student.safetensors",
+                 "realcam-tiny teacher (embedded)": "teacher.safetensors"}
+EMBEDDED_VAES = {"realcam-tiny vae (embedded)": "vae.safetensors"}
+
+
+def embedded_file(name: str) -> Path | None:
+    """The path of an embedded model offered as ``name``, or None when ``name`` is not one."""
+    file = EMBEDDED_DITS.get(name) or EMBEDDED_VAES.get(name)
+    return ASSETS / file if file else None
 
 
 @dataclass

@@ -12,6 +12,7 @@ Frames are ``[F, H, W, 3]`` float in [0, 1] (ComfyUI's IMAGE layout).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -69,15 +70,22 @@ def check_pixels(image: torch.Tensor, what: str = "video") -> None:
 
 
 def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame_policy: str = "trim",
-                 size_policy: str = "error", tiling: Tiling | None = None) -> SourceVideo:
+                 size_policy: str = "error", tiling: Tiling | None = None, progress: ProgressFn | None = None,
+                 should_stop: StopFn | None = None) -> SourceVideo:
     """Frames ``[F, H, W, 3]`` → source latents. Sizes must be multiples of the VAE stride × 2 (the DiT
-    patch); the policies trim/pad frames to 4k+1 and crop/resize sizes, saying what they did."""
+    patch); the policies trim/pad frames to 4k+1 and crop/resize sizes, saying what they did.
+    ``progress(frames_done, frames_total)`` after each piece; ``should_stop`` is polled between pieces."""
     if image.ndim != 4 or image.shape[-1] != 3:
         raise ValueError(f"expected an IMAGE batch [frames, height, width, 3], got {tuple(image.shape)}")
     check_pixels(image)
     prepared = prepare_frames(frames_from_image(image.float()), multiple=2 * vae.spatial_stride,
                               frame_policy=frame_policy, size_policy=size_policy)
-    latents = vae.encode(prepared.frames, tiling=tiling)
+    def step(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total)
+        if should_stop is not None and should_stop() and done < total:
+            raise Interrupted(f"encoding interrupted at frame {done} of {total}")
+    latents = vae.encode(prepared.frames, tiling=tiling, progress=step)
     _, _, f, h, w = prepared.frames.shape
     return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes)
 
@@ -108,6 +116,10 @@ def _check_pair(model: RealCamDiT, source: SourceVideo) -> None:
         want = "Wan2.2 VAE (48 channels)" if model.cfg.in_dim == 48 else "Wan2.1 VAE (16 channels)"
         raise ValueError(f"the source was encoded with a {source.family} VAE ({source.latents.shape[1]} channels) but "
                          f"{model.cfg.name} reads {model.cfg.in_dim}: encode it with the {want}")
+    trained, size = model.trained_latent_size, tuple(source.latents.shape[-2:])
+    if trained is not None and trained != size:
+        warnings.warn(f"this model was trained on {trained[0]}x{trained[1]} latents (the checkpoint says so) and runs "
+                      f"on {size[0]}x{size[1]}: expect garbage; resize the video to its training size", stacklevel=3)
 
 
 def _poses(model: RealCamDiT, trajectory: Trajectory, source: SourceVideo) -> torch.Tensor:

@@ -243,6 +243,20 @@ def detect_arch(sd: dict[str, torch.Tensor], metadata: dict[str, str] | None = N
         raise WeightsError(f"the tensors describe no valid Wan DiT: {e}") from None
 
 
+def _trained_size(metadata: dict[str, str], name: str) -> tuple[int, int] | None:
+    if "trained_latent_size" not in metadata:
+        return None
+    try:
+        size = json.loads(metadata["trained_latent_size"])
+    except ValueError:
+        size = None
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in size)):
+        raise WeightsError(f"{name}: metadata 'trained_latent_size' is {metadata['trained_latent_size'][:40]!r}; "
+                           "expected [height, width] in latent pixels")
+    return tuple(size)
+
+
 def _check_requested(found: WanConfig, requested: WanConfig, name: str) -> None:
     keys = ("dim", "ffn_dim", "num_layers", "in_dim", "out_dim", "patch_size", "text_dim", "freq_dim")
     if any(getattr(found, k) != getattr(requested, k) for k in keys):
@@ -392,6 +406,7 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
                                fp8=("kept" if has_fp8 else ("upcast" if any("fp8" in n for n in notes) else None)),
                                notes=notes)
     model.streaming, model.sampling = streaming, sampling
+    model.trained_latent_size = _trained_size(metadata, name)
     model.attention_backend = attention
     return model.eval()
 
@@ -423,6 +438,8 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
                 "conditioning": model.conditioning.to_json(), "streaming": streaming.to_json(),
                 "sampling": sampling.to_json(),
                 "camera_layers": json.dumps(model.camera_layers)}
+    if model.trained_latent_size is not None:
+        metadata["trained_latent_size"] = json.dumps(list(model.trained_latent_size))
     for k, v in (extra_metadata or {}).items():
         if k in metadata:
             raise ValueError(f"metadata key {k!r} is reserved")

@@ -1,5 +1,6 @@
 """Write the shipped workflows (workflows/*.api.json) from one description, and — with --ui — their
-canvas (UI) form by loading each into the official frontend (``app.loadApiJson``) and saving the graph.
+canvas (UI) form by loading each into the official frontend (``app.loadApiJson``) and saving the graph
+(workflows/*.json; the zero-download example's UI form goes to example_workflows/, ComfyUI's template folder).
 
     .venv/bin/python scripts/make_workflows.py          # API JSON only
     .venv/bin/python scripts/make_workflows.py --ui     # also the UI JSON (starts a ComfyUI + chromium)
@@ -64,7 +65,32 @@ def workflows() -> dict[str, dict]:
         "steps": 50, "cfg": 5.0, "shift": 5.0, "scheduler": "euler", "seed": 0, "grid": "diffsynth"}}
     recammaster["11"] = {"class_type": "RealCamDecode", "inputs": {"vae": ["4", 0], "latents": ["10", 0], "tile": 0, "overlap": 8}}
     recammaster.update(_save(["11", 0], "realcam/recammaster"))
-    return {"realcam_teacher": teacher, "realcam_streaming": streaming, "recammaster_prefix": recammaster}
+    # the zero-download example: a procedural clip re-rendered by the embedded tiny student (example_workflows/)
+    tiny_path = {"version": 1, "type": "preset", "frames": 33, "fps": 16,
+                 "preset": {"name": "translate_up", "amplitude": 0.8, "speed": 1.0, "easing": "linear", "loop": False}}
+    tiny = {
+        "1": {"class_type": "RealCamProceduralClip", "inputs": {"scene": 0, "frames": 33, "world": "v1"}},
+        "3": {"class_type": "RealCamModelLoader", "inputs": {"model_name": "realcam-tiny student (embedded)", "dtype": "default",
+                                                             "fp8": "keep", "attention": "auto", "conditioning": "from file"}},
+        "4": {"class_type": "RealCamVAELoader", "inputs": {"vae_name": "realcam-tiny vae (embedded)"}},
+        "5": {"class_type": "RealCamVideoEncode", "inputs": {"vae": ["4", 0], "images": ["1", 0], "fps": ["1", 1],
+                                                             "frame_policy": "trim", "size_policy": "crop"}},
+        "6": {"class_type": "RealCamCameraTrajectory", "inputs": {"trajectory": json.dumps(tiny_path), "frames": 33, "fps": 16.0}},
+        "7": {"class_type": "RealCamText", "inputs": {"model": ["3", 0]}},
+        "8": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
+        "10": {"class_type": "RealCamStreamingSampler", "inputs": {
+            "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0], "vae": ["4", 0],
+            "steps": "", "chunk": 0, "sink": -1, "window": -1, "shift": 0.0, "context_noise": -1.0,
+            "rope": "from model", "seed": 0, "live_session": ""}},
+        "20": {"class_type": "CreateVideo", "inputs": {"images": ["10", 0], "fps": ["1", 1]}},
+        "21": {"class_type": "SaveVideo", "inputs": {"video": ["20", 0], "filename_prefix": "realcam/tiny",
+                                                     "format": "mp4", "codec": "h264"}}}
+    return {"realcam_teacher": teacher, "realcam_streaming": streaming, "recammaster_prefix": recammaster,
+            "realcam_tiny": tiny}
+
+
+EXAMPLES = ROOT / "example_workflows"     # ComfyUI's template folder: the UI form of these lands there
+EXAMPLE_NAMES = ("realcam_tiny",)
 
 
 def write_api() -> list[Path]:
@@ -154,4 +180,7 @@ if __name__ == "__main__":
     paths = write_api()
     if "--ui" in sys.argv:
         write_ui(paths)
+        EXAMPLES.mkdir(exist_ok=True)
+        for name in EXAMPLE_NAMES:   # ComfyUI lists every .json of example_workflows as a template: UI form only
+            (OUT / f"{name}.json").replace(EXAMPLES / f"{name}.json")
     print("\n".join(str(p.relative_to(ROOT)) for p in paths))

@@ -16,7 +16,11 @@ def test_pack_registers_nodes_with_tooltips(comfy_runtime):
     assert nodes.NODE_DISPLAY_NAME_MAPPINGS.get("RealCamModelLoader") == "RealCam Model Loader"
     assert tuple(cls.RETURN_TYPES) == ("REALCAM_MODEL",)
     ours = {k: v for k, v in nodes.NODE_CLASS_MAPPINGS.items() if k.startswith("RealCam")}
-    assert len(ours) == 8
+    assert len(ours) == 9
+    assert all("video to video" in c.GET_SCHEMA().description for c in ours.values())   # found by node search
+    loader = ours["RealCamModelLoader"].INPUT_TYPES()["required"]["model_name"]
+    options = loader[0] if isinstance(loader[0], list) else loader[1]["options"]
+    assert options[0] == "realcam-tiny student (embedded)"                             # no download needed
     for node_name, node_cls in ours.items():
         spec = node_cls.INPUT_TYPES()
         for group in ("required", "optional"):

@@ -101,3 +101,25 @@ def test_pixels_out_of_range_and_bad_shifts_are_refused(parts):
             model.streaming.override(shift=shift)        # the node and API path to a streaming config
     with pytest.raises(ValueError, match="seed"):
         render_teacher(model, source, traj, text_context(model), steps=1, seed=2**64)
+
+
+def test_encode_reports_progress_and_stops_between_pieces(parts):
+    vae, _, video = parts
+    seen = []
+    whole = encode_video(vae, video)
+    again = encode_video(vae, video, progress=lambda i, n: seen.append((i, n)))
+    assert torch.equal(whole.latents, again.latents)
+    assert seen[0] == (1, 25) and seen[-1] == (25, 25) and len(seen) == 3      # 1, then 12 frames at a time
+    with pytest.raises(Interrupted, match="encoding interrupted at frame 1 of 25"):
+        encode_video(vae, video, should_stop=lambda: True)
+
+
+def test_a_model_run_outside_its_training_size_warns(parts):
+    vae, model, video = parts
+    source = encode_video(vae, video)                 # 4 x 6 latents
+    model.trained_latent_size = (8, 8)
+    try:
+        with pytest.warns(UserWarning, match="trained on 8x8 latents .* runs on 4x6"):
+            render_teacher(model, source, preset_trajectory("zoom_in", 25), text_context(model), steps=1)
+    finally:
+        model.trained_latent_size = None

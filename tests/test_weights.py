@@ -269,3 +269,17 @@ def test_crafted_files_are_refused_before_any_work(tmp_path, tiny_model):
     run = subprocess.run([sys.executable, "-m", "realcam", "inspect", str(tmp_path / "num_heads_0.safetensors")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr and "num_heads" in run.stderr
+
+
+def test_training_size_travels_with_the_checkpoint(tmp_path, tiny_model):
+    tiny_model.trained_latent_size = (8, 12)
+    try:
+        save_realcam_checkpoint(tiny_model, tmp_path / "m.safetensors")
+    finally:
+        tiny_model.trained_latent_size = None
+    assert load_dit(tmp_path / "m.safetensors").trained_latent_size == (8, 12)
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as f:
+        sd, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())
+    save_file(sd, str(tmp_path / "bad.safetensors"), metadata={**meta, "trained_latent_size": "[0, 1e9]"})
+    with pytest.raises(WeightsError, match="trained_latent_size"):
+        load_dit(tmp_path / "bad.safetensors")

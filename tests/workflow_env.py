@@ -15,6 +15,13 @@ from realcam.weights import save_realcam_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.api.json"))
+EXAMPLES = ("realcam_tiny",)        # their UI form lives in example_workflows/ (ComfyUI's template folder)
+
+
+def ui_path(api: Path) -> Path:
+    """The UI (canvas) form of a shipped API workflow."""
+    name = api.name.replace(".api.json", "")
+    return ROOT / ("example_workflows" if name in EXAMPLES else "workflows") / f"{name}.json"
 SOURCE_FRAMES, SOURCE_SIZE = 25, 64
 # ReCamMaster files carry no metadata: the size must be inferable from shapes (head_dim 128)
 RM_TINY = WanConfig("recammaster-tiny", dim=128, ffn_dim=256, num_heads=1, num_layers=2, text_dim=32, text_len=16, freq_dim=32)

@@ -164,6 +164,7 @@ class RealCamDiT(nn.Module):
         # settings a checkpoint carries (realcam.weights reads/writes them); callers override per call
         self.streaming = StreamingConfig()          # the causal student's chunk/cache/steps
         self.sampling = TeacherSamplingConfig()     # the bidirectional teacher's steps/shift/CFG/solver/grid
+        self.trained_latent_size: tuple[int, int] | None = None   # (h, w) latents it was trained on, when known
         self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),

@@ -68,6 +68,7 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")
+    model.trained_latent_size = tuple(data.latents.shape[-2:])    # saved with it: inference warns at other sizes
     return data
 
 

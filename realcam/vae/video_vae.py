@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -131,12 +131,18 @@ class VideoVAE(nn.Module):
 
     # whole clips ----------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, frames: torch.Tensor, tiling: Tiling | None = None) -> torch.Tensor:
-        """Frames ``[B, 3, 1+4k, H, W]`` in [0, 1] → normalised latents ``[B, C, 1+k, H/s, W/s]``."""
+    def encode(self, frames: torch.Tensor, tiling: Tiling | None = None,
+               progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Frames ``[B, 3, 1+4k, H, W]`` in [0, 1] → normalised latents ``[B, C, 1+k, H/s, W/s]``.
+        ``progress(frames_done, frames_total)`` is called after each piece (it may raise to stop the work)."""
         stream = self.encode_stream(tiling)
         step = 12  # frames per push after the first: bounds the working memory
-        parts = [stream.push(frames[:, :, :1])]
-        parts += [stream.push(frames[:, :, i:i + step]) for i in range(1, frames.shape[2], step)]
+        total = frames.shape[2]
+        parts = []
+        for lo, hi in [(0, 1), *((i, min(i + step, total)) for i in range(1, total, step))]:
+            parts.append(stream.push(frames[:, :, lo:hi]))
+            if progress is not None:
+                progress(hi, total)
         tail = stream.finish()
         return torch.cat(parts + ([] if tail is None else [tail]), dim=2)
 

@@ -29,10 +29,12 @@ const path = require("path");
     }, wf);
     await page.screenshot({ path: path.join(shotDir, path.basename(f).replace(".json", ".png")) });
   }
-  // run the streaming workflow from the canvas and watch the sampler's previews arrive
-  const streaming = files.find((f) => f.includes("streaming"));
-  const wf = JSON.parse(fs.readFileSync(streaming, "utf8"));
-  const run = await page.evaluate(async (wf) => {
+  // run the streaming workflows (the shipped one and the zero-download example) from the canvas and watch
+  // the sampler's previews arrive
+  const runs = {};
+  for (const f of files.filter((f) => f.includes("streaming") || f.includes("realcam_tiny"))) {
+  const wf = JSON.parse(fs.readFileSync(f, "utf8"));
+  runs[path.basename(f)] = await page.evaluate(async (wf) => {
     await window.app.loadGraphData(wf);
     const api = window.app.api;
     const sampler = window.app.graph._nodes.find((n) => n.type === "RealCamStreamingSampler");
@@ -46,7 +48,8 @@ const path = require("path");
     for (let i = 0; i < 1200 && !done; i++) await new Promise((r) => setTimeout(r, 100));
     return { done, failed, events };
   }, wf);
-  await page.screenshot({ path: path.join(shotDir, "streaming_run.png") });
-  console.log(JSON.stringify({ results, run, errors }));
+  await page.screenshot({ path: path.join(shotDir, path.basename(f).replace(".json", "_run.png")) });
+  }
+  console.log(JSON.stringify({ results, runs, errors }));
   await browser.close();
 })().catch((e) => { console.error(e); process.exit(1); });
