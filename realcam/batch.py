@@ -1,4 +1,8 @@
-"""``python -m realcam batch``: render videos × trajectories through a running ComfyUI's API.
+"""``python -m realcam batch``: render videos × trajectories through running ComfyUI servers' API.
+
+Items are spread across every ``--server`` (one at a time per server). A server that cannot be reached any
+more hands its current item to another one (it never finished it); with no other server, the item keeps
+its prompt id, and a rerun waits for that prompt instead of queueing it again.
 
 For every (video, trajectory) item: upload the video to ComfyUI's input folder, patch an API workflow
 (LoadVideo file, the trajectory JSON, the SaveVideo prefix, the live-camera session), queue it, follow
@@ -31,6 +35,7 @@ class Item:
     trajectory: str
     status: str = "pending"            # one of STATUSES
     prompt_id: str | None = None
+    server: str | None = None          # where its prompt was queued (a rerun waits for it there)
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float | None = None
@@ -72,6 +77,9 @@ class Manifest:
                 raise BatchError(f"{path}: item {key!r} has status {v['status'][:40]!r}, not one of {', '.join(STATUSES)}{fix}")
             known = {f: v[f] for f in Item.__dataclass_fields__ if f in v}
             known["outputs"] = [o for o in known.get("outputs", []) if isinstance(o, str)]
+            for f in ("prompt_id", "server", "error"):
+                if not isinstance(known.get(f), (str, type(None))):
+                    known[f] = None
             out[key] = Item(**known)
         return out
 
@@ -242,7 +250,7 @@ async def _render_item(client: Client, manifest: Manifest, item: Item, workflow:
                             session=item.id)
         if not item.prompt_id:
             # the id is chosen here and saved *before* submitting, so a kill at any point cannot queue it twice
-            item.prompt_id, item.status = str(uuid.uuid4()), "queued"
+            item.prompt_id, item.status, item.server = str(uuid.uuid4()), "queued", client.server
             manifest.save()
         await client.queue(wf, item.prompt_id)
         log(f"{item.id}: queued as {item.prompt_id}")
@@ -262,8 +270,12 @@ async def _render_item(client: Client, manifest: Manifest, item: Item, workflow:
     log(f"{item.id}: done ({len(files)} files, {item.seconds}s)")
 
 
-async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajectories: list[Path], out: Path,
-                    log=print) -> Manifest:
+async def run_batch(servers: str | list[str], workflow_path: Path, videos: list[Path], trajectories: list[Path],
+                    out: Path, log=print) -> Manifest:
+    """Render every (video, trajectory) item through the ComfyUI ``servers``, one item at a time per server."""
+    servers = list(dict.fromkeys(s.rstrip("/") for s in ([servers] if isinstance(servers, str) else servers)))
+    if not servers:
+        raise BatchError("--server: give at least one ComfyUI address")
     try:
         workflow = json.loads(workflow_path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
@@ -281,31 +293,92 @@ async def run_batch(server: str, workflow_path: Path, videos: list[Path], trajec
         except ValueError as e:
             raise BatchError(f"--trajectories {t}: {e}") from None
     out.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out / "manifest.json", str(workflow_path), server)
+    manifest = Manifest(out / "manifest.json", str(workflow_path), ",".join(servers))
     for v in videos:
         for t in trajectories:
             iid = item_id(v, t)
             manifest.items.setdefault(iid, Item(iid, str(v), str(t)))
     manifest.save()
-    async with Client(server) as client:
-        for item in manifest.items.values():
-            if item.status == "done" and all((out / o).exists() for o in item.outputs):
-                log(f"{item.id}: already done, skipped")
-                continue
-            if item.status == "failed":  # a rerun gives failed items a fresh attempt
-                item.status, item.prompt_id, item.error = "pending", None, None
-            try:
-                await _render_item(client, manifest, item, workflow, out, log)
-            except (OSError, asyncio.TimeoutError) as e:   # aiohttp's connection errors are OSErrors
-                # the server may still be rendering it: keep the prompt id, so a rerun waits for it, not queues it again
-                item.error = f"connection lost: {e}"[:2000]
-                manifest.save()
-                log(f"{item.id}: connection lost ({e}); rerun to pick up its prompt {item.prompt_id}")
-            except Exception as e:  # noqa: BLE001 - one item failing must not lose the others
-                item.status, item.error = "failed", str(e)[:2000]
-                manifest.save()
-                log(f"{item.id}: FAILED: {e}")
+    todo: list[Item] = []
+    for item in manifest.items.values():
+        if item.status == "done" and all((out / o).exists() for o in item.outputs):
+            log(f"{item.id}: already done, skipped")
+            continue
+        if item.status == "failed":  # a rerun gives failed items a fresh attempt
+            item.status, item.prompt_id, item.server, item.error = "pending", None, None, None
+        if item.prompt_id and item.server not in servers:   # its server is not part of this run: render it here
+            item.status, item.prompt_id, item.server = "pending", None, None
+        todo.append(item)
+    busy: set[str] = set()
+    alive = set(servers)
+
+    def next_item(server: str) -> Item | None:
+        for i, item in enumerate(todo):           # first what this server already holds (a prompt to wait for)
+            if item.prompt_id and item.server == server:
+                return todo.pop(i)
+        for i, item in enumerate(todo):
+            if not item.prompt_id:
+                return todo.pop(i)
+        return None
+
+    async def worker(server: str) -> None:
+        async with Client(server) as client:
+            while True:
+                item = next_item(server)
+                if item is None:
+                    if not busy:     # nothing left, and no other server can hand an item back
+                        return
+                    await asyncio.sleep(0.2)
+                    continue
+                busy.add(server)
+                try:
+                    if not await _render_with_retries(client, manifest, item, workflow, out, log):
+                        alive.discard(server)
+                        if alive:    # killed or unreachable: another server renders it (this one never finished it)
+                            item.status, item.prompt_id, item.server = "pending", None, None
+                            todo.insert(0, item)
+                            log(f"{item.id}: {server} is unreachable; handing the item to another server")
+                        else:        # no other server: keep the prompt id, so a rerun waits for it
+                            log(f"{item.id}: {server} is unreachable; rerun to pick up its prompt {item.prompt_id}")
+                        manifest.save()
+                        return
+                finally:
+                    busy.discard(server)
+
+    await asyncio.gather(*(worker(s) for s in servers))
     return manifest
+
+
+async def _reachable(client: Client, tries: int = 3) -> bool:
+    for i in range(tries):
+        try:
+            await client.json("GET", "/queue")
+            return True
+        except (OSError, asyncio.TimeoutError, RuntimeError, ValueError):
+            await asyncio.sleep(1.0 + i)
+    return False
+
+
+async def _render_with_retries(client: Client, manifest: Manifest, item: Item, workflow: dict, out: Path, log,
+                               attempts: int = 3) -> bool:
+    """Render one item on ``client``'s server; False when the server cannot be reached any more."""
+    for _ in range(attempts):
+        try:
+            await _render_item(client, manifest, item, workflow, out, log)
+            return True
+        except (OSError, asyncio.TimeoutError) as e:   # aiohttp's connection errors are OSErrors
+            # the server may still be rendering it: keep the prompt id (waited for, never queued twice)
+            item.error = f"connection lost: {e}"[:2000]
+            manifest.save()
+            log(f"{item.id}: connection to {client.server} lost ({e})")
+            if not await _reachable(client):
+                return False
+        except Exception as e:  # noqa: BLE001 - one item failing must not lose the others
+            item.status, item.error = "failed", str(e)[:2000]
+            manifest.save()
+            log(f"{item.id}: FAILED: {e}")
+            return True
+    return True
 
 
 def main_args(args: argparse.Namespace) -> int:
@@ -323,7 +396,9 @@ def main_args(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("batch", help="render videos x trajectories through a running ComfyUI (resumable)")
-    p.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI address")
+    p.add_argument("--server", nargs="+", default=["http://127.0.0.1:8188"],
+                   help="ComfyUI address(es): items are spread across them, one at a time per server; a server that "
+                        "goes away hands its item to another")
     p.add_argument("--workflow", required=True, help="API workflow (e.g. workflows/realcam_streaming.api.json)")
     p.add_argument("--videos", nargs="+", required=True, help="source video files")
     p.add_argument("--trajectories", nargs="+", required=True, help="trajectory JSON files (docs/trajectory_json.md)")

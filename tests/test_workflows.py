@@ -262,3 +262,57 @@ def test_live_sessions_belong_to_the_run_that_holds_them():
         live.post("a", doc)
     with pytest.raises(LiveCameraError, match="session"):
         live.open("../x" * 30, 25)
+
+
+def test_batch_spreads_over_two_servers_and_survives_losing_one(wf_server, tmp_path, report):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from tests.harness.server import ComfyServer
+
+    (tmp_path / "second").mkdir()
+    second = ComfyServer(tmp_path / "second", models_dir=wf_server.root / "models", input_dir=wf_server.root / "input").start()
+    video = wf_server.root / "input" / "realcam_source.mp4"
+    trajs = []
+    for name in ("orbit_left", "pan_right", "crane_up", "zoom_in", "tilt_up", "arc_left"):
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({"version": 1, "type": "preset", "frames": 25, "preset": {"name": name}}))
+        trajs.append(p)
+    out = tmp_path / "renders"
+    cmd = [sys.executable, "-m", "realcam", "batch", "--server", wf_server.url, second.url, "--workflow",
+           str(ROOT / "workflows" / "realcam_streaming.api.json"), "--videos", str(video),
+           "--trajectories", *map(str, trajs), "--out", str(out)]
+    batch = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    manifest = out / "manifest.json"
+    deadline, killed_item = time.time() + 300, None
+    try:
+        while time.time() < deadline and killed_item is None:
+            if manifest.exists():
+                items = json.loads(manifest.read_text())["items"]
+                on_second = [k for k, v in items.items() if v.get("server") == second.url and v["status"] == "queued"]
+                if on_second and any(v["status"] == "done" for v in items.values()):
+                    second.proc.send_signal(signal.SIGKILL)      # the second machine dies mid-item
+                    killed_item = on_second[0]
+            time.sleep(0.02)
+        text, _ = batch.communicate(timeout=600)
+    finally:
+        second.stop()
+    assert killed_item is not None, "the second server never took an item"
+    assert batch.returncode == 0, text[-3000:]
+    items = json.loads(manifest.read_text())["items"]
+    assert len(items) == 6 and all(v["status"] == "done" and (out / v["outputs"][0]).exists() for v in items.values())
+    assert items[killed_item]["server"] == wf_server.url                 # handed over, rendered by the survivor
+    history = wf_server.get_json("/history?max_items=1000")
+    per_item = Counter(str(n["inputs"]["filename_prefix"]).split("/")[1] for h in history.values()
+                       for n in h["prompt"][2].values()
+                       if n.get("class_type") == "SaveVideo" and str(n["inputs"].get("filename_prefix", "")).startswith("realcam_batch/")
+                       and str(n["inputs"]["filename_prefix"]).split("/")[1] in items)
+    on_first = [k for k, v in items.items() if v["server"] == wf_server.url]
+    assert all(per_item[k] == 1 for k in on_first), per_item       # nothing rendered twice on the survivor
+    assert all(per_item[k] == 0 for k in items if k not in on_first)
+    report(f"two-server batch: {len(items) - len(on_first)} items finished on the second server before it was killed, "
+           f"{len(on_first)} on the first (including the one the second was rendering); each rendered once")
