@@ -17,7 +17,7 @@ REF = re.compile(r"(?<![\w./-])((?:docs|scripts|configs|tests|realcam|nodes|work
 
 
 # names that look like paths but are not files of this repository
-NOT_FILES = {"realcam/teacher", "realcam/streaming", "realcam/recammaster"}   # SaveVideo filename prefixes
+NOT_FILES = {"realcam/teacher", "realcam/streaming", "realcam/recammaster", "realcam/tiny"}   # SaveVideo filename prefixes
 
 
 def _tracked() -> list[Path]:
