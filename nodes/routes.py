@@ -15,38 +15,42 @@ from aiohttp import web
 
 from realcam.camera.presets import PRESETS, preset_keyframes
 from realcam.camera.trajectory_json import MAX_FRAMES, MAX_PRESET_VALUE, MAX_TEXT_BYTES
-from realcam.live import LIVE_CAMERAS, LiveCameraError
+from realcam.live import LIVE_CAMERAS
 
 log = logging.getLogger("realcam")
 _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="realcam-routes")
 MAX_KEYFRAME_COUNT = 256
 
 
-class _BadRequest(ValueError):
-    pass
+class _RequestError(ValueError):
+    """A refused request; ``status`` is the HTTP status it is answered with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def _json_body(request: web.Request, limit: int) -> dict:
     """The request's JSON object, read with a limit on its size (parsed off the event loop)."""
     if request.content_length is not None and request.content_length > limit:
-        raise LiveCameraError(f"the body is {request.content_length:,} bytes; at most {limit:,} are read", status=413)
+        raise _RequestError(f"the body is {request.content_length:,} bytes; at most {limit:,} are read", status=413)
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
-        raise LiveCameraError(f"the body is over {limit:,} bytes", status=413)
+        raise _RequestError(f"the body is over {limit:,} bytes", status=413)
     try:
         body = await asyncio.get_running_loop().run_in_executor(_WORKERS, json.loads, raw)
     except (ValueError, RecursionError) as e:
-        raise _BadRequest(f"the body is not valid JSON ({str(e)[:120]})") from None
+        raise _RequestError(f"the body is not valid JSON ({str(e)[:120]})") from None
     if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
+        raise _RequestError("the body must be a JSON object")
     return body
 
 
 def _field(body: dict, key: str, kind, default, lo: float, hi: float):
     v = body.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and int(v) != v) or not math.isfinite(v) \
-            or not lo <= v <= hi:
-        raise _BadRequest(f"{key}: expected {'a whole number' if kind is int else 'a number'} in [{lo:g}, {hi:g}], got {str(v)[:40]}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, int) and abs(v) > 2**53) \
+            or not math.isfinite(v) or (kind is int and int(v) != v) or not lo <= v <= hi:
+        raise _RequestError(f"{key}: expected {'a whole number' if kind is int else 'a number'} in [{lo:g}, {hi:g}], got {str(v)[:40]}")
     return kind(v)
 
 
@@ -59,7 +63,7 @@ async def _preset_keyframes(request: web.Request) -> web.Response:
         body = await _json_body(request, 64 * 1024)
         name = body.get("name")
         if not isinstance(name, str):
-            raise _BadRequest(f"name: expected a preset name, got {str(name)[:40]}")
+            raise _RequestError(f"name: expected a preset name, got {str(name)[:40]}")
         args = (name, _field(body, "frames", int, 81, 1, MAX_FRAMES), _field(body, "fps", float, 16, 1e-3, 1000),
                 _field(body, "count", int, 5, 1, MAX_KEYFRAME_COUNT))
         kw = {"amplitude": _field(body, "amplitude", float, 1.0, -MAX_PRESET_VALUE, MAX_PRESET_VALUE),
@@ -77,7 +81,7 @@ async def _live_camera(request: web.Request) -> web.Response:
     try:
         body = await _json_body(request, MAX_TEXT_BYTES)
         if "trajectory" not in body:
-            raise _BadRequest("trajectory: missing (a trajectory JSON document)")
+            raise _RequestError("trajectory: missing (a trajectory JSON document)")
         session = body.get("session")
         version = await asyncio.get_running_loop().run_in_executor(_WORKERS, LIVE_CAMERAS.post, session, body["trajectory"])
     except ValueError as e:

@@ -335,8 +335,10 @@ async def run_batch(servers: str | list[str], workflow_path: Path, videos: list[
                     if not await _render_with_retries(client, manifest, item, workflow, out, log):
                         alive.discard(server)
                         if alive:    # killed or unreachable: another server renders it (this one never finished it)
-                            item.status, item.prompt_id, item.server = "pending", None, None
                             todo.insert(0, item)
+                            for held in todo:            # and whatever else was waiting for this server
+                                if held.server == server:
+                                    held.status, held.prompt_id, held.server = "pending", None, None
                             log(f"{item.id}: {server} is unreachable; handing the item to another server")
                         else:        # no other server: keep the prompt id, so a rerun waits for it
                             log(f"{item.id}: {server} is unreachable; rerun to pick up its prompt {item.prompt_id}")

@@ -228,6 +228,8 @@ def test_preset_keyframes_route_bounds_its_work(wf_server):
     assert status == 400 and body["error"].startswith("count") and time.perf_counter() - t0 < 1.0
     status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": ["pan_left"]}).encode())
     assert status == 400 and body["error"].startswith("name")
+    status, body = _post(wf_server, "/realcam/preset_keyframes", b'{"name": "pan_left", "frames": 1' + b"0" * 400 + b"}")
+    assert status == 400 and body["error"].startswith("frames")
     status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": "pan_left", "frames": 33}).encode())
     assert status == 200 and len(body["keyframes"]) == 5
 
