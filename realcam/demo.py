@@ -152,9 +152,7 @@ def _upscale(frames: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def write_outputs(out: Path, case: Case, rows: dict[str, torch.Tensor], fps: float = 16.0, scale: int = 4) -> tuple[Path, Path]:
-    """Side-by-side mp4 (one column per row name) and a contact sheet PNG (rows × every 4th frame)."""
-    from PIL import Image
-
+    """Side-by-side mp4 (one column per row name) and a labelled contact sheet PNG (rows × every 4th frame)."""
     from .data.synth import write_video
 
     out.mkdir(parents=True, exist_ok=True)
@@ -162,10 +160,7 @@ def write_outputs(out: Path, case: Case, rows: dict[str, torch.Tensor], fps: flo
     side = torch.cat([_upscale(v[:n].clamp(0, 1), scale) for v in rows.values()], dim=2)
     video = out / f"{case.name}.mp4"
     write_video(video, side, fps)
-    picks = list(range(0, n, 4))
-    sheet = torch.cat([torch.cat([_upscale(v[i:i + 1].clamp(0, 1), 2)[0] for i in picks], dim=1) for v in rows.values()], dim=0)
-    png = out / f"{case.name}_contact_sheet.png"
-    Image.fromarray((sheet * 255).round().byte().numpy()).save(png)
+    png = overview_sheet(out / f"{case.name}_contact_sheet.png", [(k, v[:n]) for k, v in rows.items()], every=4)
     return video, png
 
 

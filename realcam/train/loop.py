@@ -237,12 +237,8 @@ def _checkpoint_ok(ckpt: Path) -> str | None:
         if not files:
             return "no weights"
         for f in files:
-            with safe_open(str(f), "pt") as h:     # reads the header; a truncated file fails here
-                keys = list(h.keys())
-                if keys:
-                    h.get_slice(keys[-1])
-            if f.stat().st_size < 8:
-                return f"{f.name} is empty"
+            with safe_open(str(f), "pt"):            # checks the header against the file: a truncated one fails
+                pass
     except (OSError, ValueError, SafetensorError) as e:
         return str(e)[:200]
     return None
