@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from realcam.camera.presets import PRESETS, preset_keyframes
-from realcam.camera.trajectory_json import MAX_FRAMES, MAX_PRESET_VALUE, MAX_TEXT_BYTES
+from realcam.camera.presets import PRESETS, RECAMMASTER, keyframes_of, preset_keyframes
+from realcam.camera.trajectory_json import MAX_FRAMES, MAX_PRESET_VALUE, MAX_TEXT_BYTES, parse_trajectory
 from realcam.live import LIVE_CAMERAS
 
 log = logging.getLogger("realcam")
@@ -59,19 +59,31 @@ def _error(e: Exception) -> web.Response:
 
 
 async def _preset_keyframes(request: web.Request) -> web.Response:
+    """A camera path as clip-timed spline keyframes (first and last frame always included), for the editor:
+    ``{"trajectory": <trajectory JSON>, "count": n, "frames": optional}`` converts any path (a preset with its
+    amplitude, speed, easing, loop and params; poses; a spline), sampled at ``frames`` (default: the document's);
+    ``{"name": preset, "frames", "fps", "count", "amplitude", "speed"}`` converts a preset by name."""
     try:
-        body = await _json_body(request, 64 * 1024)
-        name = body.get("name")
-        if not isinstance(name, str):
-            raise _RequestError(f"name: expected a preset name, got {str(name)[:40]}")
-        args = (name, _field(body, "frames", int, 81, 1, MAX_FRAMES), _field(body, "fps", float, 16, 1e-3, 1000),
-                _field(body, "count", int, 5, 1, MAX_KEYFRAME_COUNT))
-        kw = {"amplitude": _field(body, "amplitude", float, 1.0, -MAX_PRESET_VALUE, MAX_PRESET_VALUE),
-              "speed": _field(body, "speed", float, 1.0, 0, MAX_PRESET_VALUE)}
-        keys = await asyncio.get_running_loop().run_in_executor(_WORKERS, lambda: preset_keyframes(*args, **kw))
+        body = await _json_body(request, MAX_TEXT_BYTES)
+        count = _field(body, "count", int, 5, 1, MAX_KEYFRAME_COUNT)
+        if "trajectory" in body:
+            doc = body["trajectory"]
+            frames = body.get("frames")
+            if frames is not None:
+                frames = _field(body, "frames", int, 81, 1, MAX_FRAMES)
+            job = lambda: keyframes_of(parse_trajectory(doc).build(frames), count)  # noqa: E731
+        else:
+            name = body.get("name")
+            if not isinstance(name, str):
+                raise _RequestError(f"name: expected a preset name, got {str(name)[:40]}")
+            args = (name, _field(body, "frames", int, 81, 1, MAX_FRAMES), _field(body, "fps", float, 16, 1e-3, 1000), count)
+            kw = {"amplitude": _field(body, "amplitude", float, 1.0, -MAX_PRESET_VALUE, MAX_PRESET_VALUE),
+                  "speed": _field(body, "speed", float, 1.0, 0, MAX_PRESET_VALUE)}
+            job = lambda: preset_keyframes(*args, **kw)  # noqa: E731
+        keys = await asyncio.get_running_loop().run_in_executor(_WORKERS, job)
     except ValueError as e:
         return _error(e)
-    return web.json_response({"keyframes": keys})
+    return web.json_response({"keyframes": keys, "timing": "clip"})
 
 
 async def _live_camera(request: web.Request) -> web.Response:
@@ -90,7 +102,11 @@ async def _live_camera(request: web.Request) -> web.Response:
 
 
 async def _presets(request: web.Request) -> web.Response:
-    return web.json_response({"presets": [{"name": p.name, "description": p.description} for p in PRESETS.values()]})
+    """Every preset name the trajectory JSON accepts, ReCamMaster's ``cam01``…``cam10`` included (``alias_of``)."""
+    presets = [{"name": p.name, "description": p.description} for p in PRESETS.values()]
+    presets += [{"name": cam, "description": f"ReCamMaster {cam} = {name}: {PRESETS[name].description}", "alias_of": name}
+                for cam, name in RECAMMASTER.items()]
+    return web.json_response({"presets": presets})
 
 
 _registered = False

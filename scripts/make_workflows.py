@@ -28,8 +28,10 @@ def _front(model_name: str, conditioning: str = "from file") -> dict:
         "4": {"class_type": "RealCamVAELoader", "inputs": {"vae_name": "wan_2.1_vae.safetensors"}},
         "5": {"class_type": "RealCamVideoEncode", "inputs": {"vae": ["4", 0], "images": ["2", 0], "fps": ["2", 2],
                                                              "frame_policy": "trim", "size_policy": "crop"}},
+        # frames and fps come from the video (core Get Image Size's batch_size, Get Video Components' fps)
         "6": {"class_type": "RealCamCameraTrajectory", "inputs": {"trajectory": json.dumps(DEFAULT_TRAJECTORY),
-                                                                  "frames": 81, "fps": 16.0}},
+                                                                  "frames": ["12", 2], "fps": ["2", 2]}},
+        "12": {"class_type": "GetImageSize", "inputs": {"image": ["2", 0]}},
         "7": {"class_type": "RealCamText", "inputs": {"model": ["3", 0]}},
         "8": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
     }
@@ -75,7 +77,9 @@ def workflows() -> dict[str, dict]:
         "4": {"class_type": "RealCamVAELoader", "inputs": {"vae_name": "realcam-tiny vae (embedded)"}},
         "5": {"class_type": "RealCamVideoEncode", "inputs": {"vae": ["4", 0], "images": ["1", 0], "fps": ["1", 1],
                                                              "frame_policy": "trim", "size_policy": "crop"}},
-        "6": {"class_type": "RealCamCameraTrajectory", "inputs": {"trajectory": json.dumps(tiny_path), "frames": 33, "fps": 16.0}},
+        "6": {"class_type": "RealCamCameraTrajectory", "inputs": {"trajectory": json.dumps(tiny_path), "frames": ["12", 2],
+                                                                  "fps": ["1", 1]}},
+        "12": {"class_type": "GetImageSize", "inputs": {"image": ["1", 0]}},
         "7": {"class_type": "RealCamText", "inputs": {"model": ["3", 0]}},
         "8": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
         "10": {"class_type": "RealCamStreamingSampler", "inputs": {
@@ -105,6 +109,8 @@ def write_api() -> list[Path]:
 
 UI_SCRIPT = r"""
 const { chromium } = require("playwright-core");
+const RESERVE = { LoadVideo: [300, 470], PreviewImage: [420, 320], SaveVideo: [340, 440],
+  RealCamStreamingSampler: [320, 720], RealCamTeacherSampler: [320, 640] };
 (async () => {
   const [url, exe, ...files] = process.argv.slice(2);
   const fs = require("fs");
@@ -131,20 +137,26 @@ const { chromium } = require("playwright-core");
     let ui = null;
     for (let attempt = 0; attempt < 5 && !ui; attempt++) {   // the default workflow may still land on top: retry
       const name = require("path").basename(f, ".api.json") + (attempt ? `_${attempt}` : "");
-      ui = await page.evaluate(async ([api, name]) => {
+      ui = await page.evaluate(async ([api, name, RESERVE]) => {
         const want = new Set(Object.values(api).map((n) => n.class_type));
         await window.app.loadApiJson(api, name);
         for (let i = 0; i < 30; i++) {
           await new Promise((r) => setTimeout(r, 100));
           const types = window.app.graph._nodes.map((n) => n.type);
           if (types.length === Object.keys(api).length && types.every((t) => want.has(t))) {
+            // room for what these nodes show once media loads or the workflow runs, so the arranged layout never
+            // puts one node over another (Load Video's preview used to cover the Model Loader)
+            for (const n of window.app.graph._nodes) {
+              const r = RESERVE[n.type];
+              if (r) n.setSize([Math.max(n.size[0], r[0]), Math.max(n.size[1], r[1])]);
+            }
             window.app.graph.arrange();
             for (const n of window.app.graph._nodes) for (const w of n.widgets || []) if (w.name === "control_after_generate") w.value = "fixed";
             return window.app.graph.serialize();
           }
         }
         return null;
-      }, [api, name]);
+      }, [api, name, RESERVE]);
     }
     if (!ui) throw new Error(`${f}: the frontend did not load the workflow`);
     const want = [...new Set(Object.values(api).map((n) => n.class_type))].sort().join(",");

@@ -200,6 +200,13 @@ def test_spline_interpolates_keyframes_and_constant_speed():
     ({"version": 1, "type": "poses", "frames": 1, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]]}, "trajectory.poses[0]"),
     ({"version": 1, "type": "poses", "frames": 1, "poses": [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, 0]]},
      "trajectory.poses: camera pose of frame 0 is not a rotation"),
+    ({"version": 1, "type": "spline", "frames": 9, "spline": {"timing": "clip", "keyframes": [
+        {"t": 0, "position": [0, 0, 0], "look_at": [0, 0, 1]}, {"t": 1.2, "position": [1, 0, 0], "look_at": [0, 0, 1]}]}},
+     "trajectory.spline.keyframes[1].t: 1.2 is outside the clip"),
+    ({"version": 1, "type": "spline", "frames": 9, "spline": {"timing": "frames", "keyframes": [{"t": 0, "position": [0, 0, 0]}]}},
+     "trajectory.spline.timing"),
+    ({"version": 1, "type": "spline", "frames": 9, "spline": {"speed": 0, "keyframes": [{"t": 0, "position": [0, 0, 0]}]}},
+     "trajectory.spline.speed: must be >="),
 ])
 def test_malformed_json_names_the_field(doc, field):
     with pytest.raises(TrajectoryJSONError) as e:
@@ -216,6 +223,36 @@ def test_json_round_trips_and_lengths():
     assert torch.allclose(again.c2w, traj.c2w, atol=1e-8) and again.fps == 16
     assert spec.build(frames=81).frames == 81                 # the node's frame count wins
     assert parse_trajectory(spec.to_json()).data == spec.data
+
+
+@pytest.mark.parametrize("name", ["arc_right", "orbit_left", "pan_left", "tilt_up"])
+def test_preset_as_clip_timed_keys_keeps_the_move_at_any_length(name):
+    """The editor's preset → keys conversion: the keys reproduce the preset's end pose exactly at the length
+    they were made for, and (timing "clip") the whole move at any other length instead of a cut-off part."""
+    from realcam.camera.presets import preset_keyframes
+
+    keys = preset_keyframes(name, 33, count=5)
+    assert [k["t"] for k in keys] == [0, 0.25, 0.5, 0.75, 1]
+    doc = {"version": 1, "type": "spline", "frames": 81, "fps": 16, "spline": {"timing": "clip", "keyframes": keys}}
+    preset = preset_trajectory(name, 33).c2w
+    at33 = parse_trajectory(doc).build(33).c2w
+    assert torch.allclose(at33[-1], preset[-1], atol=1e-5)
+    at81 = parse_trajectory(doc).build(81).c2w                      # what a sampler on an 81-frame video uses
+    assert torch.allclose(at81[-1], preset[-1], atol=1e-5)
+    assert torch.allclose(at81[40], preset[16], atol=1e-5)          # key 2 (t = 0.5) is frame 16 of 33, 40 of 81
+    # seconds timing (the old form) at 81 frames of 16 fps would run the same keys over 2 s of 5: cut off early
+    seconds = {**doc, "spline": {"keyframes": [{**k, "t": k["t"] * 32 / 16} for k in keys]}}
+    assert torch.allclose(parse_trajectory(seconds).build(81).c2w[32], preset[-1], atol=1e-5)
+
+
+def test_spline_speed_is_stored_and_applied_once():
+    keys = [{"t": 0, "position": [0, 0, 0], "yaw": 0}, {"t": 1, "position": [2, 0, 0], "yaw": 0}]
+    doc = {"version": 1, "type": "spline", "frames": 33, "fps": 16, "spline": {"timing": "clip", "keyframes": keys}}
+    slow = parse_trajectory(doc).build().c2w[:, 0, 3]
+    fast = parse_trajectory({**doc, "spline": {**doc["spline"], "speed": 2}}).build().c2w[:, 0, 3]
+    assert torch.allclose(fast[:17], slow[::2]) and torch.allclose(fast[16:], torch.full((17,), 2.0, dtype=torch.float64))
+    again = parse_trajectory(parse_trajectory({**doc, "spline": {**doc["spline"], "speed": 2}}).to_json())
+    assert torch.allclose(again.build().c2w[:, 0, 3], fast)           # saved and reloaded: applied once, not twice
 
 
 def test_trajectory_latent_poses():
@@ -235,3 +272,5 @@ def test_preview_draws_the_path():
     assert a.shape == (128, 256, 3) and 0 <= float(a.min()) and float(a.max()) <= 1
     assert (a - b).abs().sum() > 10 and a.std() > 0.01
     assert torch.equal(a, render_preview(preset_trajectory("orbit_left", 49, angle=60), size=128))
+    title = render_preview(preset_trajectory("pan_left", 81))[:14, :250]     # each panel is labelled
+    assert int((title.mean(-1) > 0.6).sum()) > 100

@@ -94,9 +94,11 @@ def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_serv
     for name, res in out["results"].items():
         assert res["missing"] == [] and res["dialog"] == [], (name, res)
         assert res["nodes"] >= 10, (name, res)
+        assert res["overlaps"] == [], (name, res["overlaps"])       # no node hidden under another's media
     assert set(out["runs"]) == {"realcam_streaming.json", "realcam_tiny.json"}
     for name, run in out["runs"].items():
         assert run["done"] and run["failed"] is None, (name, run)
+        assert run["overlaps"] == [], (name, run["overlaps"])        # nor once the outputs show
         previews = [e for e in run["events"] if e["kind"] == "preview"]
         progress = [e for e in run["events"] if e["kind"] == "progress"]
         report(f"{name} run in the browser: {len(previews)} preview images, progress "
@@ -231,7 +233,17 @@ def test_preset_keyframes_route_bounds_its_work(wf_server):
     status, body = _post(wf_server, "/realcam/preset_keyframes", b'{"name": "pan_left", "frames": 1' + b"0" * 400 + b"}")
     assert status == 400 and body["error"].startswith("frames")
     status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"name": "pan_left", "frames": 33}).encode())
-    assert status == 200 and len(body["keyframes"]) == 5
+    assert status == 200 and len(body["keyframes"]) == 5 and body["keyframes"][-1]["t"] == 1
+    # the editor's form: any trajectory document (here a looped, eased preset) → clip-timed keys
+    doc = {"version": 1, "type": "preset", "frames": 81, "preset": {"name": "cam09", "loop": True, "easing": "ease_in_out"}}
+    status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps({"trajectory": doc, "frames": 33, "count": 17}).encode())
+    assert status == 200 and body["timing"] == "clip" and len(body["keyframes"]) == 17
+    assert body["keyframes"][-1]["position"] == body["keyframes"][0]["position"]        # the loop closes
+    for bad, field in (({"trajectory": {**doc, "frames": 10**9}}, "trajectory.frames"), ({"trajectory": "{"}, "trajectory"),
+                       ({"trajectory": doc, "frames": -3}, "frames")):
+        t0 = time.perf_counter()
+        status, body = _post(wf_server, "/realcam/preset_keyframes", json.dumps(bad).encode())
+        assert status == 400 and body["error"].startswith(field) and time.perf_counter() - t0 < 1.0, (bad, body)
 
 
 def test_live_sessions_belong_to_the_run_that_holds_them():

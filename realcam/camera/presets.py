@@ -126,14 +126,20 @@ def preset_trajectory(name: str, frames: int, *, amplitude: float = 1.0, speed: 
     return Trajectory(spec.build(s, {**spec.params, **params}), fps)
 
 
-def preset_keyframes(name: str, frames: int, fps: float = 16.0, count: int = 5, **kwargs) -> list[dict]:
-    """A preset as ``count`` spline keyframes (trajectory-JSON form, yaw/pitch/roll in degrees), for
-    editors that start from a preset and then let the user move keys."""
+def keyframes_of(traj: Trajectory, count: int = 5) -> list[dict]:
+    """``count`` evenly spaced frames of a path as spline keyframes with ``timing: "clip"`` (t = 0 … 1,
+    yaw/pitch/roll in degrees): the first and last frames are always keys, so the end poses are kept exactly."""
     from .poses import ypr_from_rotation
 
-    traj = preset_trajectory(name, frames, fps=fps, **kwargs)
+    frames = traj.frames
     idx = sorted({round(i * (frames - 1) / max(count - 1, 1)) for i in range(count)})
     ypr = ypr_from_rotation(traj.c2w[idx, :3, :3])
-    return [{"t": round(i / fps, 6), "position": [round(float(v), 6) for v in traj.c2w[i, :3, 3]],
+    return [{"t": round(i / max(frames - 1, 1), 9), "position": [round(float(v), 6) for v in traj.c2w[i, :3, 3]],
              "yaw": round(float(a[0]), 4), "pitch": round(float(a[1]), 4), "roll": round(float(a[2]), 4)}
             for i, a in zip(idx, ypr)]
+
+
+def preset_keyframes(name: str, frames: int, fps: float = 16.0, count: int = 5, **kwargs) -> list[dict]:
+    """A preset sampled at ``frames`` as ``count`` clip-timed keyframes (:func:`keyframes_of`), for editors
+    that start from a preset and then let the user move keys."""
+    return keyframes_of(preset_trajectory(name, frames, fps=fps, **kwargs), count)

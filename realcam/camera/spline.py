@@ -1,19 +1,24 @@
 """Keyframed camera paths: centripetal Catmull–Rom positions, slerped rotations (kornia quaternions),
 optional constant-speed re-timing, resampled to video frames.
 
-A keyframe has a time (seconds), a position (metres) and an orientation: a look-at point, or
-yaw/pitch/roll in degrees (see :func:`realcam.camera.rotation_from_ypr`). When every keyframe uses a
+A keyframe has a time (seconds, or a fraction of the clip with ``timing="clip"``), a position (metres)
+and an orientation: a look-at point, or yaw/pitch/roll in degrees (see
+:func:`realcam.camera.rotation_from_ypr`). When every keyframe uses a
 look-at point, the point itself is interpolated and the camera keeps looking at it (no roll);
 otherwise rotations are slerped between keyframes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from .poses import PoseError, look_at, rotation_from_ypr
 from .trajectory import Trajectory
+
+Timing = Literal["seconds", "clip"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,17 @@ def _slerp_rotations(rots: torch.Tensor, seg: torch.Tensor, u: torch.Tensor) -> 
 
 
 def spline_trajectory(keyframes: list[Keyframe], frames: int, fps: float = 16.0, *, constant_speed: bool = False,
-                      closed: bool = False) -> Trajectory:
-    """Sample the keyframed path at ``frames`` video frames (frame i at time i/fps)."""
+                      closed: bool = False, timing: Timing = "seconds", speed: float = 1.0) -> Trajectory:
+    """Sample the keyframed path at ``frames`` video frames.
+
+    ``timing="seconds"``: key times are seconds and frame i is at ``speed · i / fps``. ``timing="clip"``: key
+    times are fractions of the clip (0 = first frame, 1 = last) and frame i is at ``speed · i / (frames − 1)``,
+    so the same keys give the same move at any video length. ``speed`` > 1 finishes the move early and holds.
+    """
+    if timing not in ("seconds", "clip"):
+        raise PoseError(f"timing {timing!r}; choose 'seconds' or 'clip'")
+    if not (math.isfinite(speed) and speed > 0):
+        raise PoseError(f"speed must be a positive number, got {speed}")
     if not keyframes:
         raise PoseError("a spline needs at least one keyframe")
     keys = sorted(keyframes, key=lambda k: k.t)
@@ -99,7 +113,8 @@ def spline_trajectory(keyframes: list[Keyframe], frames: int, fps: float = 16.0,
         keys = keys + [Keyframe(keys[-1].t + (keys[-1].t - keys[-2].t), keys[0].position, keys[0].look_at, keys[0].ypr)]
         times = torch.tensor([k.t for k in keys], dtype=torch.float64)
     positions = torch.tensor([k.position for k in keys], dtype=torch.float64)
-    t = torch.arange(frames, dtype=torch.float64) / fps
+    t = torch.arange(frames, dtype=torch.float64) * speed
+    t = t / fps if timing == "seconds" else t / max(frames - 1, 1)
     if len(keys) == 1:
         rot = keys[0].rotation()[None].expand(frames, 3, 3)
         out = torch.eye(4, dtype=torch.float64).repeat(frames, 1, 1)

@@ -118,7 +118,8 @@ class TrajectorySpec:
                              (k.get("yaw", 0.0), k.get("pitch", 0.0), k.get("roll", 0.0)) if "look_at" not in k else None)
                     for k in sp["keyframes"]]
             return spline_trajectory(keys, frames, fps, constant_speed=sp.get("constant_speed", False),
-                                     closed=sp.get("closed", False))
+                                     closed=sp.get("closed", False), timing=sp.get("timing", "seconds"),
+                                     speed=sp.get("speed", 1.0))
         poses = torch.tensor(self.data["poses"], dtype=torch.float64)
         c2w = torch.eye(4, dtype=torch.float64).repeat(len(poses), 1, 1)
         c2w[:, :3, :4] = poses[:, :12].reshape(-1, 3, 4)
@@ -185,10 +186,18 @@ def parse_trajectory(text_or_obj: str | dict) -> TrajectorySpec:
             raise TrajectoryJSONError(f"{p}.spline.keyframes", "expected a non-empty list of keyframes")
         if len(keys) > MAX_KEYFRAMES:
             raise TrajectoryJSONError(f"{p}.spline.keyframes", f"{len(keys):,} keyframes; at most {MAX_KEYFRAMES:,}")
+        timing = sp.get("timing", "seconds")
+        if timing not in ("seconds", "clip"):
+            raise TrajectoryJSONError(f"{p}.spline.timing", f"expected 'seconds' or 'clip', got {_show(timing)}")
+        if "speed" in sp:
+            _number(sp["speed"], f"{p}.spline.speed", minimum=1e-3, maximum=MAX_PRESET_VALUE)
         seen = set()
         for i, k in enumerate(keys):
             kp = f"{p}.spline.keyframes[{i}]"
             t = _number(_get(_object(k, kp), "t", kp), f"{kp}.t", magnitude=1e6)
+            if timing == "clip" and not 0 <= t <= 1:
+                raise TrajectoryJSONError(f"{kp}.t", f"{t} is outside the clip: with timing 'clip', t runs from 0 (first "
+                                                      "frame) to 1 (last frame)")
             if t in seen:
                 raise TrajectoryJSONError(f"{kp}.t", f"two keyframes at t={t}")
             seen.add(t)

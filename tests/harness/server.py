@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .comfyui import REPO_ROOT, ensure_comfyui
+from .comfyui import BUNDLED_FRONTEND, REPO_ROOT, ensure_comfyui, ensure_frontend
 
 PACK_NAME = "ComfyUI-RealCam"
 
@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 class ComfyServer:
-    def __init__(self, workdir: Path, models_dir: Path | None = None, input_dir: Path | None = None) -> None:
+    def __init__(self, workdir: Path, models_dir: Path | None = None, input_dir: Path | None = None,
+                 frontend: str | None = None) -> None:
+        """``frontend``: a ``comfyui-frontend-package`` version other than the one installed (see ``ensure_frontend``)."""
         self.tree = ensure_comfyui()
+        self.frontend = frontend
         self.workdir = Path(workdir)
         self.models_dir = models_dir
         self.input_dir = Path(input_dir) if input_dir is not None else self.workdir / "input"
@@ -50,6 +53,8 @@ class ComfyServer:
         args = [sys.executable, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                 "--disable-auto-launch", "--output-directory", str(self.workdir / "output"),
                 "--temp-directory", str(self.workdir / "temp"), "--input-directory", str(self.input_dir)]
+        if self.frontend not in (None, BUNDLED_FRONTEND):
+            args += ["--front-end-root", str(ensure_frontend(self.frontend))]
         if self.models_dir is not None:
             extra = self.workdir / "extra_model_paths.yaml"
             folders = ("diffusion_models", "vae", "vae_approx", "text_encoders")
