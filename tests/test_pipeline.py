@@ -103,6 +103,28 @@ def test_pixels_out_of_range_and_bad_shifts_are_refused(parts):
         render_teacher(model, source, traj, text_context(model), steps=1, seed=2**64)
 
 
+def test_teacher_refuses_a_clip_past_the_rope_table_before_any_work(parts):
+    """A 4,096-frame clip in absolute RoPE used to fail after minutes of rendering; now it is refused up front,
+    with the longest clip that fits."""
+    import dataclasses
+    import time
+
+    _, model, _ = parts
+    short = RealCamDiT(dataclasses.replace(TINY, rope_max_positions=8))
+    short.load_state_dict(model.state_dict())
+    calls = []
+    short.register_forward_pre_hook(lambda *a: calls.append(1))
+    latents = torch.zeros(1, 16, 5, 4, 6)                       # 5 latent frames: interleave needs 10 positions
+    from realcam.sampling.teacher import sample_teacher
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="need 10 RoPE positions .* at most 13 video frames"):
+        sample_teacher(short, latents, torch.zeros(1, 1, TINY.text_dim), steps=50, guidance=1.0)
+    assert calls == [] and time.perf_counter() - t0 < 0.5
+    out = sample_teacher(short, latents[:, :, :4], torch.zeros(1, 1, TINY.text_dim), steps=1, guidance=1.0)  # 8 fit
+    assert out.shape == (1, 16, 4, 4, 6)
+
+
 def test_encode_reports_progress_and_stops_between_pieces(parts):
     vae, _, video = parts
     seen = []

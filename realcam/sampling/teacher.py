@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from ..model import RealCamDiT
+from ..model import RealCamDiT, SequenceLayout
 from .schedules import Sampler, Solver, sigma_grid, to_x0
 
 
@@ -17,6 +17,27 @@ ProgressFn = Callable[[int, int, torch.Tensor], None]  # (step done, total, curr
 
 
 @torch.no_grad()
+def check_rope_reach(model: RealCamDiT, latent_shape: torch.Size | tuple[int, ...]) -> None:
+    """Refuse, before any work, a clip whose sequence needs RoPE positions past the model's table.
+
+    The teacher attends over the whole clip at once, so a clip past ``rope_max_positions`` (1,024 for Wan)
+    cannot be rendered faithfully by any mode: it used to fail (or turn to garbage) minutes into sampling.
+    The streaming sampler has no such limit (it switches to cache-slot RoPE).
+    """
+    f, h, w = latent_shape[2], latent_shape[3], latent_shape[4]
+    limit = model.cfg.rope_max_positions
+    reach = int(SequenceLayout(model.conditioning, f).temporal_positions().max()) + 1
+    _, ph, pw = model.cfg.patch_size
+    if reach > limit:
+        most = (limit // max(1, round(reach / f)) - 1) * 4 + 1
+        raise ValueError(f"the clip's {f} latent frames need {reach:,} RoPE positions in {model.conditioning.mode} "
+                         f"mode; the model's table has {limit:,}. Render at most {max(most, 1):,} video frames with the "
+                         "teacher, or use the streaming sampler (no length limit)")
+    if max(h // ph, w // pw) > limit:
+        raise ValueError(f"latents of {h}x{w} need {max(h // ph, w // pw):,} spatial RoPE positions; the model's table "
+                         f"has {limit:,}: render a smaller frame")
+
+
 def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tensor, *,
                    pose12: torch.Tensor | None = None, negative_context: torch.Tensor | None = None,
                    steps: int | None = None, shift: float | None = None, guidance: float | None = None,
@@ -38,6 +59,7 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
     """
     settings = model.sampling.override(steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid)
     guidance = settings.guidance
+    check_rope_reach(model, source.shape)
     if guidance != 1.0 and negative_context is None:
         raise ValueError("classifier-free guidance needs negative_context (umT5 of the negative or empty prompt); "
                          "pass it, or set guidance=1")
