@@ -109,6 +109,16 @@ async def _presets(request: web.Request) -> web.Response:
     return web.json_response({"presets": presets})
 
 
+def announce_live_session(node_id: str | None, session: str | None) -> None:
+    """Tell the client that queued the running prompt, and no other, which live session steers sampler
+    ``node_id`` (``None``: the run ended). The web editor fills its *live session* box from this message."""
+    from server import PromptServer
+
+    server = getattr(PromptServer, "instance", None)     # None when the nodes run without a server (tests)
+    if server is not None and getattr(server, "client_id", None) is not None:
+        server.send_sync("realcam.live_session", {"node": node_id, "session": session}, server.client_id)
+
+
 _registered = False
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import comfy.utils
 from comfy_api.latest import io
 
-from realcam.live import LIVE_CAMERAS
+from realcam.live import LIVE_CAMERAS, session_for_run
 from realcam.pipeline import SourceVideo, render_stream, render_teacher
 
 from .device import on_device, stop_requested
+from .routes import announce_live_session
 from .types import schema, RealCamLatents, RealCamModel, RealCamText, RealCamTrajectory, RealCamVAE
 
 PREVIEW_SIZE = 512
@@ -110,9 +111,12 @@ class RealCamStreamingSampler(io.ComfyNode):
                                            "by itself (and says so)."),
                     io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True, tooltip="Noise seed."),
                     io.String.Input("live_session", default="", optional=True,
-                                    tooltip="Session id for live steering: POST /realcam/live_camera {session, trajectory} "
-                                            "while it runs; each chunk reads the newest path.")],
-            outputs=[io.Image.Output(display_name="images"), RealCamLatents.Output(display_name="latents")])
+                                    tooltip="Live steering. 'auto': this run gets its own secret session, sent only to "
+                                            "the browser that queued it (the camera editor picks it up). A name: POST "
+                                            "/realcam/live_camera {session, trajectory} while it runs. Empty: off. "
+                                            "Each chunk reads the newest path.")],
+            outputs=[io.Image.Output(display_name="images"), RealCamLatents.Output(display_name="latents")],
+            hidden=[io.Hidden.unique_id])
 
     @classmethod
     def execute(cls, model, source, trajectory, text, vae, steps: str, chunk: int, sink: int, window: int, shift: float,
@@ -135,14 +139,17 @@ class RealCamStreamingSampler(io.ComfyNode):
             pbar.update_absolute(ch.index + 1, ch.total, _preview(ch.frames[-1]))
 
         live = None
-        if live_session:  # this run holds the session until it ends (refused if another run holds it)
-            LIVE_CAMERAS.open(live_session, source.video_frames)
-            live = lambda first: LIVE_CAMERAS.newest(live_session, first)  # noqa: E731
+        session = session_for_run(live_session)
+        if session:  # this run holds the session until it ends (refused if another run holds it)
+            LIVE_CAMERAS.open(session, source.video_frames)
+            live = lambda first: LIVE_CAMERAS.newest(session, first)  # noqa: E731
+            announce_live_session(cls.hidden.unique_id, session)
         try:
             with on_device(model, vae.model):
                 result = render_stream(model, source, trajectory, text, config=config, seed=seed, decoder=vae,
                                        on_chunk=on_chunk, should_stop=stop_requested, live_camera=live)
         finally:
-            if live_session:  # a path posted for this run must not steer the next one; frees the session
-                LIVE_CAMERAS.close(live_session)
+            if session:  # a path posted for this run must not steer the next one; frees the session
+                LIVE_CAMERAS.close(session)
+                announce_live_session(cls.hidden.unique_id, None)
         return io.NodeOutput(result.frames.cpu(), _target(source, result.latents))

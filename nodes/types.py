@@ -13,8 +13,9 @@ RealCamText = io.Custom("REALCAM_TEXT")              # realcam.pipeline.TextCont
 SEARCH_WORDS = ("video to video", "camera control", "ReCamMaster", "Wan")
 
 
-def schema(node_id: str, display_name: str, description: str, inputs: list, outputs: list) -> io.Schema:
+def schema(node_id: str, display_name: str, description: str, inputs: list, outputs: list, hidden: list | None = None) -> io.Schema:
     """A node schema in the RealCam category."""
     extra = {"search_aliases": list(SEARCH_WORDS)} if "search_aliases" in getattr(io.Schema, "__dataclass_fields__", {}) else {}
     return io.Schema(node_id=node_id, display_name=display_name, category="RealCam",
-                     description=f"{description} ({', '.join(SEARCH_WORDS)})", inputs=inputs, outputs=outputs, **extra)
+                     description=f"{description} ({', '.join(SEARCH_WORDS)})", inputs=inputs, outputs=outputs,
+                     hidden=hidden, **extra)

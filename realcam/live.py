@@ -7,10 +7,15 @@ the running stream's length and checked *before* it is accepted, so one that doe
 POST time instead of stopping the stream; a post for a session no run holds is refused (a path posted while
 idle, or after an interrupted run, cannot steer the next run). At most ``MAX_SESSIONS`` runs hold a session
 at once and each keeps only its newest path, so memory stays bounded however many posts arrive.
+
+A run asked for the session ``auto`` holds a fresh, unguessable id (:func:`session_for_run`), which the node
+tells only the client that queued the prompt: no other client can steer it. A fixed name is as private as
+the name itself.
 """
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from dataclasses import dataclass
 
@@ -20,6 +25,7 @@ from .camera.trajectory_json import check_poses, parse_trajectory
 
 MAX_SESSIONS = 16
 SESSION_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+AUTO = "auto"      # live_session value: this run gets its own random session id
 
 
 class LiveCameraError(ValueError):
@@ -34,6 +40,16 @@ def check_session_id(session) -> str:
     if not isinstance(session, str) or not SESSION_ID.fullmatch(session):
         raise LiveCameraError(f"session: expected 1-64 letters, digits or _.:- characters, got {str(session)[:70]!r}")
     return session
+
+
+def session_for_run(requested: str) -> str | None:
+    """The session a run holds: None for "" (no live steering), a fresh random id for ``auto``, else the name."""
+    requested = requested.strip()
+    if not requested:
+        return None
+    if requested == AUTO:
+        return "run-" + secrets.token_urlsafe(18)
+    return check_session_id(requested)
 
 
 @dataclass

@@ -56,7 +56,7 @@ def workflows() -> dict[str, dict]:
     streaming["10"] = {"class_type": "RealCamStreamingSampler", "inputs": {
         "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0], "vae": ["9", 0],
         "steps": "", "chunk": 0, "sink": -1, "window": -1, "shift": 0.0, "context_noise": -1.0,  # the checkpoint's
-        "rope": "from model", "seed": 0, "live_session": "realcam-live"}}
+        "rope": "from model", "seed": 0, "live_session": "auto"}}
     streaming.update(_save(["10", 0], "realcam/streaming"))
 
     recammaster = _front("Wan2_1_kwai_recammaster_1_3B_step20000_bf16.safetensors", conditioning="prefix")

@@ -80,6 +80,62 @@ def test_streaming_node_takes_any_seed_the_frontend_draws_and_frees_its_live_ses
     assert status == 404, body
 
 
+def test_auto_live_session_is_secret_to_the_client_that_queued_the_run(wf_server):
+    """The shipped streaming workflow used the fixed session "realcam-live": any client could steer any user's
+    render. With "auto" each run holds a fresh random session that only the queuing client is told."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    prompt = load_workflow(WORKFLOWS[0].parent / "realcam_streaming.api.json")
+    sampler_id, sampler = next((k, n) for k, n in prompt.items() if n["class_type"] == "RealCamStreamingSampler")
+    assert sampler["inputs"]["live_session"] == "auto"
+    path = {"version": 1, "type": "preset", "frames": 25, "preset": {"name": "pan_left"}}
+
+    async def main():
+        seen = {"alice": [], "bob": []}
+        posts = {}
+        async with aiohttp.ClientSession() as http:
+            async def post(session):
+                async with http.post(wf_server.url + "/realcam/live_camera", json={"session": session, "trajectory": path}) as r:
+                    return r.status
+
+            async def listen(who, ws, pid=None):
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    event = json.loads(msg.data)
+                    if event["type"] == "realcam.live_session":
+                        seen[who].append(event["data"])
+                        if event["data"]["session"] and who == "alice":     # while the run holds it
+                            posts["own"] = await post(event["data"]["session"])
+                            posts["fixed"] = await post("realcam-live")
+                    if pid and event["type"] == "executing" and event["data"]["node"] is None \
+                            and event["data"].get("prompt_id") == pid:
+                        return
+
+            alice = await http.ws_connect(wf_server.url + "/ws?clientId=alice")
+            bob = await http.ws_connect(wf_server.url + "/ws?clientId=bob")
+            async with http.post(wf_server.url + "/prompt", json={"prompt": prompt, "client_id": "alice"}) as r:
+                pid = (await r.json())["prompt_id"]
+            bob_task = asyncio.create_task(listen("bob", bob))
+            await asyncio.wait_for(listen("alice", alice, pid), 300)
+            await asyncio.sleep(0.5)
+            bob_task.cancel()
+            posts["after"] = await post(seen["alice"][0]["session"])
+            await alice.close()
+            await bob.close()
+        return seen, posts
+
+    seen, posts = asyncio.run(main())
+    assert [e["node"] for e in seen["alice"]] == [sampler_id, sampler_id]
+    session = seen["alice"][0]["session"]
+    assert session.startswith("run-") and len(session) >= 24 and seen["alice"][1]["session"] is None
+    assert seen["bob"] == []                                  # nobody else learns it
+    assert posts == {"own": 200, "fixed": 404, "after": 404}  # it steers this run only, and only while it runs
+
+
 def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_server, report):
     from pathlib import Path
 
@@ -104,6 +160,11 @@ def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_serv
         report(f"{name} run in the browser: {len(previews)} preview images, progress "
                f"{[(e['value'], e['max']) for e in progress]}")
         assert len(previews) >= 3                      # one per chunk, while it runs
+        live = [e["value"] for e in run["events"] if e["kind"] == "live"]
+        if name == "realcam_streaming.json":           # live_session "auto": the editor is handed the run's session
+            assert len(live) == 2 and live[0].startswith("run-") and live[1] == "", live
+        else:
+            assert live == []
         assert [e["value"] for e in progress] == [1, 2, 3] and progress[-1]["max"] == 3
 
 

@@ -124,7 +124,9 @@ class TrajectoryEditor {
     this.speed.dataset.realcam = "speed";
     this.constant = Object.assign(document.createElement("input"), { type: "checkbox", title: "Constant speed along the path" });
     this.live = Object.assign(document.createElement("input"), { type: "text", placeholder: "live session",
-      title: "Live steering: the live_session of a running RealCam Streaming Sampler. Every edit is sent to it; the next chunk follows." });
+      title: "Live steering: the session of a running RealCam Streaming Sampler. With its live_session at 'auto' this box "
+        + "fills itself while the run lasts (the session is sent only to this browser). Every edit is sent to it; the next chunk follows." });
+    this.live.dataset.realcam = "live";
     this.live.style.width = "90px";
     row.append(this.scrub, this.label);
     const row2 = document.createElement("div");
@@ -511,8 +513,22 @@ class TrajectoryEditor {
   }
 }
 
+// a streaming run with live_session "auto" tells the browser that queued it (only that one) its secret session:
+// the editors of the trajectory nodes feeding that sampler take it, and let it go when the run ends
+function onLiveSession(event) {
+  const { node, session } = event.detail || {};
+  const sampler = app.graph?.getNodeById?.(Number(node)) ?? app.graph?._nodes?.find((n) => String(n.id) === String(node));
+  const input = sampler?.inputs?.find((i) => i.name === "trajectory");
+  const link = input?.link != null ? app.graph.links?.[input.link] ?? app.graph.links?.get?.(input.link) : null;
+  const editor = link ? app.graph.getNodeById(link.origin_id)?.realcamEditor : null;
+  if (!editor) return;
+  if (session) { editor.live.value = session; editor.say("live: edits now steer the running stream"); }
+  else if (editor.live.value.startsWith("run-")) { editor.live.value = ""; editor.say("live: the run ended"); }
+}
+
 app.registerExtension({
   name: "RealCam.TrajectoryEditor",
+  async setup() { api.addEventListener("realcam.live_session", onLiveSession); },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData.name !== NODE) return;
     const onNodeCreated = nodeType.prototype.onNodeCreated;
