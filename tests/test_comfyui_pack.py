@@ -59,6 +59,19 @@ def test_trajectory_node_outputs_path_and_preview(comfy_runtime):
         cls.execute(trajectory=doc.replace("cam09", "cam99"), frames=9, fps=16.0)
 
 
+def test_video_encode_node_refuses_pixels_outside_0_1(comfy_runtime):
+    """Stock ComfyUI nodes only make IMAGE batches in [0, 1]; custom loaders can hand over 0..255 or −1..1, which
+    used to be encoded as if in [0, 1]. The node says what to do instead."""
+    _, _, _, _, vae = _render_parts()
+    cls = comfy_runtime.nodes.NODE_CLASS_MAPPINGS["RealCamVideoEncode"]
+    video = torch.rand(9, 32, 32, 3, generator=torch.Generator().manual_seed(1))
+    for bad, hint in ((video * 255, "255"), (video * 2 - 1, r"\(x \+ 1\) / 2")):
+        with pytest.raises(ValueError, match=hint):
+            cls.execute(vae=vae, images=bad, fps=16.0, frame_policy="trim", size_policy="crop")
+    source, notes = cls.execute(vae=vae, images=video, fps=16.0, frame_policy="trim", size_policy="crop").result
+    assert source.video_frames == 9 and notes == "no changes"
+
+
 def _render_parts():
     from realcam.camera.presets import preset_trajectory
     from realcam.config import StreamingConfig, TINY, TeacherSamplingConfig

@@ -136,6 +136,43 @@ def test_auto_live_session_is_secret_to_the_client_that_queued_the_run(wf_server
     assert posts == {"own": 200, "fixed": 404, "after": 404}  # it steers this run only, and only while it runs
 
 
+def test_crafted_checkpoints_fail_fast_with_a_named_field_on_the_server(wf_server, tmp_path):
+    """On a real server, through the Model Loader and Teacher Sampler: a checkpoint whose metadata asks for shift
+    −1 used to render NaN; one naming 100,000 blocks built a model for minutes. Each now fails at once, naming
+    what is wrong, and the server carries on."""
+    import json
+    import time
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    dm = wf_server.root / "models" / "diffusion_models"
+    with safe_open(str(dm / "realcam_wan2.1_1.3b_teacher.safetensors"), "pt") as f:
+        sd = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    sampling = json.loads(meta["sampling"])
+    arch = json.loads(meta["arch"])
+    cases = {"crafted_shift.safetensors": (sd, {**meta, "sampling": json.dumps({**sampling, "shift": -1.0})}, "shift"),
+             "crafted_nan_shift.safetensors": (sd, {**meta, "sampling": json.dumps({**sampling, "shift": float("nan")})}, "shift"),
+             "crafted_layers.safetensors": (sd, {**meta, "arch": json.dumps({**arch, "num_layers": 100_000})}, "num_layers"),
+             "crafted_blocks.safetensors": ({**sd, "blocks.99999.ffn.0.bias": sd["blocks.0.ffn.0.bias"].clone()}, meta, "blocks")}
+    for name, (tensors, metadata, field) in cases.items():
+        save_file(tensors, str(dm / name), metadata=metadata)
+    for name, (_, _, field) in cases.items():
+        prompt = load_workflow(WORKFLOWS[0].parent / "realcam_teacher.api.json")
+        next(n for n in prompt.values() if n["class_type"] == "RealCamModelLoader")["inputs"]["model_name"] = name
+        t0 = time.perf_counter()
+        history = wf_server.run_prompt(prompt, timeout=120)
+        took = time.perf_counter() - t0
+        status = history["status"]
+        assert status["status_str"] == "error", (name, status)
+        error = next(m[1] for m in status["messages"] if m[0] == "execution_error")
+        assert field in error["exception_message"], (name, error["exception_message"])
+        assert took < 30, (name, took)
+    history = wf_server.run_prompt(load_workflow(WORKFLOWS[0].parent / "realcam_teacher.api.json"))
+    assert history["status"]["status_str"] == "success"                  # the server is fine afterwards
+
+
 def test_ui_workflows_load_in_the_frontend_and_streaming_previews_update(wf_server, report):
     from pathlib import Path
 
