@@ -156,7 +156,7 @@ def test_crafted_checkpoints_fail_fast_with_a_named_field_on_the_server(wf_serve
              "crafted_nan_shift.safetensors": (sd, {**meta, "sampling": json.dumps({**sampling, "shift": float("nan")})}, "shift"),
              "crafted_layers.safetensors": (sd, {**meta, "arch": json.dumps({**arch, "num_layers": 100_000})}, "num_layers"),
              "crafted_blocks.safetensors": ({**sd, "blocks.99999.ffn.0.bias": sd["blocks.0.ffn.0.bias"].clone()}, meta, "blocks")}
-    for name, (tensors, metadata, field) in cases.items():
+    for name, (tensors, metadata, _) in cases.items():
         save_file(tensors, str(dm / name), metadata=metadata)
     for name, (_, _, field) in cases.items():
         prompt = load_workflow(WORKFLOWS[0].parent / "realcam_teacher.api.json")
