@@ -1,9 +1,8 @@
 """Command line: ``python -m realcam <command>``.
 
-Commands so far: ``models`` (the known backbone sizes, built on the meta device), ``inspect FILE``
-(what a weights file is and how it would load), ``bench`` (streaming latency/throughput/FLOPs),
-``batch`` (videos × trajectories through a running ComfyUI, resumable). Later commands (render, stream, synth, train-*,
-eval, bench, batch, demo) are added by their issues.
+``python -m realcam --help`` lists every command: ``models``, ``inspect``, ``bench``, ``plan`` (what a
+training config costs on GPUs), ``synth``, ``loopaug``, ``preprocess``, ``train-*``/``distill``, ``demo``,
+``eval``, ``batch``.
 """
 from __future__ import annotations
 
@@ -106,6 +105,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set, stage=args.stage, data=args.data, out=args.out, steps=args.steps)
     train(cfg)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import PEAK_BF16_TFLOPS, format_plan, plan_stage
+    from .train.config import load_config
+
+    cfg = load_config(args.config, args.set, data="(not read by plan)")
+    try:
+        video = tuple(int(v) for v in args.video.lower().split("x")) if args.video else cfg.video.size()
+    except ValueError:
+        video = None
+    if video is None or len(video) != 3:
+        raise ValueError("give the clip size: video.frames/height/width in the config, or --video 81x480x832")
+    if args.peak_tflops is None and args.gpu not in PEAK_BF16_TFLOPS:
+        raise ValueError(f"--gpu {args.gpu!r}: known {', '.join(PEAK_BF16_TFLOPS)}; or give --peak-tflops")
+    peak = args.peak_tflops or PEAK_BF16_TFLOPS[args.gpu]
+    plan = plan_stage(cfg, video)
+    print(format_plan(plan, gpus=args.gpus, gpu_memory_gb=args.gpu_memory, peak_tflops=peak, mfu=args.mfu,
+                      grad_accum=cfg.grad_accum))
     return 0
 
 
@@ -248,6 +267,17 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", default=None, help="run folder: logs, checkpoints, weights (overrides the config)")
         p.add_argument("--steps", type=int, default=None, help="total steps (overrides the config)")
         p.set_defaults(fn=cmd_train, stage=stage)
+    p = sub.add_parser("plan", help="cost of a training config before renting GPUs: parameters, memory per GPU under "
+                       "DDP/FSDP2 with and without checkpointing, FLOPs and hours per 1,000 steps (meta device, no weights)")
+    p.add_argument("--config", required=True, help="a training config (configs/wan21_1.3b_teacher.yaml, …)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--gpus", type=int, default=8, help="data-parallel GPUs (default 8)")
+    p.add_argument("--gpu-memory", type=float, default=80, help="GB per GPU (default 80: H100)")
+    p.add_argument("--gpu", default="h100", help="h100, h200, a100 or b200: its peak dense bf16 throughput")
+    p.add_argument("--peak-tflops", type=float, default=None, help="peak dense bf16 TFLOP/s (overrides --gpu)")
+    p.add_argument("--mfu", type=float, default=0.35, help="model FLOPs utilisation the hours assume (default 0.35)")
+    p.add_argument("--video", default=None, help="clip size FRAMESxHEIGHTxWIDTH (default: the config's video.*)")
+    p.set_defaults(fn=cmd_plan)
     p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
                        "per-chunk latency, PSNR vs ground truth)")
     p.add_argument("--out", default="demo_output", help="output folder")

@@ -81,6 +81,9 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(None, stage="distill", data="x")
     with pytest.raises(ValueError, match="motion_weight"):
         load_config(None, ["teacher.motion_weight=2"], data="x")
+    assert load_config(None, ["parallel=none"], data="x").parallel == "none"    # was read as null, then refused
+    with pytest.raises(ValueError, match="parallel 'dp'"):
+        load_config(None, ["parallel=dp"], data="x")
 
 
 def test_batches_are_disjoint_across_processes_and_cover_each_epoch():

@@ -9,9 +9,14 @@
 
 ``backend="auto"`` uses flash when it applies, else SDPA. Asking for ``flash`` where it cannot run
 raises an error that says why, rather than silently using another kernel.
+
+On the meta device (``python -m realcam plan``) attention is shapes only and is costed as flash attention
+would run it: it keeps q, k, v, the output and the log-sum-exp for backward (never the L × L scores), and
+every call is recorded in :data:`META_CALLS` when a recorder is active (:func:`record_meta_attention`).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 from dataclasses import dataclass, field
@@ -85,11 +90,50 @@ def _flex(q, k, v, mask: AttentionMask, compiled: bool) -> torch.Tensor:
     return out.transpose(1, 2)
 
 
+META_CALLS: list | None = None    # (phase, B, H, Lq, Lk, D, matmuls) per meta-device attention call while recording
+
+
+@contextlib.contextmanager
+def record_meta_attention():
+    """Collect the meta-device attention calls (forward and backward) made inside the block."""
+    global META_CALLS
+    outer, META_CALLS = META_CALLS, []
+    try:
+        yield META_CALLS
+    finally:
+        META_CALLS = outer
+
+
+class _MetaFlash(torch.autograd.Function):
+    """Shapes-only attention on the meta device, saving what flash attention saves for backward."""
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        out = torch.empty_like(q)
+        lse = q.new_empty((q.shape[0], q.shape[2], q.shape[1]), dtype=torch.float32)
+        ctx.save_for_backward(q, k, v, out, lse)
+        if META_CALLS is not None:
+            META_CALLS.append(("forward", q.shape[0], q.shape[2], q.shape[1], k.shape[1], q.shape[3], 2))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, _, _ = ctx.saved_tensors
+        dq, dk, dv = ctx.needs_input_grad
+        if META_CALLS is not None:  # matmuls of the size of Q·Kᵀ: dP = dO·Vᵀ (for dq or dk), dQ, dK, dV
+            matmuls = int(dq or dk) + int(dq) + int(dk) + int(dv)
+            META_CALLS.append(("backward", q.shape[0], q.shape[2], q.shape[1], k.shape[1], q.shape[3], matmuls))
+        return (torch.empty_like(q) if dq else None, torch.empty_like(k) if dk else None,
+                torch.empty_like(v) if dv else None)
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: AttentionMask | None = None,
               backend: Backend = "auto") -> torch.Tensor:
     """Softmax attention over ``[B, L, H, D]`` tensors; returns ``[B, Lq, H, D]``."""
     if backend not in BACKENDS:
         raise ValueError(f"attention backend {backend!r}; choose one of {BACKENDS}")
+    if q.device.type == "meta":       # planning: costed as flash attention (a mask's sparsity is the planner's)
+        return _MetaFlash.apply(q, k, v)
     if mask is not None:
         if (mask.q_len, mask.kv_len) != (q.shape[1], k.shape[1]):
             raise ValueError(f"attention mask is {mask.q_len}x{mask.kv_len} but q/k have {q.shape[1]}/{k.shape[1]} tokens")

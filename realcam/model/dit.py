@@ -312,7 +312,7 @@ class RealCamDiT(nn.Module):
                              "to add zero-initialised ones, or pass cam=None")
         if cam.shape[1:] != (grid.frames, CAMERA_DIM):
             raise ValueError(f"cameras must be [B, {grid.frames}, 12], got {tuple(cam.shape)}")
-        if not torch.isfinite(cam).all():
+        if not cam.is_meta and not torch.isfinite(cam).all():    # (meta: shapes only, realcam.plan)
             raise ValueError("camera poses contain NaN or inf")
         weight = None if cam_weight is None else cam_weight.to(self.device, self.dtype)
         return CameraInput(cam.to(self.device, self.dtype), weight)

@@ -88,6 +88,19 @@ class VAESpec:
 
 
 @dataclass
+class VideoSpec:
+    """The clips the latents were encoded from (``preprocess``). `python -m realcam plan` costs a stage at this
+    size; training checks its data against it when set (0: whatever the data holds)."""
+
+    frames: int = 0
+    height: int = 0
+    width: int = 0
+
+    def size(self) -> tuple[int, int, int] | None:
+        return (self.frames, self.height, self.width) if self.frames and self.height and self.width else None
+
+
+@dataclass
 class TrainConfig:
     stage: Stage = "teacher"
     data: str = ""                    # latents from `python -m realcam preprocess` (vae stage: a MultiCamVideo folder)
@@ -110,10 +123,13 @@ class TrainConfig:
     causal: CausalSpec = field(default_factory=CausalSpec)
     distill: DistillSpec = field(default_factory=DistillSpec)
     vae: VAESpec = field(default_factory=VAESpec)
+    video: VideoSpec = field(default_factory=VideoSpec)
 
     def validate(self) -> TrainConfig:
         if self.stage not in STAGES:
             raise ValueError(f"stage {self.stage!r}; choose one of {STAGES}")
+        if self.parallel not in ("auto", "none", "ddp", "fsdp"):
+            raise ValueError(f"parallel {self.parallel!r}; choose auto, none, ddp or fsdp")
         if not self.data:
             raise ValueError("data: give the folder written by `python -m realcam preprocess`")
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
@@ -167,7 +183,8 @@ def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return {"null": None, "none": None, "true": True, "false": False}.get(text.lower(), text)
+        # "none" stays a word: it is a value of `parallel` (`--set parallel=none`); null is JSON's None
+        return {"null": None, "true": True, "false": False}.get(text.lower(), text)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

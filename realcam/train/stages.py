@@ -68,6 +68,13 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")
+    size = cfg.video.size()
+    if size is not None:     # the config says what the data is: check it is
+        ts, hs, ws = (4, 16, 16) if model.cfg.in_dim == 48 else (4, 8, 8)
+        want = ((size[0] - 1) // ts + 1, size[1] // hs, size[2] // ws)
+        if tuple(data.latents.shape[-3:]) != want:
+            raise ValueError(f"{cfg.data} holds {tuple(data.latents.shape[-3:])} latents (frames, h, w) but video "
+                             f"{size[0]}x{size[1]}x{size[2]} encodes to {want}: preprocess at that size, or set video.*")
     model.trained_latent_size = tuple(data.latents.shape[-2:])    # saved with it: inference warns at other sizes
     return data
 
