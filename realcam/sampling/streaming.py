@@ -102,11 +102,19 @@ class StreamingSession:
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
                  source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
-                 latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None) -> None:
+                 latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None,
+                 compile: bool = False, cuda_graphs: bool = False) -> None:
         if model.conditioning.mode != "interleave":
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
                              "the bidirectional teacher sampler")
         self.model = model
+        # the network each chunk runs: torch.compile'd on request (fixed shapes: one graph per chunk position
+        # until the cache is full); cuda_graphs also replays the compiled step as CUDA graphs (GPU only)
+        self._net = model
+        if compile or cuda_graphs:
+            if cuda_graphs and model.device.type != "cuda":
+                raise ValueError("cuda_graphs needs the model on a CUDA device")
+            self._net = torch.compile(model, dynamic=False, mode="reduce-overhead" if cuda_graphs else None)
         self.config = config or model.streaming
         self._initial_config = self.config
         seed_generator(seed)              # a clear error for a seed that is not a whole number, before any work
@@ -270,8 +278,8 @@ class StreamingSession:
     def _predict_x0(self, i, layout, source, x, t, cam, weight) -> torch.Tensor:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
-        out = self.model(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
-                         t_positions=layout.temporal_positions(), cache=self.cache)
+        out = self._net(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
+                        t_positions=layout.temporal_positions(), cache=self.cache)
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
@@ -284,8 +292,8 @@ class StreamingSession:
             x = renoise(clean, torch.randn(clean.shape, generator=self._generator(i, salt=1)).to(clean), sigma)
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
-        self.model(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
-                   t_positions=layout.temporal_positions(), cache=self.cache)
+        self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
+                  t_positions=layout.temporal_positions(), cache=self.cache)
         self.cache.commit(i)
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:

@@ -112,6 +112,7 @@ class TrainConfig:
     parallel: Literal["auto", "none", "ddp", "fsdp"] = "auto"  # auto: DDP when launched with >1 process
     bf16: bool = False                # autocast (CUDA; also works on CPU but is slower there)
     activation_checkpointing: bool = False
+    compile: bool = False             # torch.compile the networks (a GPU speed-up; equal to eager, tests/test_train.py)
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 1

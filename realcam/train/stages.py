@@ -40,6 +40,8 @@ def build_model(cfg: TrainConfig, device: torch.device, init: str | None = None)
     else:
         arch = dataclasses.replace(get_config(spec.config), **spec.overrides) if spec.overrides else get_config(spec.config)
         model = RealCamDiT(arch, camera_layers=True, conditioning=cond).to(device)
+    if cfg.compile:       # in place: the state dict, checkpoints and optimiser see the same parameters
+        model.compile(dynamic=False)
     return model.float().train()
 
 
