@@ -301,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amplitude", type=float, default=0.8, help="preset amplitude of every held-out case")
     p.add_argument("--out", default="eval_results.json")
     p.set_defaults(fn=cmd_eval)
+    from .gpu_bench import add_parser as add_gpu_bench
+
+    add_gpu_bench(sub)
     from .batch import add_parser as add_batch
     add_batch(sub)
     args = parser.parse_args(argv)

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-import sys
 
 from realcam.weights import save_realcam_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args):
@@ -66,3 +70,28 @@ def test_flop_estimate_matches_a_hand_count():
     # per token and block: self q,k,v,o + cross q,o + projector = 7·d² MACs, FFN 2·d·ffn MACs (~24.7 TFLOP here)
     blocks = 2 * L * n * (7 * d * d + 2 * d * 8960)
     assert blocks <= f.linear <= 1.01 * blocks
+
+
+def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):
+    """scripts/gpu_bench.sh --smoke: the device benchmark's code at tiny size on CPU, every table row filled."""
+    import json
+    import time
+
+    out = tmp_path / "bench.md"
+    t0 = time.perf_counter()
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_bench.sh"), "--smoke", "--quiet", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHON": sys.executable})
+    took = time.perf_counter() - t0
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = out.read_text()
+    figures = json.loads(out.with_suffix(".json").read_text())
+    assert "Smoke run" in text and "not GPU figures" in text
+    assert [r["model"] for r in figures["streaming"]] == ["tiny", "tiny-2.2"]
+    assert [(r["model"], r["stage"]) for r in figures["training"]] == [
+        (m, s) for m in ("tiny", "tiny-2.2") for s in ("teacher", "causal", "distill")]
+    assert all(r["step_s"] > 0 and r["planned_gib"] > 0 for r in figures["training"])
+    for r in figures["streaming"]:
+        assert r["steady_ms_per_chunk"] > 0 and r["fps_full_vae"] > 0 and r["fps_tiny_decoder"] > r["fps_full_vae"]
+    assert 0 < figures["drift"][0]["rel_l2"] < 0.05
+    report(f"gpu_bench.sh --smoke: {took:.0f} s on CPU; bf16 vs fp32 drift at tiny size {figures['drift'][0]['rel_l2']:.1e} "
+           "(relative L2, one chunk)")
