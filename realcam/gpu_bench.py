@@ -134,7 +134,7 @@ def stream_case(case: Case, dev: _Device, dtype: torch.dtype, *, chunks: int, te
         decode = {}
         for name, vae in decoders.items():
             stream = vae.decode_stream()
-            decode[name] = [dev.timed(lambda x=x: stream.push(x))[1] for x in latents]
+            decode[name] = [dev.timed(lambda x=x, s=stream: s.push(x))[1] for x in latents]
     steady = times[len(times) // 2:]
     chunk_tokens = 2 * c * (h // cfg.patch_size[1]) * (w // cfg.patch_size[2])
     kv = chunk_tokens * (1 + STREAMING.sink_chunks + STREAMING.window_chunks)
