@@ -177,3 +177,40 @@ def test_sequence_positions_match_comfy_default_for_interleave():
     assert prefix.temporal_positions().tolist() == list(range(8))
     shared = SequenceLayout(ConditioningConfig(rope_temporal="shared"), 3)
     assert shared.temporal_positions().tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_forward_speed_against_comfyui_with_the_same_attention(comfy_wan, report, monkeypatch):
+    """Our forward against ComfyUI's WanModel on CPU, both with PyTorch SDPA, at a moderate size (1,152 tokens).
+    A printed ratio (timings on a shared CI machine are not asserted); the outputs must agree. Also the cost of
+    fresh (identity) camera layers, which inference skips."""
+    import dataclasses
+    import statistics
+    import time
+
+    import comfy.ldm.modules.attention as comfy_attention
+
+    wan_model, _ = comfy_wan
+    monkeypatch.setattr(wan_model, "optimized_attention", comfy_attention.attention_pytorch)
+    cfg = dataclasses.replace(TINY, dim=384, ffn_dim=1024, num_heads=6, num_layers=4, text_dim=64, text_len=32)
+    ours = RealCamDiT(cfg, camera_layers=False).eval()
+    ref = comfy_model(comfy_wan, cfg, ours.state_dict())
+    cam = RealCamDiT(cfg, camera_layers=True).eval()
+    cam.load_state_dict({**cam.state_dict(), **ours.state_dict()})
+    g = torch.Generator().manual_seed(0)
+    x, t, ctx = torch.randn(1, 16, 6, 24, 32, generator=g), torch.tensor([500.0]), torch.randn(1, 32, 64, generator=g)
+    times = {"ours": [], "comfy": [], "ours + identity camera layers": []}
+    runs = {"ours": lambda: ours(x, t, ctx), "comfy": lambda: ref(x, t, ctx), "ours + identity camera layers": lambda: cam(x, t, ctx)}
+    with torch.no_grad():
+        assert (ours(x, t, ctx) - ref(x, t, ctx)).abs().max() <= TOL and torch.equal(cam(x, t, ctx), ours(x, t, ctx))
+        for _ in range(2):
+            for fn in runs.values():
+                fn()
+        for _ in range(9):                       # interleaved, so drifts in machine load hit all three alike
+            for name, fn in runs.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    report(f"CPU forward, 1,152 tokens, SDPA in both: ours {1000 * med['ours']:.0f} ms, ComfyUI {1000 * med['comfy']:.0f} ms "
+           f"(ours / ComfyUI = {med['ours'] / med['comfy']:.3f}); with identity camera layers "
+           f"{med['ours + identity camera layers'] / med['ours']:.3f}x ours")

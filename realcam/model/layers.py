@@ -40,9 +40,10 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        y = (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x)
-        return y * self.weight.to(x.dtype)
+        if x.dtype == torch.float32 and self.weight.dtype == torch.float32:   # one fused kernel (ComfyUI's too)
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+        y = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).type_as(x)      # official Wan: normalise in fp32,
+        return y * self.weight.to(x.dtype)                                     # cast, then scale
 
 
 class LayerNorm(nn.LayerNorm):
@@ -70,12 +71,12 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
     ``x``: ``[B, F, N, C]`` tokens grouped by frame; ``shift``/``scale``: ``[B, F or 1, C]`` in float32.
     """
-    return (x.float() * (1 + scale[:, :, None]) + shift[:, :, None]).type_as(x)
+    return torch.addcmul(shift[:, :, None], x.float(), 1 + scale[:, :, None]).type_as(x)   # one fused op, as ComfyUI
 
 
 def gated(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """Residual update ``x + gate·y`` with a per-frame gate ``[B, F or 1, C]`` (float32 maths)."""
-    return (x.float() + y.float() * gate[:, :, None]).type_as(x)
+    return torch.addcmul(x.float(), y.float(), gate[:, :, None]).type_as(x)
 
 
 def xavier_linear_(layer: nn.Linear) -> None:
