@@ -37,7 +37,7 @@ def forward_flops(cfg: WanConfig, q_tokens: int, kv_tokens: int, text_tokens: in
 
 def run_benchmark(cfg: WanConfig, *, height: int, width: int, chunks: int, streaming: StreamingConfig,
                   device: str = "cpu", dtype: torch.dtype = torch.float32, text_tokens: int = 512,
-                  seed: int = 0, warmup: int = 1, print_fn=print) -> dict:
+                  seed: int = 0, warmup: int = 1, print_fn=print, compile: bool = False, cuda_graphs: bool = False) -> dict:
     from .sampling import StreamingSession
 
     _, sh, sw = cfg.vae_stride
@@ -58,7 +58,8 @@ def run_benchmark(cfg: WanConfig, *, height: int, width: int, chunks: int, strea
     context = torch.randn(1, text_tokens, cfg.text_dim, device=device, dtype=dtype)
     path = torch.eye(4).repeat(latent_frames, 1, 1)
     path[:, 2, 3] = torch.linspace(0, 1, latent_frames)  # a slow push-in
-    session = StreamingSession(model, context, config=streaming, source=source, camera=path, seed=seed)
+    session = StreamingSession(model, context, config=streaming, source=source, camera=path, seed=seed,
+                               compile=compile, cuda_graphs=cuda_graphs)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     for _ in range(warmup):
         session.step()
@@ -66,7 +67,8 @@ def run_benchmark(cfg: WanConfig, *, height: int, width: int, chunks: int, strea
     chunk_tokens = 2 * c * (h // cfg.patch_size[1]) * (w // cfg.patch_size[2])
     print_fn(f"{cfg.name} | {height}x{width} px, latent {h}x{w}, chunk {c} latent frames ({chunk_tokens} tokens), "
              f"sink {streaming.sink_chunks}, window {streaming.window_chunks}, {len(streaming.denoising_steps)} steps, "
-             f"rope {streaming.rope_mode}, {device}, {str(dtype).replace('torch.', '')}")
+             f"rope {streaming.rope_mode}, {device}, {str(dtype).replace('torch.', '')}"
+             + (", CUDA graphs" if cuda_graphs else ", compiled" if compile else ""))
     print_fn(f"{'chunk':>5} {'latency ms':>11} {'cache chunks':>12} {'GFLOP':>8} {'max |out|':>10}")
     flops = []
     for _ in range(chunks):
@@ -107,5 +109,6 @@ def main_args(args) -> int:
     streaming = StreamingConfig(chunk_latent_frames=args.chunk, sink_chunks=args.sink, window_chunks=args.window,
                                 denoising_steps=steps, rope_mode=args.rope_mode)
     run_benchmark(cfg, height=args.height, width=args.width, chunks=args.chunks, streaming=streaming,
-                  device=args.device, dtype=DTYPES[args.dtype], text_tokens=args.text_tokens)
+                  device=args.device, dtype=DTYPES[args.dtype], text_tokens=args.text_tokens,
+                  compile=args.compile, cuda_graphs=args.cuda_graphs)
     return 0

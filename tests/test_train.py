@@ -531,3 +531,27 @@ def test_compiled_training_step_equals_eager(causal, report):
     report(f"{'causal' if causal else 'teacher'} step compiled vs eager: |Δloss| {float((l0 - l1).abs()):.2e}, "
            f"max |Δgrad| {err:.2e} (compile {took:.0f} s on CPU)")
     assert g0.keys() == g1.keys() and float((l0 - l1).abs()) <= 1e-4 and err <= 1e-4
+
+
+def test_bf16_autocast_drift_of_a_training_step(report):
+    """`bf16: true` (autocast) against fp32 on the same weights and batch, tiny size on CPU: the drift of the
+    loss and of the gradients, printed (the GPU figure at real size comes from scripts/gpu_bench.sh)."""
+    from realcam.train.config import TeacherSpec
+    from realcam.train.losses import FlowMatchingLoss
+
+    g = torch.Generator().manual_seed(0)
+    batch = {"source": torch.randn(2, 16, 6, 4, 4, generator=g), "target": torch.randn(2, 16, 6, 4, 4, generator=g),
+             "context": torch.randn(2, 5, TINY.text_dim, generator=g), "pose12": 0.3 * torch.randn(2, 6, 12, generator=g)}
+    out = {}
+    for bf16 in (False, True):
+        model = randomize_(RealCamDiT(TINY), seed=5).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = FlowMatchingLoss(model, teacher=TeacherSpec())(batch, torch.Generator().manual_seed(1))
+        loss.backward()
+        out[bf16] = (float(loss), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    (l32, g32), (l16, g16) = out[False], out[True]
+    loss_drift, grad_drift = abs(l16 - l32) / abs(l32), float((g16 - g32).norm() / g32.norm())
+    cos = float(torch.nn.functional.cosine_similarity(g16, g32, dim=0))
+    report(f"bf16 autocast vs fp32, one teacher step (tiny, CPU): loss rel. drift {loss_drift:.1e}, gradient rel. L2 "
+           f"{grad_drift:.1e} (cosine {cos:.5f})")
+    assert loss_drift < 0.05 and cos > 0.99
