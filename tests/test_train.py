@@ -555,3 +555,17 @@ def test_bf16_autocast_drift_of_a_training_step(report):
     report(f"bf16 autocast vs fp32, one teacher step (tiny, CPU): loss rel. drift {loss_drift:.1e}, gradient rel. L2 "
            f"{grad_drift:.1e} (cosine {cos:.5f})")
     assert loss_drift < 0.05 and cos > 0.99
+
+
+def test_learning_rate_schedules():
+    from realcam.train.config import OptimSpec
+    from realcam.train.loop import _lr
+
+    const = OptimSpec(lr=1e-3, warmup_steps=10)
+    assert _lr(const, 0, 100) == pytest.approx(1e-4) and _lr(const, 50, 100) == 1e-3
+    cos = OptimSpec(lr=1e-3, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1)
+    lrs = [_lr(cos, s, 100) for s in range(100)]
+    assert lrs[9] == pytest.approx(1e-3) and lrs[10] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))                       # decays monotonically after warm-up
+    with pytest.raises(ValueError, match="optim.schedule"):
+        load_config(None, ["optim.schedule=step"], data="x")

@@ -33,6 +33,8 @@ class OptimSpec:
     eps: float = 1e-8
     grad_clip: float = 1.0
     warmup_steps: int = 0
+    schedule: Literal["constant", "cosine"] = "constant"   # after warm-up: constant, or cosine down to min_lr_ratio·lr
+    min_lr_ratio: float = 0.05                               #   at the last step (`steps`)
 
 
 @dataclass
@@ -129,6 +131,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if self.stage not in STAGES:
             raise ValueError(f"stage {self.stage!r}; choose one of {STAGES}")
+        if self.optim.schedule not in ("constant", "cosine"):
+            raise ValueError(f"optim.schedule {self.optim.schedule!r}; choose constant or cosine")
         if self.parallel not in ("auto", "none", "ddp", "fsdp"):
             raise ValueError(f"parallel {self.parallel!r}; choose auto, none, ddp or fsdp")
         if not self.data:

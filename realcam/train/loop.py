@@ -323,9 +323,15 @@ def load_optim_after_wrap(ckpt: Path, parts: list[Part]) -> None:
 
 
 # --- the loop -------------------------------------------------------------------------------------------------
-def _lr(spec: OptimSpec, step: int) -> float:
+def _lr(spec: OptimSpec, step: int, total: int) -> float:
+    """Linear warm-up, then constant or cosine to ``min_lr_ratio·lr`` at the last step (a function of the step
+    alone, so a resumed run follows the same curve)."""
     if spec.warmup_steps and step < spec.warmup_steps:
         return spec.lr * (step + 1) / spec.warmup_steps
+    if spec.schedule == "cosine":
+        span = max(total - 1 - spec.warmup_steps, 1)
+        done = min(max(step - spec.warmup_steps, 0) / span, 1.0)
+        return spec.lr * (spec.min_lr_ratio + (1 - spec.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * done)))
     return spec.lr
 
 
@@ -406,7 +412,7 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_a
             for pi, part in enumerate(stage.parts):
                 if step % part.every:
                     continue
-                lr = _lr(part.optim, step)
+                lr = _lr(part.optim, step, cfg.steps)
                 for g in part.optimizer.param_groups:
                     g["lr"] = lr
                 part.optimizer.zero_grad(set_to_none=True)
