@@ -32,6 +32,7 @@ from .config import StreamingConfig, WanConfig, get_config
 from .model import RealCamDiT
 
 GiB = 2**30
+REPORT = "gpu_bench"          # --out DIR gets DIR/gpu_bench.md (the table) and DIR/gpu_bench.json (the figures)
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,10 @@ def run(args: argparse.Namespace) -> dict:
             "command": "scripts/gpu_bench.sh" + (" --smoke" if smoke else "")}
     text = report(results, meta)
     if args.out:
-        Path(args.out).write_text(text)
-        Path(args.out).with_suffix(".json").write_text(json.dumps({"meta": meta, **results}, indent=1))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{REPORT}.md").write_text(text)
+        (out / f"{REPORT}.json").write_text(json.dumps({"meta": meta, **results}, indent=1))
     print(text)
     return results
 
@@ -320,7 +323,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("gpu-bench", help="the device benchmark (scripts/gpu_bench.sh): streaming, training steps, bf16 "
                        "drift at real size on a GPU; --smoke at tiny size on CPU")
     p.add_argument("--smoke", action="store_true", help="tiny models on CPU: checks the script end to end (CI)")
-    p.add_argument("--out", default=None, help="write the markdown report here (and its figures as .json beside it)")
+    p.add_argument("--out", default=None, help="folder for the markdown report and its figures as JSON")
     p.add_argument("--device", default=None, help="default: cuda, or cpu with --smoke")
     p.add_argument("--peak-tflops", type=float, default=None, help="peak dense bf16 TFLOP/s for MFU (default: 989 on "
                    "H100/H200, else no MFU)")

@@ -3,7 +3,7 @@
 # markdown table — Wan2.1-1.3B at 480x832 and Wan2.2-5B at 704x1280 streaming (first-chunk latency, steady
 # ms/chunk, FPS with the full VAE and with the tiny decoder, peak memory, TFLOP/s, MFU), one real-size training
 # step per stage with its memory, and bf16 vs fp32 drift (realcam/gpu_bench.py says how each is measured).
-#   scripts/gpu_bench.sh --out bench.md      # on the GPU machine; copy the table into docs/benchmarks.md
+#   scripts/gpu_bench.sh --out runs/gpu_bench   # on the GPU machine; copy its table into docs/benchmarks.md
 #   scripts/gpu_bench.sh --smoke             # the same code at tiny size on CPU (CI runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."

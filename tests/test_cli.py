@@ -77,14 +77,16 @@ def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):
     import json
     import time
 
-    out = tmp_path / "bench.md"
+    from realcam.gpu_bench import REPORT
+
+    out = tmp_path / "bench"
     t0 = time.perf_counter()
     run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_bench.sh"), "--smoke", "--quiet", "--out", str(out)],
                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHON": sys.executable})
     took = time.perf_counter() - t0
     assert run.returncode == 0, run.stderr[-3000:]
-    text = out.read_text()
-    figures = json.loads(out.with_suffix(".json").read_text())
+    text = (out / f"{REPORT}.md").read_text()
+    figures = json.loads((out / f"{REPORT}.json").read_text())
     assert "Smoke run" in text and "not GPU figures" in text
     assert [r["model"] for r in figures["streaming"]] == ["tiny", "tiny-2.2"]
     assert [(r["model"], r["stage"]) for r in figures["training"]] == [
