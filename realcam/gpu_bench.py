@@ -32,7 +32,7 @@ from .config import StreamingConfig, WanConfig, get_config
 from .model import RealCamDiT
 
 GiB = 2**30
-REPORT = "gpu_bench"          # --out DIR gets DIR/gpu_bench.md (the table) and DIR/gpu_bench.json (the figures)
+REPORT = "gpu_bench"          # --out gets the table as markdown and the figures as JSON, both named so
 
 
 @dataclass(frozen=True)
