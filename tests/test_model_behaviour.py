@@ -161,3 +161,23 @@ def test_init_weights_defines_every_parameter(report):
     out = model.velocity(x, torch.randn(1, 16, 2, 4, 4), torch.tensor([500.0]), torch.randn(1, 3, TINY.text_dim),
                          0.1 * torch.randn(1, 2, 12))
     assert torch.isfinite(out).all()
+
+
+def test_identity_projectors_are_skipped_under_inference_mode_too():
+    """ComfyUI runs nodes under torch.inference_mode, whose tensors keep no version counter: the identity check
+    of fresh camera layers must work there (it once raised inside every ComfyUI render)."""
+    from realcam.config import TINY
+    from realcam.model import RealCamDiT
+    from tests.conftest import randomize_
+
+    plain = randomize_(RealCamDiT(TINY, camera_layers=False), seed=2).eval()
+    with torch.inference_mode():
+        cam = RealCamDiT(TINY, camera_layers=True).eval()
+        cam.load_state_dict({**cam.state_dict(), **plain.state_dict()})
+        x = torch.randn(1, 16, 2, 4, 4)
+        t, ctx = torch.tensor([500.0]), torch.randn(1, 3, TINY.text_dim)
+        assert torch.equal(cam(x, t, ctx), plain(x, t, ctx))
+        assert all(b._identity for b in cam.blocks)
+        with torch.no_grad():
+            cam.blocks[0].projector.weight.mul_(2)        # weights change: the block applies its projector again
+        assert not torch.equal(cam(x, t, ctx), plain(x, t, ctx))

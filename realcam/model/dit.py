@@ -148,8 +148,10 @@ class WanBlock(nn.Module):
         w, b = self.projector.weight, self.projector.bias
         if w.is_meta:
             return False
-        key = (w.data_ptr(), w._version, w.dtype, b.data_ptr(), b._version)
-        if key != self._identity_key:
+        # inference tensors (ComfyUI runs nodes under torch.inference_mode) keep no version counter: checked on
+        # every call then (an O(dim²) comparison against the O(tokens·dim²) matmul it saves)
+        key = None if w.is_inference() or b.is_inference() else (w.data_ptr(), w._version, w.dtype, b.data_ptr(), b._version)
+        if key is None or key != self._identity_key:
             eye = torch.eye(w.shape[0], w.shape[1], device=w.device)
             self._identity = bool(torch.equal(w.float(), eye)) and not bool(b.float().any())
             self._identity_key = key
