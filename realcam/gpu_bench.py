@@ -136,7 +136,8 @@ def stream_case(case: Case, dev: _Device, dtype: torch.dtype, *, chunks: int, te
         for name, vae in decoders.items():
             stream = vae.decode_stream()
             decode[name] = [dev.timed(lambda x=x, s=stream: s.push(x))[1] for x in latents]
-    steady = times[len(times) // 2:]
+    half = len(times) // 2               # steady state: the second half of the chunks (the cache is full by then)
+    steady = times[half:]
     chunk_tokens = 2 * c * (h // cfg.patch_size[1]) * (w // cfg.patch_size[2])
     kv = chunk_tokens * (1 + STREAMING.sink_chunks + STREAMING.window_chunks)
     flops = (len(STREAMING.denoising_steps) + 1) * forward_flops(cfg, chunk_tokens, kv, text_tokens).total
@@ -145,8 +146,8 @@ def stream_case(case: Case, dev: _Device, dtype: torch.dtype, *, chunks: int, te
     out = {"model": cfg.name, "size": f"{case.height}x{case.width}", "dtype": str(dtype).replace("torch.", ""),
            "first_chunk_ms": 1000 * (times[0] + decode["tiny decoder"][0]),
            "steady_ms_per_chunk": 1000 * ms,
-           "fps_full_vae": frames / (ms + statistics.mean(decode["full VAE"][len(steady):] or decode["full VAE"])),
-           "fps_tiny_decoder": frames / (ms + statistics.mean(decode["tiny decoder"][len(steady):] or decode["tiny decoder"])),
+           "fps_full_vae": frames / (ms + statistics.mean(decode["full VAE"][half:])),
+           "fps_tiny_decoder": frames / (ms + statistics.mean(decode["tiny decoder"][half:])),
            "peak_gib": dev.peak_gib(), "tflops": flops / ms / 1e12}
     out["mfu"] = out["tflops"] / peak_tflops if peak_tflops else None
     del model, decoders

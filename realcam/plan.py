@@ -117,9 +117,12 @@ def measure_pass(model: RealCamDiT, latent_shape: tuple[int, int, int], text_len
     dtype = model.patch_embedding.weight.dtype
     f, h, w = latent_shape
     cfg = model.cfg
-    make = (lambda *s, **k: torch.empty(*s, device=device, dtype=k.get("dtype", dtype))) if device.type == "meta" else \
-        (lambda *s, **k: torch.randn(*s, device=device, dtype=k.get("dtype", dtype),
-                                     generator=torch.Generator().manual_seed(0)))
+    g = torch.Generator().manual_seed(0)
+
+    def make(*shape: int, dtype: torch.dtype = dtype) -> torch.Tensor:   # shapes only on meta, random values elsewhere
+        if device.type == "meta":
+            return torch.empty(*shape, device=device, dtype=dtype)
+        return torch.randn(*shape, generator=g, dtype=dtype).to(device)
     source, target = make(batch, cfg.in_dim, f, h, w), make(batch, cfg.in_dim, f, h, w)
     context = make(batch, text_len, cfg.text_dim)
     pose12 = make(batch, f, 12, dtype=torch.float32)
