@@ -101,10 +101,12 @@ def cmd_loopaug(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.config import load_config
+    from .train.loop import finish_distributed
     from .train.stages import train
 
     cfg = load_config(args.config, args.set, stage=args.stage, data=args.data, out=args.out, steps=args.steps)
     train(cfg)
+    finish_distributed()
     return 0
 
 

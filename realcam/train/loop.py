@@ -78,6 +78,18 @@ def init_distributed(device: str | None = None) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), local, dev)
 
 
+def finish_distributed() -> None:
+    """Leave the process group after a successful run: wait for every process, then destroy the group.
+
+    Without this, gloo's worker threads can still hold work when the interpreter shuts down, and a process
+    that trained correctly aborts on exit ("terminate called without an active exception", exit -6). Only
+    called on success: destroying the group while another process is inside a collective would hang.
+    """
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 # --- what a stage trains ------------------------------------------------------------------------------------
 @dataclass
 class Part:
