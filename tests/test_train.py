@@ -183,6 +183,27 @@ def test_fsdp_and_ddp_give_the_same_losses(dataset, tmp_path):
         assert a[s]["student/loss"] == pytest.approx(b[s]["student/loss"], rel=1e-5, abs=1e-6)
 
 
+def test_training_checks_the_clip_size_with_the_vaes_own_stride(dataset, tmp_path):
+    """``video.*`` is checked against the latents with the stride of the VAE that made them (stored by
+    preprocess): world v2's tiny VAE has stride 4, where the check used to assume Wan's 8 and refused it."""
+    from safetensors.torch import save_file
+
+    from realcam.train.stages import train
+
+    torch.manual_seed(0)
+    vae = TinyVAE(16, encoder_width=8, decoder_widths=(16, 8, 8, 8), spatial_stride=4)
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(tmp_path / "vae4.safetensors"),
+              metadata={"spatial_stride": "4"})
+    preprocess(dataset / "scenes", tmp_path / "vae4.safetensors", tmp_path / "latents4", frames=FRAMES, shard_size=4)
+    assert json.loads((tmp_path / "latents4" / "index.json").read_text())["spatial_stride"] == 4
+    common = ["steps=1", "checkpoint_every=1", "parallel=none", "video.frames=21", "video.width=32"]
+    train(load_config(None, [*common, "video.height=32"], stage="teacher", data=str(tmp_path / "latents4"),
+                      out=str(tmp_path / "t")), progress=False)
+    with pytest.raises(ValueError, match=r"\(6, 8, 8\) latents .* encodes to \(6, 16, 8\)"):
+        train(load_config(None, [*common, "video.height=64"], stage="teacher", data=str(tmp_path / "latents4"),
+                          out=str(tmp_path / "t2")), progress=False)
+
+
 def test_the_training_command_leaves_the_process_group(dataset, tmp_path):
     """A finished ``train-*`` command destroys its process group. Left alive, gloo's threads sometimes abort
     the exit of a process that trained correctly (CI: FSDP rank 1 exited -6, "terminate called without an

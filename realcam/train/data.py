@@ -127,7 +127,8 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
     save_safetensors_atomic({f"context_{i}": c.contiguous() for i, c in enumerate(contexts)},
                             tmp / "contexts.safetensors")
     index = {"format": FORMAT, "frames": frames, "latent_frames": (frames - 1) // 4 + 1,
-             "latent_channels": vae.latent_channels, "vae": Path(vae_path).name, "vae_family": vae.family,
+             "latent_channels": vae.latent_channels, "spatial_stride": vae.spatial_stride * getattr(vae, "patch", 1),
+             "vae": Path(vae_path).name, "vae_family": vae.family,
              "text_encoder": text_encoder.name, "text_dim": text_encoder.text_dim, "source": str(Path(data).resolve()),
              "scenes": [s.root.name for s in scenes], "shards": shards, "shard_clips": shard_clips}
     (tmp / INDEX).write_text(json.dumps(index, indent=1))

@@ -72,8 +72,9 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
                          f"model reads {model.cfg.in_dim}")
     size = cfg.video.size()
     if size is not None:     # the config says what the data is: check it is
-        ts, hs, ws = (4, 16, 16) if model.cfg.in_dim == 48 else (4, 8, 8)
-        want = ((size[0] - 1) // ts + 1, size[1] // hs, size[2] // ws)
+        # pixels per latent cell: stored by preprocess (older folders: the Wan VAE's for the channel count)
+        stride = int(data.index.get("spatial_stride", 16 if model.cfg.in_dim == 48 else 8))
+        want = ((size[0] - 1) // 4 + 1, size[1] // stride, size[2] // stride)
         if tuple(data.latents.shape[-3:]) != want:
             raise ValueError(f"{cfg.data} holds {tuple(data.latents.shape[-3:])} latents (frames, h, w) but video "
                              f"{size[0]}x{size[1]}x{size[2]} encodes to {want}: preprocess at that size, or set video.*")
