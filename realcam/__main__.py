@@ -131,10 +131,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_ALSO, demo
+    from .demo import DEMO_ALSO, DEMO_PRESET, demo
 
     also = DEMO_ALSO if args.also is None else tuple(p.strip() for p in args.also.split(",") if p.strip())
-    result = demo(args.out, preset=args.preset, also=also, index=args.scene, teacher=args.teacher, seed=args.seed)
+    result = demo(args.out, preset=args.preset or DEMO_PRESET, also=also, index=args.scene, teacher=args.teacher, seed=args.seed,
+                  folder=args.weights)
     if result["student_psnr"] <= result["copy_source_psnr"]:
         print("warning: the student did not beat the copy-the-source baseline on this case")
     return 0
@@ -286,13 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the embedded tiny RealCam on a held-out procedural scene (mp4 + contact sheet, "
                        "per-chunk latency, PSNR vs ground truth)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--preset", default="translate_up", help="camera preset for the target view (default: the move the "
-                   "embedded model follows; docs/results.md has every family)")
+    p.add_argument("--preset", default=None, help="camera preset for the target view (default: "
+                   "realcam.demo.DEMO_PRESET; docs/results.md has every family)")
     p.add_argument("--also", default=None, help="comma-separated presets also rendered by the student onto the overview "
                    "sheet (default: one of every other family; '' for none)")
     p.add_argument("--scene", type=int, default=0, help="held-out scene index")
     p.add_argument("--teacher", action="store_true", help="also render with the bidirectional teacher")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default=None, help="folder with vae/student(/teacher).safetensors and README.json "
+                   "(default: the embedded model)")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
     p.add_argument("--scenes", type=int, default=5, help="held-out scenes per preset family (each family's presets in turn)")
@@ -302,8 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                    help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")
     p.add_argument("--no-camera", action="store_true", help="skip the OpenCV camera-error metric")
-    p.add_argument("--world", choices=["v1", "v2"], default="v1", help="procedural world of the held-out scenes")
-    p.add_argument("--amplitude", type=float, default=0.8, help="preset amplitude of every held-out case")
+    p.add_argument("--world", choices=["v1", "v2"], default=None,
+                   help="procedural world of the held-out scenes (default: the one the weights were trained on)")
+    p.add_argument("--amplitude", type=float, default=None,
+                   help="preset amplitude of every held-out case (default: the weights' benchmark amplitude)")
     p.add_argument("--out", default="eval_results.json")
     p.set_defaults(fn=cmd_eval)
     from .gpu_bench import add_parser as add_gpu_bench

@@ -85,7 +85,17 @@ class TinyModels:
     vae: object
     student: object
     teacher: object | None = None
-    info: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)   # README.json of the weights folder: how they were made
+
+    @property
+    def world(self) -> str:
+        """The procedural world the weights were trained on (their held-out cases come from it)."""
+        return str(self.info.get("world", "v1"))
+
+    @property
+    def amplitude(self) -> float:
+        """The preset amplitude of the weights' benchmark (docs/results.md)."""
+        return float(self.info.get("benchmark_amplitude", BENCH_AMPLITUDE))
 
 
 def load_tiny(folder: str | Path = ASSETS, teacher: bool = False) -> TinyModels:
@@ -197,20 +207,23 @@ def overview_sheet(path: Path, rows: list[tuple[str, torch.Tensor]], every: int 
 
 
 def demo(out: str | Path = "demo_output", *, preset: str = DEMO_PRESET, also: tuple[str, ...] = DEMO_ALSO, index: int = 0,
-         teacher: bool = False, seed: int = 0, print_fn=print) -> dict:
+         teacher: bool = False, seed: int = 0, folder: str | Path | None = None, print_fn=print) -> dict:
     """Render a held-out scene, re-render it along ``preset`` with the streaming student (and the teacher),
     write the mp4 + contact sheet, print per-chunk latency and PSNR vs the ground-truth target view; then the
-    student along each of ``also`` on the same scene, on a labelled overview sheet with the truth."""
+    student along each of ``also`` on the same scene, on a labelled overview sheet with the truth.
+
+    ``folder`` holds vae/student(/teacher).safetensors (default: the embedded model); the held-out scene comes
+    from the world its README.json names, at its benchmark amplitude."""
     from .camera.presets import PRESETS, RECAMMASTER
 
     unknown = [p for p in (preset, *also) if RECAMMASTER.get(p, p) not in PRESETS]
     if unknown:   # before any work
         raise ValueError(f"unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)} (or cam01…cam10)")
     t_start = time.perf_counter()
-    models = load_tiny(teacher=teacher)
-    case = make_case(index, preset)
-    print_fn(f"held-out scene {index} (seed {HELD_OUT_SEED}), preset {preset}: {case.source.shape[0]} frames "
-             f"{case.source.shape[2]}x{case.source.shape[1]}")
+    models = load_tiny(folder or ASSETS, teacher=teacher)
+    case = make_case(index, preset, world=models.world, amplitude=models.amplitude)
+    print_fn(f"held-out scene {index} (seed {HELD_OUT_SEED}, world {models.world}), preset {preset} at amplitude "
+             f"{models.amplitude:g}: {case.source.shape[0]} frames {case.source.shape[2]}x{case.source.shape[1]}")
     student = run_student(models, case, seed=seed)
     for i, t in enumerate(student.chunk_latency_s):
         steps = len(models.student.streaming.denoising_steps)
@@ -249,7 +262,7 @@ def demo(out: str | Path = "demo_output", *, preset: str = DEMO_PRESET, also: tu
     overview = [(f"{preset}: truth", case.target), (f"{preset}: student", student.frames)]
     result["also"] = {}
     for name in also:
-        other = make_case(index, name)
+        other = make_case(index, name, world=models.world, amplitude=models.amplitude)
         frames = run_student(models, other, seed=seed).frames
         scores = {"student_psnr": psnr(frames, other.target), "frozen_psnr": psnr(frozen(other), other.target)}
         result["also"][name] = scores
@@ -311,10 +324,11 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
-             world: str = "v1", amplitude: float = BENCH_AMPLITUDE, print_fn=print) -> dict:
+             world: str | None = None, amplitude: float | None = None, print_fn=print) -> dict:
     """The held-out benchmark (docs/results.md): for every preset family (``FAMILIES``) ``scenes`` held-out
-    scenes of ``world``, each filmed along one of the family's presets in turn (``amplitude``), at the
-    training length (33 frames, ``1x``), at twice it (65, ``2x``) and out and back (``loop``).
+    scenes of ``world``, each filmed along one of the family's presets in turn at ``amplitude`` (both default to
+    what the weights' README.json names), at the training length (33 frames, ``1x``), at twice it (65, ``2x``)
+    and out and back (``loop``).
 
     Methods: the embedded student and teacher, ``variants`` (name → weights trained by the project's scripts,
     e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
@@ -327,6 +341,8 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     with theirs. ``visibility`` is mean |truth − frozen frame| over mean |truth − ceiling| per family: how far
     above the VAE's own error a camera move changes the picture."""
     models = load_tiny(folder or ASSETS, teacher=True)
+    world = world or models.world                    # the weights' own world and amplitude unless overridden
+    amplitude = models.amplitude if amplitude is None else amplitude
     methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
     for name, path in (variants or {}).items():
         methods[name] = load_variant(path)

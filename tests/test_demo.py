@@ -72,6 +72,27 @@ def test_demo_runs_end_to_end_on_the_embedded_model(tmp_path, report):
     assert student > frozen_psnr + 1.0, line
 
 
+def test_demo_takes_its_world_and_amplitude_from_the_weights_folder(tmp_path):
+    """A weights folder's README.json says which world (and benchmark amplitude) its model was trained on; the
+    demo draws its held-out case from there (a v2 model shown v1 scenes would be judged on a world it never saw)."""
+    import json
+    import shutil
+
+    from realcam.demo import demo, frozen, load_tiny
+    from realcam.metrics import psnr
+
+    embedded = load_tiny().world
+    other = "v1" if embedded == "v2" else "v2"
+    for name in ("vae", "student"):
+        shutil.copy(ASSETS / f"{name}.safetensors", tmp_path / f"{name}.safetensors")
+    (tmp_path / "README.json").write_text(json.dumps({"world": other, "benchmark_amplitude": 0.5}))
+    lines: list[str] = []
+    result = demo(tmp_path / "out", preset="pan_right", also=(), folder=tmp_path, print_fn=lines.append)
+    assert f"world {other}), preset pan_right at amplitude 0.5" in lines[0]
+    case = make_case(0, "pan_right", world=other, amplitude=0.5)
+    assert result["frozen_psnr"] == pytest.approx(psnr(frozen(case), case.target), abs=1e-9)
+
+
 @pytest.mark.slow
 def test_eval_reports_every_family_with_intervals(tmp_path):
     import json

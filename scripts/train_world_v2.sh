@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The world-v2 tiny RealCam (docs/results.md, "World v2") with the project's own scripts, on 2 CPU cores.
+#   WORK=dir   where scenes, latents and runs go (default ./v2_work)
+# Every step is deterministic in its seed; a stopped run started again resumes exactly where it was.
+# The VAE step is skipped when WORK/runs/v2_vae/vae.safetensors exists; set VAE=realcam/assets/world_v2/vae.safetensors
+# to use the committed one instead of training it (68 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+WORK=${WORK:-v2_work}
+R="$WORK/runs"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# 1. scenes: 320 for the VAE (seed 1, every camera from its own start), 320 for the DiT (seed 2, cameras 1-3 of a
+#    scene share their first pose, camera 4 starts elsewhere); each written by two processes, one core each
+synth() {  # out seed extra-args...
+  local out=$1 seed=$2; shift 2
+  [ -f "$out/.done" ] && return
+  for k in 0 1; do
+    OMP_NUM_THREADS=1 $PY -m realcam synth --out "$out" --scenes 160 --first $((k * 160)) --cameras 4 --frames 33 \
+      --size 64 --trajectories random --seed "$seed" --world v2 "$@" > "$out.synth$k.log" 2>&1 &
+  done
+  wait
+  touch "$out/.done"
+}
+mkdir -p "$R"
+# 2. the VAE (configs/world_v2_vae.yaml: 10,000 steps, then resumed to 14,000 with the cosine restarted)
+VAE=${VAE:-$R/v2_vae/vae.safetensors}
+if [ ! -f "$VAE" ]; then
+  synth "$WORK/vae_scenes" 1
+  $PY -m realcam train-vae --config configs/world_v2_vae.yaml --data "$WORK/vae_scenes" --out "$R/v2_vae"
+  $PY -m realcam train-vae --config configs/world_v2_vae.yaml --data "$WORK/vae_scenes" --out "$R/v2_vae" --steps 14000
+fi
+# 3. DiT latents
+synth "$WORK/dit_scenes" 2 --shared-start 3
+[ -d "$WORK/dit_latents" ] || $PY -m realcam preprocess --data "$WORK/dit_scenes" --vae "$VAE" --out "$WORK/dit_latents" \
+  --frames 33 > "$WORK/preprocess.log"
+# 4. teacher, causal initialisation, DMD
+$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$R/v2_teacher"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_causal" \
+  --set model.init="$R/v2_teacher/teacher.safetensors"
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents" --out "$R/v2_distill" \
+  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$R/v2_teacher/teacher.safetensors"
+# 5. a weights folder for demo/eval (--weights)
+W="$WORK/weights"
+mkdir -p "$W"
+cp "$VAE" "$W/vae.safetensors"
+cp "$R/v2_teacher/teacher.safetensors" "$W/teacher.safetensors"
+cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
+cat > "$W/README.json" <<JSON
+{"made_by": "scripts/train_world_v2.sh (configs/world_v2_*.yaml)", "world": "v2", "benchmark_amplitude": 1.0}
+JSON
+echo "done: $W  (python -m realcam demo --weights $W; python -m realcam eval --weights $W)"
