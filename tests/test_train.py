@@ -271,10 +271,18 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(dataset, tmp
     from realcam.train.stages import train
 
     def cfg(steps):
-        return load_config(None, ["batch_size=2", "checkpoint_every=4", "keep_checkpoints=3"], stage="teacher",
+        return load_config(None, ["batch_size=2", "checkpoint_every=4", "keep_checkpoints=3",
+                                  'teacher.sampling={"steps": 7, "guidance": 1.0}'], stage="teacher",
                            data=str(dataset / "latents"), out=str(tmp_path / "run"), steps=steps)
     train(cfg(8), progress=False)
     newest = tmp_path / "run" / "checkpoints" / "step_0000008" / "teacher.safetensors"
+    # every step's weights carry the settings they were trained with, like the deployable file: loading one
+    # (eval --variant, the loader node) must not fall back to defaults (50 steps, CFG 5 on a model without text)
+    from realcam.weights import load_dit
+
+    step4 = load_dit(tmp_path / "run" / "checkpoints" / "step_0000004" / "teacher.safetensors")
+    assert step4.sampling.steps == 7 and step4.sampling.guidance == 1.0
+    assert step4.sampling == load_dit(tmp_path / "run" / "teacher.safetensors").sampling
     newest.write_bytes(newest.read_bytes()[:100])                   # truncated by a disk or a kill
     with pytest.warns(UserWarning, match="step_0000008 is damaged"):
         hist = train(cfg(10), progress=False)

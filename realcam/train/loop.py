@@ -215,7 +215,10 @@ def save_checkpoint(out: Path, step: int, parts: list[Part], cfg: TrainConfig, d
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     for (part, model, optim), (_, ema_sd) in zip(gathered, ema):
-        save_file({k: v.contiguous() for k, v in model.items()}, str(tmp / f"{part.name}.safetensors"))
+        if part.save is not None:  # the same format as the deployable file: its settings travel with every step's weights
+            part.save(part.network, tmp / f"{part.name}.safetensors", model)
+        else:
+            save_file({k: v.contiguous() for k, v in model.items()}, str(tmp / f"{part.name}.safetensors"))
         tensors, groups = _flatten_optim(optim)
         save_file(tensors, str(tmp / f"{part.name}.optim.safetensors"), metadata={"param_groups": groups})
         if ema_sd is not None:
