@@ -47,6 +47,12 @@ cp "$VAE" "$W/vae.safetensors"
 cp "$R/v2_teacher/teacher.safetensors" "$W/teacher.safetensors"
 cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
 cat > "$W/README.json" <<JSON
-{"made_by": "scripts/train_world_v2.sh (configs/world_v2_*.yaml)", "world": "v2", "benchmark_amplitude": 1.0}
+{"made_by": "scripts/train_world_v2.sh (the world_v2 configs in configs/)", "world": "v2", "benchmark_amplitude": 1.0}
 JSON
-echo "done: $W  (python -m realcam demo --weights $W; python -m realcam eval --weights $W)"
+# 6. the chunk-1 ablation: the causal initialisation exactly as above but with 1-latent-frame chunks
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_ablate_chunk1" \
+  --set model.init="$R/v2_teacher/teacher.safetensors" --set causal.chunk=1
+# 7. the benchmark (docs/results.md): the student, the teacher, the causal initialisations as variants
+$PY -m realcam eval --weights "$W" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
+  --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --out "$WORK/eval_v2.json"
+echo "done: $W  (python -m realcam demo --weights $W)"
