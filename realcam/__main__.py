@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.stages import train
 
     cfg = load_config(args.config, args.set, stage=args.stage, data=args.data, out=args.out, steps=args.steps)
-    train(cfg)
+    train(cfg, until=args.until)
     finish_distributed()
     return 0
 
@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                        "folder) (overrides the config)")
         p.add_argument("--out", default=None, help="run folder: logs, checkpoints, weights (overrides the config)")
         p.add_argument("--steps", type=int, default=None, help="total steps (overrides the config)")
+        p.add_argument("--until", type=int, default=None, metavar="STEP",
+                       help="stop after this step, with a checkpoint there; the learning-rate schedule still spans "
+                            "--steps, and the same command without --until resumes the run (a matched snapshot)")
         p.set_defaults(fn=cmd_train, stage=stage)
     p = sub.add_parser("plan", help="cost of a training config before renting GPUs: parameters, memory per GPU under "
                        "DDP/FSDP2 with and without checkpointing, FLOPs and hours per 1,000 steps (meta device, no weights)")

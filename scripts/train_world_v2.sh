@@ -34,8 +34,16 @@ fi
 synth "$WORK/dit_scenes" 2 --shared-start 3
 [ -d "$WORK/dit_latents" ] || $PY -m realcam preprocess --data "$WORK/dit_scenes" --vae "$VAE" --out "$WORK/dit_latents" \
   --frames 33 > "$WORK/preprocess.log"
-# 4. teacher, causal initialisation, DMD
-$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$R/v2_teacher"
+# 4. teacher (stopped once after step 800 to keep that snapshot as the matched baseline of the teacher ablations;
+#    the second call resumes exactly), causal initialisation, DMD
+T="$R/v2_teacher"
+if [ ! -f "$T/teacher_step800.safetensors" ]; then
+  $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T" --until 800
+  cp "$T/teacher.safetensors" "$T/teacher_step800.safetensors"
+fi
+$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T"
+# ... then continued to 3,600 steps (the cosine schedule recomputed over 3,600 from step 2,400: lr back to ~6.6e-4)
+$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T" --steps 3600
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_causal" \
   --set model.init="$R/v2_teacher/teacher.safetensors"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents" --out "$R/v2_distill" \
@@ -49,10 +57,23 @@ cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
 cat > "$W/README.json" <<JSON
 {"made_by": "scripts/train_world_v2.sh (the world_v2 configs in configs/)", "world": "v2", "benchmark_amplitude": 1.0}
 JSON
-# 6. the chunk-1 ablation: the causal initialisation exactly as above but with 1-latent-frame chunks
+# 6. ablations, each exactly like the main run but for one thing:
+#    chunk1  — the causal initialisation with 1-latent-frame chunks instead of 3 (same teacher, same steps)
+#    prefix  — the teacher with ReCamMaster's prefix layout instead of interleave  } 800 steps on the main run's
+#    loopaug — the teacher on LoopAug data (loop windows + the originals)          } schedule: matched by step 800
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_ablate_chunk1" \
   --set model.init="$R/v2_teacher/teacher.safetensors" --set causal.chunk=1
+$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" \
+  --out "$R/v2_ablate_prefix" --set model.conditioning=prefix --until 800
+[ -d "$WORK/scenes_loopaug" ] || $PY -m realcam loopaug --data "$WORK/dit_scenes" --out "$WORK/scenes_loopaug" \
+  --length 33 --windows 1 --include-original
+[ -d "$WORK/latents_loopaug" ] || $PY -m realcam preprocess --data "$WORK/scenes_loopaug" --vae "$VAE" \
+  --out "$WORK/latents_loopaug" --frames 33 > "$WORK/preprocess_loopaug.log"
+$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/latents_loopaug" \
+  --out "$R/v2_ablate_loopaug" --until 800
 # 7. the benchmark (docs/results.md): the student, the teacher, the causal initialisations as variants
 $PY -m realcam eval --weights "$W" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
-  --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --out "$WORK/eval_v2.json"
+  --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
+  --variant prefix_step800="$R/v2_ablate_prefix/teacher.safetensors" \
+  --variant loopaug_step800="$R/v2_ablate_loopaug/teacher.safetensors" --out "$WORK/eval_v2.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

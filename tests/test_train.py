@@ -290,6 +290,32 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(dataset, tmp
     assert [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()] == list(range(10))
 
 
+def test_until_stops_at_a_snapshot_of_the_full_run(dataset, tmp_path, capsys):
+    """``--until N`` (the matched baseline of an ablation): the run stops after step N with a checkpoint, on the
+    full run's learning-rate schedule, and the same command without it resumes to exactly the full run."""
+    from realcam.__main__ import main
+    from realcam.weights import load_dit
+
+    def cli(out, *extra):
+        return main(["train-teacher", "--data", str(dataset / "latents"), "--out", str(tmp_path / out), "--steps", "6",
+                     "--set", "batch_size=2", "--set", "checkpoint_every=100", "--set", "optim.warmup_steps=0", *extra])
+
+    assert cli("full") == 0 and cli("split", "--until", "3") == 0
+    split, full = _log(tmp_path / "split"), _log(tmp_path / "full")
+    assert sorted(split) == [0, 1, 2]
+    assert [split[s]["teacher/lr"] for s in range(3)] == [full[s]["teacher/lr"] for s in range(3)]  # cosine over 6
+    assert (tmp_path / "split" / "checkpoints" / "step_0000003" / "state.json").exists()
+    snapshot = load_dit(tmp_path / "split" / "teacher.safetensors").state_dict()
+    assert cli("split") == 0
+    split = _log(tmp_path / "split")
+    assert [split[s]["teacher/loss"] for s in range(6)] == [full[s]["teacher/loss"] for s in range(6)]
+    final, reference = (load_dit(tmp_path / r / "teacher.safetensors").state_dict() for r in ("split", "full"))
+    assert all(torch.equal(final[k], reference[k]) for k in reference)
+    assert not all(torch.equal(snapshot[k], reference[k]) for k in reference)
+    assert cli("bad", "--until", "7") != 0
+    assert "until=7: give a step in [1, 6]" in capsys.readouterr().err
+
+
 # --- DMD gradient path --------------------------------------------------------------------------------------------
 def _tiny(seed: int) -> RealCamDiT:
     torch.manual_seed(seed)

@@ -373,12 +373,18 @@ def _mean_over_processes(values: dict[str, float], d: Dist) -> dict[str, float]:
     return {k: float(v) / d.world for k, v in zip(keys, t)}
 
 
-def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_after: int | None = None,
+def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until: int | None = None,
         progress: bool = True) -> list[dict]:
-    """Train ``cfg.steps`` steps (or until ``stop_after`` steps of this invocation, for tests).
+    """Train to step ``cfg.steps``, or stop after step ``until`` with a checkpoint there.
 
-    Returns the log records of this invocation (also appended to ``out/log.jsonl`` by rank 0).
+    ``until`` leaves the run unchanged: the learning-rate schedule still spans ``cfg.steps`` and a later call
+    without it resumes at ``until``, so the weights saved there are the snapshot of the full run at that step
+    (a matched baseline for an ablation trained ``until`` steps on the same schedule). Returns the log records
+    of this invocation (also appended to ``out/log.jsonl`` by rank 0).
     """
+    if until is not None and (isinstance(until, bool) or not isinstance(until, int) or not 1 <= until <= cfg.steps):
+        raise ValueError(f"until={until!r}: give a step in [1, {cfg.steps}] (the run's steps) to stop after")
+    end = cfg.steps if until is None else until
     d = init_distributed("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)  # identical initial weights on every process
@@ -420,9 +426,7 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_a
     log = open(out / "log.jsonl", "a") if d.main else None
     t_last = time.perf_counter()
     try:
-        for step in range(start, cfg.steps):
-            if stop_after is not None and step - start >= stop_after:
-                break
+        for step in range(start, end):
             record: dict = {"step": step}
             for pi, part in enumerate(stage.parts):
                 if step % part.every:
@@ -471,7 +475,7 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, stop_a
                 if progress and (step % cfg.log_every == 0 or step == cfg.steps - 1):
                     losses = " ".join(f"{k}={v:.4g}" for k, v in record.items() if k.endswith("loss"))
                     print(f"[{cfg.stage}] step {step + 1}/{cfg.steps} {losses} ({record['step_time_s']:.2f} s)", flush=True)
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
                 save_checkpoint(out, step + 1, stage.parts, cfg, d, history)
     finally:
         if log is not None:
