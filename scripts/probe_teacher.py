@@ -1,8 +1,8 @@
-"""How well a teacher checkpoint predicts the clean target from its source (docs/results.md, "World v2: RoPE
-frequencies"): on 16 fixed training pairs of a latent folder, with fixed noise, the clean-latent prediction
-``x − σ·v`` at σ = 0.5 and σ = 1, as mean squared error against the target latents. "frame 0" is the first target
-frame on the pairs whose first frame equals the source's (cameras that share a start pose), where copying the
-source is the whole answer. Cheap enough to compare short matched runs (``train-teacher --until``).
+"""How well a teacher checkpoint predicts the clean target from its source (docs/results.md, "World v2: the
+second chain"): on 16 fixed training pairs of a latent folder, with fixed noise, the clean-latent prediction
+``x − σ·v`` at σ = 0.5 and σ = 1, as mean squared error against the target latents. "frame 0" is the first
+target frame on the pairs whose first frame equals the source's (cameras that share a start pose), where
+copying the source is the whole answer. Cheap enough to compare short matched runs (``train-teacher --until``).
 
     python scripts/probe_teacher.py --data v2_work/dit_latents RUN/teacher.safetensors [MORE.safetensors ...]
 """
