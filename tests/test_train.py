@@ -314,6 +314,8 @@ def test_until_stops_at_a_snapshot_of_the_full_run(dataset, tmp_path, capsys):
     assert not all(torch.equal(snapshot[k], reference[k]) for k in reference)
     assert cli("bad", "--until", "7") != 0
     assert "until=7: give a step in [1, 6]" in capsys.readouterr().err
+    assert cli("split", "--until", "3") != 0          # past it already: its weights are not the step-3 snapshot
+    assert "is already at step 6" in capsys.readouterr().err
 
 
 # --- DMD gradient path --------------------------------------------------------------------------------------------

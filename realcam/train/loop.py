@@ -393,6 +393,9 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until:
     if resume is not None:
         load_weights_before_wrap(resume, stage.parts)
     start = json.loads((resume / "state.json").read_text())["step"] if resume is not None else 0
+    if until is not None and until < start:  # its weights would be those of step `start`, not a snapshot at `until`
+        raise ValueError(f"until={until}: {out} is already at step {start}; the snapshot at step {until} is "
+                         f"{out / CHECKPOINTS / f'step_{until:07d}'} if it was kept (keep_checkpoints)")
     for part in stage.parts:
         part.network.activation_checkpointing = cfg.activation_checkpointing
         _wrap(part, cfg, d)
