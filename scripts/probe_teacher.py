@@ -5,6 +5,12 @@ target frame on the pairs whose first frame equals the source's (cameras that sh
 copying the source is the whole answer. Cheap enough to compare short matched runs (``train-teacher --until``).
 
     python scripts/probe_teacher.py --data v2_work/dit_latents RUN/teacher.safetensors [MORE.safetensors ...]
+
+``--still-source N`` asks instead whether the teacher is limited by not knowing how the source camera moved: on N
+held-out world-v2 cases (pan and arc presets, amplitude 1.0) it renders the source twice, along its random path
+and with the camera held at its first pose, and reports how far the teacher's one-step prediction beats the
+frozen first frame on frames 8–33 in each case, and the paired difference (PSNR, mean and 95 % bootstrap
+interval).
 """
 from __future__ import annotations
 
@@ -39,12 +45,56 @@ def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
     return result
 
 
+def still_source(path: str, vae_path: str, cases: int) -> dict[str, list[float]]:
+    from realcam.camera.presets import preset_trajectory
+    from realcam.camera.trajectory import Trajectory
+    from realcam.data.synth import render
+    from realcam.demo import HELD_OUT_SEED, _held_out_source
+    from realcam.metrics import psnr
+    from realcam.pipeline import decode_video, encode_video, render_teacher, text_context
+    from realcam.vae import load_vae
+
+    vae = load_vae(vae_path, dtype=torch.float32)
+    teacher = load_dit(path, dtype=torch.float32).eval()
+    text = text_context(teacher)
+    gain: dict[str, list[float]] = {"moving source": [], "still source": []}
+    for i in range(cases):
+        preset = ("pan_left", "arc_right", "pan_right")[i % 3]
+        scene, source_c2w, K, moving = _held_out_source(3000 + i, 33, 64, "v2", HELD_OUT_SEED)
+        motion = Trajectory(preset_trajectory(preset, 33, amplitude=1.0).c2w)
+        target, _ = render(scene, source_c2w[0] @ motion.c2w, K, (64, 64), torch.arange(33))
+        still, _ = render(scene, source_c2w[:1].expand_as(source_c2w), K, (64, 64), torch.arange(33))
+        for kind, source in (("moving source", moving), ("still source", still)):
+            with torch.no_grad():
+                latents = render_teacher(teacher, encode_video(vae, source), motion, text, steps=1, solver="euler")
+                out = decode_video(vae, latents)[:33].clamp(0, 1)
+            frozen = source[:1].expand_as(source)
+            gain[kind].append(psnr(out[8:], target[8:]) - psnr(frozen[8:], target[8:]))
+    return gain
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="latent folder from `python -m realcam preprocess`")
+    ap.add_argument("--data", help="latent folder from `python -m realcam preprocess` (the fixed-noise probe)")
     ap.add_argument("weights", nargs="+", help="teacher .safetensors (a run's or a checkpoint's)")
+    ap.add_argument("--still-source", type=int, default=0, metavar="N",
+                    help="instead: the moving- vs still-source check on N held-out world-v2 cases")
+    ap.add_argument("--vae", default="realcam/assets/world_v2/vae.safetensors", help="VAE for --still-source")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.still_source:
+        from realcam.demo import bootstrap_interval
+
+        for path in args.weights:
+            gain = still_source(path, args.vae, args.still_source)
+            gain["still − moving (paired)"] = [b - a for a, b in zip(gain["moving source"], gain["still source"])]
+            for kind, values in gain.items():
+                lo, hi = bootstrap_interval(values)
+                print(f"{path} {kind}: gain over the frozen frame, frames 8-33: {sum(values) / len(values):.2f} "
+                      f"[{lo:.2f}, {hi:.2f}] dB over {len(values)} cases", flush=True)
+        return
+    if not args.data:
+        ap.error("--data is needed for the probe (or give --still-source N)")
     for path in args.weights:
         r = probe(path, args.data)
         print(path, "  ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)

@@ -45,14 +45,14 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
 # ... then continued to 3,600 steps (the cosine schedule recomputed over 3,600 from step 2,400: lr back to ~6.6e-4)
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T" --steps 3600
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_causal" \
-  --set model.init="$R/v2_teacher/teacher.safetensors"
+  --set model.init="$T/teacher.safetensors"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents" --out "$R/v2_distill" \
-  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$R/v2_teacher/teacher.safetensors"
+  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$T/teacher.safetensors"
 # 5. a weights folder for demo/eval (--weights)
 W="$WORK/weights"
 mkdir -p "$W"
 cp "$VAE" "$W/vae.safetensors"
-cp "$R/v2_teacher/teacher.safetensors" "$W/teacher.safetensors"
+cp "$T/teacher.safetensors" "$W/teacher.safetensors"
 cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
 cat > "$W/README.json" <<JSON
 {"made_by": "scripts/train_world_v2.sh (the world_v2 configs in configs/)", "world": "v2", "benchmark_amplitude": 1.0}
@@ -62,7 +62,7 @@ JSON
 #    prefix  — the teacher with ReCamMaster's prefix layout instead of interleave  } 800 steps on the main run's
 #    loopaug — the teacher on LoopAug data (loop windows + the originals)          } schedule: matched by step 800
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_ablate_chunk1" \
-  --set model.init="$R/v2_teacher/teacher.safetensors" --set causal.chunk=1
+  --set model.init="$T/teacher.safetensors" --set causal.chunk=1
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" \
   --out "$R/v2_ablate_prefix" --set model.conditioning=prefix --until 800
 [ -d "$WORK/scenes_loopaug" ] || $PY -m realcam loopaug --data "$WORK/dit_scenes" --out "$WORK/scenes_loopaug" \
