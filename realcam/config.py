@@ -118,6 +118,7 @@ ConditioningMode = Literal["interleave", "prefix"]
 RopeTemporal = Literal["sequential", "shared"]
 SourceTimestep = Literal["shared", "zero"]
 PoseReference = Literal["first", "previous"]
+CameraTokens = Literal["frame", "rays"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,13 @@ class ConditioningConfig(_JsonMixin):
     - ``camera_on_source``: add the target pose of index i to source frame i too (ReCamMaster) or only
       to target frames.
     - ``pose_reference``: poses relative to the first target pose (default) or to the previous frame.
+    - ``camera_tokens``: ``frame`` = one 12-number pose per frame, added to all its tokens (ReCamMaster);
+      ``rays`` = per token, Fourier features and Plücker coordinates of the ray through it
+      (:mod:`realcam.camera.rays`), with source tokens given their own camera's rays (the identity: the source's
+      first camera is the reference) instead of the target's pose. ``ray_fov_deg``: the horizontal field of view
+      the rays assume.
+    - ``source_cameras`` (rays only): source token rays follow the source's own cameras (poses relative to its
+      first one) where the caller knows them; without them the source is taken as held still at its first pose.
     """
 
     mode: ConditioningMode = "interleave"
@@ -141,12 +149,25 @@ class ConditioningConfig(_JsonMixin):
     source_timestep: SourceTimestep = "shared"
     camera_on_source: bool = True
     pose_reference: PoseReference = "first"
+    camera_tokens: CameraTokens = "frame"
+    ray_fov_deg: float = 60.0
+    source_cameras: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
-                              ("source_timestep", ("shared", "zero")), ("pose_reference", ("first", "previous"))):
+                              ("source_timestep", ("shared", "zero")), ("pose_reference", ("first", "previous")),
+                              ("camera_tokens", ("frame", "rays"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"conditioning {name}={getattr(self, name)!r}; choose one of {allowed}")
+        if self.camera_tokens == "rays" and self.pose_reference != "first":
+            raise ValueError("conditioning camera_tokens='rays' needs pose_reference='first': rays of target and source "
+                             "tokens must share one reference camera")
+        if self.source_cameras and self.camera_tokens != "rays":
+            raise ValueError("conditioning source_cameras=true needs camera_tokens='rays' (source tokens carry their "
+                             "camera as rays)")
+        if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
+            raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
+                             "between 0 and 180")
 
     def replace(self, **changes: Any) -> "ConditioningConfig":
         return dataclasses.replace(self, **changes)

@@ -38,6 +38,11 @@ class Case:
     K: torch.Tensor
     trajectory: Trajectory        # target relative to the source's first camera (starts at the identity)
 
+    @property
+    def source_trajectory(self) -> Trajectory:
+        """The source's own path relative to its first camera (what a model conditioned on source cameras reads)."""
+        return Trajectory(torch.linalg.inv(self.source_c2w[:1]) @ self.source_c2w)
+
 
 def _held_out_source(index: int, frames: int, size: int, world: str, seed: int):
     """Scene ``index`` of the held-out set and its source video along a random path: (scene, c2w, K, frames)."""
@@ -130,7 +135,7 @@ def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | N
     config = student.streaming.override(chunk_latent_frames=chunk)
     with torch.no_grad():
         out = render_stream(student, source, case.trajectory, text_context(student), config=config,
-                            seed=seed, decoder=models.vae)
+                            seed=seed, decoder=models.vae, source_camera=case.source_trajectory)
     return Rendered(out.frames[:case.source.shape[0]], [c.wall_time_s for c in out.chunks])
 
 
@@ -143,7 +148,8 @@ def run_teacher(models: TinyModels, case: Case, *, steps: int | None = None, see
     source = encode_video(models.vae, case.source)
     t0 = time.perf_counter()
     with torch.no_grad():
-        latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps, seed=seed)
+        latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps, seed=seed,
+                                 source_camera=case.source_trajectory)
         frames = decode_video(models.vae, latents)
     return Rendered(frames[:case.source.shape[0]], [time.perf_counter() - t0])
 

@@ -127,15 +127,25 @@ def _poses(model: RealCamDiT, trajectory: Trajectory, source: SourceVideo) -> to
     return traj.pose12(model.conditioning.pose_reference)[None].to(model.device, model.dtype)
 
 
+def _source_poses(model: RealCamDiT, source_camera: Trajectory | None, source: SourceVideo) -> torch.Tensor | None:
+    if source_camera is None or not model.conditioning.source_cameras:
+        return None
+    return source_camera.at_length(source.video_frames).pose12("first")[None].to(model.device, model.dtype)
+
+
 def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
-                   steps: int | None = None, guidance: float | None = None, shift: float | None = None,
+                   source_camera: Trajectory | None = None, steps: int | None = None,
+                   guidance: float | None = None, shift: float | None = None,
                    solver: str | None = None, grid: str | None = None, seed: int = 0,
                    progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> torch.Tensor:
     """Target latents ``[1, C, f, h, w]`` from the bidirectional teacher. Sampling settings left at None
-    come from the model (``model.sampling``: the checkpoint's own, or its reference's defaults)."""
+    come from the model (``model.sampling``: the checkpoint's own, or its reference's defaults).
+    ``source_camera``: the source video's own camera path, when known, in the frame the target ``trajectory``
+    is given in (read by models conditioned on source cameras; without it the source counts as held still)."""
     _check_pair(model, source)
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
+                          source_pose12=_source_poses(model, source_camera, source) if pose12 is not None else None,
                           steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,
                           progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
                           should_stop=should_stop)
@@ -161,12 +171,14 @@ class StreamResult:
 def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
                   config: StreamingConfig | None = None, seed: int = 0, decoder: VideoVAE | None = None,
                   on_chunk: Callable[[StreamChunk], None] | None = None, should_stop: StopFn | None = None,
-                  live_camera: Callable[[int], torch.Tensor | None] | None = None) -> StreamResult:
+                  live_camera: Callable[[int], torch.Tensor | None] | None = None,
+                  source_camera: Trajectory | None = None) -> StreamResult:
     """Stream the whole source through the causal student, chunk by chunk.
 
     ``live_camera(first_latent_frame)`` is polled before each chunk; when it returns absolute
     camera-to-world poses (latent frames from that one on), they replace the rest of the path.
     ``should_stop`` is polled between chunks and raises :class:`Interrupted`: nothing partial is returned.
+    ``source_camera``: the source's own camera path when known (as for :func:`render_teacher`).
     """
     _check_pair(model, source)
     config = config or model.streaming
@@ -180,7 +192,9 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
         notes.append(f"{f} latent frames are not a multiple of the chunk ({c}): the last source latent was repeated "
                      f"{pad}x for the final chunk and the extra output trimmed")
     path = trajectory.at_length(source.video_frames).latent_c2w()
-    session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed)
+    known = source_camera is not None and model.conditioning.source_cameras
+    session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed,
+                               source_camera=source_camera.at_length(source.video_frames).latent_c2w() if known else None)
     stream = decoder.decode_stream() if decoder is not None else None
     total = latents.shape[2] // c
     chunks: list[StreamChunk] = []

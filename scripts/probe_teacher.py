@@ -10,7 +10,7 @@ copying the source is the whole answer. Cheap enough to compare short matched ru
 held-out world-v2 cases (pan and arc presets, amplitude 1.0) it renders the source twice, along its random path
 and with the camera held at its first pose, and reports how far the teacher's one-step prediction beats the
 frozen first frame on frames 8–33 in each case, and the paired difference (PSNR, mean and 95 % bootstrap
-interval).
+interval); with several files, each later one is also compared case by case with the first.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
         x = (1 - sigma) * z0 + sigma * noise
         with torch.no_grad():
             v = teacher.velocity(src, x, torch.full((z0.shape[0],), sigma * 1000.0), batch["context"], batch["pose12"],
-                                 layout=layout)
+                                 layout=layout, source_pose12=batch["source_pose12"])
         err = (x - sigma * v - z0) ** 2
         result[f"mse_sigma{sigma}"] = float(err.mean())
         if shared:
@@ -64,9 +64,11 @@ def still_source(path: str, vae_path: str, cases: int) -> dict[str, list[float]]
         motion = Trajectory(preset_trajectory(preset, 33, amplitude=1.0).c2w)
         target, _ = render(scene, source_c2w[0] @ motion.c2w, K, (64, 64), torch.arange(33))
         still, _ = render(scene, source_c2w[:1].expand_as(source_c2w), K, (64, 64), torch.arange(33))
-        for kind, source in (("moving source", moving), ("still source", still)):
+        own_path = Trajectory(torch.linalg.inv(source_c2w[:1]) @ source_c2w)   # read by source-camera models
+        for kind, source, path in (("moving source", moving, own_path), ("still source", still, None)):
             with torch.no_grad():
-                latents = render_teacher(teacher, encode_video(vae, source), motion, text, steps=1, solver="euler")
+                latents = render_teacher(teacher, encode_video(vae, source), motion, text, steps=1, solver="euler",
+                                         source_camera=path)
                 out = decode_video(vae, latents)[:33].clamp(0, 1)
             frozen = source[:1].expand_as(source)
             gain[kind].append(psnr(out[8:], target[8:]) - psnr(frozen[8:], target[8:]))
@@ -85,9 +87,16 @@ def main() -> None:
     if args.still_source:
         from realcam.demo import bootstrap_interval
 
+        first: dict[str, list[float]] = {}
         for path in args.weights:
             gain = still_source(path, args.vae, args.still_source)
             gain["still − moving (paired)"] = [b - a for a, b in zip(gain["moving source"], gain["still source"])]
+            if first:   # the same cases, so a later file is compared with the first one case by case
+                for kind in ("moving source", "still source"):
+                    gain[f"{kind}, minus {args.weights[0]} (paired)"] = [
+                        b - a for a, b in zip(first[kind], gain[kind])]
+            else:
+                first = dict(gain)
             for kind, values in gain.items():
                 lo, hi = bootstrap_interval(values)
                 print(f"{path} {kind}: gain over the frozen frame, frames 8-33: {sum(values) / len(values):.2f} "

@@ -42,8 +42,6 @@ if [ ! -f "$T/teacher_step800.safetensors" ]; then
   cp "$T/teacher.safetensors" "$T/teacher_step800.safetensors"
 fi
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T"
-# ... then continued to 3,600 steps (the cosine schedule recomputed over 3,600 from step 2,400: lr back to ~6.6e-4)
-$PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T" --steps 3600
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_causal" \
   --set model.init="$T/teacher.safetensors"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents" --out "$R/v2_distill" \

@@ -181,3 +181,73 @@ def test_identity_projectors_are_skipped_under_inference_mode_too():
         with torch.no_grad():
             cam.blocks[0].projector.weight.mul_(2)        # weights change: the block applies its projector again
         assert not torch.equal(cam(x, t, ctx), plain(x, t, ctx))
+
+
+def test_ray_tokens_find_the_source_token_that_sees_the_same_direction():
+    """camera_tokens='rays': a target token's features match best (one dot product) the source token whose ray
+    is nearest its own after the camera turns — the warp a pan asks for, readable by attention."""
+    from realcam.camera import rotation_from_ypr
+    from realcam.camera.rays import RAY_DIM, RAY_OCTAVES, ray_features, token_directions
+
+    h = w = 8
+    local = token_directions(h, w, 60.0, dtype=torch.float64)
+    assert torch.allclose(local.norm(dim=1), torch.ones(h * w, dtype=torch.float64))
+    assert local[0, 0] < 0 and local[0, 1] < 0 and local[-1, 0] > 0 and local[-1, 1] > 0   # x right, y down
+    # the corner ray of a 60° horizontal field of view on a square grid: 7/8 of the half-width tangent
+    assert torch.isclose(local[-1, 0] / local[-1, 2], torch.tensor(7 / 8 * 3 ** -0.5, dtype=torch.float64))
+    identity = torch.eye(3, 4).flatten()[None, None]
+    for yaw, pitch in ((9.0, 0.0), (-16.0, 4.0), (0.0, -7.5)):
+        pose = torch.eye(3, 4)
+        pose[:, :3] = rotation_from_ypr(yaw, pitch, 0.0)[0].float()
+        pose[:, 3] = torch.tensor([0.3, -0.1, 0.5])
+        tgt = ray_features(pose.flatten()[None, None], h, w, 60.0)[0, 0]
+        src = ray_features(identity, h, w, 60.0)[0, 0]
+        assert tgt.shape == (h * w, RAY_DIM)
+        fourier = 6 * RAY_OCTAVES
+        match = (tgt[:, :fourier] @ src[:, :fourier].T).argmax(1)
+        d = tgt[:, fourier:fourier + 3].double()
+        assert torch.allclose(d, local @ rotation_from_ypr(yaw, pitch, 0.0)[0].T, atol=1e-6)
+        nearest = (d @ local.T).argmax(1)
+        inside = (d @ local.T).amax(1) > torch.cos(torch.deg2rad(torch.tensor(3.0, dtype=torch.float64)))
+        assert inside.sum() >= 16 and torch.equal(match[inside], nearest[inside]), (yaw, pitch)
+        moment = torch.linalg.cross(torch.tensor([0.3, -0.1, 0.5]).expand(h * w, 3), tgt[:, fourier:fourier + 3])
+        assert torch.allclose(tgt[:, fourier + 3:], moment, atol=1e-6)
+
+
+def test_ray_conditioning_layout_config_and_checkpoint(tmp_path):
+    from realcam.camera.rays import RAY_DIM
+    from realcam.weights import load_dit, save_realcam_checkpoint
+    from tests.conftest import randomize_
+
+    with pytest.raises(ValueError, match="pose_reference='first'"):
+        ConditioningConfig(camera_tokens="rays", pose_reference="previous")
+    with pytest.raises(ValueError, match="ray_fov_deg"):
+        ConditioningConfig(camera_tokens="rays", ray_fov_deg=180.0)
+    with pytest.raises(ValueError, match="choose one of"):
+        ConditioningConfig(camera_tokens="pixels")
+    cond = ConditioningConfig(camera_tokens="rays", ray_fov_deg=50.0)
+    layout = SequenceLayout(cond, 2)
+    poses = torch.arange(24.0).reshape(1, 2, 12)
+    frame_poses, weight = layout.frame_cameras(poses)
+    assert torch.equal(frame_poses[0, 1], poses[0, 0]) and torch.equal(frame_poses[0, 3], poses[0, 1])
+    assert torch.equal(frame_poses[0, 0], torch.eye(3, 4).flatten()) and torch.equal(frame_poses[0, 2], frame_poses[0, 0])
+    assert weight.tolist() == [1, 1, 1, 1]
+    src_poses = -poses
+    assert torch.equal(layout.frame_cameras(poses, src_poses)[0], frame_poses)     # read only under source_cameras
+    with pytest.raises(ValueError, match="source_cameras=true needs camera_tokens='rays'"):
+        ConditioningConfig(source_cameras=True)
+    known = SequenceLayout(cond.replace(source_cameras=True), 2).frame_cameras(poses, src_poses)[0]
+    assert torch.equal(known[0, 0], src_poses[0, 0]) and torch.equal(known[0, 2], src_poses[0, 1])
+    assert torch.equal(known[0, 1], poses[0, 0]) and torch.equal(known[0, 3], poses[0, 1])
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=3).eval()
+    assert model.blocks[0].cam_encoder.weight.shape == (TINY.dim, RAY_DIM)
+    g = torch.Generator().manual_seed(0)
+    src, tgt = torch.randn(2, 1, 16, 2, 4, 4, generator=g)
+    ctx, pose = torch.randn(1, 3, TINY.text_dim, generator=g), 0.2 * torch.randn(1, 2, 12, generator=g)
+    t = torch.tensor([600.0])
+    loaded = load_dit(save_realcam_checkpoint(model, tmp_path / "rays.safetensors"))
+    assert loaded.conditioning == cond
+    with torch.no_grad():
+        out = model.velocity(src, tgt, t, ctx, pose)
+        assert torch.equal(out, loaded.velocity(src, tgt, t, ctx, pose))
+        assert not torch.allclose(out, model.velocity(src, tgt, t, ctx, pose + 0.1))   # the rays reach the output

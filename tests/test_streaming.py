@@ -125,10 +125,11 @@ def _path(n_latent, kind="dolly"):
     return c2w
 
 
-def test_session_equals_masked_rollout(report):
+@pytest.mark.parametrize("camera_tokens", ["frame", "rays"])
+def test_session_equals_masked_rollout(camera_tokens, report):
     n = 5
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
-    model = _model(seed=4)
+    model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens))
     source, _, ctx, _, _ = _clip(n)
     path = _path(n * C)
     from realcam.camera import pose12, relative_poses
@@ -137,7 +138,7 @@ def test_session_equals_masked_rollout(report):
     got = [session.step().latents for _ in range(n)]
     want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
     worst = max((a - b).abs().max().item() for a, b in zip(got, want))
-    report(f"session vs masked rollout: {worst:.2e}")
+    report(f"session vs masked rollout ({camera_tokens} cameras): {worst:.2e}")
     assert worst <= 1e-5
 
 
@@ -393,3 +394,29 @@ def test_compiled_streaming_step_equals_eager(report):
     assert err <= 1e-4
     with pytest.raises(ValueError, match="CUDA"):
         StreamingSession(model, context, config=config, source=source, cuda_graphs=True)
+
+
+def test_source_cameras_reach_teacher_and_stream_when_the_model_reads_them():
+    """``source_cameras``: the source's own path changes the output of a model conditioned on it — the same in the
+    teacher sampler and the stream — and changes nothing for a model that is not."""
+    from realcam.camera.trajectory import Trajectory
+    from realcam.pipeline import SourceVideo, render_stream, render_teacher, TextContext
+
+    n = 2
+    source, _, ctx, _, _ = _clip(n)
+    path = _path(n * C)
+    frames = 4 * (n * C - 1) + 1
+    video_path = Trajectory(path.repeat_interleave(4, 0)[:frames])
+    source_path = Trajectory(_path(n * C, "pan").repeat_interleave(4, 0)[:frames])
+    src = SourceVideo(source, frames, 4 * H * 8, 4 * W * 8, 16.0, "wan2.1")
+    text = TextContext(ctx, ctx[:, :1], "test")
+    cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 500.0))
+    for reads, cond in ((True, ConditioningConfig(camera_tokens="rays", source_cameras=True)),
+                        (False, ConditioningConfig(camera_tokens="rays"))):
+        model = _model(seed=5, cond=cond)
+        with torch.no_grad():
+            still = render_teacher(model, src, video_path, text, steps=2, guidance=1.0)
+            moved = render_teacher(model, src, video_path, text, steps=2, guidance=1.0, source_camera=source_path)
+            s_still = render_stream(model, src, video_path, text, config=cfg).latents
+            s_moved = render_stream(model, src, video_path, text, config=cfg, source_camera=source_path).latents
+        assert torch.equal(still, moved) != reads and torch.equal(s_still, s_moved) != reads

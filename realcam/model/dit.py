@@ -21,6 +21,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
+from ..camera.rays import RAY_DIM, ray_features
 from ..config import ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
 from .kv_cache import BlockKV, KVCache
@@ -34,16 +35,19 @@ CAMERA_DIM = 12  # flattened 3x4 camera-to-world, row-major
 
 @dataclass(frozen=True)
 class CameraInput:
-    """Cameras for a sequence: ``poses`` ``[B, F, 12]`` per sequence frame and an optional ``weight``
-    ``[F]`` (1 where the embedding is added, 0 where not: applied after ``cam_encoder`` so its bias
-    is removed too)."""
+    """Cameras for a sequence: ``poses`` ``[B, F, 12]`` per sequence frame, or per-token ray features
+    ``[B, F, N, RAY_DIM]`` (``camera_tokens='rays'``), and an optional ``weight`` ``[F]`` (1 where the
+    embedding is added, 0 where not: applied after ``cam_encoder`` so its bias is removed too)."""
 
     poses: torch.Tensor
     weight: torch.Tensor | None = None
 
     def embed(self, cam_encoder: nn.Module) -> torch.Tensor:
+        """``[B, F, 1 or N, C]``: one embedding per frame (broadcast over its tokens) or per token."""
         emb = cam_encoder(self.poses)
-        return emb if self.weight is None else emb * self.weight[None, :, None]
+        if emb.ndim == 3:
+            emb = emb[:, :, None]
+        return emb if self.weight is None else emb * self.weight[None, :, None, None]
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ class CrossAttention(SelfAttention):
 
 
 class WanBlock(nn.Module):
-    def __init__(self, cfg: WanConfig, camera_layers: bool) -> None:
+    def __init__(self, cfg: WanConfig, camera_layers: bool, camera_dim: int = CAMERA_DIM) -> None:
         super().__init__()
         dim = cfg.dim
         self.norm1 = LayerNorm(dim, cfg.eps, elementwise_affine=False)
@@ -111,7 +115,7 @@ class WanBlock(nn.Module):
         self.ffn = nn.Sequential(CastLinear(dim, cfg.ffn_dim), nn.GELU(approximate="tanh"), CastLinear(cfg.ffn_dim, dim))
         self.modulation = nn.Parameter(torch.randn(1, 6, dim) / dim**0.5)
         if camera_layers:
-            self.cam_encoder = CastLinear(CAMERA_DIM, dim)
+            self.cam_encoder = CastLinear(camera_dim, dim)
             self.projector = CastLinear(dim, dim)
         else:
             self.cam_encoder = self.projector = None
@@ -129,7 +133,7 @@ class WanBlock(nn.Module):
         mod = (self.modulation.float()[:, None] + e).unbind(2)  # six [B, F|1, C]
         h = modulate(frames(self.norm1(x)), mod[0], mod[1])
         if cam is not None and self.cam_encoder is not None:
-            h = h + cam.embed(self.cam_encoder)[:, :, None].to(h.dtype)
+            h = h + cam.embed(self.cam_encoder).to(h.dtype)
         y = self.self_attn(h.flatten(1, 2), rope, mask=mask, backend=backend, cache=cache)
         if self.projector is not None and not self._skip_projector():
             y = self.projector(y)
@@ -192,7 +196,8 @@ class RealCamDiT(nn.Module):
                                             CastLinear(cfg.dim, cfg.dim))
         self.time_embedding = nn.Sequential(CastLinear(cfg.freq_dim, cfg.dim), nn.SiLU(), CastLinear(cfg.dim, cfg.dim))
         self.time_projection = nn.Sequential(nn.SiLU(), CastLinear(cfg.dim, 6 * cfg.dim))
-        self.blocks = nn.ModuleList(WanBlock(cfg, camera_layers) for _ in range(cfg.num_layers))
+        camera_dim = RAY_DIM if self.conditioning.camera_tokens == "rays" else CAMERA_DIM
+        self.blocks = nn.ModuleList(WanBlock(cfg, camera_layers, camera_dim) for _ in range(cfg.num_layers))
         self.head = Head(cfg)
         if self.patch_embedding.weight.device.type != "meta":
             self.init_weights()
@@ -299,7 +304,7 @@ class RealCamDiT(nn.Module):
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
         context: ``[B, L, text_dim]`` or the per-block K/V of :meth:`embed_text`; cam: ``[B, F, 12]`` pose per
-        sequence frame (needs camera layers);
+        sequence frame (needs camera layers; ``camera_tokens='rays'`` turns it into per-token rays);
         cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
         temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
         cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it.
@@ -337,20 +342,24 @@ class RealCamDiT(nn.Module):
         if not cam.is_meta and not torch.isfinite(cam).all():    # (meta: shapes only, realcam.plan)
             raise ValueError("camera poses contain NaN or inf")
         weight = None if cam_weight is None else cam_weight.to(self.device, self.dtype)
-        return CameraInput(cam.to(self.device, self.dtype), weight)
+        cam = cam.to(self.device, self.dtype)
+        if self.conditioning.camera_tokens == "rays":
+            cam = ray_features(cam, grid.height, grid.width, self.conditioning.ray_fov_deg)
+        return CameraInput(cam, weight)
 
     def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list,
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
-                 mask: AttentionMask | None = None) -> torch.Tensor:
+                 mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
 
         ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
-        OpenCV c2w, row-major 3×4) or None for no camera. The sequence is built by ``layout`` (default:
-        the model's conditioning over f latent frames).
+        OpenCV c2w, row-major 3×4) or None for no camera; ``source_pose12``: the source's cameras in the same
+        frame, when known (read under ``conditioning.source_cameras``). The sequence is built by ``layout``
+        (default: the model's conditioning over f latent frames).
         """
         layout = layout or SequenceLayout(self.conditioning, source.shape[2])
         x = layout.build(source, target)
-        cam, weight = layout.frame_cameras(pose12) if pose12 is not None else (None, None)
+        cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
                    t_positions=layout.temporal_positions(), mask=mask)
         return layout.split(out)[1]

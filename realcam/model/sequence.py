@@ -94,17 +94,30 @@ class SequenceLayout:
             seq = torch.where(self.is_target().to(t.device), seq, torch.zeros_like(seq))
         return seq
 
-    def frame_cameras(self, pose12: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cameras for the sequence from target poses ``[B, f, 12]``.
+    def frame_cameras(self, pose12: torch.Tensor,
+                      source_pose12: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cameras for the sequence from target poses ``[B, f, 12]`` (and the source's, ``[B, f, 12]``, read
+        only with ``camera_tokens='rays'`` and ``source_cameras``).
 
         Returns ``(poses [B, 2f, 12], weight [2f])``: sequence frame j carries the pose of its latent
         index; ``weight`` is 1 where the camera embedding is added and 0 on source frames when
-        ``camera_on_source`` is off.
+        ``camera_on_source`` is off. With ``camera_tokens='rays'`` source frames carry their own camera
+        instead: ``source_pose12`` under ``source_cameras``, else the identity (the reference is the source's
+        first camera).
         """
         f = self.latent_frames
         if pose12.ndim != 3 or pose12.shape[1:] != (f, 12):
             raise ValueError(f"camera poses must be [B, {f}, 12] (one flattened 3x4 per latent frame), got {tuple(pose12.shape)}")
         local = self.latent_index() - self.start
         poses = pose12[:, local.to(pose12.device)]
+        if self.cond.camera_tokens == "rays":
+            own = torch.eye(3, 4, dtype=pose12.dtype, device=pose12.device).flatten()
+            if self.cond.source_cameras and source_pose12 is not None:
+                if source_pose12.shape != pose12.shape:
+                    raise ValueError(f"source camera poses must be {tuple(pose12.shape)} like the target's, "
+                                     f"got {tuple(source_pose12.shape)}")
+                own = source_pose12.to(pose12)[:, local.to(pose12.device)]
+            target = self.is_target().to(pose12.device)[None, :, None]
+            return torch.where(target, poses, own), torch.ones(2 * f, dtype=pose12.dtype, device=pose12.device)
         weight = torch.ones(2 * f) if self.cond.camera_on_source else self.is_target().float()
         return poses, weight.to(pose12.device, pose12.dtype)

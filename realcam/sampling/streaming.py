@@ -97,12 +97,15 @@ class StreamingSession:
     they arrive. ``camera``: absolute camera-to-world poses, one per latent frame (``[N, 3|4, 4]``),
     or None for no camera; :meth:`set_camera` changes future poses between chunks. ``pose12``
     (training): per-sample relative target poses ``[B, f, 12]`` as the data pipeline computes them,
-    used instead of ``camera``.
+    used instead of ``camera``. ``source_camera``: the source's own camera-to-world poses per latent frame, when
+    known, for a model conditioned on them (``conditioning.source_cameras``; held at the last one past its end);
+    ``source_pose12`` (training): the same as relative poses ``[B, f, 12]``.
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
                  source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
                  latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None,
+                 source_camera: torch.Tensor | None = None, source_pose12: torch.Tensor | None = None,
                  compile: bool = False, cuda_graphs: bool = False) -> None:
         if model.conditioning.mode != "interleave":
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
@@ -133,6 +136,11 @@ class StreamingSession:
         self._anchor: torch.Tensor | None = None
         self._retained: dict[int, _Retained] = {}
         self._pose12 = None if pose12 is None else pose12.to(model.device)
+        self._source_pose12 = None if source_pose12 is None else source_pose12.to(model.device)
+        if source_camera is not None:   # (the argument pose12 hides the function of that name here)
+            from ..camera import pose12 as flat_poses
+            rel = flat_poses(relative_poses(source_camera, "first")).to(model.device)
+            self._source_pose12 = rel[None].expand(self.batch, -1, -1)
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
@@ -372,8 +380,14 @@ class StreamingSession:
 
     def _cameras(self, i: int, layout: SequenceLayout):
         lo, hi = i * self.chunk, (i + 1) * self.chunk
+        src = None
+        if self._source_pose12 is not None:
+            have = self._source_pose12
+            if have.shape[1] < hi:      # past the known path: held at its last pose
+                have = torch.cat([have, have[:, -1:].expand(-1, hi - have.shape[1], -1)], dim=1)
+            src = have[:, lo:hi]
         if self._pose12 is not None:
-            return layout.frame_cameras(self._pose12[:, lo:hi])
+            return layout.frame_cameras(self._pose12[:, lo:hi], src)
         if self._c2w is None:
             return None, None
         path = self._extend(self._c2w, hi)
@@ -383,7 +397,7 @@ class StreamingSession:
         else:
             rel = relative_poses(path[lo:hi], "previous", previous=path[lo - 1] if lo > 0 else None)
         poses = pose12(rel).to(self.model.device)[None].expand(self.batch, -1, -1)
-        return layout.frame_cameras(poses)
+        return layout.frame_cameras(poses, src)
 
     def _generator(self, i: int, salt: int = 0) -> torch.Generator:
         return seed_generator(self.seed, i, salt)      # any seed, no overflow, no two seeds alike

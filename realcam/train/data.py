@@ -192,7 +192,8 @@ class LatentPairs:
         ctx = self.contexts[int(self.scene[index])]
         if ctx.shape[1] == 0:
             ctx = torch.zeros(1, self.text_dim)
-        return {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx}
+        return {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx,
+                "source_pose12": pose12(relative_poses(source_c2w, "first"))}
 
     def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
         items = [self.item(i, generator) for i in indices]
@@ -201,7 +202,8 @@ class LatentPairs:
         for b, it in enumerate(items):
             ctx[b, :it["context"].shape[0]] = it["context"]
         return {"source": torch.stack([it["source"] for it in items]), "target": torch.stack([it["target"] for it in items]),
-                "pose12": torch.stack([it["pose12"] for it in items]), "context": ctx}
+                "pose12": torch.stack([it["pose12"] for it in items]), "context": ctx,
+                "source_pose12": torch.stack([it["source_pose12"] for it in items])}
 
 
 def batch_indices(n: int, *, seed: int, step: int, micro: int, accum: int, rank: int, world: int, batch: int,

@@ -84,7 +84,8 @@ class FlowMatchingLoss(nn.Module):
             mask = block_causal_mask(f // c, chunk_tokens, sink, window, str(z0.device))
         x_t = (1 - s) * z0 + s * noise
         v_target = noise - z0
-        pred = self.model.velocity(source, x_t, t, b["context"], b["pose12"], layout=layout, mask=mask).float()
+        pred = self.model.velocity(source, x_t, t, b["context"], b["pose12"], layout=layout, mask=mask,
+                                   source_pose12=b.get("source_pose12")).float()
         fm = F.mse_loss(pred, v_target.float())
         metrics = {"fm": float(fm.detach())}
         if self.causal is None and self.teacher.motion_weight > 0:
@@ -151,7 +152,7 @@ class DMDGeneratorLoss(nn.Module):
             grad_step = int(torch.randint(len(cfg.denoising_steps), (1,), generator=shared or generator))
         seed = int(torch.randint(2**31, (1,), generator=generator))
         session = StreamingSession(self.generator, b["context"], config=cfg, source=b["source"], seed=seed,
-                                   pose12=b["pose12"])
+                                   pose12=b["pose12"], source_pose12=b.get("source_pose12"))
         return session.rollout(f // cfg.chunk_latent_frames, grad_step, cache_from=self.spec.cache_from), grad_step
 
     def scores(self, x: torch.Tensor, batch: dict[str, torch.Tensor], generator: torch.Generator):
@@ -164,12 +165,13 @@ class DMDGeneratorLoss(nn.Module):
         t = sigma * 1000
         real, critic = self._real[0], self._critic[0]
         with torch.no_grad():
-            fake_v = critic.velocity(b["source"], x_t, t, b["context"], b["pose12"])
-            real_v = real.velocity(b["source"], x_t, t, b["context"], b["pose12"])
+            src_cams = b.get("source_pose12")
+            fake_v = critic.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams)
+            real_v = real.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams)
             g = self.spec.guidance_scale
             if g != 1.0:
                 empty = torch.zeros_like(b["context"][:, :1])
-                uncond = real.velocity(b["source"], x_t, t, empty, b["pose12"])
+                uncond = real.velocity(b["source"], x_t, t, empty, b["pose12"], source_pose12=src_cams)
                 real_v = uncond + g * (real_v - uncond)
         return to_x0(x_t, fake_v.float(), s), to_x0(x_t, real_v.float(), s), sigma
 
@@ -201,6 +203,7 @@ class CriticLoss(nn.Module):
         sigma = sample_sigma((z0.shape[0],), dmd.streaming.shift, generator).to(z0.device)
         s = sigma[:, None, None, None, None]
         noise = torch.randn(z0.shape, generator=generator).to(z0)
-        pred = self.critic.velocity(b["source"], (1 - s) * z0 + s * noise, sigma * 1000, b["context"], b["pose12"])
+        pred = self.critic.velocity(b["source"], (1 - s) * z0 + s * noise, sigma * 1000, b["context"], b["pose12"],
+                                    source_pose12=b.get("source_pose12"))
         loss = F.mse_loss(pred.float(), noise - z0)
         return loss, {"critic_fm": float(loss.detach())}
