@@ -192,9 +192,8 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
         notes.append(f"{f} latent frames are not a multiple of the chunk ({c}): the last source latent was repeated "
                      f"{pad}x for the final chunk and the extra output trimmed")
     path = trajectory.at_length(source.video_frames).latent_c2w()
-    known = source_camera is not None and model.conditioning.source_cameras
     session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed,
-                               source_camera=source_camera.at_length(source.video_frames).latent_c2w() if known else None)
+                               source_pose12=_source_poses(model, source_camera, source))
     stream = decoder.decode_stream() if decoder is not None else None
     total = latents.shape[2] // c
     chunks: list[StreamChunk] = []

@@ -97,15 +97,15 @@ class StreamingSession:
     they arrive. ``camera``: absolute camera-to-world poses, one per latent frame (``[N, 3|4, 4]``),
     or None for no camera; :meth:`set_camera` changes future poses between chunks. ``pose12``
     (training): per-sample relative target poses ``[B, f, 12]`` as the data pipeline computes them,
-    used instead of ``camera``. ``source_camera``: the source's own camera-to-world poses per latent frame, when
-    known, for a model conditioned on them (``conditioning.source_cameras``; held at the last one past its end);
-    ``source_pose12`` (training): the same as relative poses ``[B, f, 12]``.
+    used instead of ``camera``. ``source_pose12``: the source's own cameras relative to its first one,
+    ``[B, f, 12]``, when known, for a model conditioned on them (``conditioning.source_cameras``; held at the
+    last one past its end).
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
                  source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
                  latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None,
-                 source_camera: torch.Tensor | None = None, source_pose12: torch.Tensor | None = None,
+                 source_pose12: torch.Tensor | None = None,
                  compile: bool = False, cuda_graphs: bool = False) -> None:
         if model.conditioning.mode != "interleave":
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
@@ -137,10 +137,6 @@ class StreamingSession:
         self._retained: dict[int, _Retained] = {}
         self._pose12 = None if pose12 is None else pose12.to(model.device)
         self._source_pose12 = None if source_pose12 is None else source_pose12.to(model.device)
-        if source_camera is not None:   # (the argument pose12 hides the function of that name here)
-            from ..camera import pose12 as flat_poses
-            rel = flat_poses(relative_poses(source_camera, "first")).to(model.device)
-            self._source_pose12 = rel[None].expand(self.batch, -1, -1)
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
