@@ -391,9 +391,13 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
             loop = make_case(index, preset, loop=True, amplitude=amplitude, world=world)
             for name, frames in {**render(loop), "ground truth": loop.target}.items():
                 # loop closure: the camera returns to its start, so the last frame should match the first
-                add(family, "loop", name, "loop_l1", float((frames[-1] - frames[0]).abs().mean()))
+                closure = float((frames[-1] - frames[0]).abs().mean())
+                add(family, "loop", name, "loop_l1", closure)
+                record.setdefault("loop_l1", {})[name] = round(closure, 5)
                 if name != "ground truth":
-                    add(family, "loop", name, "psnr", psnr(frames, loop.target))
+                    score = psnr(frames, loop.target)
+                    add(family, "loop", name, "psnr", score)
+                    record.setdefault("psnr_loop", {})[name] = round(score, 3)
             cases.append(record)
             print_fn(f"{family} {i + 1}/{scenes} ({preset}, scene {index}) done  [{time.perf_counter() - t0:.0f} s]")
 

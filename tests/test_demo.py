@@ -116,6 +116,10 @@ def test_eval_reports_every_family_with_intervals(tmp_path):
         assert table[f]["1x"]["visibility"]["ratio"]["mean"] > 0
         assert "student − frozen frame 0" in result["paired_psnr"][f]["1x"]
         assert mean(f, "loop", "ground truth", "loop_l1") < mean(f, "loop", "copy source", "loop_l1")
+    methods = {"copy source", "student", "teacher", "frozen frame 0", "truth via VAE"}
+    for case in result["cases"]:   # per case, so that two methods can be compared paired (scripts/paired_claims.py)
+        assert set(case["psnr_1x"]) == set(case["psnr_2x"]) == set(case["psnr_loop"]) == methods
+        assert set(case["loop_l1"]) == methods | {"ground truth"} and case["loop_l1"]["frozen frame 0"] == 0
     avg = lambda tag, m: sum(mean(f, tag, m, "psnr") for f in table) / len(table)  # noqa: E731
     # the ceiling: the shipped tiny VAE reconstructs held-out truth to ~29 dB (docs/results.md)
     assert avg("1x", "truth via VAE") > 27 > avg("1x", "copy source")

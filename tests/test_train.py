@@ -79,8 +79,9 @@ def test_config_errors_name_the_key(tmp_path):
     assert c.causal.window_choices == [None, 2]
     with pytest.raises(ValueError, match="distill.teacher"):
         load_config(None, stage="distill", data="x")
-    with pytest.raises(ValueError, match="motion_weight"):
-        load_config(None, ["teacher.motion_weight=2"], data="x")
+    for alpha in (2, 1):    # α = 1 would train on frame differences alone (a teacher that predicts no picture)
+        with pytest.raises(ValueError, match=r"teacher\.motion_weight \(α\) must be in \[0, 1\)"):
+            load_config(None, [f"teacher.motion_weight={alpha}"], data="x")
     assert load_config(None, ["parallel=none"], data="x").parallel == "none"    # was read as null, then refused
     with pytest.raises(ValueError, match="parallel 'dp'"):
         load_config(None, ["parallel=dp"], data="x")
