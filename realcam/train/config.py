@@ -144,7 +144,7 @@ class TrainConfig:
             raise ValueError("distill.teacher: the distillation stage needs the teacher checkpoint (real score)")
         if not 0 <= self.teacher.motion_weight < 1:
             # α = 1 drops the flow-matching term: the loss then fixes only frame-to-frame differences, and a teacher
-            # trained on it predicts no picture at all (docs/results.md, "World v2: data, LoopAug, motion loss, width")
+            # trained on it predicts no picture at all (docs/results.md, "World v2: more scenes, LoopAug, motion loss, width")
             raise ValueError(f"teacher.motion_weight (α) must be in [0, 1) — α = 1 leaves only the motion term, which "
                              f"does not determine the picture; got {self.teacher.motion_weight}")
         if self.distill.cache_from not in ("clean", "exit"):
