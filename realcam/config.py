@@ -119,6 +119,7 @@ RopeTemporal = Literal["sequential", "shared"]
 SourceTimestep = Literal["shared", "zero"]
 PoseReference = Literal["first", "previous"]
 CameraTokens = Literal["frame", "rays"]
+RopePositions = Literal["grid", "rays"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,13 @@ class ConditioningConfig(_JsonMixin):
       the rays assume.
     - ``source_cameras`` (rays only): source token rays follow the source's own cameras (poses relative to its
       first one) where the caller knows them; without them the source is taken as held still at its first pose.
+    - ``rope_positions`` (rays only): ``grid`` = the spatial RoPE position of a token is its row and column;
+      ``rays`` = where the point ``rope_depth`` metres along its ray lands in the reference camera's picture (in
+      token units), so that "the same position" means "the same point of the scene" across cameras and a
+      model that copies the source at equal positions warps it (:func:`realcam.camera.rays.reference_positions`).
+      ``rope_depth``: one depth for every head, or several (a list whose length divides the number of heads): the
+      heads are split into that many equal groups, each matching rays at its own depth, like the planes of a
+      plane sweep (a turn needs no depth; a move is exact only for points at the depth a head assumes).
     """
 
     mode: ConditioningMode = "interleave"
@@ -152,11 +160,13 @@ class ConditioningConfig(_JsonMixin):
     camera_tokens: CameraTokens = "frame"
     ray_fov_deg: float = 60.0
     source_cameras: bool = False
+    rope_positions: RopePositions = "grid"
+    rope_depth: float | tuple[float, ...] = 4.0
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
                               ("source_timestep", ("shared", "zero")), ("pose_reference", ("first", "previous")),
-                              ("camera_tokens", ("frame", "rays"))):
+                              ("camera_tokens", ("frame", "rays")), ("rope_positions", ("grid", "rays"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"conditioning {name}={getattr(self, name)!r}; choose one of {allowed}")
         if self.camera_tokens == "rays" and self.pose_reference != "first":
@@ -165,9 +175,25 @@ class ConditioningConfig(_JsonMixin):
         if self.source_cameras and self.camera_tokens != "rays":
             raise ValueError("conditioning source_cameras=true needs camera_tokens='rays' (source tokens carry their "
                              "camera as rays)")
+        if self.rope_positions == "rays" and self.camera_tokens != "rays":
+            raise ValueError("conditioning rope_positions='rays' needs camera_tokens='rays' (source tokens must carry "
+                             "their own camera, not the target's)")
+        if isinstance(self.rope_depth, list):          # from JSON or a --set override: hashable like every field
+            object.__setattr__(self, "rope_depth", tuple(self.rope_depth))
+        depths = self.rope_depths
+        if not 1 <= len(depths) <= 64 or any(isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 1e6
+                                             for d in depths):
+            raise ValueError(f"conditioning rope_depth={self.rope_depth!r}; give the depth in metres at which rays are "
+                             "matched (or a list of up to 64, one per group of heads), each above 0 and at most 1e6 "
+                             "(large = directions only)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")
+
+    @property
+    def rope_depths(self) -> tuple[float, ...]:
+        """``rope_depth`` as a tuple: one depth per group of heads."""
+        return tuple(self.rope_depth) if isinstance(self.rope_depth, (tuple, list)) else (self.rope_depth,)
 
     def replace(self, **changes: Any) -> "ConditioningConfig":
         return dataclasses.replace(self, **changes)

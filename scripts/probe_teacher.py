@@ -11,6 +11,9 @@ held-out world-v2 cases (pan and arc presets, amplitude 1.0) it renders the sour
 and with the camera held at its first pose, and reports how far the teacher's one-step prediction beats the
 frozen first frame on frames 8–33 in each case, and the paired difference (PSNR, mean and 95 % bootstrap
 interval); with several files, each later one is also compared case by case with the first.
+
+A file may be followed by ``::`` and conditioning fields to change before probing, e.g.
+``teacher.safetensors::rope_positions=rays,rope_depth=4`` (the same weights read with other RoPE positions).
 """
 from __future__ import annotations
 
@@ -23,8 +26,20 @@ from realcam.train.data import LatentPairs
 from realcam.weights import load_dit
 
 
-def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
+def load_teacher(spec: str):
+    """``PATH`` or ``PATH::field=value,...`` (conditioning fields changed after loading)."""
+    path, _, changes = spec.partition("::")
     teacher = load_dit(path, dtype=torch.float32).eval()
+    if changes:
+        fields = dict(item.split("=", 1) for item in changes.split(","))
+        current = teacher.conditioning.to_dict()
+        typed = {k: type(current[k])(v) if not isinstance(current[k], bool) else v == "true" for k, v in fields.items()}
+        teacher.conditioning = teacher.conditioning.replace(**typed)
+    return teacher
+
+
+def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
+    teacher = load_teacher(path)
     pairs_data = LatentPairs(data, pose_reference=teacher.conditioning.pose_reference, text_dim=teacher.cfg.text_dim)
     g = torch.Generator().manual_seed(0)
     batch = pairs_data.batch(list(range(0, len(pairs_data), max(len(pairs_data) // pairs, 1)))[:pairs], g)
@@ -55,7 +70,7 @@ def still_source(path: str, vae_path: str, cases: int) -> dict[str, list[float]]
     from realcam.vae import load_vae
 
     vae = load_vae(vae_path, dtype=torch.float32)
-    teacher = load_dit(path, dtype=torch.float32).eval()
+    teacher = load_teacher(path)
     text = text_context(teacher)
     gain: dict[str, list[float]] = {"moving source": [], "still source": []}
     for i in range(cases):

@@ -30,10 +30,22 @@ if [ ! -f "$VAE" ]; then
   $PY -m realcam train-vae --config configs/world_v2_vae.yaml --data "$WORK/vae_scenes" --out "$R/v2_vae"
   $PY -m realcam train-vae --config configs/world_v2_vae.yaml --data "$WORK/vae_scenes" --out "$R/v2_vae" --steps 14000
 fi
-# 3. DiT latents
+# 3. DiT latents: the first 320 scenes of seed 2 (grid teacher, ablations), and all 960 (the RoPE-positions stages)
 synth "$WORK/dit_scenes" 2 --shared-start 3
 [ -d "$WORK/dit_latents" ] || $PY -m realcam preprocess --data "$WORK/dit_scenes" --vae "$VAE" --out "$WORK/dit_latents" \
   --frames 33 > "$WORK/preprocess.log"
+if [ ! -f "$WORK/dit_scenes_960/.done" ]; then       # scenes 320-959 of the same set, two processes of 320
+  for k in 0 1; do
+    OMP_NUM_THREADS=1 $PY -m realcam synth --out "$WORK/more_scenes" --scenes 320 --first $((320 + k * 320)) --cameras 4 \
+      --frames 33 --size 64 --trajectories random --seed 2 --world v2 --shared-start 3 > "$WORK/more_scenes.synth$k.log" 2>&1 &
+  done
+  wait
+  rm -rf "$WORK/dit_scenes_960" && mkdir -p "$WORK/dit_scenes_960"
+  cp -r "$WORK"/dit_scenes/scene* "$WORK"/more_scenes/scene* "$WORK/dit_scenes_960/"
+  touch "$WORK/dit_scenes_960/.done"
+fi
+[ -d "$WORK/dit_latents_960" ] || $PY -m realcam preprocess --data "$WORK/dit_scenes_960" --vae "$VAE" \
+  --out "$WORK/dit_latents_960" --frames 33 > "$WORK/preprocess_960.log"
 # 4. teacher (stopped once after step 800 to keep that snapshot as the matched baseline of the teacher ablations;
 #    the second call resumes exactly), causal initialisation, DMD
 T="$R/v2_teacher"
@@ -42,15 +54,20 @@ if [ ! -f "$T/teacher_step800.safetensors" ]; then
   cp "$T/teacher.safetensors" "$T/teacher_step800.safetensors"
 fi
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T"
-$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_causal" \
-  --set model.init="$T/teacher.safetensors"
-$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents" --out "$R/v2_distill" \
-  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$T/teacher.safetensors"
-# 5. a weights folder for demo/eval (--weights)
+# the grid teacher fine-tuned with RoPE positions from the camera rays (one thread, as the run behind
+# docs/results.md), then the causal initialisation and DMD from it, on the 960 scenes
+RT="$R/v2_rope_teacher"
+OMP_NUM_THREADS=1 $PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/dit_latents_960" \
+  --out "$RT" --set model.init="$T/teacher.safetensors"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_causal" \
+  --set model.init="$RT/teacher.safetensors"
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_distill" \
+  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$RT/teacher.safetensors"
+# 5. a weights folder for demo/eval (--weights): the same files as realcam/assets/world_v2
 W="$WORK/weights"
 mkdir -p "$W"
 cp "$VAE" "$W/vae.safetensors"
-cp "$T/teacher.safetensors" "$W/teacher.safetensors"
+cp "$RT/teacher.safetensors" "$W/teacher.safetensors"
 cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
 cat > "$W/README.json" <<JSON
 {"made_by": "scripts/train_world_v2.sh (the world_v2 configs in configs/)", "world": "v2", "benchmark_amplitude": 1.0}
@@ -59,8 +76,8 @@ JSON
 #    chunk1  — the causal initialisation with 1-latent-frame chunks instead of 3 (same teacher, same steps)
 #    prefix  — the teacher with ReCamMaster's prefix layout instead of interleave  } 800 steps on the main run's
 #    loopaug — the teacher on LoopAug data (loop windows + the originals)          } schedule: matched by step 800
-$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents" --out "$R/v2_ablate_chunk1" \
-  --set model.init="$T/teacher.safetensors" --set causal.chunk=1
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_ablate_chunk1" \
+  --set model.init="$RT/teacher.safetensors" --set causal.chunk=1
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" \
   --out "$R/v2_ablate_prefix" --set model.conditioning=prefix --until 800
 [ -d "$WORK/scenes_loopaug" ] || $PY -m realcam loopaug --data "$WORK/dit_scenes" --out "$WORK/scenes_loopaug" \

@@ -1,6 +1,7 @@
 """Behaviour of the model pieces: attention backends and masks, sequence layouts, RoPE, input errors."""
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -251,3 +252,83 @@ def test_ray_conditioning_layout_config_and_checkpoint(tmp_path):
         out = model.velocity(src, tgt, t, ctx, pose)
         assert torch.equal(out, loaded.velocity(src, tgt, t, ctx, pose))
         assert not torch.allclose(out, model.velocity(src, tgt, t, ctx, pose + 0.1))   # the rays reach the output
+
+
+def test_ray_rope_positions_put_the_same_scene_point_at_the_same_position(tmp_path):
+    """rope_positions='rays': a token's spatial RoPE position is where its ray meets the scene (at rope_depth) in the
+    reference camera's grid. The reference camera gets its own grid back, so a model given identity cameras is the
+    grid-RoPE model exactly; after a turn, or a move with the point at rope_depth, the target token lands on the source
+    token that sees the same point, so "copy the source at equal positions" becomes the warp."""
+    from realcam.camera import rotation_from_ypr
+    from realcam.camera.rays import reference_positions
+    from realcam.model.rope import grid_positions
+    from realcam.weights import load_dit, save_realcam_checkpoint
+    from tests.conftest import randomize_
+
+    h, w, fov = 6, 8, 60.0
+    identity = torch.eye(3, 4).flatten()[None, None]
+    assert torch.allclose(reference_positions(identity, h, w, fov, 4.0)[0, 0],
+                          grid_positions(torch.zeros(1), h, w)[:, 1:], atol=1e-12)
+    tan_x = math.tan(math.radians(fov) / 2)
+    for yaw, pitch, origin, depth in ((10.0, 0.0, (0.0, 0.0, 0.0), 4.0), (-6.0, 3.0, (0.0, 0.0, 0.0), 1e5),
+                                      (0.0, 0.0, (0.5, 0.0, 0.0), 4.0), (0.0, 0.0, (0.0, 0.0, 1.0), 3.0)):
+        pose = torch.eye(3, 4, dtype=torch.float64)
+        pose[:, :3] = rotation_from_ypr(yaw, pitch, 0.0)[0]
+        pose[:, 3] = torch.tensor(origin, dtype=torch.float64)
+        pos = reference_positions(pose.flatten()[None, None], h, w, fov, depth)[0, 0]
+        # the scene point the target's centre-left token sees at `depth`, projected by hand into the reference camera
+        row, col = h // 2, 2
+        x = ((col + 0.5) / w * 2 - 1) * tan_x
+        y = ((row + 0.5) / h * 2 - 1) * tan_x * h / w
+        d = pose[:, :3] @ torch.tensor([x, y, 1.0], dtype=torch.float64)
+        p = pose[:, 3] + depth * d / d.norm()
+        want = torch.stack([(p[1] / p[2] / (tan_x * h / w) + 1) * h / 2 - 0.5, (p[0] / p[2] / tan_x + 1) * w / 2 - 0.5])
+        assert torch.allclose(pos[row * w + col], want, atol=1e-9), (yaw, pitch, origin)
+        if origin == (0.0, 0.0, 0.0):   # a pure turn moves every token by the same angle: positions depend on no depth
+            assert torch.allclose(pos, reference_positions(pose.flatten()[None, None], h, w, fov, 0.5)[0, 0], atol=1e-9)
+    # a camera turned backwards yields finite, clamped positions
+    back = torch.eye(3, 4, dtype=torch.float64)
+    back[:, :3] = rotation_from_ypr(180.0, 0.0, 0.0)[0]
+    far = reference_positions(back.flatten()[None, None], h, w, fov, 4.0)
+    assert torch.isfinite(far).all() and far[..., 1].abs().amax() <= 5 * w
+
+    with pytest.raises(ValueError, match="rope_positions='rays' needs camera_tokens='rays'"):
+        ConditioningConfig(rope_positions="rays")
+    for bad in (0.0, -1.0, float("nan"), True, 2e6):
+        with pytest.raises(ValueError, match="rope_depth"):
+            ConditioningConfig(camera_tokens="rays", rope_positions="rays", rope_depth=bad)
+    grid_cond = ConditioningConfig(camera_tokens="rays")
+    cond = grid_cond.replace(rope_positions="rays", rope_depth=3.0)
+    grid_model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=grid_cond), seed=5).eval()
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=5).eval()
+    g = torch.Generator().manual_seed(1)
+    src, tgt = torch.randn(2, 2, 16, 2, 4, 4, generator=g)
+    ctx, t = torch.randn(2, 3, TINY.text_dim, generator=g), torch.tensor([600.0, 300.0])
+    still = identity.expand(2, 2, 12).clone()
+    turned = torch.eye(3, 4).repeat(2, 2, 1, 1)
+    turned[1, 1, :, :3] = rotation_from_ypr(12.0, 0.0, 0.0)[0].float()
+    turned = turned.flatten(2)
+    with torch.no_grad():
+        assert torch.equal(model.velocity(src, tgt, t, ctx, still), grid_model.velocity(src, tgt, t, ctx, still))
+        a, b = model.velocity(src, tgt, t, ctx, turned), grid_model.velocity(src, tgt, t, ctx, turned)
+        assert torch.allclose(a[0], b[0]) and not torch.allclose(a[1], b[1])   # per sample: only the turned one moves
+        loaded = load_dit(save_realcam_checkpoint(model, tmp_path / "ray_rope.safetensors"))
+        assert loaded.conditioning == cond and torch.equal(loaded.velocity(src, tgt, t, ctx, turned), a)
+        # several depths, one per group of heads: equal depths are the one-depth model; a group whose depth changes
+        # changes the output only under translation (a turn is the same at every depth)
+        same = RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(rope_depth=[3.0] * TINY.num_heads))
+        same.load_state_dict(model.state_dict())
+        assert isinstance(same.conditioning.rope_depth, tuple)
+        assert torch.allclose(same.velocity(src, tgt, t, ctx, turned), a, atol=1e-6)
+        sweep = RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(rope_depth=(3.0,) * (TINY.num_heads - 1) + (50.0,)))
+        sweep.load_state_dict(model.state_dict())
+        assert torch.allclose(sweep.velocity(src, tgt, t, ctx, turned), a, atol=1e-6)
+        moved = turned.clone()
+        moved[1, 1, 3] = 0.8                                                          # step 0.8 m right
+        assert not torch.allclose(sweep.velocity(src, tgt, t, ctx, moved), model.velocity(src, tgt, t, ctx, moved), atol=1e-4)
+        assert load_dit(save_realcam_checkpoint(sweep, tmp_path / "sweep.safetensors")).conditioning == sweep.conditioning
+    with pytest.raises(ValueError, match="must divide"):
+        bad = RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(rope_depth=(1.0,) * (TINY.num_heads + 1)))
+        bad.velocity(src, tgt, t, ctx, turned)
+    with pytest.raises(ValueError, match="rope_depth"):
+        cond.replace(rope_depth=(2.0, -1.0))

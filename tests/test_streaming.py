@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from realcam.config import ConditioningConfig, StreamingConfig, TINY
-from realcam.model import RealCamDiT, SequenceLayout
+from realcam.model import RealCamDiT, SequenceLayout, TokenGrid
 from realcam.model.kv_cache import KVCache
 from realcam.model.masks import block_causal_mask
 from realcam.model.rope import grid_positions, make_rope
@@ -30,20 +30,30 @@ def _clip(n_chunks, seed=0):
             torch.rand(n_chunks, generator=g) * 1000)
 
 
-def _rope_at_rank(model, rank):
+def _rope_at_rank(model, rank, chunk=None, poses=None):
     layout = SequenceLayout(model.conditioning, C, start=rank * C)
+    if model.conditioning.rope_positions == "rays" and chunk is not None:   # the chunk's own cameras place its tokens
+        own = SequenceLayout(model.conditioning, C, start=chunk * C)
+        cam, _ = own.frame_cameras(poses[:, chunk * C:(chunk + 1) * C])
+        return model.rope_for(TokenGrid(2 * C, H // 2, W // 2), layout.temporal_positions(), cam)
     return make_rope(grid_positions(layout.temporal_positions(), H // 2, W // 2), TINY.head_dim)
 
 
-@pytest.mark.parametrize("rope_mode,sink,window", [
-    ("absolute", 1, None),    # window covers everything: plain block-causal
-    ("absolute", 1, 2),       # sink + rolling window, with evictions
-    ("absolute", 0, 1),       # rolling window only
-    ("cache_slot", 1, None),  # slot positions equal absolute ones while nothing is evicted
+RAY_ROPE = ConditioningConfig(camera_tokens="rays", rope_positions="rays", rope_depth=3.0)
+
+
+@pytest.mark.parametrize("rope_mode,sink,window,cond", [
+    ("absolute", 1, None, None),        # window covers everything: plain block-causal
+    ("absolute", 1, 2, None),           # sink + rolling window, with evictions
+    ("absolute", 0, 1, None),           # rolling window only
+    ("cache_slot", 1, None, None),      # slot positions equal absolute ones while nothing is evicted
+    ("absolute", 1, 2, RAY_ROPE),       # spatial positions from each token's ray (per-sample tables)
+    ("cache_slot", 1, None, RAY_ROPE),  # ... re-rotated per cached chunk from that chunk's cameras
+    ("cache_slot", 1, None, RAY_ROPE.replace(rope_depth=(1.5, 6.0))),   # one table per sample and head group
 ])
-def test_cache_equals_masked_full_forward(rope_mode, sink, window, report):
+def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report):
     n = 6
-    model = _model()
+    model = _model(cond=cond)
     source, target, ctx, poses, t_chunk = _clip(n)
     full = SequenceLayout(model.conditioning, n * C)
     t_frames = t_chunk.repeat_interleave(C)[None]                       # each chunk at its own timestep
@@ -61,14 +71,15 @@ def test_cache_equals_masked_full_forward(rope_mode, sink, window, report):
         lay = SequenceLayout(model.conditioning, C, start=i * C)
         sl = slice(i * C, (i + 1) * C)
         cam_i, w_i = lay.frame_cameras(poses[:, sl])
-        cache.begin_chunk(i, lambda r: _rope_at_rank(model, r))
+        cache.begin_chunk(i, lambda r, c: _rope_at_rank(model, r, c, poses))
         with torch.no_grad():
             out = model(lay.build(source[:, :, sl], target[:, :, sl]),
                         lay.frame_timesteps(t_frames[:, sl]), ctx_kv, cam=cam_i, cam_weight=w_i,
                         t_positions=lay.temporal_positions(), cache=cache)
         cache.commit(i)
         worst = max(worst, (out - reference[:, :, 2 * i * C:2 * (i + 1) * C]).abs().max().item())
-    report(f"{rope_mode} sink={sink} window={window}: max-abs cache vs masked forward {worst:.2e}")
+    report(f"{rope_mode} sink={sink} window={window} rope {model.conditioning.rope_positions}: max-abs cache vs masked "
+           f"forward {worst:.2e}")
     assert worst <= 1e-5
     assert cache.tokens == (1 + sink + (n if window is None else window)) * TOKENS
 
@@ -125,20 +136,20 @@ def _path(n_latent, kind="dolly"):
     return c2w
 
 
-@pytest.mark.parametrize("camera_tokens", ["frame", "rays"])
-def test_session_equals_masked_rollout(camera_tokens, report):
+@pytest.mark.parametrize("camera_tokens,rope_positions", [("frame", "grid"), ("rays", "grid"), ("rays", "rays")])
+def test_session_equals_masked_rollout(camera_tokens, rope_positions, report):
     n = 5
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
-    model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens))
+    model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens, rope_positions=rope_positions))
     source, _, ctx, _, _ = _clip(n)
-    path = _path(n * C)
+    path = _path(n * C, "pan" if rope_positions == "rays" else "dolly")
     from realcam.camera import pose12, relative_poses
     poses = pose12(relative_poses(path))[None]
     session = StreamingSession(model, ctx, config=cfg, source=source, camera=path, seed=7)
     got = [session.step().latents for _ in range(n)]
     want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
     worst = max((a - b).abs().max().item() for a, b in zip(got, want))
-    report(f"session vs masked rollout ({camera_tokens} cameras): {worst:.2e}")
+    report(f"session vs masked rollout ({camera_tokens} cameras, {rope_positions} RoPE positions): {worst:.2e}")
     assert worst <= 1e-5
 
 
@@ -260,18 +271,20 @@ def test_absolute_rope_stream_outlives_the_rope_table(report):
     assert session.config.rope_mode == "absolute" and session.notes == []
 
 
-def test_rope_switch_recaches_exactly():
+@pytest.mark.parametrize("cond", [None, RAY_ROPE])
+def test_rope_switch_recaches_exactly(cond):
     """While nothing has been evicted, cache-slot positions equal absolute ones, so a stream that switches
-    mid-way (a small RoPE table here) must give the very chunks of a stream that never had to switch."""
+    mid-way (a small RoPE table here) must give the very chunks of a stream that never had to switch — also
+    when spatial positions follow each chunk's camera rays."""
     import dataclasses
     import warnings
 
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=8, rope_mode="absolute")
-    big = _model(seed=10)
-    small = _model(seed=10)
+    big = _model(seed=10, cond=cond)
+    small = _model(seed=10, cond=cond)
     small.cfg = dataclasses.replace(small.cfg, rope_max_positions=14)   # chunk 3 reaches position 15
     source, _, ctx, _, _ = _clip(6, seed=4)
-    path = _path(6 * C)
+    path = _path(6 * C, "pan")
     ref = StreamingSession(big, ctx, config=cfg, source=source, camera=path, seed=2)
     sw = StreamingSession(small, ctx, config=cfg, source=source, camera=path, seed=2)
     with warnings.catch_warnings():

@@ -49,3 +49,28 @@ def ray_features(poses: torch.Tensor, height: int, width: int, fov_deg: float) -
     freqs = (2.0 ** torch.arange(RAY_OCTAVES, device=poses.device)) * (math.pi / 2)
     angles = (d[..., None] * freqs).flatten(-2)                          # [B, F, N, 3·octaves]
     return torch.cat([angles.sin(), angles.cos(), d, torch.linalg.cross(o, d, dim=-1)], dim=-1).to(poses.dtype)
+
+
+def reference_positions(poses: torch.Tensor, height: int, width: int, fov_deg: float, depth: float) -> torch.Tensor:
+    """Where each token's ray lands in the reference camera's token grid: ``[B, F, height·width, 2]`` (row, column),
+    float64, for ``ConditioningConfig.rope_positions = 'rays'``.
+
+    The point ``depth`` metres along the ray through a token's centre (origin ``o`` and direction ``d`` as in
+    :func:`ray_features`) is projected by the reference pinhole camera of the same field of view; a camera at the
+    reference pose gets back exactly its own grid (row ``i``, column ``j``). For a pure rotation the result does not
+    depend on ``depth``; under translation it is exact for scene points at that depth. Points at or behind the
+    reference camera's plane are held just in front of it, and positions are clamped to four grids either side so a
+    backward-looking camera yields large but finite positions."""
+    if poses.shape[-1] != 12:
+        raise ValueError(f"poses must be [..., 12] (flattened 3x4), got {tuple(poses.shape)}")
+    m = poses.to(torch.float64).unflatten(-1, (3, 4))
+    rot, origin = m[..., :3], m[..., 3]
+    local = token_directions(height, width, fov_deg, device=poses.device, dtype=torch.float64)
+    d = torch.einsum("bfij,nj->bfni", rot, local)
+    point = origin[:, :, None] + depth * d                                    # [B, F, N, 3]
+    z = point[..., 2].clamp(min=1e-3 * depth)
+    tan_x = math.tan(math.radians(fov_deg) / 2)
+    tan_y = tan_x * height / width
+    col = (point[..., 0] / z / tan_x + 1) * width / 2 - 0.5
+    row = (point[..., 1] / z / tan_y + 1) * height / 2 - 0.5
+    return torch.stack([row.clamp(-4.0 * height, 5.0 * height), col.clamp(-4.0 * width, 5.0 * width)], dim=-1)

@@ -21,7 +21,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from ..camera.rays import RAY_DIM, ray_features
+from ..camera.rays import RAY_DIM, ray_features, reference_positions
 from ..config import ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
 from .kv_cache import BlockKV, KVCache
@@ -287,13 +287,30 @@ class RealCamDiT(nn.Module):
         x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)
         return x.reshape(x.shape[0], self.cfg.out_dim, grid.frames * pt, grid.height * ph, grid.width * pw)
 
-    def rope_for(self, grid: TokenGrid, t_positions: torch.Tensor | None) -> Rope:
+    def rope_for(self, grid: TokenGrid, t_positions: torch.Tensor | None, cam: torch.Tensor | None = None) -> Rope:
+        """RoPE of the sequence; with ``rope_positions='rays'`` and cameras ``cam`` ``[B, F, 12]`` the spatial
+        positions are where each token's ray lands in the reference camera (one rotation table per sample)."""
         if t_positions is None:
             t_positions = torch.arange(grid.frames, dtype=torch.float64)
         if t_positions.shape != (grid.frames,):
             raise ValueError(f"need one temporal position per sequence frame ({grid.frames}), got {tuple(t_positions.shape)}")
-        return make_rope(grid_positions(t_positions.to(self.device), grid.height, grid.width),
-                         self.cfg.head_dim, self.cfg.rope_theta)
+        positions = grid_positions(t_positions.to(self.device), grid.height, grid.width)
+        if cam is None or self.conditioning.rope_positions != "rays":
+            return make_rope(positions, self.cfg.head_dim, self.cfg.rope_theta)
+        depths = self.conditioning.rope_depths
+        heads = self.cfg.num_heads
+        if heads % len(depths):
+            raise ValueError(f"conditioning rope_depth has {len(depths)} depths; their number must divide the "
+                             f"{heads} attention heads (one group of heads per depth)")
+        spatial = torch.stack([reference_positions(cam.to(self.device), grid.height, grid.width,
+                                                   self.conditioning.ray_fov_deg, d).flatten(1, 2)
+                               for d in depths], dim=2)                           # [B, L, depths, 2]
+        time = positions[None, :, None, :1].expand(cam.shape[0], -1, len(depths), 1)
+        rope = make_rope(torch.cat([time, spatial], dim=-1), self.cfg.head_dim, self.cfg.rope_theta)
+        if len(depths) == 1:                                                      # one table per sample
+            return Rope(rope.cos[:, :, 0], rope.sin[:, :, 0])
+        per_head = heads // len(depths)                                           # one per sample and head
+        return Rope(rope.cos.repeat_interleave(per_head, dim=2), rope.sin.repeat_interleave(per_head, dim=2))
 
     # the forward pass ---------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list, *,
@@ -314,12 +331,12 @@ class RealCamDiT(nn.Module):
         if t.ndim == 2 and t.shape[1] != x.shape[2]:
             raise ValueError(f"per-frame timesteps [B, {t.shape[1]}] do not match {x.shape[2]} sequence frames")
         tokens, grid = self.patchify(x)
-        rope = self.rope_for(grid, t_positions)
+        cam_in = self._camera_input(cam, cam_weight, grid)
+        rope = self.rope_for(grid, t_positions, cam)
         e, e0 = self.embed_time(t.to(self.device))
         # per-block K/V precomputed by embed_text (streaming), or text tokens that every block projects inside
         # its own forward (so a sharded block's weights are only touched there, as FSDP requires)
         context_kv = context if isinstance(context, list) else [self.embed_context(context)] * len(self.blocks)
-        cam_in = self._camera_input(cam, cam_weight, grid)
         recompute = self.activation_checkpointing and cache is None and torch.is_grad_enabled()
         for i, (block, kv) in enumerate(zip(self.blocks, context_kv)):
             if recompute:

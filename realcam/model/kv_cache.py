@@ -116,10 +116,12 @@ class KVCache:
         self.plan = None
 
     # one chunk -------------------------------------------------------------------------------------------
-    def begin_chunk(self, chunk: int, rope_at_rank: Callable[[int], Rope] | None = None) -> None:
+    def begin_chunk(self, chunk: int, rope_at_rank: Callable[[int, int | None], Rope] | None = None) -> None:
         """Plan the attention of chunk ``chunk`` over what is cached.
 
-        ``rope_at_rank(r)`` (cache_slot mode) gives the RoPE of a chunk placed at chronological rank r.
+        ``rope_at_rank(r, c)`` (cache_slot mode) gives the RoPE of chunk ``c`` placed at chronological rank r (``c``
+        is None for an empty, masked region); the chunk matters where spatial positions follow its cameras
+        (``ConditioningConfig.rope_positions='rays'``).
         """
         ct = self.chunk_tokens
         filled = [i for i, c in enumerate(self.regions) if i > 0 and c is not None]
@@ -137,8 +139,8 @@ class KVCache:
             order = sorted(filled, key=lambda i: self.regions[i])
             rank = {region: r for r, region in enumerate(order)}
             rank[0] = len(order)
-            ropes = [rope_at_rank(rank.get(i, 0)) for i in range(last + 1)]
-            key_rope = Rope(torch.cat([r.cos for r in ropes]), torch.cat([r.sin for r in ropes]))
+            ropes = [rope_at_rank(rank.get(i, 0), chunk if i == 0 else self.regions[i]) for i in range(last + 1)]
+            key_rope = Rope.cat(ropes)   # per-sample tables (camera positions) broadcast a masked region's grid one
             query_rope = ropes[0]
         self.plan = CachePlan(key_tokens, key_mask, query_rope, key_rope)
         self.regions[0] = chunk

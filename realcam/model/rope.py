@@ -16,19 +16,36 @@ from .layers import head_dim_split
 
 @dataclass(frozen=True)
 class Rope:
-    """cos/sin of the rotation angles, ``[L, head_dim/2]`` each, float32."""
+    """cos/sin of the rotation angles, float32: ``[L, head_dim/2]`` each, ``[B, L, head_dim/2]`` when positions differ
+    per sample (camera-dependent positions), or ``[B, L, heads, head_dim/2]`` when they differ per head too."""
 
     cos: torch.Tensor
     sin: torch.Tensor
 
     def __len__(self) -> int:
-        return self.cos.shape[0]
+        return self.cos.shape[0 if self.cos.ndim == 2 else 1]
+
+    @staticmethod
+    def cat(ropes: list["Rope"]) -> "Rope":
+        """Concatenate along the token axis; tables of fewer dimensions are broadcast to the largest form."""
+        big = max(ropes, key=lambda r: r.cos.ndim).cos
+        def lift(t: torch.Tensor) -> torch.Tensor:
+            if t.ndim == 2:
+                t = t[None]
+            if t.ndim == 3 and big.ndim == 4:
+                t = t[:, :, None]
+            return t.expand(big.shape[0], t.shape[1], *big.shape[2:]) if big.ndim > 2 else t
+        if big.ndim == 2:
+            return Rope(torch.cat([r.cos for r in ropes]), torch.cat([r.sin for r in ropes]))
+        return Rope(torch.cat([lift(r.cos) for r in ropes], dim=1), torch.cat([lift(r.sin) for r in ropes], dim=1))
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """Rotate consecutive channel pairs of ``x`` ``[B, L, H, D]``: as complex numbers (x0 + i·x1)·(cos + i·sin),
         one complex multiply (1.3× faster on CPU than the four real products and a stack)."""
         xc = torch.view_as_complex(x.float().contiguous().unflatten(-1, (-1, 2)))
-        return torch.view_as_real(xc * self.rotation[None, :, None]).flatten(-2).type_as(x)
+        rot = self.rotation
+        rot = rot[None, :, None] if rot.ndim == 2 else rot[:, :, None] if rot.ndim == 3 else rot
+        return torch.view_as_real(xc * rot).flatten(-2).type_as(x)
 
     @property
     def rotation(self) -> torch.Tensor:
@@ -41,12 +58,12 @@ class Rope:
 
 
 def rope_angles(positions: torch.Tensor, head_dim: int, theta: float = 10000.0) -> torch.Tensor:
-    """Angles ``[L, head_dim/2]`` for positions ``[L, 3]`` (t, h, w), float64."""
+    """Angles ``[..., L, head_dim/2]`` for positions ``[..., L, 3]`` (t, h, w), float64."""
     parts = []
     for axis, d in enumerate(head_dim_split(head_dim)):
         omega = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64, device=positions.device) / d)
-        parts.append(positions[:, axis].to(torch.float64)[:, None] * omega)
-    return torch.cat(parts, dim=1)
+        parts.append(positions[..., axis].to(torch.float64)[..., None] * omega)
+    return torch.cat(parts, dim=-1)
 
 
 def make_rope(positions: torch.Tensor, head_dim: int, theta: float = 10000.0) -> Rope:

@@ -22,7 +22,7 @@ import torch
 
 from ..camera import pose12, relative_poses
 from ..config import StreamingConfig
-from ..model import RealCamDiT, SequenceLayout
+from ..model import RealCamDiT, SequenceLayout, TokenGrid
 from ..seeding import seed_generator
 from ..model.kv_cache import KVCache
 from ..model.rope import Rope
@@ -322,14 +322,18 @@ class StreamingSession:
         self.notes.append(note)
         warnings.warn(note, stacklevel=3)
 
-    def _rope_at_rank(self, rank: int) -> Rope:
+    def _rope_at_rank(self, rank: int, chunk: int | None = None) -> Rope:
+        """Cache-slot RoPE of ``chunk`` placed at rank ``rank``: temporal positions of the rank; spatial positions
+        from the chunk's own cameras when the model places tokens by their rays (not memoised then: a table per
+        (rank, chunk) would grow with the stream)."""
+        layout = SequenceLayout(self.model.conditioning, self.chunk, start=rank * self.chunk)
+        if self.model.conditioning.rope_positions == "rays" and chunk is not None:
+            cam, _ = self._cameras(chunk, SequenceLayout(self.model.conditioning, self.chunk, start=chunk * self.chunk))
+            if cam is not None:
+                return self.model.rope_for(TokenGrid(2 * self.chunk, *self._token_hw), layout.temporal_positions(), cam)
         if rank not in self._rank_ropes:
-            layout = SequenceLayout(self.model.conditioning, self.chunk, start=rank * self.chunk)
-            h, w = self._token_hw
-            from ..model.rope import grid_positions, make_rope
-
-            pos = grid_positions(layout.temporal_positions().to(self.model.device), h, w)
-            self._rank_ropes[rank] = make_rope(pos, self.model.cfg.head_dim, self.model.cfg.rope_theta)
+            self._rank_ropes[rank] = self.model.rope_for(TokenGrid(2 * self.chunk, *self._token_hw),
+                                                         layout.temporal_positions())
         return self._rank_ropes[rank]
 
     def _ensure_cache(self, source: torch.Tensor) -> None:

@@ -421,7 +421,8 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until:
             except ImportError:
                 print("tensorboard is not installed; logging to log.jsonl only")
         if progress:
-            where = f"resuming at step {start} from {resume}" if resume is not None else "from scratch"
+            where = (f"resuming at step {start} from {resume}" if resume is not None
+                     else f"step 0 from {cfg.model.init}" if cfg.model.init else "step 0 from random weights")
             print(f"[{cfg.stage}] {stage.describe} | {d.world} process(es), {d.device}, "
                   f"{getattr(stage.parts[0].wrapped, 'parallel_mode', 'none')} | {where}", flush=True)
     autocast = torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
