@@ -31,9 +31,14 @@ def load_teacher(spec: str):
     path, _, changes = spec.partition("::")
     teacher = load_dit(path, dtype=torch.float32).eval()
     if changes:
-        fields = dict(item.split("=", 1) for item in changes.split(","))
         current = teacher.conditioning.to_dict()
-        typed = {k: type(current[k])(v) if not isinstance(current[k], bool) else v == "true" for k, v in fields.items()}
+        typed = {}
+        for item in changes.split(","):
+            key, eq, value = item.partition("=")
+            if not eq or key not in current:
+                raise SystemExit(f"{spec}: '{item}' is not FIELD=VALUE with a conditioning field ({', '.join(current)})")
+            old = current[key]    # a number, a word or true/false (a list of depths: give one depth here)
+            typed[key] = value == "true" if isinstance(old, bool) else float(value) if isinstance(old, (int, float, tuple)) else value
         teacher.conditioning = teacher.conditioning.replace(**typed)
     return teacher
 
