@@ -54,10 +54,10 @@ if [ ! -f "$T/teacher_step800.safetensors" ]; then
   cp "$T/teacher.safetensors" "$T/teacher_step800.safetensors"
 fi
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T"
-# the grid teacher fine-tuned with RoPE positions from the camera rays (one thread, as the run behind
-# docs/results.md), then the causal initialisation and DMD from it, on the 960 scenes
+# the grid teacher fine-tuned with RoPE positions from the camera rays and the source's own cameras (two threads,
+# as the run behind docs/results.md), then the causal initialisation and DMD from it, on the 960 scenes
 RT="$R/v2_rope_teacher"
-OMP_NUM_THREADS=1 $PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/dit_latents_960" \
+$PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/dit_latents_960" \
   --out "$RT" --set model.init="$T/teacher.safetensors"
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_causal" \
   --set model.init="$RT/teacher.safetensors"

@@ -27,7 +27,7 @@ def test_embedded_weights_are_small_and_carry_metadata():
 
 def test_world_v2_weights_folder_loads_with_its_world_and_ray_positions():
     """realcam/assets/world_v2 is a complete weights folder (demo/eval --weights): its README names world v2 and the
-    benchmark amplitude, and both DiTs carry the RoPE-positions conditioning they were trained with."""
+    benchmark amplitude, and both DiTs carry the RoPE-positions and source-cameras conditioning they were trained with."""
     from realcam.demo import load_tiny
 
     folder = ASSETS.parent / "world_v2"
@@ -37,6 +37,7 @@ def test_world_v2_weights_folder_loads_with_its_world_and_ray_positions():
     for dit in (models.student, models.teacher):
         cond = dit.conditioning
         assert (cond.camera_tokens, cond.rope_positions, cond.rope_depths) == ("rays", "rays", (2.0, 4.0, 8.0, 100000.0))
+        assert cond.source_cameras
 
 
 def test_held_out_cases_are_deterministic_and_start_at_the_source_camera():

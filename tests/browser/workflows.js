@@ -60,7 +60,9 @@ const path = require("path");
     api.addEventListener("progress", (e) => { if (String(e.detail.node) === String(sampler.id)) events.push({ kind: "progress", value: e.detail.value, max: e.detail.max, t: performance.now() }); });
     // with live_session "auto" the run's secret session lands in the camera editor's live box, and leaves it at the end
     const editor = window.app.graph._nodes.find((n) => n.type === "RealCamCameraTrajectory").realcamEditor;
-    api.addEventListener("realcam.live_session", () => setTimeout(() => events.push({ kind: "live", value: editor.live.value }), 0));
+    // read synchronously: the pack's listener (registered at setup, so called first) has already filled or cleared
+    // the box; a timer could fire after the run's closing message too, when a short run sends both at once
+    api.addEventListener("realcam.live_session", () => events.push({ kind: "live", value: editor.live.value }));
     api.addEventListener("execution_success", () => { done = true; });
     api.addEventListener("execution_error", (e) => { failed = JSON.stringify(e.detail).slice(0, 1500); done = true; });
     await window.app.queuePrompt(0, 1);
