@@ -154,7 +154,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise SystemExit(f"--variant {spec!r}: expected NAME=PATH to a .safetensors file written by the training stages")
         variants[name] = path
     result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights, variants=variants,
-                      camera=not args.no_camera, world=args.world, amplitude=args.amplitude)
+                      camera=not args.no_camera, world=args.world, amplitude=args.amplitude,
+                      source_camera=args.source_camera == "known")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(format_eval(result))
@@ -312,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="procedural world of the held-out scenes (default: the one the weights were trained on)")
     p.add_argument("--amplitude", type=float, default=None,
                    help="preset amplitude of every held-out case (default: the weights' benchmark amplitude)")
+    p.add_argument("--source-camera", choices=["known", "unknown"], default="known",
+                   help="give models conditioned on source cameras the source's own path (known), or withhold it as for "
+                        "a user's video, whose camera is unknown: they then take the source as filmed from a still camera")
     p.add_argument("--out", default="eval_results.json")
     p.set_defaults(fn=cmd_eval)
     from .gpu_bench import add_parser as add_gpu_bench

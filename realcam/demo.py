@@ -126,8 +126,10 @@ class Rendered:
 
 
 def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None,
-                model=None) -> Rendered:
-    """Stream ``case`` through the causal student (``model`` overrides the embedded one)."""
+                model=None, source_camera: bool = True) -> Rendered:
+    """Stream ``case`` through the causal student (``model`` overrides the embedded one). ``source_camera=False``
+    withholds the source's own path, as for a user's video (a model with ``source_cameras`` then takes the source
+    as filmed from a still camera)."""
     from .pipeline import encode_video, render_stream, text_context
 
     student = model if model is not None else models.student
@@ -135,13 +137,15 @@ def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | N
     config = student.streaming.override(chunk_latent_frames=chunk)
     with torch.no_grad():
         out = render_stream(student, source, case.trajectory, text_context(student), config=config,
-                            seed=seed, decoder=models.vae, source_camera=case.source_trajectory)
+                            seed=seed, decoder=models.vae, source_camera=case.source_trajectory if source_camera else None)
     return Rendered(out.frames[:case.source.shape[0]], [c.wall_time_s for c in out.chunks])
 
 
-def run_teacher(models: TinyModels, case: Case, *, steps: int | None = None, seed: int = 0, model=None) -> Rendered:
+def run_teacher(models: TinyModels, case: Case, *, steps: int | None = None, seed: int = 0, model=None,
+                source_camera: bool = True) -> Rendered:
     """Re-render ``case`` with the bidirectional teacher (``model`` overrides the embedded one), sampled with
-    the settings its checkpoint carries (``steps`` overrides the step count)."""
+    the settings its checkpoint carries (``steps`` overrides the step count; ``source_camera`` as for
+    :func:`run_student`)."""
     from .pipeline import decode_video, encode_video, render_teacher, text_context
 
     teacher = model if model is not None else models.teacher
@@ -149,7 +153,7 @@ def run_teacher(models: TinyModels, case: Case, *, steps: int | None = None, see
     t0 = time.perf_counter()
     with torch.no_grad():
         latents = render_teacher(teacher, source, case.trajectory, text_context(teacher), steps=steps, seed=seed,
-                                 source_camera=case.source_trajectory)
+                                 source_camera=case.source_trajectory if source_camera else None)
         frames = decode_video(models.vae, latents)
     return Rendered(frames[:case.source.shape[0]], [time.perf_counter() - t0])
 
@@ -330,11 +334,13 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
-             world: str | None = None, amplitude: float | None = None, print_fn=print) -> dict:
+             world: str | None = None, amplitude: float | None = None, source_camera: bool = True,
+             print_fn=print) -> dict:
     """The held-out benchmark (docs/results.md): for every preset family (``FAMILIES``) ``scenes`` held-out
     scenes of ``world``, each filmed along one of the family's presets in turn at ``amplitude`` (both default to
     what the weights' README.json names), at the training length (33 frames, ``1x``), at twice it (65, ``2x``)
-    and out and back (``loop``).
+    and out and back (``loop``). Models conditioned on source cameras are given the source's own path, unless
+    ``source_camera`` is False (as a user's video, whose camera is unknown).
 
     Methods: the embedded student and teacher, ``variants`` (name → weights trained by the project's scripts,
     e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
@@ -362,8 +368,8 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     def render(case: Case) -> dict[str, torch.Tensor]:
         outs = {"copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
         for name, (model, is_teacher) in methods.items():
-            outs[name] = (run_teacher(models, case, steps=teacher_steps, model=model) if is_teacher
-                          else run_student(models, case, model=model)).frames
+            outs[name] = (run_teacher(models, case, steps=teacher_steps, model=model, source_camera=source_camera)
+                          if is_teacher else run_student(models, case, model=model, source_camera=source_camera)).frames
         return outs
 
     t0 = time.perf_counter()
@@ -412,6 +418,7 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                         diff = [a - b for a, b in zip(by_m[name]["psnr"], by_m[ref]["psnr"])]
                         paired.setdefault(f, {}).setdefault(tag, {})[f"{name} − {ref}"] = summarise(diff)
     return {"scenes_per_family": scenes, "world": world, "amplitude": amplitude, "families": {f: list(p) for f, p in families.items()},
+            "source_camera": "known" if source_camera else "unknown",
             "teacher_steps": teacher_steps or models.teacher.sampling.steps,
             "student_steps": list(models.student.streaming.denoising_steps),
             "variants": {k: str(v) for k, v in (variants or {}).items()},

@@ -40,6 +40,25 @@ def test_world_v2_weights_folder_loads_with_its_world_and_ray_positions():
         assert cond.source_cameras
 
 
+def test_a_withheld_source_path_reads_as_a_still_source_camera():
+    """``eval --source-camera unknown`` (and ``run_student``/``run_teacher(source_camera=False)``) withholds the
+    source's own path from a model conditioned on source cameras: it then renders exactly as for a source filmed
+    from a still camera, and differently from the same case with its path known."""
+    import dataclasses
+
+    from realcam.demo import load_tiny, run_student, run_teacher
+
+    models = load_tiny(ASSETS.parent / "world_v2", teacher=True)
+    case = make_case(2, "pan_left", frames=9, world="v2", amplitude=1.0)
+    still = dataclasses.replace(case, source_c2w=case.source_c2w[:1].expand_as(case.source_c2w).clone())
+    assert not torch.allclose(case.source_c2w, still.source_c2w)          # the held-out source moves
+    for run in (run_student, lambda m, c, **kw: run_teacher(m, c, steps=2, **kw)):
+        withheld, known, as_still = (run(models, case, source_camera=False).frames, run(models, case).frames,
+                                     run(models, still).frames)
+        torch.testing.assert_close(withheld, as_still, rtol=0, atol=0)
+        assert (withheld - known).abs().mean() > 1e-3
+
+
 def test_held_out_cases_are_deterministic_and_start_at_the_source_camera():
     a, b = make_case(1, "arc_left", frames=9), make_case(1, "arc_left", frames=9)
     assert torch.equal(a.target, b.target)
