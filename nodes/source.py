@@ -21,9 +21,9 @@ class RealCamProceduralClip(io.ComfyNode):
             inputs=[io.Int.Input("scene", default=0, min=0, max=1_000_000, tooltip="Which held-out scene."),
                     io.Int.Input("frames", default=33, min=1, max=257, step=4,
                                  tooltip="Video frames (4k+1; the embedded model was trained on 33)."),
-                    io.Combo.Input("world", options=["v1", "v2"], default="v1",
-                                   tooltip="v1: the world the embedded model was trained on; v2: a 360° backdrop "
-                                           "and pillars in which every camera move shows.")],
+                    io.Combo.Input("world", options=["v1", "v2"], default="v2",
+                                   tooltip="v2: the world the embedded model was trained on, a 360° backdrop and "
+                                           "pillars in which every camera move shows; v1: the first, plainer world.")],
             outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")])
 
     @classmethod

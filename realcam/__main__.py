@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                         "the identity, as at inference)")
     p.add_argument("--depth", action="store_true", help="also write per-frame depth (for pose metrics)")
     p.add_argument("--world", choices=["v1", "v2"], default="v1",
-                   help="v1: the embedded model's world; v2: a 360° backdrop and pillars that show every camera move")
+                   help="v1: the first tiny model's world; v2: a 360° backdrop and pillars that show every camera move "
+                        "(the embedded model's world)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_synth)
     p = sub.add_parser("loopaug", help="offline LoopAug: write loop-augmented clips in the MultiCamVideo layout")

@@ -20,11 +20,13 @@ from .camera.presets import preset_trajectory
 from .camera.trajectory import Trajectory
 from .metrics import camera_error, motion_error, psnr, ssim
 
-ASSETS = Path(__file__).resolve().parent / "assets" / "tiny"
-HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT), scripts/train_tiny.sh
+# the embedded model: the world-v2 chain (scripts/train_tiny.sh → scripts/train_world_v2.sh); realcam/assets/tiny
+# holds the first, world-v1 model (scripts/train_world_v1.sh), still loadable with --weights
+ASSETS = Path(__file__).resolve().parent / "assets" / "world_v2"
+HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT) in both worlds' scripts
 VAE_CEILING = "truth via VAE"      # the ground truth encoded + decoded: the ceiling of every DiT output
 FROZEN = "frozen frame 0"          # the source's first frame held still: a video that ignores the camera
-BENCH_AMPLITUDE = 0.8             # preset amplitude of every held-out case (pan 15.8°, tilt 7.9°, dolly 1.6 m at 33 frames)
+BENCH_AMPLITUDE = 0.8             # preset amplitude of a weights folder whose README.json names none (the world-v1 model's)
 
 
 @dataclass
@@ -67,7 +69,7 @@ def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, ampl
                 Trajectory(motion))
 
 
-def procedural_clip(index: int, frames: int = 33, *, size: int = 64, world: str = "v1") -> torch.Tensor:
+def procedural_clip(index: int, frames: int = 33, *, size: int = 64, world: str = "v2") -> torch.Tensor:
     """A held-out procedural source clip ``[F, H, W, 3]`` (the source of ``make_case``): a video to try the
     embedded model on without any file."""
     return _held_out_source(index, frames, size, world, HELD_OUT_SEED)[3]
@@ -112,7 +114,7 @@ def load_tiny(folder: str | Path = ASSETS, teacher: bool = False) -> TinyModels:
                if not (folder / n).exists()]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}: the embedded tiny model ships with the repository "
-                                "(realcam/assets/tiny); see docs/results.md to retrain it")
+                                "(realcam/assets/world_v2); scripts/train_tiny.sh retrains it")
     info = json.loads((folder / "README.json").read_text()) if (folder / "README.json").exists() else {}
     return TinyModels(load_vae(folder / "vae.safetensors", dtype=torch.float32),
                       load_dit(folder / "student.safetensors", dtype=torch.float32).eval(),
@@ -190,8 +192,8 @@ def frozen(case: Case) -> torch.Tensor:
     return case.source[:1].expand_as(case.source)
 
 
-DEMO_PRESET = "translate_up"                                  # the move the embedded model follows (docs/results.md)
-DEMO_ALSO = ("pan_right", "arc_left", "tilt_up", "zoom_in")    # one of every other family, on the overview sheet
+DEMO_PRESET = "pan_left"                                        # a sideways move (docs/results.md, "World v2")
+DEMO_ALSO = ("arc_left", "tilt_up", "zoom_in", "translate_up")   # one of every other family, on the overview sheet
 
 
 def overview_sheet(path: Path, rows: list[tuple[str, torch.Tensor]], every: int = 8, scale: int = 2) -> Path:

@@ -5,12 +5,20 @@ lower is better, and PSNR on them).
 
     python scripts/paired_claims.py EVAL.json     (from `python -m realcam eval` with some of the variants
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
-                                                   causal_chunk1; a comparison whose methods are missing is skipped)
+                                                   causal_chunk1, rope_prefix, rope_loopaug; a comparison whose
+                                                   methods are missing is skipped)
+
+    python scripts/paired_claims.py EVAL.json --against OTHER.json
+        the same methods of two benchmark runs (e.g. two chains, or one chain with and without the source's path),
+        case by case: PSNR at 1× and 2× of this run minus the other's, per family and over all cases
+
+rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
+or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
 from realcam.demo import bootstrap_interval
 
@@ -19,10 +27,12 @@ LOOPS = ("loop_l1", "psnr_loop")
 COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step800", LENGTHS),
                ("chunk3 − chunk1 (causal init)", "causal_chunk3", "causal_chunk1", LENGTHS),
                ("student − teacher", "student", "teacher", LENGTHS),
-               ("loopaug@800 − teacher@800", "loopaug_step800", "teacher_step800", LOOPS))
+               ("loopaug@800 − teacher@800", "loopaug_step800", "teacher_step800", LOOPS),
+               ("interleave − prefix (RoPE-positions stage)", "teacher", "rope_prefix", LENGTHS),
+               ("loopaug − teacher (RoPE-positions stage)", "rope_loopaug", "teacher", LOOPS))
 
 
-def main(path: str) -> None:
+def claims(path: str) -> None:
     cases = json.loads(open(path).read())["cases"]
     for label, a, b, keys in COMPARISONS:
         for key in keys:
@@ -34,5 +44,33 @@ def main(path: str) -> None:
             print(f"{key} {label}: {sum(diff) / len(diff):.4g} [{lo:.4g}, {hi:.4g}] (n={len(diff)})")
 
 
+def against(path: str, other: str) -> None:
+    cases, others = (json.loads(open(p).read())["cases"] for p in (path, other))
+    key = lambda c: (c["family"], c["scene"], c["preset"])  # noqa: E731
+    if [key(c) for c in cases] != [key(c) for c in others]:
+        raise SystemExit(f"{path} and {other} hold different cases: run both with the same --scenes, world and amplitude")
+    methods = [m for m in cases[0]["psnr_1x"] if m in others[0]["psnr_1x"]]
+    families = list(dict.fromkeys(c["family"] for c in cases))
+    for length in LENGTHS:
+        for method in methods:
+            for family in (*families, None):
+                diff = [c[length][method] - o[length][method] for c, o in zip(cases, others)
+                        if family is None or c["family"] == family]
+                lo, hi = bootstrap_interval(diff)
+                print(f"{length} {method} {family or 'all'}: {sum(diff) / len(diff):+.2f} [{lo:+.2f}, {hi:+.2f}] "
+                      f"(n={len(diff)})")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("eval_json", help="a JSON written by `python -m realcam eval`")
+    p.add_argument("--against", default=None, help="another such JSON: this run minus it, case by case")
+    args = p.parse_args()
+    if args.against:
+        against(args.eval_json, args.against)
+    else:
+        claims(args.eval_json)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -55,14 +55,16 @@ if [ ! -f "$T/teacher_step800.safetensors" ]; then
 fi
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" --out "$T"
 # the grid teacher fine-tuned with RoPE positions from the camera rays and the source's own cameras (two threads,
-# as the run behind docs/results.md), then the causal initialisation and DMD from it, on the 960 scenes
+# as the run behind docs/results.md), then the causal initialisation and DMD from it, on the 960 scenes; every
+# stage withholds the source's path on 30 % of the pairs (a still camera, what inference passes without one)
 RT="$R/v2_rope_teacher"
+DROP="source_camera_dropout=0.3"
 $PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/dit_latents_960" \
-  --out "$RT" --set model.init="$T/teacher.safetensors"
+  --out "$RT" --set model.init="$T/teacher.safetensors" --set "$DROP"
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_causal" \
-  --set model.init="$RT/teacher.safetensors"
+  --set model.init="$RT/teacher.safetensors" --set "$DROP"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_distill" \
-  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$RT/teacher.safetensors"
+  --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$RT/teacher.safetensors" --set "$DROP"
 # 5. a weights folder for demo/eval (--weights): the same files as realcam/assets/world_v2
 W="$WORK/weights"
 mkdir -p "$W"
@@ -74,10 +76,26 @@ cat > "$W/README.json" <<JSON
 JSON
 # 6. ablations, each exactly like the main run but for one thing:
 #    chunk1  — the causal initialisation with 1-latent-frame chunks instead of 3 (same teacher, same steps)
-#    prefix  — the teacher with ReCamMaster's prefix layout instead of interleave  } 800 steps on the main run's
-#    loopaug — the teacher on LoopAug data (loop windows + the originals)          } schedule: matched by step 800
-$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_ablate_chunk1" \
-  --set model.init="$RT/teacher.safetensors" --set causal.chunk=1
+#    rope_prefix, rope_loopaug — the RoPE-positions teacher stage (800 steps from the same grid teacher) with
+#              ReCamMaster's prefix layout instead of interleave, or on LoopAug data (loop windows + the originals)
+#    (these three in two processes of one thread each, as the runs behind docs/results.md), then
+#    prefix, loopaug — the same two for the grid teacher, 800 steps on its schedule: matched by its step 800
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_ablate_chunk1" --set model.init="$RT/teacher.safetensors" --set causal.chunk=1 --set "$DROP"
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_ablate_rope_prefix" --set model.init="$T/teacher.safetensors" --set model.conditioning=prefix \
+    --set "$DROP" ) &
+A=$!
+( export OMP_NUM_THREADS=1
+  [ -d "$WORK/scenes_loopaug_960" ] || $PY -m realcam loopaug --data "$WORK/dit_scenes_960" --out "$WORK/scenes_loopaug_960" \
+    --length 33 --windows 1 --include-original
+  [ -d "$WORK/latents_loopaug_960" ] || $PY -m realcam preprocess --data "$WORK/scenes_loopaug_960" --vae "$VAE" \
+    --out "$WORK/latents_loopaug_960" --frames 33 > "$WORK/preprocess_loopaug_960.log"
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_rope.yaml --data "$WORK/latents_loopaug_960" \
+    --out "$R/v2_ablate_rope_loopaug" --set model.init="$T/teacher.safetensors" --set "$DROP" ) &
+B=$!
+wait "$A"; wait "$B"
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/dit_latents" \
   --out "$R/v2_ablate_prefix" --set model.conditioning=prefix --until 800
 [ -d "$WORK/scenes_loopaug" ] || $PY -m realcam loopaug --data "$WORK/dit_scenes" --out "$WORK/scenes_loopaug" \
@@ -90,5 +108,9 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
 $PY -m realcam eval --weights "$W" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
   --variant prefix_step800="$R/v2_ablate_prefix/teacher.safetensors" \
-  --variant loopaug_step800="$R/v2_ablate_loopaug/teacher.safetensors" --out "$WORK/eval_v2.json"
+  --variant loopaug_step800="$R/v2_ablate_loopaug/teacher.safetensors" \
+  --variant rope_prefix="$R/v2_ablate_rope_prefix/teacher.safetensors" \
+  --variant rope_loopaug="$R/v2_ablate_rope_loopaug/teacher.safetensors" --out "$WORK/eval_v2.json"
+# the same student and teacher without the source's path, as for a user's video
+$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_unknown.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

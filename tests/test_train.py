@@ -122,6 +122,37 @@ def test_preprocess_stores_vae_latents_and_pairs_cameras_like_recammaster(datase
     assert item["context"].shape == (1, TINY.text_dim)
 
 
+def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):
+    """A withheld path is the identity at every frame — what inference passes for a video whose camera is
+    unknown (tests/test_demo.py) — and the rest of the pair is the one drawn without dropout."""
+    from realcam.train.stages import _data, build_model
+
+    plain = LatentPairs(dataset / "latents", text_dim=TINY.text_dim)
+    half = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=0.5)
+    still = pose12(torch.eye(4).expand(6, 4, 4))
+    assert torch.equal(still[0], torch.eye(3, 4).flatten())  # the camera a source without a path gets (sequence.py)
+    withheld = 0
+    for i in range(len(plain)):
+        for seed in range(8):
+            a, b = plain.item(i, torch.Generator().manual_seed(seed)), half.item(i, torch.Generator().manual_seed(seed))
+            for key in ("source", "target", "pose12", "context"):
+                assert torch.equal(a[key], b[key]), key
+            if torch.equal(b["source_pose12"], still):
+                withheld += 1
+            else:
+                assert torch.equal(b["source_pose12"], a["source_pose12"])
+    assert not torch.equal(a["source_pose12"], still)        # the cameras of these scenes move
+    assert 0.3 < withheld / (8 * len(plain)) < 0.7
+    every = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=1.0)
+    assert all(torch.equal(every.item(i, torch.Generator().manual_seed(0))["source_pose12"], still) for i in range(3))
+    with pytest.raises(ValueError, match=r"source_camera_dropout must be a share in \[0, 1\]"):
+        load_config(None, ["source_camera_dropout=1.5"], data="x")
+    # a model that does not read source cameras would silently ignore it: refused, naming the fix
+    cfg = load_config(None, ["source_camera_dropout=0.3", "model.overrides={\"num_layers\": 1}"], data=str(dataset / "latents"))
+    with pytest.raises(ValueError, match="source_camera_dropout=0.3: the model does not read source cameras"):
+        _data(cfg, build_model(cfg, torch.device("cpu")))
+
+
 def test_offline_loopaug_writes_turning_windows(dataset, tmp_path):
     n = write_loopaug_dataset(dataset / "scenes", tmp_path / "loop", length=FRAMES, windows=2, seed=1)
     assert n == 6

@@ -120,6 +120,8 @@ class TrainConfig:
     log_every: int = 1
     tensorboard: bool = False
     overfit_batches: int = 0          # >0: cycle over the first N batches (debugging, the overfit test)
+    source_camera_dropout: float = 0.0  # share of training pairs whose source path is withheld (read as a still
+    #   camera, as inference reads a video whose camera is unknown); only for models with conditioning.source_cameras
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
@@ -147,6 +149,8 @@ class TrainConfig:
             # trained on it predicts no picture at all (docs/results.md, "World v2: more scenes, LoopAug, motion loss, width")
             raise ValueError(f"teacher.motion_weight (α) must be in [0, 1) — α = 1 leaves only the motion term, which "
                              f"does not determine the picture; got {self.teacher.motion_weight}")
+        if not 0 <= self.source_camera_dropout <= 1:
+            raise ValueError(f"source_camera_dropout must be a share in [0, 1], got {self.source_camera_dropout}")
         if self.distill.cache_from not in ("clean", "exit"):
             raise ValueError(f"distill.cache_from {self.distill.cache_from!r}; choose 'clean' (RealCam) or 'exit' (Self-Forcing)")
         from ..config import StreamingConfig, TeacherSamplingConfig

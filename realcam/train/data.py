@@ -143,9 +143,14 @@ class LatentPairs:
     scene. Target poses are relative to the *source* camera at frame 0 (ReCamMaster's training
     convention; at inference the target starts at the source pose, so latent 0 is the identity), or
     relative to the previous target pose (``pose_reference='previous'``, the first one to the source).
+
+    ``source_camera_dropout``: the share of pairs whose source path is withheld — ``source_pose12`` is then the
+    identity at every frame, which is what inference passes for a video whose camera is unknown (a still
+    camera at the reference), so a model conditioned on source cameras also learns to work without them.
     """
 
-    def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None) -> None:
+    def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
+                 source_camera_dropout: float = 0.0) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -171,6 +176,9 @@ class LatentPairs:
                              f"model reads {text_dim}; preprocess with a matching text encoder")
         self.text_dim = stored or text_dim or 0
         self.pose_reference = pose_reference
+        if not 0.0 <= source_camera_dropout <= 1.0:
+            raise ValueError(f"source_camera_dropout must be a share in [0, 1], got {source_camera_dropout}")
+        self.source_camera_dropout = float(source_camera_dropout)
         self.by_scene: dict[int, list[int]] = {}
         for i, s in enumerate(self.scene.tolist()):
             self.by_scene.setdefault(s, []).append(i)
@@ -189,11 +197,15 @@ class LatentPairs:
             rel = relative_poses(target_c2w, "first", anchor=source_c2w[0])
         else:
             rel = relative_poses(target_c2w, "previous", previous=source_c2w[0])
+        source_rel = relative_poses(source_c2w, "first")
+        # drawn only when asked for, so runs without dropout keep their random stream (and their resumes)
+        if self.source_camera_dropout and float(torch.rand((), generator=generator)) < self.source_camera_dropout:
+            source_rel = torch.eye(4, dtype=source_rel.dtype).expand_as(source_rel)
         ctx = self.contexts[int(self.scene[index])]
         if ctx.shape[1] == 0:
             ctx = torch.zeros(1, self.text_dim)
         return {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx,
-                "source_pose12": pose12(relative_poses(source_c2w, "first"))}
+                "source_pose12": pose12(source_rel)}
 
     def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
         items = [self.item(i, generator) for i in indices]
