@@ -150,6 +150,11 @@ class ConditioningConfig(_JsonMixin):
       ``rope_depth``: one depth for every head, or several (a list whose length divides the number of heads): the
       heads are split into that many equal groups, each matching rays at its own depth, like the planes of a
       plane sweep (a turn needs no depth; a move is exact only for points at the depth a head assumes).
+    - ``source_warp`` (rays only): depths in metres of planes through which every source latent frame is
+      reprojected into the target camera of the same latent frame (:func:`realcam.camera.rays.warp_latents`); the
+      reprojections enter the target tokens through their own zero-initialised patch embedding, so a model given
+      this option starts as the one it was loaded from. Empty (the default): off. A turn needs no depth; under a
+      move a plane is right only for the points at its depth, so the model learns what to take from which.
     """
 
     mode: ConditioningMode = "interleave"
@@ -162,6 +167,7 @@ class ConditioningConfig(_JsonMixin):
     source_cameras: bool = False
     rope_positions: RopePositions = "grid"
     rope_depth: float | tuple[float, ...] = 4.0
+    source_warp: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -186,6 +192,17 @@ class ConditioningConfig(_JsonMixin):
             raise ValueError(f"conditioning rope_depth={self.rope_depth!r}; give the depth in metres at which rays are "
                              "matched (or a list of up to 64, one per group of heads), each above 0 and at most 1e6 "
                              "(large = directions only)")
+        if isinstance(self.source_warp, (int, float)) and not isinstance(self.source_warp, bool):
+            object.__setattr__(self, "source_warp", (self.source_warp,))   # one depth given as a number
+        elif isinstance(self.source_warp, list):
+            object.__setattr__(self, "source_warp", tuple(self.source_warp))
+        if not isinstance(self.source_warp, tuple) or len(self.source_warp) > 8 or any(
+                isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 1e6 for d in self.source_warp):
+            raise ValueError(f"conditioning source_warp={self.source_warp!r}; give a list of up to 8 plane depths in "
+                             "metres, each above 0 and at most 1e6 (large = directions only), or [] for off")
+        if self.source_warp and self.camera_tokens != "rays":
+            raise ValueError("conditioning source_warp needs camera_tokens='rays' (the reprojection goes from each "
+                             "source frame's own camera to the target's)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -5,7 +5,7 @@ lower is better, and PSNR on them).
 
     python scripts/paired_claims.py EVAL.json     (from `python -m realcam eval` with some of the variants
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
-                                                   causal_chunk1, rope_prefix, rope_loopaug; a comparison whose
+                                                   causal_chunk1, rope_prefix, rope_loopaug, teacher_more800; a comparison whose
                                                    methods are missing is skipped)
 
     python scripts/paired_claims.py EVAL.json --against OTHER.json
@@ -14,6 +14,8 @@ lower is better, and PSNR on them).
 
 rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
 or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
+teacher_more800 is that stage trained 800 more steps without source_warp: the control of the source_warp teacher
+(the embedded weights folder's teacher).
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("student − teacher", "student", "teacher", LENGTHS),
                ("loopaug@800 − teacher@800", "loopaug_step800", "teacher_step800", LOOPS),
                ("interleave − prefix (RoPE-positions stage)", "teacher", "rope_prefix", LENGTHS),
-               ("loopaug − teacher (RoPE-positions stage)", "rope_loopaug", "teacher", LOOPS))
+               ("loopaug − teacher (RoPE-positions stage)", "rope_loopaug", "teacher", LOOPS),
+               ("source_warp − the same 800 steps without it (teacher)", "teacher", "teacher_more800", LENGTHS))
 
 
 def claims(path: str) -> None:

@@ -65,16 +65,37 @@ $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/
   --set model.init="$RT/teacher.safetensors" --set "$DROP"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_distill" \
   --set model.init="$R/v2_causal/student.safetensors" --set distill.teacher="$RT/teacher.safetensors" --set "$DROP"
-# 5. a weights folder for demo/eval (--weights): the same files as realcam/assets/world_v2
+# 5. the RoPE teacher trained 800 more steps reading the source reprojected into the target cameras (source_warp), and,
+#    matched, 800 more steps without it (the control: what the steps alone give); one thread each, side by side
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_warp_teacher" --set model.init="$RT/teacher.safetensors" --set "$DROP" ) &
+A=$!
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_more_teacher" --set model.init="$RT/teacher.safetensors" --set "$DROP" \
+    --set 'model.conditioning_overrides.source_warp=[]' ) &
+B=$!
+wait "$A"; wait "$B"
+WT="$R/v2_warp_teacher"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_causal" \
+  --set model.init="$WT/teacher.safetensors" --set "$DROP"
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill" \
+  --set model.init="$R/v2_warp_causal/student.safetensors" --set distill.teacher="$WT/teacher.safetensors" --set "$DROP"
+# weights folders for demo/eval (--weights): "weights" = the source_warp chain, the same files as realcam/assets/world_v2;
+# "weights_rope" = the chain before it (the embedded model until 2026-12-02, behind "Which claims held")
+readme() { echo "{\"made_by\": \"scripts/train_world_v2.sh ($1)\", \"world\": \"v2\", \"benchmark_amplitude\": 1.0}"; }
 W="$WORK/weights"
-mkdir -p "$W"
+mkdir -p "$W" "$WORK/weights_rope"
 cp "$VAE" "$W/vae.safetensors"
-cp "$RT/teacher.safetensors" "$W/teacher.safetensors"
-cp "$R/v2_distill/generator.safetensors" "$W/student.safetensors"
-cat > "$W/README.json" <<JSON
-{"made_by": "scripts/train_world_v2.sh (the world_v2 configs in configs/)", "world": "v2", "benchmark_amplitude": 1.0}
-JSON
-# 6. ablations, each exactly like the main run but for one thing:
+cp "$WT/teacher.safetensors" "$W/teacher.safetensors"
+cp "$R/v2_warp_distill/generator.safetensors" "$W/student.safetensors"
+readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml" > "$W/README.json"
+cp "$VAE" "$WORK/weights_rope/vae.safetensors"
+cp "$RT/teacher.safetensors" "$WORK/weights_rope/teacher.safetensors"
+cp "$R/v2_distill/generator.safetensors" "$WORK/weights_rope/student.safetensors"
+readme "the RoPE-positions chain" > "$WORK/weights_rope/README.json"
+# 6. ablations of the RoPE-positions chain ("Which claims held"), each exactly like it but for one thing:
 #    chunk1  — the causal initialisation with 1-latent-frame chunks instead of 3 (same teacher, same steps)
 #    rope_prefix, rope_loopaug — the RoPE-positions teacher stage (800 steps from the same grid teacher) with
 #              ReCamMaster's prefix layout instead of interleave, or on LoopAug data (loop windows + the originals)
@@ -104,13 +125,16 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
   --out "$WORK/latents_loopaug" --frames 33 > "$WORK/preprocess_loopaug.log"
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/latents_loopaug" \
   --out "$R/v2_ablate_loopaug" --until 800
-# 7. the benchmark (docs/results.md): the student, the teacher, the causal initialisations as variants
-$PY -m realcam eval --weights "$W" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
+# 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
+$PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
   --variant prefix_step800="$R/v2_ablate_prefix/teacher.safetensors" \
   --variant loopaug_step800="$R/v2_ablate_loopaug/teacher.safetensors" \
   --variant rope_prefix="$R/v2_ablate_rope_prefix/teacher.safetensors" \
-  --variant rope_loopaug="$R/v2_ablate_rope_loopaug/teacher.safetensors" --out "$WORK/eval_v2.json"
-# the same student and teacher without the source's path, as for a user's video
+  --variant rope_loopaug="$R/v2_ablate_rope_loopaug/teacher.safetensors" --out "$WORK/eval_v2_rope.json"
+# the embedded model (the source_warp chain) with the control teacher and its causal initialisation as variants,
+# then the same without the source's path, as for a user's video
+$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_more800="$R/v2_more_teacher/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal/student.safetensors" --out "$WORK/eval_v2.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_unknown.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

@@ -274,3 +274,38 @@ def test_preview_draws_the_path():
     assert torch.equal(a, render_preview(preset_trajectory("orbit_left", 49, angle=60), size=128))
     title = render_preview(preset_trajectory("pan_left", 81))[:14, :250]     # each panel is labelled
     assert int((title.mean(-1) > 0.6).sum()) > 100
+
+
+def test_reproject_with_the_true_depth_recovers_what_the_source_sees():
+    """``reproject`` follows the renderer's conventions: the same camera gives back the frames; a turn is
+    recovered whatever the plane's depth; under a move, the renderer's depth recovers the target wherever the
+    source sees the same point (all but disocclusions and the edge the source never saw), and no plane does."""
+    from realcam.camera.rays import reproject
+    from realcam.data.synth import intrinsics, random_scene, render
+    from realcam.metrics import psnr
+
+    scene = random_scene(torch.Generator().manual_seed(3), "v2")
+    K = intrinsics((48, 48))
+    start = look_at(torch.tensor([0.0, 0.0, 0.0]), torch.tensor([0.0, 0.3, 4.2]))[0]   # as the synth's cameras
+    source_c2w = start[None].repeat(2, 1, 1)
+    source, _ = render(scene, source_c2w, K, (48, 48), torch.zeros(2))
+    assert torch.allclose(reproject(source, source_c2w, source_c2w, K, 4.0), source, atol=1e-5)
+    for shift in ((0.0, 0.0, 0.0), (0.3, -0.1, 0.2), (0.0, -0.2, 0.3)):
+        moved = torch.eye(4, dtype=torch.float64)
+        moved[:3, :3] = rotation_from_ypr(6.0, -3.0, 0.0)[0]
+        moved[:3, 3] = torch.tensor(shift, dtype=torch.float64)
+        target_c2w = torch.stack([start, start @ moved])
+        target, depth = render(scene, target_c2w, K, (48, 48), torch.zeros(2))
+        true_depth = reproject(source, source_c2w, target_c2w, K, depth)
+        assert torch.allclose(true_depth[0], source[0], atol=1e-5)
+
+        def matched(frames, target=target):   # share of the target's pixels (left of the edge the turn brings in) within 0.02
+            return float(((frames[1] - target[1]).abs().mean(-1)[:, :40] < 0.02).float().mean())
+        planes = [reproject(source, source_c2w, target_c2w, K, d) for d in (0.5, 2.0, 4.0, 1e5)]
+        if shift == (0.0, 0.0, 0.0):
+            assert psnr(true_depth[1:, :, :40], target[1:, :, :40]) > 30
+            assert all(torch.allclose(p, true_depth, atol=1e-4) for p in planes)
+        else:
+            assert matched(true_depth) > 0.7 and matched(true_depth) > max(matched(p) for p in planes) + 0.1
+    with pytest.raises(ValueError, match=r"frames \[F, H, W, C\]"):
+        reproject(source, source_c2w, target_c2w[:1], K, 4.0)

@@ -37,7 +37,7 @@ def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_l
     for dit in (models.student, models.teacher):
         cond = dit.conditioning
         assert (cond.camera_tokens, cond.rope_positions, cond.rope_depths) == ("rays", "rays", (2.0, 4.0, 8.0, 100000.0))
-        assert cond.source_cameras
+        assert cond.source_cameras and cond.source_warp == (2.0, 4.0, 8.0, 100000.0)
 
 
 def test_a_withheld_source_path_reads_as_a_still_source_camera():

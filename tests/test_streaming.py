@@ -50,6 +50,7 @@ RAY_ROPE = ConditioningConfig(camera_tokens="rays", rope_positions="rays", rope_
     ("absolute", 1, 2, RAY_ROPE),       # spatial positions from each token's ray (per-sample tables)
     ("cache_slot", 1, None, RAY_ROPE),  # ... re-rotated per cached chunk from that chunk's cameras
     ("cache_slot", 1, None, RAY_ROPE.replace(rope_depth=(1.5, 6.0))),   # one table per sample and head group
+    ("absolute", 1, 2, RAY_ROPE.replace(source_warp=(2.0, 1e5))),        # + the source reprojected per chunk
 ])
 def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report):
     n = 6
@@ -61,7 +62,8 @@ def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report)
     mask = block_causal_mask(n, TOKENS, sink, window)
     with torch.no_grad():
         reference = model(full.build(source, target), full.frame_timesteps(t_frames), ctx, cam=cam,
-                          cam_weight=weight, t_positions=full.temporal_positions(), mask=mask)
+                          cam_weight=weight, t_positions=full.temporal_positions(), mask=mask,
+                          guide=model.source_guide(full, source, cam))
     cache = KVCache(num_blocks=TINY.num_layers, batch=1, heads=TINY.num_heads, head_dim=TINY.head_dim,
                     chunk_tokens=TOKENS, sink_chunks=sink, window_chunks=n if window is None else window,
                     rope_mode=rope_mode, dtype=torch.float32, device="cpu")
@@ -75,7 +77,8 @@ def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report)
         with torch.no_grad():
             out = model(lay.build(source[:, :, sl], target[:, :, sl]),
                         lay.frame_timesteps(t_frames[:, sl]), ctx_kv, cam=cam_i, cam_weight=w_i,
-                        t_positions=lay.temporal_positions(), cache=cache)
+                        t_positions=lay.temporal_positions(), cache=cache,
+                        guide=model.source_guide(lay, source[:, :, sl], cam_i))
         cache.commit(i)
         worst = max(worst, (out - reference[:, :, 2 * i * C:2 * (i + 1) * C]).abs().max().item())
     report(f"{rope_mode} sink={sink} window={window} rope {model.conditioning.rope_positions}: max-abs cache vs masked "
@@ -117,7 +120,8 @@ def _reference_rollout(model, cfg: StreamingConfig, source, ctx, poses, n, seed)
             t_frames = torch.tensor([cfg.context_noise] * (i * C) + [t] * C)[None]
             with torch.no_grad():
                 v = lay.split(model(lay.build(source[:, :, :(i + 1) * C], tgt), lay.frame_timesteps(t_frames), ctx,
-                                    cam=cam, cam_weight=weight, t_positions=lay.temporal_positions(), mask=mask))[1]
+                                    cam=cam, cam_weight=weight, t_positions=lay.temporal_positions(), mask=mask,
+                                    guide=model.source_guide(lay, source[:, :, :(i + 1) * C], cam)))[1]
             x0 = x - t / 1000 * v[:, :, i * C:]
             if j + 1 < len(ts):
                 x = renoise(x0, torch.randn((1, 16, C, H, W), generator=gen), ts[j + 1] / 1000)
@@ -136,11 +140,13 @@ def _path(n_latent, kind="dolly"):
     return c2w
 
 
-@pytest.mark.parametrize("camera_tokens,rope_positions", [("frame", "grid"), ("rays", "grid"), ("rays", "rays")])
-def test_session_equals_masked_rollout(camera_tokens, rope_positions, report):
+@pytest.mark.parametrize("camera_tokens,rope_positions,warp", [("frame", "grid", ()), ("rays", "grid", ()),
+                                                                ("rays", "rays", ()), ("rays", "rays", (3.0,))])
+def test_session_equals_masked_rollout(camera_tokens, rope_positions, warp, report):
     n = 5
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
-    model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens, rope_positions=rope_positions))
+    model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens, rope_positions=rope_positions,
+                                                   source_warp=warp))
     source, _, ctx, _, _ = _clip(n)
     path = _path(n * C, "pan" if rope_positions == "rays" else "dolly")
     from realcam.camera import pose12, relative_poses
@@ -149,7 +155,8 @@ def test_session_equals_masked_rollout(camera_tokens, rope_positions, report):
     got = [session.step().latents for _ in range(n)]
     want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
     worst = max((a - b).abs().max().item() for a, b in zip(got, want))
-    report(f"session vs masked rollout ({camera_tokens} cameras, {rope_positions} RoPE positions): {worst:.2e}")
+    report(f"session vs masked rollout ({camera_tokens} cameras, {rope_positions} RoPE positions, source_warp {warp}): "
+           f"{worst:.2e}")
     assert worst <= 1e-5
 
 

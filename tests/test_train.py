@@ -15,7 +15,7 @@ import torch
 
 from realcam.camera import pose12, relative_poses
 from realcam.camera.trajectory_json import read_camera_extrinsics
-from realcam.config import TINY, StreamingConfig
+from realcam.config import TINY, ConditioningConfig, StreamingConfig
 from realcam.data.loopaug import loop_extend, write_loopaug_dataset
 from realcam.data.multicam import read_video
 from realcam.data.synth import synth_scene
@@ -672,3 +672,35 @@ def test_learning_rate_schedules():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))                       # decays monotonically after warm-up
     with pytest.raises(ValueError, match="optim.schedule"):
         load_config(None, ["optim.schedule=step"], data="x")
+
+
+def test_source_warp_trains_through_every_stage_from_a_teacher_without_it(dataset, tmp_path):
+    """``model.conditioning_overrides.source_warp`` on a teacher file that lacks it: the teacher stage starts from the
+    file's weights with a zero guide embedding and trains it; the causal initialisation and DMD read the option from
+    the checkpoints they start from, and every saved file carries it."""
+    from realcam.train.stages import train
+    from realcam.weights import load_dit, save_realcam_checkpoint
+
+    cond = ConditioningConfig(camera_tokens="rays", rope_positions="rays", source_cameras=True)
+    torch.manual_seed(7)
+    plain = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), 7).float()
+    save_realcam_checkpoint(plain, tmp_path / "plain.safetensors")
+    overrides = 'model.conditioning_overrides={"camera_tokens": "rays", "rope_positions": "rays", "source_cameras": true, ' \
+                '"source_warp": [2.0, 100000.0]}'
+    common = dict(data=str(dataset / "latents"), steps=2)
+    teacher = load_config(None, [overrides, f"model.init={tmp_path / 'plain.safetensors'}", "model.trainable=all",
+                                 "source_camera_dropout=0.5"], stage="teacher", out=str(tmp_path / "t"), **common)
+    train(teacher, progress=False)
+    warped = load_dit(tmp_path / "t" / "teacher.safetensors")
+    assert warped.conditioning.source_warp == (2.0, 100000.0)
+    assert warped.guide_embedding.weight.abs().sum() > 0           # it started at zero and trained
+    torch.testing.assert_close(warped.blocks[0].cam_encoder.weight, plain.blocks[0].cam_encoder.weight, atol=0.05, rtol=0)
+    causal = load_config(None, [f"model.init={tmp_path / 't' / 'teacher.safetensors'}", "causal.chunk=2"],
+                         stage="causal", out=str(tmp_path / "c"), **common)
+    train(causal, progress=False)
+    distill = load_config(None, [f"model.init={tmp_path / 'c' / 'student.safetensors'}", "distill.generator_every=1",
+                                 f"distill.teacher={tmp_path / 't' / 'teacher.safetensors'}"],
+                          stage="distill", out=str(tmp_path / "d"), **common)
+    train(distill, progress=False)
+    for path in (tmp_path / "c" / "student.safetensors", tmp_path / "d" / "generator.safetensors"):
+        assert load_dit(path).conditioning.source_warp == (2.0, 100000.0)

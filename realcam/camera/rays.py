@@ -74,3 +74,73 @@ def reference_positions(poses: torch.Tensor, height: int, width: int, fov_deg: f
     col = (point[..., 0] / z / tan_x + 1) * width / 2 - 0.5
     row = (point[..., 1] / z / tan_y + 1) * height / 2 - 0.5
     return torch.stack([row.clamp(-4.0 * height, 5.0 * height), col.clamp(-4.0 * width, 5.0 * width)], dim=-1)
+
+
+def _backward_warp(images: torch.Tensor, source_c2w: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor,
+                   z: torch.Tensor) -> torch.Tensor:
+    """``images`` ``[N, C, H, W]`` seen from ``source_c2w`` ``[N, 4, 4]``, sampled where each pixel of the target
+    camera ``target_c2w`` sees the point at depth ``z`` ``[N, H·W, 1]`` along its optical axis (``K``: pixel-corner
+    pinhole of the ``H × W`` picture). Bilinear; outside the picture the border is repeated."""
+    import torch.nn.functional as F
+
+    n, _, h, w = images.shape
+    v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=images.device) + 0.5,
+                          torch.arange(w, dtype=torch.float64, device=images.device) + 0.5, indexing="ij")
+    K = K.to(images.device, torch.float64)
+    ray = torch.stack([u, v, torch.ones_like(u)], dim=-1).reshape(-1, 3) @ torch.linalg.inv(K).T     # z = 1
+    tgt, src = target_c2w.to(images.device, torch.float64), source_c2w.to(images.device, torch.float64)
+    world = (ray[None] * z) @ tgt[:, :3, :3].transpose(1, 2) + tgt[:, None, :3, 3]
+    cam = (world - src[:, None, :3, 3]) @ src[:, :3, :3]                     # Rᵀ (p − c), as row vectors
+    pix = cam @ K.T
+    uv = pix[..., :2] / pix[..., 2:].clamp(min=1e-6)
+    grid = torch.stack([uv[..., 0] / w * 2 - 1, uv[..., 1] / h * 2 - 1], dim=-1).reshape(n, h, w, 2)
+    return F.grid_sample(images, grid.to(images.dtype).clamp(-8, 8), mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+def reproject(frames: torch.Tensor, source_c2w: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor,
+              depth: float | torch.Tensor) -> torch.Tensor:
+    """Frame ``t`` of ``frames`` (``[F, H, W, C]``, seen from ``source_c2w[t]``) as ``target_c2w[t]`` would see it,
+    by backward warping: each target pixel's ray is followed to ``depth`` along the optical axis (a plane, or
+    ``[F, H, W]`` per pixel, e.g. the renderer's depth), the point is projected into the source camera and the
+    source is sampled there (bilinear; outside the frame the border is repeated). ``K`` is the pinhole matrix in
+    the pixel-corner convention of ``realcam.data.synth.intrinsics`` (pixel ``j`` spans ``[j, j + 1]``). What the
+    source does not see (disocclusion, outside its frame) comes back wrong: this is the geometry-only answer a
+    re-rendering model should beat, not a renderer."""
+    if frames.ndim != 4 or source_c2w.shape != target_c2w.shape or source_c2w.shape != (frames.shape[0], 4, 4):
+        raise ValueError(f"frames [F, H, W, C] with source_c2w and target_c2w [F, 4, 4]: got {tuple(frames.shape)}, "
+                         f"{tuple(source_c2w.shape)}, {tuple(target_c2w.shape)}")
+    n, h, w, _ = frames.shape
+    z = (depth.to(torch.float64).clamp(max=1e6).reshape(n, -1, 1) if torch.is_tensor(depth)
+         else torch.full((n, h * w, 1), float(depth), dtype=torch.float64))
+    out = _backward_warp(frames.permute(0, 3, 1, 2).float(), source_c2w, target_c2w, K, z.to(frames.device))
+    return out.permute(0, 2, 3, 1).to(frames.dtype)
+
+
+def latent_intrinsics(height: int, width: int, fov_deg: float) -> torch.Tensor:
+    """The pinhole matrix of a ``height × width`` grid with horizontal field of view ``fov_deg`` (square pixels,
+    principal point at the centre, pixel-corner convention): the camera :func:`token_directions` assumes."""
+    f = 0.5 * width / math.tan(math.radians(fov_deg) / 2)
+    return torch.tensor([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]], dtype=torch.float64)
+
+
+def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose12: torch.Tensor, fov_deg: float,
+                 depths: tuple[float, ...]) -> torch.Tensor:
+    """Source latents ``[B, C, f, h, w]`` reprojected into the target cameras, once per plane depth: ``[B, C·len(depths),
+    f, h, w]`` (plane-major channels). Latent frame ``k`` of the source, seen from ``source_pose12[:, k]``, is
+    resampled where the target camera ``target_pose12[:, k]`` sees each plane (poses ``[B, f, 12]``, row-major 3×4
+    camera-to-reference, the model's cameras; the grid is a pinhole of ``fov_deg`` as :func:`latent_intrinsics`),
+    for ``ConditioningConfig.source_warp``."""
+    b, c, f, h, w = latents.shape
+    if source_pose12.shape != (b, f, 12) or target_pose12.shape != (b, f, 12):
+        raise ValueError(f"source and target poses must be [{b}, {f}, 12] for latents {tuple(latents.shape)}, got "
+                         f"{tuple(source_pose12.shape)} and {tuple(target_pose12.shape)}")
+    def c2w(p):
+        m = torch.eye(4, dtype=torch.float64, device=p.device).repeat(b * f, 1, 1)
+        m[:, :3] = p.reshape(b * f, 3, 4).to(torch.float64)
+        return m
+    images = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w).float()
+    src, tgt, K = c2w(source_pose12), c2w(target_pose12), latent_intrinsics(h, w, fov_deg)
+    planes = [_backward_warp(images, src, tgt, K, torch.full((b * f, h * w, 1), float(d), dtype=torch.float64,
+                                                             device=latents.device)) for d in depths]
+    return torch.cat(planes, dim=1).reshape(b, f, c * len(depths), h, w).permute(0, 2, 1, 3, 4).to(latents.dtype)

@@ -21,7 +21,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from ..camera.rays import RAY_DIM, ray_features, reference_positions
+from ..camera.rays import RAY_DIM, ray_features, reference_positions, warp_latents
 from ..config import ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
 from .kv_cache import BlockKV, KVCache
@@ -192,6 +192,11 @@ class RealCamDiT(nn.Module):
         self.trained_latent_size: tuple[int, int] | None = None   # (h, w) latents it was trained on, when known
         self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        # conditioning.source_warp: the source reprojected into the target cameras, one plane per depth, enters the
+        # target tokens through its own patch embedding (zero at first: the model is the one it was loaded from)
+        planes = len(self.conditioning.source_warp)
+        self.guide_embedding = (nn.Conv3d(cfg.in_dim * planes, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+                                if planes else None)
         self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),
                                             CastLinear(cfg.dim, cfg.dim))
         self.time_embedding = nn.Sequential(CastLinear(cfg.freq_dim, cfg.dim), nn.SiLU(), CastLinear(cfg.dim, cfg.dim))
@@ -226,6 +231,13 @@ class RealCamDiT(nn.Module):
                     nn.init.normal_(m.weight, std=0.02)
         nn.init.zeros_(self.head.head.weight)
         self.init_camera_layers()
+        self.init_guide()
+
+    def init_guide(self) -> None:
+        """``guide_embedding`` = 0: the reprojected source adds nothing until training teaches it to."""
+        if self.guide_embedding is not None:
+            nn.init.zeros_(self.guide_embedding.weight)
+            nn.init.zeros_(self.guide_embedding.bias)
 
     def init_camera_layers(self) -> None:
         """``cam_encoder`` = 0 and ``projector`` = identity: the block then equals plain Wan."""
@@ -316,7 +328,7 @@ class RealCamDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list, *,
                 cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
                 t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None,
-                cache: KVCache | None = None) -> torch.Tensor:
+                cache: KVCache | None = None, guide: torch.Tensor | None = None) -> torch.Tensor:
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
@@ -324,13 +336,22 @@ class RealCamDiT(nn.Module):
         sequence frame (needs camera layers; ``camera_tokens='rays'`` turns it into per-token rays);
         cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
         temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
-        cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it.
+        cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it;
+        guide: the sequence of :meth:`source_guide` (models with ``conditioning.source_warp``).
         """
         if x.ndim != 5:
             raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
         if t.ndim == 2 and t.shape[1] != x.shape[2]:
             raise ValueError(f"per-frame timesteps [B, {t.shape[1]}] do not match {x.shape[2]} sequence frames")
         tokens, grid = self.patchify(x)
+        if guide is not None:
+            if self.guide_embedding is None:
+                raise ValueError("this model has no source_warp conditioning: pass guide=None")
+            planes = len(self.conditioning.source_warp)
+            if guide.shape != (x.shape[0], x.shape[1] * planes, *x.shape[2:]):
+                raise ValueError(f"guide must be {(x.shape[0], x.shape[1] * planes, *x.shape[2:])} (the source "
+                                 f"reprojected through {planes} planes), got {tuple(guide.shape)}")
+            tokens = tokens + self.guide_embedding(guide.to(self.dtype)).flatten(2).transpose(1, 2)
         cam_in = self._camera_input(cam, cam_weight, grid)
         rope = self.rope_for(grid, t_positions, cam)
         e, e0 = self.embed_time(t.to(self.device))
@@ -378,7 +399,19 @@ class RealCamDiT(nn.Module):
         x = layout.build(source, target)
         cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
-                   t_positions=layout.temporal_positions(), mask=mask)
+                   t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam))
         return layout.split(out)[1]
+
+    def source_guide(self, layout: SequenceLayout, source: torch.Tensor, cam: torch.Tensor | None) -> torch.Tensor | None:
+        """For ``conditioning.source_warp``: the sequence (``layout`` order) holding, at each target frame, the source
+        latent frame of the same index reprojected from its own camera into the target's through every plane
+        (:func:`realcam.camera.rays.warp_latents`), and zeros at source frames. ``cam``: the sequence's cameras
+        (:meth:`SequenceLayout.frame_cameras`); None (no camera, or a model without the option) gives None."""
+        if self.guide_embedding is None or cam is None:
+            return None
+        is_target = layout.is_target().to(cam.device)
+        warped = warp_latents(source, cam[:, ~is_target], cam[:, is_target], self.conditioning.ray_fov_deg,
+                              self.conditioning.source_warp)
+        return layout.build(torch.zeros_like(warped), warped)
 
 

@@ -283,7 +283,8 @@ class StreamingSession:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self._net(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
-                        t_positions=layout.temporal_positions(), cache=self.cache)
+                        t_positions=layout.temporal_positions(), cache=self.cache,
+                        guide=self.model.source_guide(layout, source, cam))
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
@@ -297,7 +298,7 @@ class StreamingSession:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
         self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
-                  t_positions=layout.temporal_positions(), cache=self.cache)
+                  t_positions=layout.temporal_positions(), cache=self.cache, guide=self.model.source_guide(layout, source, cam))
         self.cache.commit(i)
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:

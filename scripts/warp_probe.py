@@ -1,0 +1,88 @@
+"""Where in the clip the tiny model loses the picture, and how far plain geometry would get (docs/results.md,
+"What limits the tiny model"). On the held-out benchmark's 1x cases (``realcam.demo.FAMILIES``, the weights'
+own world and amplitude) it prints PSNR per video frame, averaged per family, for
+
+- the student and the teacher (the path of the source known, as in ``python -m realcam eval``);
+- the references of the benchmark: copy the source, the frozen first frame, the truth through the VAE;
+- geometry alone: each source frame reprojected into the target camera of the same time
+  (``realcam.camera.rays.reproject``) through a plane at each of the teacher's RoPE depths, and through the
+  renderer's true depth of the target view (what knowing the scene's geometry exactly would give; what the
+  source frame does not see comes back wrong).
+
+    python scripts/warp_probe.py [--weights realcam/assets/world_v2] [--scenes 5] [--every 4] [--out probe.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+import torch
+
+from realcam.camera.rays import reproject
+from realcam.demo import (ASSETS, FAMILIES, FROZEN, VAE_CEILING, frozen, load_tiny, make_case, run_student, run_teacher,
+                          vae_round_trip)
+
+TRUE_DEPTH = "reprojected, true depth"
+
+
+def per_frame_psnr(frames: torch.Tensor, truth: torch.Tensor) -> list[float]:
+    """PSNR of every frame (peak 1); a frame equal to the truth scores 100 dB rather than infinity."""
+    mse = ((frames.clamp(0, 1) - truth) ** 2).flatten(1).mean(1).clamp(min=1e-10)
+    return (-10 * torch.log10(mse)).tolist()
+
+
+def probe(weights: str, scenes: int) -> dict[str, dict[str, list[list[float]]]]:
+    """family → method → one list of per-frame PSNRs per case."""
+    models = load_tiny(weights, teacher=True)
+    depths = models.teacher.conditioning.rope_depths
+    result: dict[str, dict[str, list[list[float]]]] = {}
+    for k, (family, presets) in enumerate(FAMILIES.items()):
+        for i in range(scenes):
+            case = make_case(k * 1000 + i, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
+            outs = {"student": run_student(models, case).frames, "teacher": run_teacher(models, case).frames,
+                    "copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
+            for d in depths:
+                outs[f"reprojected, plane at {d:g} m"] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, d)
+            outs[TRUE_DEPTH] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, case.target_depth)
+            for name, frames in outs.items():
+                result.setdefault(family, {}).setdefault(name, []).append(per_frame_psnr(frames, case.target))
+            print(f"{family} {i + 1}/{scenes} ({case.name})", flush=True)
+    return result
+
+
+def table(result: dict[str, dict[str, list[list[float]]]], every: int) -> str:
+    """Per family: one row per method, the mean over cases of frames 0, every, 2·every, … and of the whole clip
+    (the mean of per-frame PSNRs; frame 0 is excluded from it, since copying the source is exact there)."""
+    lines = []
+    for family, methods in result.items():
+        frames = len(next(iter(methods.values()))[0])
+        cols = list(range(0, frames, every))
+        lines += [f"\n{family}", "| method | " + " | ".join(f"f{c}" for c in cols) + " | frames 1+ |",
+                  "| --- " * (len(cols) + 2) + "|"]
+        for name, cases in methods.items():
+            means = [statistics.mean(case[c] for case in cases) for c in cols]
+            whole = statistics.mean(statistics.mean(case[1:]) for case in cases)
+            lines.append(f"| {name} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {whole:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default=str(ASSETS), help="weights folder (vae, student, teacher; default: the embedded model)")
+    ap.add_argument("--scenes", type=int, default=5, help="held-out scenes per family (the benchmark uses 5)")
+    ap.add_argument("--every", type=int, default=4, help="print every N-th frame (default 4: the latent frames' first frames)")
+    ap.add_argument("--out", help="also write the per-frame PSNRs of every case here (JSON)")
+    args = ap.parse_args(argv)
+    if args.scenes < 1 or args.every < 1:
+        ap.error("--scenes and --every must be at least 1")
+    result = probe(args.weights, args.scenes)
+    print(table(result, args.every))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
