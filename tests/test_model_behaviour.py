@@ -250,8 +250,9 @@ def test_ray_conditioning_layout_config_and_checkpoint(tmp_path):
     assert loaded.conditioning == cond
     with torch.no_grad():
         out = model.velocity(src, tgt, t, ctx, pose)
-        # the same weights; weights used in place from the file may sit at any byte offset (it moves with the
-        # metadata's length), and CPU kernels then differ from freshly allocated memory in the last bit
+        # bit-identical weights; used in place from the file they may sit at any byte offset (it moves with the
+        # metadata's length), and CPU kernels then differ from freshly allocated memory in the last bit of the output
+        assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
         torch.testing.assert_close(out, loaded.velocity(src, tgt, t, ctx, pose), rtol=0, atol=1e-5)
         assert not torch.allclose(out, model.velocity(src, tgt, t, ctx, pose + 0.1))   # the rays reach the output
 
