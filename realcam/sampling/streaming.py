@@ -240,12 +240,13 @@ class StreamingSession:
             raise ValueError(f"grad_step {grad_step} outside the {len(self.timesteps)} denoising steps")
         layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
         cam, weight = self._cameras(i, layout)
+        guide = self.model.source_guide(layout, source, cam)      # once per chunk: it does not change with t
         gen = self._generator(i)
         x = torch.randn(source.shape, generator=gen).to(source)
         x0, exit_x0 = x, None
         for j, t in enumerate(self.timesteps):
             with torch.set_grad_enabled(torch.is_grad_enabled() and j == grad_step):
-                x0 = self._predict_x0(i, layout, source, x, t, cam, weight)
+                x0 = self._predict_x0(i, layout, source, x, t, cam, weight, guide)
             if j == grad_step:
                 exit_x0, x0 = x0, x0.detach()
                 if stop_at_grad_step:
@@ -279,12 +280,11 @@ class StreamingSession:
         return Rollout(torch.cat(exits, dim=2), torch.cat(cleans, dim=2))
 
     # internals -----------------------------------------------------------------------------------------------
-    def _predict_x0(self, i, layout, source, x, t, cam, weight) -> torch.Tensor:
+    def _predict_x0(self, i, layout, source, x, t, cam, weight, guide) -> torch.Tensor:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self._net(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
-                        t_positions=layout.temporal_positions(), cache=self.cache,
-                        guide=self.model.source_guide(layout, source, cam))
+                        t_positions=layout.temporal_positions(), cache=self.cache, guide=guide)
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
