@@ -77,20 +77,35 @@ A=$!
     --set 'model.conditioning_overrides.source_warp=[]' ) &
 B=$!
 wait "$A"; wait "$B"
-WT="$R/v2_warp_teacher"
+W8="$R/v2_warp_teacher"
 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_causal" \
-  --set model.init="$WT/teacher.safetensors" --set "$DROP"
+  --set model.init="$W8/teacher.safetensors" --set "$DROP"
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill" \
-  --set model.init="$R/v2_warp_causal/student.safetensors" --set distill.teacher="$WT/teacher.safetensors" --set "$DROP"
-# weights folders for demo/eval (--weights): "weights" = the source_warp chain, the same files as realcam/assets/world_v2;
-# "weights_rope" = the chain before it (the embedded model until 2026-12-02, behind "Which claims held")
+  --set model.init="$R/v2_warp_causal/student.safetensors" --set distill.teacher="$W8/teacher.safetensors" --set "$DROP"
+# 5b. the source_warp teacher resumed from 800 to 2,400 steps (a copy of its folder; the cosine restarts over 2,400;
+#     two threads, 39 min), then the causal initialisation and DMD again from it: the embedded chain
+WT="$R/v2_warp_teacher2400"
+[ -d "$WT" ] || cp -r "$W8" "$WT"
+$PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+  --out "$WT" --steps 2400 --set model.init="$RT/teacher.safetensors" --set "$DROP"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_warp_causal2400" --set model.init="$WT/teacher.safetensors" --set "$DROP"
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill2400" \
+  --set model.init="$R/v2_warp_causal2400/student.safetensors" --set distill.teacher="$WT/teacher.safetensors" --set "$DROP"
+# weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 2,400 steps, the
+# same files as realcam/assets/world_v2; "weights_warp800" = the same chain at 800 teacher steps (embedded until
+# 2026-12-02, "World v2: the source reprojected"); "weights_rope" = the chain before it (behind "Which claims held")
 readme() { echo "{\"made_by\": \"scripts/train_world_v2.sh ($1)\", \"world\": \"v2\", \"benchmark_amplitude\": 1.0}"; }
 W="$WORK/weights"
-mkdir -p "$W" "$WORK/weights_rope"
+mkdir -p "$W" "$WORK/weights_warp800" "$WORK/weights_rope"
 cp "$VAE" "$W/vae.safetensors"
 cp "$WT/teacher.safetensors" "$W/teacher.safetensors"
-cp "$R/v2_warp_distill/generator.safetensors" "$W/student.safetensors"
-readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml" > "$W/README.json"
+cp "$R/v2_warp_distill2400/generator.safetensors" "$W/student.safetensors"
+readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml resumed to 2,400 steps" > "$W/README.json"
+cp "$VAE" "$WORK/weights_warp800/vae.safetensors"
+cp "$W8/teacher.safetensors" "$WORK/weights_warp800/teacher.safetensors"
+cp "$R/v2_warp_distill/generator.safetensors" "$WORK/weights_warp800/student.safetensors"
+readme "the source_warp chain at 800 teacher steps" > "$WORK/weights_warp800/README.json"
 cp "$VAE" "$WORK/weights_rope/vae.safetensors"
 cp "$RT/teacher.safetensors" "$WORK/weights_rope/teacher.safetensors"
 cp "$R/v2_distill/generator.safetensors" "$WORK/weights_rope/student.safetensors"
@@ -132,9 +147,14 @@ $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_c
   --variant loopaug_step800="$R/v2_ablate_loopaug/teacher.safetensors" \
   --variant rope_prefix="$R/v2_ablate_rope_prefix/teacher.safetensors" \
   --variant rope_loopaug="$R/v2_ablate_rope_loopaug/teacher.safetensors" --out "$WORK/eval_v2_rope.json"
-# the embedded model (the source_warp chain) with the control teacher and its causal initialisation as variants,
-# then the same without the source's path, as for a user's video
-$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_more800="$R/v2_more_teacher/teacher.safetensors" \
-  --variant causal_chunk3="$R/v2_warp_causal/student.safetensors" --out "$WORK/eval_v2.json"
+# the source_warp chain at 800 teacher steps with the control teacher and its causal initialisation as variants,
+# then the same without the source's path, as for a user's video; then the embedded model (its teacher at 2,400
+# steps) likewise, with the 800-step teacher and its own causal initialisation as variants
+W8F="$WORK/weights_warp800"
+$PY -m realcam eval --weights "$W8F" --scenes 5 --variant teacher_more800="$R/v2_more_teacher/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal/student.safetensors" --out "$WORK/eval_v2_warp800.json"
+$PY -m realcam eval --weights "$W8F" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp800_unknown.json"
+$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_warp800="$W8/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_unknown.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

@@ -9,6 +9,11 @@ own world and amplitude) it prints PSNR per video frame, averaged per family, fo
   renderer's true depth of the target view (what knowing the scene's geometry exactly would give; what the
   source frame does not see comes back wrong).
 
+Beside the per-frame PSNR table it prints, per family and method, the benchmark's picture-motion error
+(``realcam.metrics.motion_error``, px) and the share of frames that register for the camera error
+(``realcam.metrics.camera_error``, every 2nd frame as in ``python -m realcam eval``): how near geometry alone comes
+to the truth's motion and how sharp its frames are for SIFT.
+
     python scripts/warp_probe.py [--weights realcam/assets/world_v2] [--scenes 5] [--every 4] [--out probe.json]
 """
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 from realcam.camera.rays import reproject
 from realcam.demo import (ASSETS, FAMILIES, FROZEN, VAE_CEILING, frozen, load_tiny, make_case, run_student, run_teacher,
                           vae_round_trip)
+from realcam.metrics import camera_error, motion_error
 
 TRUE_DEPTH = "reprojected, true depth"
 
@@ -32,11 +38,12 @@ def per_frame_psnr(frames: torch.Tensor, truth: torch.Tensor) -> list[float]:
     return (-10 * torch.log10(mse)).tolist()
 
 
-def probe(weights: str, scenes: int) -> dict[str, dict[str, list[list[float]]]]:
-    """family → method → one list of per-frame PSNRs per case."""
+def probe(weights: str, scenes: int) -> dict[str, dict[str, dict[str, list]]]:
+    """family → method → {"psnr": one list of per-frame PSNRs per case, "motion_px": one per case,
+    "registered": one share per case}."""
     models = load_tiny(weights, teacher=True)
     depths = models.teacher.conditioning.rope_depths
-    result: dict[str, dict[str, list[list[float]]]] = {}
+    result: dict[str, dict[str, dict[str, list]]] = {}
     for k, (family, presets) in enumerate(FAMILIES.items()):
         for i in range(scenes):
             case = make_case(k * 1000 + i, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
@@ -46,24 +53,31 @@ def probe(weights: str, scenes: int) -> dict[str, dict[str, list[list[float]]]]:
                 outs[f"reprojected, plane at {d:g} m"] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, d)
             outs[TRUE_DEPTH] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, case.target_depth)
             for name, frames in outs.items():
-                result.setdefault(family, {}).setdefault(name, []).append(per_frame_psnr(frames, case.target))
+                rec = result.setdefault(family, {}).setdefault(name, {"psnr": [], "motion_px": [], "registered": []})
+                rec["psnr"].append(per_frame_psnr(frames, case.target))
+                rec["motion_px"].append(motion_error(frames, case.target))
+                rec["registered"].append(camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K,
+                                                      every=2).success_rate)
             print(f"{family} {i + 1}/{scenes} ({case.name})", flush=True)
     return result
 
 
-def table(result: dict[str, dict[str, list[list[float]]]], every: int) -> str:
+def table(result: dict[str, dict[str, dict[str, list]]], every: int) -> str:
     """Per family: one row per method, the mean over cases of frames 0, every, 2·every, … and of the whole clip
-    (the mean of per-frame PSNRs; frame 0 is excluded from it, since copying the source is exact there)."""
+    (the mean of per-frame PSNRs; frame 0 is excluded from it, since copying the source is exact there), then
+    the mean motion error and registered share."""
     lines = []
     for family, methods in result.items():
-        frames = len(next(iter(methods.values()))[0])
+        frames = len(next(iter(methods.values()))["psnr"][0])
         cols = list(range(0, frames, every))
-        lines += [f"\n{family}", "| method | " + " | ".join(f"f{c}" for c in cols) + " | frames 1+ |",
-                  "| --- " * (len(cols) + 2) + "|"]
-        for name, cases in methods.items():
+        lines += [f"\n{family}", "| method | " + " | ".join(f"f{c}" for c in cols) + " | frames 1+ | motion px | registered |",
+                  "| --- " * (len(cols) + 4) + "|"]
+        for name, rec in methods.items():
+            cases = rec["psnr"]
             means = [statistics.mean(case[c] for case in cases) for c in cols]
             whole = statistics.mean(statistics.mean(case[1:]) for case in cases)
-            lines.append(f"| {name} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {whole:.2f} |")
+            lines.append(f"| {name} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {whole:.2f} | "
+                         f"{statistics.mean(rec['motion_px']):.2f} | {100 * statistics.mean(rec['registered']):.0f} % |")
     return "\n".join(lines)
 
 
@@ -72,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=str(ASSETS), help="weights folder (vae, student, teacher; default: the embedded model)")
     ap.add_argument("--scenes", type=int, default=5, help="held-out scenes per family (the benchmark uses 5)")
     ap.add_argument("--every", type=int, default=4, help="print every N-th frame (default 4: the latent frames' first frames)")
-    ap.add_argument("--out", help="also write the per-frame PSNRs of every case here (JSON)")
+    ap.add_argument("--out", help="also write every case's per-frame PSNRs, motion error and registered share here (JSON)")
     args = ap.parse_args(argv)
     if args.scenes < 1 or args.every < 1:
         ap.error("--scenes and --every must be at least 1")
