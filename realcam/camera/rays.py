@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from .poses import as_c2w
+
 RAY_OCTAVES = 5
 RAY_DIM = 3 * 2 * RAY_OCTAVES + 6
 
@@ -135,12 +137,9 @@ def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose
     if source_pose12.shape != (b, f, 12) or target_pose12.shape != (b, f, 12):
         raise ValueError(f"source and target poses must be [{b}, {f}, 12] for latents {tuple(latents.shape)}, got "
                          f"{tuple(source_pose12.shape)} and {tuple(target_pose12.shape)}")
-    def c2w(p):
-        m = torch.eye(4, dtype=torch.float64, device=p.device).repeat(b * f, 1, 1)
-        m[:, :3] = p.reshape(b * f, 3, 4).to(torch.float64)
-        return m
     images = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w).float()
-    src, tgt, K = c2w(source_pose12), c2w(target_pose12), latent_intrinsics(h, w, fov_deg)
+    src, tgt = (as_c2w(p.reshape(b * f, 3, 4)) for p in (source_pose12, target_pose12))
+    K = latent_intrinsics(h, w, fov_deg)
     planes = [_backward_warp(images, src, tgt, K, torch.full((b * f, h * w, 1), float(d), dtype=torch.float64,
                                                              device=latents.device)) for d in depths]
     return torch.cat(planes, dim=1).reshape(b, f, c * len(depths), h, w).permute(0, 2, 1, 3, 4).to(latents.dtype)
