@@ -14,8 +14,8 @@ lower is better, and PSNR on them).
 
 rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
 or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
-teacher_more800 is that stage trained 800 more steps without source_warp: the control of the source_warp teacher
-(the embedded weights folder's teacher).
+teacher_more800 is that stage trained 800 more steps without source_warp: the control of the 800-step source_warp
+teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder).
 """
 from __future__ import annotations
 
