@@ -140,6 +140,23 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
   --out "$WORK/latents_loopaug" --frames 33 > "$WORK/preprocess_loopaug.log"
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/latents_loopaug" \
   --out "$R/v2_ablate_loopaug" --until 800
+# 6b. the same claims for the embedded source_warp chain, each matched to it but for one thing (two processes of one
+#    thread, as the runs behind docs/results.md, "Which claims held"):
+#    warp_chunk1 — its causal initialisation with 1-latent-frame chunks (same 2,400-step teacher, same steps)
+#    warp_prefix, warp_loopaug — its 800-step source_warp stage (from the same RoPE teacher) with the prefix layout,
+#              or on the LoopAug data of step 6; matched by that stage's own 800-step teacher
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_ablate_warp_chunk1" --set model.init="$WT/teacher.safetensors" --set causal.chunk=1 --set "$DROP"
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_ablate_warp_prefix" --set model.init="$RT/teacher.safetensors" --set model.conditioning=prefix \
+    --set "$DROP" ) &
+A=$!
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/latents_loopaug_960" \
+    --out "$R/v2_ablate_warp_loopaug" --set model.init="$RT/teacher.safetensors" --set "$DROP" ) &
+B=$!
+wait "$A"; wait "$B"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
 $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
@@ -157,4 +174,10 @@ $PY -m realcam eval --weights "$W8F" --scenes 5 --source-camera unknown --out "$
 $PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_warp800="$W8/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_unknown.json"
+# the embedded chain with its claims' ablations as variants (no camera error: the claims are judged on PSNR and loops)
+$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" \
+  --variant causal_chunk1="$R/v2_ablate_warp_chunk1/student.safetensors" \
+  --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
+  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

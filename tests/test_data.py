@@ -29,6 +29,25 @@ def test_synth_cli_writes_the_multicam_layout_deterministically(tmp_path):
     assert (tmp_path / "a" / "scene0" / "videos" / "cam01.mp4").read_bytes() != (scene / "videos" / "cam01.mp4").read_bytes()
 
 
+def test_write_video_gives_the_same_bytes_in_every_process(tmp_path):
+    """x264's macroblock-tree rate control read state that differed between processes (the same rendered frames
+    gave different H.264 in about one synth process in three): every process must write the same files."""
+    code = ("import sys, torch; from pathlib import Path; "
+            "from realcam.data.synth import camera_paths, intrinsics, random_scene, render, write_video; "
+            "g = torch.Generator().manual_seed(5 * 1_000_003); scene = random_scene(g); "
+            "[write_video(Path(sys.argv[1]) / f'cam{i}.mp4', render(scene, p, intrinsics((32, 32)), (32, 32), "
+            "torch.arange(9))[0]) for i, p in enumerate(camera_paths(g, 3, 9))]")
+    runs = []
+    for k in range(8):   # two at a time (the variation showed under load)
+        runs.append(subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"r{k}")], stderr=subprocess.PIPE,
+                                     text=True))
+        if k % 2:
+            for proc in runs[-2:]:
+                assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    written = {tuple((tmp_path / f"r{k}" / f"cam{i}.mp4").read_bytes() for i in range(3)) for k in range(8)}
+    assert len(written) == 1, f"{len(written)} different encodings of the same frames in 8 processes"
+
+
 def test_shared_start_groups_cameras_on_one_first_pose_and_keeps_the_default_paths():
     import pytest
 

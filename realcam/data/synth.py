@@ -331,7 +331,9 @@ def write_video(path: Path, frames: torch.Tensor, fps: float = 16.0) -> None:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.height, stream.width = frames.shape[1], frames.shape[2]
         stream.pix_fmt = "yuv444p"
-        stream.options = {"crf": "12", "threads": "1"}  # one thread: the same bytes on every machine and run
+        # one thread, and no macroblock-tree rate control: with it x264 wrote different bytes for the same frames in
+        # different processes (tests/test_data.py); without both, a synth run is not repeatable byte for byte
+        stream.options = {"crf": "12", "threads": "1", "mbtree": "0"}
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray((f * 255).round().byte().numpy(), format="rgb24")))
         container.mux(stream.encode())
