@@ -30,8 +30,9 @@ def test_synth_cli_writes_the_multicam_layout_deterministically(tmp_path):
 
 
 def test_write_video_gives_the_same_bytes_in_every_process(tmp_path):
-    """x264's macroblock-tree rate control read state that differed between processes (the same rendered frames
-    gave different H.264 in about one synth process in three): every process must write the same files."""
+    """x264's macroblock-tree rate control read state that differed between processes: before the fix, these eight
+    processes wrote six or seven different encodings of the same rendered frames. Every process must write the same
+    files."""
     code = ("import sys, torch; from pathlib import Path; "
             "from realcam.data.synth import camera_paths, intrinsics, random_scene, render, write_video; "
             "g = torch.Generator().manual_seed(5 * 1_000_003); scene = random_scene(g); "
