@@ -5,8 +5,8 @@ lower is better, and PSNR on them).
 
     python scripts/paired_claims.py EVAL.json     (from `python -m realcam eval` with some of the variants
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
-                                                   causal_chunk1, rope_prefix, rope_loopaug, teacher_more800; a comparison whose
-                                                   methods are missing is skipped)
+                                                   causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
+                                                   guide10_step800, guide10_step2400; a comparison whose methods are missing is skipped)
 
     python scripts/paired_claims.py EVAL.json --against OTHER.json
         the same methods of two benchmark runs (e.g. two chains, or one chain with and without the source's path),
@@ -15,7 +15,10 @@ lower is better, and PSNR on them).
 rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
 or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
 teacher_more800 is that stage trained 800 more steps without source_warp: the control of the 800-step source_warp
-teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder).
+teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder). guide3_step800 and guide10_step800 are
+that 800-step source_warp stage with the guide embedding's learning rate ×3 or ×10 (optim.lr_scale); their matched
+baseline is the 800-step source_warp teacher as the weights folder's teacher; guide10_step2400 is the ×10 run resumed
+to 2,400 steps, against the embedded (2,400-step) teacher.
 """
 from __future__ import annotations
 
@@ -32,7 +35,10 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("loopaug@800 − teacher@800", "loopaug_step800", "teacher_step800", LOOPS),
                ("interleave − prefix (RoPE-positions stage)", "teacher", "rope_prefix", LENGTHS),
                ("loopaug − teacher (RoPE-positions stage)", "rope_loopaug", "teacher", LOOPS),
-               ("source_warp − the same 800 steps without it (teacher)", "teacher", "teacher_more800", LENGTHS))
+               ("source_warp − the same 800 steps without it (teacher)", "teacher", "teacher_more800", LENGTHS),
+               ("guide lr ×3 − ×1 (source_warp stage, 800 steps)", "guide3_step800", "teacher", LENGTHS + LOOPS),
+               ("guide lr ×10 − ×1 (source_warp stage, 800 steps)", "guide10_step800", "teacher", LENGTHS + LOOPS),
+               ("guide lr ×10 − ×1 (source_warp teacher, 2,400 steps)", "guide10_step2400", "teacher", LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:

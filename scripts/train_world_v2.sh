@@ -157,6 +157,19 @@ A=$!
     --out "$R/v2_ablate_warp_loopaug" --set model.init="$RT/teacher.safetensors" --set "$DROP" ) &
 B=$!
 wait "$A"; wait "$B"
+# 6c. the 800-step source_warp stage with the guide embedding learning 3× or 10× faster than the rest (optim.lr_scale;
+#    two processes of one thread, from the same RoPE teacher, matched by W8), then the 10× run resumed to 2,400 steps
+#    (a copy of its folder, two threads, as WT; matched by WT): docs/results.md, "World v2: a faster-learning guide embedding"
+G="$R/v2_warp_guide"
+for m in 3 10; do
+  ( export OMP_NUM_THREADS=1
+    $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+      --out "$G$m" --set model.init="$RT/teacher.safetensors" --set "$DROP" --set "optim.lr_scale={\"guide_embedding.\": $m}" ) &
+done
+wait
+[ -d "${G}10_2400" ] || cp -r "${G}10" "${G}10_2400"
+$PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" --out "${G}10_2400" \
+  --steps 2400 --set model.init="$RT/teacher.safetensors" --set "$DROP" --set 'optim.lr_scale={"guide_embedding.": 10}'
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
 $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
@@ -180,4 +193,16 @@ $PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant teacher_step
   --variant causal_chunk1="$R/v2_ablate_warp_chunk1/student.safetensors" \
   --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
   --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims.json"
+# the guide learning-rate runs as teacher variants: at 800 steps against W8 (a folder with W8 as its teacher and the
+# embedded student), at 2,400 against WT (the embedded teacher)
+mkdir -p "$WORK/weights_guide"
+cp "$VAE" "$WORK/weights_guide/vae.safetensors"
+cp "$W8/teacher.safetensors" "$WORK/weights_guide/teacher.safetensors"
+cp "$W/student.safetensors" "$WORK/weights_guide/student.safetensors"
+readme "the 800-step source_warp teacher with the embedded student (the guide learning-rate runs' baseline)" \
+  > "$WORK/weights_guide/README.json"
+$PY -m realcam eval --weights "$WORK/weights_guide" --scenes 5 --no-camera --variant guide3_step800="${G}3/teacher.safetensors" \
+  --variant guide10_step800="${G}10/teacher.safetensors" --out "$WORK/eval_v2_guide_lr.json"
+$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant guide10_step2400="${G}10_2400/teacher.safetensors" \
+  --out "$WORK/eval_v2_guide_lr2400.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

@@ -704,3 +704,44 @@ def test_source_warp_trains_through_every_stage_from_a_teacher_without_it(datase
     train(distill, progress=False)
     for path in (tmp_path / "c" / "student.safetensors", tmp_path / "d" / "generator.safetensors"):
         assert load_dit(path).conditioning.source_warp == (2.0, 100000.0)
+
+
+def test_lr_scale_multiplies_the_learning_rate_of_the_parameters_it_names(dataset, tmp_path):
+    """``optim.lr_scale`` (e.g. a zero-initialised guide embedding learning faster than the weights it joins): the
+    named parameters take Adam's first step at the multiplied rate, the others exactly as without it, and a run
+    stopped and resumed keeps the multipliers (the same weights as the run without a stop)."""
+    from realcam.train.stages import train
+    from realcam.weights import load_dit, save_realcam_checkpoint
+
+    cond = ConditioningConfig(camera_tokens="rays", rope_positions="rays", source_cameras=True, source_warp=(4.0,))
+    torch.manual_seed(3)
+    start = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), 3).float()
+    save_realcam_checkpoint(start, tmp_path / "start.safetensors")
+
+    def run(out, steps, *extra, until=None):
+        cfg = load_config(None, [f"model.init={tmp_path / 'start.safetensors'}", "model.trainable=all", "batch_size=2",
+                                 "optim.weight_decay=0", "optim.warmup_steps=0", "optim.lr=0.001", *extra],
+                          stage="teacher", data=str(dataset / "latents"), out=str(tmp_path / out), steps=steps)
+        train(cfg, progress=False, until=until)
+        return load_dit(tmp_path / out / "teacher.safetensors", dtype=torch.float32).state_dict()
+
+    scale = 'optim.lr_scale={"guide_embedding.": 10}'
+    plain, scaled = run("plain", 1), run("scaled", 1, scale)
+    before = start.state_dict()
+    for k in before:
+        moved_plain, moved_scaled = plain[k] - before[k], scaled[k] - before[k]
+        if k.startswith("guide_embedding."):    # Adam's first step: lr · g / (|g| + eps), so 10× the move
+            torch.testing.assert_close(moved_scaled, 10 * moved_plain, rtol=1e-3, atol=1e-7)
+            assert moved_plain.abs().max() > 5e-4
+        else:
+            torch.testing.assert_close(moved_scaled, moved_plain, rtol=0, atol=0)
+    full = run("full", 3, scale)
+    run("split", 3, scale, "checkpoint_every=1", until=1)
+    split = run("split", 3, scale, "checkpoint_every=1")
+    assert all(torch.equal(split[k], full[k]) for k in full)
+    for bad, message in (('{"guide_embedding.": 0}', "optim.lr_scale"), ('{"guide_embedding.": true}', "optim.lr_scale"),
+                         ('[10]', "optim.lr_scale"), ('{"": 2}', "optim.lr_scale")):
+        with pytest.raises(ValueError, match=message):
+            load_config(None, [f"optim.lr_scale={bad}"], data="x")
+    with pytest.raises(ValueError, match=r"optim.lr_scale: no trainable parameter of teacher starts with \['guide\.'\]"):
+        run("typo", 1, 'optim.lr_scale={"guide.": 10}')

@@ -35,6 +35,8 @@ class OptimSpec:
     warmup_steps: int = 0
     schedule: Literal["constant", "cosine"] = "constant"   # after warm-up: constant, or cosine down to min_lr_ratio·lr
     min_lr_ratio: float = 0.05                               #   at the last step (`steps`)
+    lr_scale: dict = field(default_factory=dict)  # parameter-name prefix → multiplier of the learning rate for the
+    #   parameters whose names start with it (the longest matching prefix wins), e.g. {"guide_embedding.": 10}
 
 
 @dataclass
@@ -149,6 +151,12 @@ class TrainConfig:
             # trained on it predicts no picture at all (docs/results.md, "World v2: more scenes, LoopAug, motion loss, width")
             raise ValueError(f"teacher.motion_weight (α) must be in [0, 1) — α = 1 leaves only the motion term, which "
                              f"does not determine the picture; got {self.teacher.motion_weight}")
+        scales = self.optim.lr_scale
+        if not isinstance(scales, dict) or len(scales) > 32 or any(
+                not isinstance(k, str) or not k or isinstance(v, bool) or not isinstance(v, (int, float))
+                or not 0 < v <= 1000 for k, v in scales.items()):
+            raise ValueError(f"optim.lr_scale={scales!r}: give a mapping (at most 32 entries) of parameter-name prefixes "
+                             "to learning-rate multipliers in (0, 1000], e.g. {\"guide_embedding.\": 10}")
         if not 0 <= self.source_camera_dropout <= 1:
             raise ValueError(f"source_camera_dropout must be a share in [0, 1], got {self.source_camera_dropout}")
         if self.distill.cache_from not in ("clean", "exit"):

@@ -350,6 +350,24 @@ def _lr(spec: OptimSpec, step: int, total: int) -> float:
     return spec.lr
 
 
+def lr_groups(named: list[tuple[str, nn.Parameter]], scales: dict[str, float], part: str) -> list[dict]:
+    """The optimiser's parameter groups: one per learning-rate multiplier of ``optim.lr_scale`` (each parameter
+    takes the multiplier of the longest prefix of its name, else 1), each group carrying its ``lr_scale``."""
+    if not named:
+        raise ValueError(f"{part}: no trainable parameters")
+    by_scale: dict[float, list[nn.Parameter]] = {}
+    used = set()
+    for name, p in named:
+        prefix = max((k for k in scales if name.startswith(k)), key=len, default=None)
+        used.add(prefix)
+        by_scale.setdefault(float(scales[prefix]) if prefix is not None else 1.0, []).append(p)
+    unused = sorted(set(scales) - used)
+    if unused:
+        raise ValueError(f"optim.lr_scale: no trainable parameter of {part} starts with {unused} (e.g. "
+                         f"{named[0][0]!r}); check the prefix and model.trainable")
+    return [{"params": ps, "lr_scale": s} for s, ps in sorted(by_scale.items())]
+
+
 def _ema_init(part: Part) -> None:
     if part.ema_decay is not None:
         part.ema = {n: p.detach().clone() for n, p in part.network.named_parameters()}
@@ -399,10 +417,8 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until:
     for part in stage.parts:
         part.network.activation_checkpointing = cfg.activation_checkpointing
         _wrap(part, cfg, d)
-        params = [p for _, p in part.trainable()]
-        if not params:
-            raise ValueError(f"{part.name}: no trainable parameters")
-        part.optimizer = torch.optim.AdamW(params, lr=part.optim.lr, betas=tuple(part.optim.betas),
+        groups = lr_groups(part.trainable(), part.optim.lr_scale, part.name)
+        part.optimizer = torch.optim.AdamW(groups, lr=part.optim.lr, betas=tuple(part.optim.betas),
                                            eps=part.optim.eps, weight_decay=part.optim.weight_decay)
         _ema_init(part)
     if resume is not None:
@@ -437,7 +453,7 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until:
                     continue
                 lr = _lr(part.optim, step, cfg.steps)
                 for g in part.optimizer.param_groups:
-                    g["lr"] = lr
+                    g["lr"] = lr * g.get("lr_scale", 1.0)
                 part.optimizer.zero_grad(set_to_none=True)
                 total = 0.0
                 metrics: dict[str, float] = {}
