@@ -739,6 +739,8 @@ def test_lr_scale_multiplies_the_learning_rate_of_the_parameters_it_names(datase
     run("split", 3, scale, "checkpoint_every=1", until=1)
     split = run("split", 3, scale, "checkpoint_every=1")
     assert all(torch.equal(split[k], full[k]) for k in full)
+    with pytest.raises(ValueError, match=r"split was trained with \{'guide_embedding\.': 10\}"):  # other groups
+        run("split", 4, 'optim.lr_scale={"guide_embedding.": 3}')
     for bad, message in (('{"guide_embedding.": 0}', "optim.lr_scale"), ('{"guide_embedding.": true}', "optim.lr_scale"),
                          ('[10]', "optim.lr_scale"), ('{"": 2}', "optim.lr_scale")):
         with pytest.raises(ValueError, match=message):

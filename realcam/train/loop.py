@@ -410,7 +410,12 @@ def run(cfg: TrainConfig, build: Callable[[TrainConfig, Dist], Stage], *, until:
     resume = latest_checkpoint(out)
     if resume is not None:
         load_weights_before_wrap(resume, stage.parts)
-    start = json.loads((resume / "state.json").read_text())["step"] if resume is not None else 0
+    state = json.loads((resume / "state.json").read_text()) if resume is not None else {"step": 0}
+    start = state["step"]
+    saved_scales = state.get("config", {}).get("optim", {}).get("lr_scale", {})
+    if resume is not None and saved_scales != cfg.optim.lr_scale:   # the optimiser's groups would not match its state
+        raise ValueError(f"optim.lr_scale={cfg.optim.lr_scale!r}, but {out} was trained with {saved_scales!r}: resume "
+                         "it with the same multipliers, or start a new --out (e.g. from its weights as model.init)")
     if until is not None and until < start:  # its weights would be those of step `start`, not a snapshot at `until`
         raise ValueError(f"until={until}: {out} is already at step {start}; the snapshot at step {until} is "
                          f"{out / CHECKPOINTS / f'step_{until:07d}'} if it was kept (keep_checkpoints)")
