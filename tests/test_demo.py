@@ -194,3 +194,37 @@ def test_compute_per_frame_counts_attention_on_the_cpu():
     assert plain.get_total_flops() == 0                     # what the counter alone reports on a CPU
     assert flops == 2 * (2 * 2 * 64 * 48 * 16)              # QKᵀ and (softmax)V, multiply-adds counted as 2
 
+
+
+@pytest.mark.parametrize("grid", ["diffsynth", "wan"])
+def test_noise_probe_samples_like_the_teacher_and_starts_from_its_guide(grid):
+    """scripts/noise_probe.py: its Euler baseline from pure noise is ``sample_teacher`` with ``solver='euler'`` on the
+    teacher's own grid (the row every other row is paired with), and a start below σ = 1 keeps ``(1 − σ0)`` of the
+    guide: the result depends on it, and at a tiny σ0 it is the guide."""
+    import importlib.util
+
+    from realcam.config import TINY, ConditioningConfig
+    from realcam.model import RealCamDiT
+    from realcam.sampling import sample_teacher
+    from tests.conftest import randomize_
+
+    spec = importlib.util.spec_from_file_location("noise_probe", ROOT / "scripts" / "noise_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cond = ConditioningConfig(camera_tokens="rays", source_cameras=True, source_warp=(4.0,))
+    teacher = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=2).eval()
+    teacher.sampling = teacher.sampling.override(steps=4, shift=3.0, guidance=1.0, solver="euler", grid=grid)
+    g = torch.Generator().manual_seed(0)
+    source, guide = torch.randn(2, 1, 16, 3, 4, 4, generator=g)
+    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
+    pose12, source_pose12 = 0.1 * torch.randn(2, 1, 3, 12, generator=g)
+    noise = torch.randn(source.shape, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        pos = teacher.embed_text(ctx)
+        reference = sample_teacher(teacher, source, ctx, pose12=pose12, source_pose12=source_pose12, seed=7)
+        ours = module.euler_from(teacher, source, pos, pose12, source_pose12, guide, 1.0, noise)
+        half = module.euler_from(teacher, source, pos, pose12, source_pose12, guide, 0.5, noise)
+        other = module.euler_from(teacher, source, pos, pose12, source_pose12, -guide, 0.5, noise)
+        near = module.euler_from(teacher, source, pos, pose12, source_pose12, guide, 1e-6, noise)
+    assert (ours - reference).abs().max() < 1e-5
+    assert (half - other).abs().mean() > 0.5 and (near - guide).abs().max() < 1e-3
