@@ -84,14 +84,22 @@ $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_
   --set model.init="$R/v2_warp_causal/student.safetensors" --set distill.teacher="$W8/teacher.safetensors" --set "$DROP"
 # 5b. the source_warp teacher resumed from 800 to 2,400 steps (a copy of its folder; the cosine restarts over 2,400;
 #     two threads, 39 min), then the causal initialisation and DMD again from it: the embedded chain
+# 5c. that teacher resumed once more, to 4,800 steps (two threads, 60 min), and the causal initialisation and DMD
+#     again from it (docs/results.md, "World v2: 4,800 teacher steps")
+resumed_chain() {  # from-teacher-folder steps: teacher runs/v2_warp_teacher<steps>, student v2_warp_distill<steps>
+  local from=$1 steps=$2 t="$R/v2_warp_teacher$2"
+  [ -d "$t" ] || cp -r "$from" "$t"
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
+    --out "$t" --steps "$steps" --set model.init="$RT/teacher.safetensors" --set "$DROP"
+  $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_warp_causal$steps" --set model.init="$t/teacher.safetensors" --set "$DROP"
+  $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill$steps" \
+    --set model.init="$R/v2_warp_causal$steps/student.safetensors" --set distill.teacher="$t/teacher.safetensors" --set "$DROP"
+}
 WT="$R/v2_warp_teacher2400"
-[ -d "$WT" ] || cp -r "$W8" "$WT"
-$PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" \
-  --out "$WT" --steps 2400 --set model.init="$RT/teacher.safetensors" --set "$DROP"
-$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_warp_causal2400" --set model.init="$WT/teacher.safetensors" --set "$DROP"
-$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill2400" \
-  --set model.init="$R/v2_warp_causal2400/student.safetensors" --set distill.teacher="$WT/teacher.safetensors" --set "$DROP"
+WT4="$R/v2_warp_teacher4800"
+resumed_chain "$W8" 2400
+resumed_chain "$WT" 4800
 # weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 2,400 steps, the
 # same files as realcam/assets/world_v2; "weights_warp800" = the same chain at 800 teacher steps (embedded until
 # 2026-12-02, "World v2: the source reprojected"); "weights_rope" = the chain before it (behind "Which claims held")
@@ -205,4 +213,14 @@ $PY -m realcam eval --weights "$WORK/weights_guide" --scenes 5 --no-camera --var
   --variant guide10_step800="${G}10/teacher.safetensors" --out "$WORK/eval_v2_guide_lr.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant guide10_step2400="${G}10_2400/teacher.safetensors" \
   --out "$WORK/eval_v2_guide_lr2400.json"
+# the chain at 4,800 teacher steps (step 5c), against the embedded one at 2,400
+W48="$WORK/weights_warp4800"
+mkdir -p "$W48"
+cp "$VAE" "$W48/vae.safetensors"
+cp "$WT4/teacher.safetensors" "$W48/teacher.safetensors"
+cp "$R/v2_warp_distill4800/generator.safetensors" "$W48/student.safetensors"
+readme "the source_warp chain at 4,800 teacher steps" > "$W48/README.json"
+$PY -m realcam eval --weights "$W48" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" --out "$WORK/eval_v2_warp4800.json"
+$PY -m realcam eval --weights "$W48" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
 echo "done: $W  (python -m realcam demo --weights $W)"
