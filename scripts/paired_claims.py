@@ -19,8 +19,8 @@ teacher_more800 is that stage trained 800 more steps without source_warp: the co
 teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder). guide3_step800 and guide10_step800 are
 that 800-step source_warp stage with the guide embedding's learning rate ×3 or ×10 (optim.lr_scale); their matched
 baseline is the 800-step source_warp teacher as the weights folder's teacher; guide10_step2400 is the ×10 run resumed
-to 2,400 steps, against the embedded (2,400-step) teacher; teacher_step2400 is the embedded teacher as a variant of the
-chain whose teacher resumed it to 4,800 steps (weights_warp4800), so "teacher" there is the 4,800-step one.
+to 2,400 steps, against the 2,400-step source_warp teacher (weights_warp2400); teacher_step2400 is that teacher as a
+variant of the embedded chain, whose teacher resumed it to 4,800 steps, so "teacher" there is the 4,800-step one.
 """
 from __future__ import annotations
 

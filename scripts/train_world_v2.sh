@@ -83,9 +83,9 @@ $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/
 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_warp_distill" \
   --set model.init="$R/v2_warp_causal/student.safetensors" --set distill.teacher="$W8/teacher.safetensors" --set "$DROP"
 # 5b. the source_warp teacher resumed from 800 to 2,400 steps (a copy of its folder; the cosine restarts over 2,400;
-#     two threads, 39 min), then the causal initialisation and DMD again from it: the embedded chain
+#     two threads, 39 min), then the causal initialisation and DMD again from it (embedded until 2026-12-03)
 # 5c. that teacher resumed once more, to 4,800 steps (two threads, 60 min), and the causal initialisation and DMD
-#     again from it (docs/results.md, "World v2: 4,800 teacher steps")
+#     again from it: the embedded chain (docs/results.md, "World v2: 4,800 teacher steps")
 resumed_chain() {  # from-teacher-folder steps: teacher runs/v2_warp_teacher<steps>, student v2_warp_distill<steps>
   local from=$1 steps=$2 t="$R/v2_warp_teacher$2"
   [ -d "$t" ] || cp -r "$from" "$t"
@@ -100,16 +100,22 @@ WT="$R/v2_warp_teacher2400"
 WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
-# weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 2,400 steps, the
-# same files as realcam/assets/world_v2; "weights_warp800" = the same chain at 800 teacher steps (embedded until
-# 2026-12-02, "World v2: the source reprojected"); "weights_rope" = the chain before it (behind "Which claims held")
+# weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 4,800 steps, the
+# same files as realcam/assets/world_v2; "weights_warp2400" = the same chain at 2,400 teacher steps (embedded until
+# 2026-12-03); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
+# "weights_rope" = the chain before it (behind "Which claims held")
 readme() { echo "{\"made_by\": \"scripts/train_world_v2.sh ($1)\", \"world\": \"v2\", \"benchmark_amplitude\": 1.0}"; }
 W="$WORK/weights"
-mkdir -p "$W" "$WORK/weights_warp800" "$WORK/weights_rope"
+W24="$WORK/weights_warp2400"
+mkdir -p "$W" "$W24" "$WORK/weights_warp800" "$WORK/weights_rope"
 cp "$VAE" "$W/vae.safetensors"
-cp "$WT/teacher.safetensors" "$W/teacher.safetensors"
-cp "$R/v2_warp_distill2400/generator.safetensors" "$W/student.safetensors"
-readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml resumed to 2,400 steps" > "$W/README.json"
+cp "$WT4/teacher.safetensors" "$W/teacher.safetensors"
+cp "$R/v2_warp_distill4800/generator.safetensors" "$W/student.safetensors"
+readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml resumed to 4,800 steps" > "$W/README.json"
+cp "$VAE" "$W24/vae.safetensors"
+cp "$WT/teacher.safetensors" "$W24/teacher.safetensors"
+cp "$R/v2_warp_distill2400/generator.safetensors" "$W24/student.safetensors"
+readme "the source_warp chain at 2,400 teacher steps" > "$W24/README.json"
 cp "$VAE" "$WORK/weights_warp800/vae.safetensors"
 cp "$W8/teacher.safetensors" "$WORK/weights_warp800/teacher.safetensors"
 cp "$R/v2_warp_distill/generator.safetensors" "$WORK/weights_warp800/student.safetensors"
@@ -148,9 +154,10 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
   --out "$WORK/latents_loopaug" --frames 33 > "$WORK/preprocess_loopaug.log"
 $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WORK/latents_loopaug" \
   --out "$R/v2_ablate_loopaug" --until 800
-# 6b. the same claims for the embedded source_warp chain, each matched to it but for one thing (two processes of one
+# 6b. the same claims for the source_warp chain, each matched to it but for one thing (two processes of one
 #    thread, as the runs behind docs/results.md, "Which claims held"):
 #    warp_chunk1 — its causal initialisation with 1-latent-frame chunks (same 2,400-step teacher, same steps)
+#    warp4800_chunk1 — the same from the 4,800-step teacher of the embedded chain (after the two, two threads)
 #    warp_prefix, warp_loopaug — its 800-step source_warp stage (from the same RoPE teacher) with the prefix layout,
 #              or on the LoopAug data of step 6; matched by that stage's own 800-step teacher
 ( export OMP_NUM_THREADS=1
@@ -165,6 +172,8 @@ A=$!
     --out "$R/v2_ablate_warp_loopaug" --set model.init="$RT/teacher.safetensors" --set "$DROP" ) &
 B=$!
 wait "$A"; wait "$B"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_ablate_warp4800_chunk1" --set model.init="$WT4/teacher.safetensors" --set causal.chunk=1 --set "$DROP"
 # 6c. the 800-step source_warp stage with the guide embedding learning 3× or 10× faster than the rest (optim.lr_scale;
 #    two processes of one thread, from the same RoPE teacher, matched by W8), then the 10× run resumed to 2,400 steps
 #    (a copy of its folder, two threads, as WT; matched by WT): docs/results.md, "World v2: a faster-learning guide embedding"
@@ -186,41 +195,41 @@ $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_c
   --variant rope_prefix="$R/v2_ablate_rope_prefix/teacher.safetensors" \
   --variant rope_loopaug="$R/v2_ablate_rope_loopaug/teacher.safetensors" --out "$WORK/eval_v2_rope.json"
 # the source_warp chain at 800 teacher steps with the control teacher and its causal initialisation as variants,
-# then the same without the source's path, as for a user's video; then the embedded model (its teacher at 2,400
-# steps) likewise, with the 800-step teacher and its own causal initialisation as variants
+# then the same without the source's path, as for a user's video; then the chain at 2,400 teacher steps likewise,
+# with the 800-step teacher and its own causal initialisation as variants
 W8F="$WORK/weights_warp800"
 $PY -m realcam eval --weights "$W8F" --scenes 5 --variant teacher_more800="$R/v2_more_teacher/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal/student.safetensors" --out "$WORK/eval_v2_warp800.json"
 $PY -m realcam eval --weights "$W8F" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp800_unknown.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_warp800="$W8/teacher.safetensors" \
-  --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_unknown.json"
-# the embedded chain with its claims' ablations as variants (no camera error: the claims are judged on PSNR and loops)
-$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
+$PY -m realcam eval --weights "$W24" --scenes 5 --variant teacher_warp800="$W8/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2_warp2400.json"
+$PY -m realcam eval --weights "$W24" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp2400_unknown.json"
+# the 2,400-step chain with its claims' ablations as variants (no camera error: the claims are judged on PSNR and loops)
+$PY -m realcam eval --weights "$W24" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_warp_chunk1/student.safetensors" \
   --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
-  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims.json"
+  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims_warp2400.json"
 # the guide learning-rate runs as teacher variants: at 800 steps against W8 (a folder with W8 as its teacher and the
-# embedded student), at 2,400 against WT (the embedded teacher)
+# 2,400-step chain's student), at 2,400 against WT
 mkdir -p "$WORK/weights_guide"
 cp "$VAE" "$WORK/weights_guide/vae.safetensors"
 cp "$W8/teacher.safetensors" "$WORK/weights_guide/teacher.safetensors"
-cp "$W/student.safetensors" "$WORK/weights_guide/student.safetensors"
-readme "the 800-step source_warp teacher with the embedded student (the guide learning-rate runs' baseline)" \
+cp "$W24/student.safetensors" "$WORK/weights_guide/student.safetensors"
+readme "the 800-step source_warp teacher with the 2,400-step chain's student (the guide learning-rate runs' baseline)" \
   > "$WORK/weights_guide/README.json"
 $PY -m realcam eval --weights "$WORK/weights_guide" --scenes 5 --no-camera --variant guide3_step800="${G}3/teacher.safetensors" \
   --variant guide10_step800="${G}10/teacher.safetensors" --out "$WORK/eval_v2_guide_lr.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant guide10_step2400="${G}10_2400/teacher.safetensors" \
+$PY -m realcam eval --weights "$W24" --scenes 5 --no-camera --variant guide10_step2400="${G}10_2400/teacher.safetensors" \
   --out "$WORK/eval_v2_guide_lr2400.json"
-# the chain at 4,800 teacher steps (step 5c), against the embedded one at 2,400
-W48="$WORK/weights_warp4800"
-mkdir -p "$W48"
-cp "$VAE" "$W48/vae.safetensors"
-cp "$WT4/teacher.safetensors" "$W48/teacher.safetensors"
-cp "$R/v2_warp_distill4800/generator.safetensors" "$W48/student.safetensors"
-readme "the source_warp chain at 4,800 teacher steps" > "$W48/README.json"
-$PY -m realcam eval --weights "$W48" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
+# the embedded chain (teacher at 4,800 steps, step 5c), with the 2,400-step teacher and its own causal initialisation
+# as variants, then without the source's path; then with its claims' ablations as variants
+$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" --out "$WORK/eval_v2_warp4800.json"
-$PY -m realcam eval --weights "$W48" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
+$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
+$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" \
+  --variant causal_chunk1="$R/v2_ablate_warp4800_chunk1/student.safetensors" \
+  --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
+  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims.json"
 echo "done: $W  (python -m realcam demo --weights $W)"
