@@ -6,7 +6,8 @@ lower is better, and PSNR on them).
     python scripts/paired_claims.py EVAL.json     (from `python -m realcam eval` with some of the variants
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
                                                    causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
-                                                   guide10_step800, guide10_step2400, teacher_step2400; a comparison whose
+                                                   guide10_step800, guide10_step2400, teacher_step2400,
+                                                   teacher_step4800; a comparison whose
                                                    methods are missing is skipped)
 
     python scripts/paired_claims.py EVAL.json --against OTHER.json
@@ -20,7 +21,8 @@ teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder). gui
 that 800-step source_warp stage with the guide embedding's learning rate ×3 or ×10 (optim.lr_scale); their matched
 baseline is the 800-step source_warp teacher as the weights folder's teacher; guide10_step2400 is the ×10 run resumed
 to 2,400 steps, against the 2,400-step source_warp teacher (weights_warp2400); teacher_step2400 is that teacher as a
-variant of the embedded chain, whose teacher resumed it to 4,800 steps, so "teacher" there is the 4,800-step one.
+variant of the embedded chain, whose teacher resumed it to 4,800 steps, so "teacher" there is the 4,800-step one;
+teacher_step4800 is the embedded teacher as a variant of the chain that resumed it once more, to 7,200 steps.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("guide lr ×3 − ×1 (source_warp stage, 800 steps)", "guide3_step800", "teacher", LENGTHS + LOOPS),
                ("guide lr ×10 − ×1 (source_warp stage, 800 steps)", "guide10_step800", "teacher", LENGTHS + LOOPS),
                ("guide lr ×10 − ×1 (source_warp teacher, 2,400 steps)", "guide10_step2400", "teacher", LENGTHS + LOOPS),
-               ("source_warp teacher, 4,800 − 2,400 steps", "teacher", "teacher_step2400", LENGTHS + LOOPS))
+               ("source_warp teacher, 4,800 − 2,400 steps", "teacher", "teacher_step2400", LENGTHS + LOOPS),
+               ("source_warp teacher, 7,200 − 4,800 steps", "teacher", "teacher_step4800", LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:

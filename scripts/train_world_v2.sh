@@ -86,6 +86,7 @@ $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_
 #     two threads, 39 min), then the causal initialisation and DMD again from it (embedded until 2026-12-03)
 # 5c. that teacher resumed once more, to 4,800 steps (two threads, 60 min), and the causal initialisation and DMD
 #     again from it: the embedded chain (docs/results.md, "World v2: 4,800 teacher steps")
+# 5d. and once more, to 7,200 steps (docs/results.md, "World v2: 7,200 teacher steps"; not embedded)
 resumed_chain() {  # from-teacher-folder steps: teacher runs/v2_warp_teacher<steps>, student v2_warp_distill<steps>
   local from=$1 steps=$2 t="$R/v2_warp_teacher$2"
   [ -d "$t" ] || cp -r "$from" "$t"
@@ -100,6 +101,7 @@ WT="$R/v2_warp_teacher2400"
 WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
+resumed_chain "$WT4" 7200
 # weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 4,800 steps, the
 # same files as realcam/assets/world_v2; "weights_warp2400" = the same chain at 2,400 teacher steps (embedded until
 # 2026-12-03); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -205,11 +207,14 @@ $PY -m realcam eval --weights "$W24" --scenes 5 --variant teacher_warp800="$W8/t
   --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2_warp2400.json"
 $PY -m realcam eval --weights "$W24" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp2400_unknown.json"
 # the 2,400-step chain with its claims' ablations as variants (no camera error: the claims are judged on PSNR and loops)
-$PY -m realcam eval --weights "$W24" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
-  --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" \
-  --variant causal_chunk1="$R/v2_ablate_warp_chunk1/student.safetensors" \
-  --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
-  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims_warp2400.json"
+claims_eval() {  # weights-folder teacher-steps chunk1-run out: the prefix/LoopAug teachers are the same 800-step stage's
+  $PY -m realcam eval --weights "$1" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
+    --variant causal_chunk3="$R/v2_warp_causal$2/student.safetensors" \
+    --variant causal_chunk1="$R/$3/student.safetensors" \
+    --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
+    --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$4"
+}
+claims_eval "$W24" 2400 v2_ablate_warp_chunk1 "$WORK/eval_v2_claims_warp2400.json"
 # the guide learning-rate runs as teacher variants: at 800 steps against W8 (a folder with W8 as its teacher and the
 # 2,400-step chain's student), at 2,400 against WT
 mkdir -p "$WORK/weights_guide"
@@ -227,9 +232,14 @@ $PY -m realcam eval --weights "$W24" --scenes 5 --no-camera --variant guide10_st
 $PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" --out "$WORK/eval_v2_warp4800.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
-  --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" \
-  --variant causal_chunk1="$R/v2_ablate_warp4800_chunk1/student.safetensors" \
-  --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
-  --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$WORK/eval_v2_claims.json"
+claims_eval "$W" 4800 v2_ablate_warp4800_chunk1 "$WORK/eval_v2_claims.json"
+# the chain at 7,200 teacher steps (step 5d), with the embedded teacher and the causal initialisation as variants
+W72="$WORK/weights_warp7200"
+mkdir -p "$W72"
+cp "$VAE" "$W72/vae.safetensors"
+cp "$R/v2_warp_teacher7200/teacher.safetensors" "$W72/teacher.safetensors"
+cp "$R/v2_warp_distill7200/generator.safetensors" "$W72/student.safetensors"
+readme "the source_warp chain at 7,200 teacher steps" > "$W72/README.json"
+$PY -m realcam eval --weights "$W72" --scenes 5 --variant teacher_step4800="$WT4/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_warp_causal7200/student.safetensors" --out "$WORK/eval_v2_warp7200.json"
 echo "done: $W  (python -m realcam demo --weights $W)"
