@@ -353,6 +353,28 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
     return notes
 
 
+def regrid_guide(weight: torch.Tensor, file_planes: tuple[float, ...], planes: tuple[float, ...],
+                 name: str = "file") -> torch.Tensor:
+    """``guide_embedding.weight`` of a file whose ``source_warp`` reads ``file_planes``, laid out for ``planes``
+    (plane-major input channels, as :func:`realcam.camera.rays.warp_latents` stacks them): each of the file's
+    planes keeps its weights at its new place, and planes the file lacks get zero, so the model computes exactly
+    what the file's did until training uses them. ``planes`` must hold every plane of the file."""
+    lost = [d for d in file_planes if d not in planes]
+    if lost:
+        raise WeightsError(f"{name} reads its source through source_warp planes {list(file_planes)}; the requested "
+                           f"planes {list(planes)} lack {lost}, whose trained weights would be dropped: give a list "
+                           "that holds every plane of the file (new ones start at zero)")
+    if weight.ndim < 2 or weight.shape[1] % len(file_planes):
+        raise WeightsError(f"{name}: guide_embedding.weight {tuple(weight.shape)} does not split into "
+                           f"{len(file_planes)} planes (source_warp in its metadata)")
+    per = weight.shape[1] // len(file_planes)
+    out = weight.new_zeros(weight.shape[0], per * len(planes), *weight.shape[2:])
+    for i, depth in enumerate(file_planes):
+        j = planes.index(depth)
+        out[:, j * per:(j + 1) * per] = weight[:, i * per:(i + 1) * per]
+    return out
+
+
 def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, dtype: torch.dtype | str | None = None,
              device: torch.device | str = "cpu", fp8: Fp8Policy = "upcast", camera_layers: bool = True,
              conditioning: ConditioningConfig | None = None, num_heads: int | None = None,
@@ -363,7 +385,8 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     default it is detected (RealCam metadata, else tensor shapes). ``dtype``: compute/storage dtype
     (default: the file's). ``fp8``: ``"keep"`` fp8 linear weights in fp8, or ``"upcast"`` them on load.
     ``camera_layers``: add zero-initialised camera layers when the file has none. ``conditioning``:
-    override the file's (RealCam metadata) or the default (ReCamMaster → prefix, else interleave).
+    override the file's (RealCam metadata) or the default (ReCamMaster → prefix, else interleave); a ``source_warp``
+    list that adds planes to the file's keeps its trained guide weights (:func:`regrid_guide`).
     ``attention``: the attention backend (see :mod:`realcam.model.attention`).
     The returned model carries ``.load_info`` (:class:`LoadInfo`), ``.streaming`` (:class:`StreamingConfig`) and
     ``.sampling`` (:class:`TeacherSamplingConfig`): the file's own settings, or for files without them the
@@ -404,6 +427,12 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
         sampling = TeacherSamplingConfig.from_json(metadata["sampling"])
     else:  # the reference's own sampling for files that carry none
         sampling = RECAMMASTER_SAMPLING if fmt == "recammaster" else WAN_SAMPLING
+    if "guide_embedding.weight" in sd and "conditioning" in metadata and cond.source_warp:
+        file_planes = ConditioningConfig.from_json(metadata["conditioning"]).source_warp
+        if file_planes and file_planes != cond.source_warp:
+            sd["guide_embedding.weight"] = regrid_guide(sd["guide_embedding.weight"], file_planes, cond.source_warp, name)
+            notes.append(f"source_warp planes {list(file_planes)} → {list(cond.source_warp)}: the file's weights kept "
+                         "for its planes, zero for the new ones (the model starts as the file's)")
     with torch.device("meta"):
         model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
     notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)

@@ -7,8 +7,9 @@ lower is better, and PSNR on them).
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
                                                    causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
                                                    guide10_step800, guide10_step2400, teacher_step2400,
-                                                   teacher_step4800; a comparison whose
-                                                   methods are missing is skipped)
+                                                   teacher_step4800, planes4_step1200, planes8_step1200; a
+                                                   comparison whose methods are missing is skipped; each is
+                                                   printed over all cases, then per preset family)
 
     python scripts/paired_claims.py EVAL.json --against OTHER.json
         the same methods of two benchmark runs (e.g. two chains, or one chain with and without the source's path),
@@ -23,6 +24,10 @@ baseline is the 800-step source_warp teacher as the weights folder's teacher; gu
 to 2,400 steps, against the 2,400-step source_warp teacher (weights_warp2400); teacher_step2400 is that teacher as a
 variant of the embedded chain, whose teacher resumed it to 4,800 steps, so "teacher" there is the 4,800-step one;
 teacher_step4800 is the embedded teacher as a variant of the chain that resumed it once more, to 7,200 steps.
+planes4_step1200 and planes8_step1200 are the embedded teacher trained 1,200 more steps reading the source through its
+own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of the weights_same15
+folder, whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself (same_camera_share),
+"teacher" − planes4_step1200 is what that share did.
 """
 from __future__ import annotations
 
@@ -44,7 +49,11 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("guide lr ×10 − ×1 (source_warp stage, 800 steps)", "guide10_step800", "teacher", LENGTHS + LOOPS),
                ("guide lr ×10 − ×1 (source_warp teacher, 2,400 steps)", "guide10_step2400", "teacher", LENGTHS + LOOPS),
                ("source_warp teacher, 4,800 − 2,400 steps", "teacher", "teacher_step2400", LENGTHS + LOOPS),
-               ("source_warp teacher, 7,200 − 4,800 steps", "teacher", "teacher_step4800", LENGTHS + LOOPS))
+               ("source_warp teacher, 7,200 − 4,800 steps", "teacher", "teacher_step4800", LENGTHS + LOOPS),
+               ("source_warp 8 planes − 4 planes (1,200 steps from the embedded teacher)", "planes8_step1200",
+                "planes4_step1200", LENGTHS + LOOPS),
+               ("same-camera pairs 15 % − none (1,200 steps from the embedded teacher; the weights_same15 folder)",
+                "teacher", "planes4_step1200", LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:
@@ -54,9 +63,11 @@ def claims(path: str) -> None:
             if not all(key in c and a in c[key] and b in c[key] for c in cases):
                 print(f"{key} {label}: skipped ({a} or {b} not in {path})")
                 continue
-            diff = [c[key][a] - c[key][b] for c in cases]
-            lo, hi = bootstrap_interval(diff)
-            print(f"{key} {label}: {sum(diff) / len(diff):.4g} [{lo:.4g}, {hi:.4g}] (n={len(diff)})")
+            for family in (None, *dict.fromkeys(c["family"] for c in cases)):
+                diff = [c[key][a] - c[key][b] for c in cases if family is None or c["family"] == family]
+                lo, hi = bootstrap_interval(diff)
+                where = f" [{family}]" if family else ""
+                print(f"{key} {label}{where}: {sum(diff) / len(diff):.4g} [{lo:.4g}, {hi:.4g}] (n={len(diff)})")
 
 
 def against(path: str, other: str) -> None:

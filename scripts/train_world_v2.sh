@@ -189,6 +189,26 @@ wait
 [ -d "${G}10_2400" ] || cp -r "${G}10" "${G}10_2400"
 $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" --out "${G}10_2400" \
   --steps 2400 --set model.init="$RT/teacher.safetensors" --set "$DROP" --set 'optim.lr_scale={"guide_embedding.": 10}'
+# 6d. more source_warp planes: the embedded teacher (WT4) trained 1,200 more steps reading the source through its own
+#    4 planes or through 8 (those 4 and 1.5, 2.5, 3 and 5.5 m; the new planes' weights start at zero), at a restarted
+#    learning rate of 3e-4 with the guide embedding ×3, everything else the same (two processes of one thread, 54 min):
+#    docs/results.md, "World v2: more planes"
+P=(--config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" --steps 1200 --set model.init="$WT4/teacher.safetensors"
+   --set "$DROP" --set optim.lr=0.0003 --set 'optim.lr_scale={"guide_embedding.": 3}')
+( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_planes4_teacher" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_planes8_teacher" \
+    --set 'model.conditioning_overrides.source_warp=[1.5,2.0,2.5,3.0,4.0,5.5,8.0,100000.0]' ) &
+wait
+# 6e. a clip paired with itself: the 4-plane run of 6d with 15 % of its pairs made of one clip and its own path
+#    (same_camera_share; two threads, 28 min), then its causal initialisation and DMD with the same share:
+#    docs/results.md, "World v2: more planes, and a clip paired with itself"
+S="same_camera_share=0.15"
+$PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same15_teacher" --set "$S"
+$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15_causal" \
+  --set model.init="$R/v2_same15_teacher/teacher.safetensors" --set "$DROP" --set "$S"
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15_distill" \
+  --set model.init="$R/v2_same15_causal/student.safetensors" --set distill.teacher="$R/v2_same15_teacher/teacher.safetensors" \
+  --set "$DROP" --set "$S"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
 $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
@@ -234,12 +254,27 @@ $PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_step2400="$WT/te
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
 claims_eval "$W" 4800 v2_ablate_warp4800_chunk1 "$WORK/eval_v2_claims.json"
 # the chain at 7,200 teacher steps (step 5d), with the embedded teacher and the causal initialisation as variants
+weights_folder() {  # folder teacher-run distill-run description: the v2 VAE with that teacher and student
+  mkdir -p "$1"
+  cp "$VAE" "$1/vae.safetensors"
+  cp "$R/$2/teacher.safetensors" "$1/teacher.safetensors"
+  cp "$R/$3/generator.safetensors" "$1/student.safetensors"
+  readme "$4" > "$1/README.json"
+}
 W72="$WORK/weights_warp7200"
-mkdir -p "$W72"
-cp "$VAE" "$W72/vae.safetensors"
-cp "$R/v2_warp_teacher7200/teacher.safetensors" "$W72/teacher.safetensors"
-cp "$R/v2_warp_distill7200/generator.safetensors" "$W72/student.safetensors"
-readme "the source_warp chain at 7,200 teacher steps" > "$W72/README.json"
+weights_folder "$W72" v2_warp_teacher7200 v2_warp_distill7200 "the source_warp chain at 7,200 teacher steps"
 $PY -m realcam eval --weights "$W72" --scenes 5 --variant teacher_step4800="$WT4/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal7200/student.safetensors" --out "$WORK/eval_v2_warp7200.json"
+# the chain of step 6e (weights_same15), with the two plane runs of 6d as teacher variants; then every source
+# re-rendered along its own path by the embedded models, those three teachers and the step-6e student
+WS="$WORK/weights_same15"
+weights_folder "$WS" v2_same15_teacher v2_same15_distill \
+  "the embedded teacher + 1,200 steps with same_camera_share 0.15, its causal init and DMD"
+$PY -m realcam eval --weights "$WS" --scenes 5 --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
+  --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" --out "$WORK/eval_v2_same15.json"
+$PY scripts/same_path_probe.py --weights "$W" --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
+  --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" \
+  --variant same15_step1200="$R/v2_same15_teacher/teacher.safetensors" --out "$WORK/same_path_probe.json"
+$PY scripts/same_path_probe.py --weights "$W" --variant same15_student="$R/v2_same15_distill/generator.safetensors" \
+  --out "$WORK/same_path_probe_student.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

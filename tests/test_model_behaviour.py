@@ -394,3 +394,34 @@ def test_source_warp_starts_as_the_loaded_model_and_reprojects_each_source_frame
             ConditioningConfig(camera_tokens="rays", source_warp=bad)
     with pytest.raises(ValueError, match=r"poses must be \[1, 2, 12\]"):
         warp_latents(src, still[:, :1], pose, 60.0, (4.0,))
+
+
+def test_more_source_warp_planes_start_as_the_file_and_keep_its_guide(tmp_path):
+    """Loading a ``source_warp`` file with a plane list that adds planes to its own (in any order): the file's
+    guide weights move with their planes and the new planes start at zero, so the model computes exactly what the
+    file's does and each old plane is still read by the same weights; a list that drops one of the file's planes
+    is refused by name rather than losing its trained weights."""
+    from realcam.weights import WeightsError, load_dit, save_realcam_checkpoint
+    from tests.conftest import randomize_
+
+    cond = ConditioningConfig(camera_tokens="rays", rope_positions="rays", source_cameras=True, source_warp=(2.0, 1e5))
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=4).eval()
+    path = save_realcam_checkpoint(model, tmp_path / "two.safetensors")
+    model = load_dit(path, dtype=torch.float32)
+    more = load_dit(path, dtype=torch.float32, conditioning=cond.replace(source_warp=(1e5, 3.0, 2.0)))
+    assert more.guide_embedding.weight.shape[1] == 3 * TINY.in_dim
+    assert any("source_warp planes [2.0, 100000.0] → [100000.0, 3.0, 2.0]" in n for n in more.load_info.notes)
+    c = TINY.in_dim
+    w_old, w_new = model.guide_embedding.weight, more.guide_embedding.weight
+    assert torch.equal(w_new[:, :c], w_old[:, c:]) and torch.equal(w_new[:, 2 * c:], w_old[:, :c])
+    assert not w_new[:, c:2 * c].any()
+    g = torch.Generator().manual_seed(5)
+    src, tgt = torch.randn(2, 1, 16, 2, 4, 4, generator=g)
+    ctx, t = torch.randn(1, 3, TINY.text_dim, generator=g), torch.tensor([700.0])
+    pose = torch.eye(3, 4).flatten().repeat(1, 2, 1)
+    pose[0, 1, 3], pose[0, 1, 11] = 0.4, 0.2                                       # a move: the planes disagree
+    with torch.no_grad():
+        torch.testing.assert_close(more.velocity(src, tgt, t, ctx, pose), model.velocity(src, tgt, t, ctx, pose),
+                                   rtol=0, atol=1e-5)
+    with pytest.raises(WeightsError, match=r"lack \[100000.0\]"):
+        load_dit(path, conditioning=cond.replace(source_warp=(2.0, 4.0)))

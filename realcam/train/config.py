@@ -124,6 +124,7 @@ class TrainConfig:
     overfit_batches: int = 0          # >0: cycle over the first N batches (debugging, the overfit test)
     source_camera_dropout: float = 0.0  # share of training pairs whose source path is withheld (read as a still
     #   camera, as inference reads a video whose camera is unknown); only for models with conditioning.source_cameras
+    same_camera_share: float = 0.0    # share of training pairs whose source is the target clip itself (its own path)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
@@ -157,8 +158,10 @@ class TrainConfig:
                 or not 0 < v <= 1000 for k, v in scales.items()):
             raise ValueError(f"optim.lr_scale={scales!r}: give a mapping (at most 32 entries) of parameter-name prefixes "
                              "to learning-rate multipliers in (0, 1000], e.g. {\"guide_embedding.\": 10}")
-        if not 0 <= self.source_camera_dropout <= 1:
-            raise ValueError(f"source_camera_dropout must be a share in [0, 1], got {self.source_camera_dropout}")
+        for name in ("source_camera_dropout", "same_camera_share"):
+            share = getattr(self, name)
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise ValueError(f"{name} must be a share in [0, 1], got {share!r}")
         if self.distill.cache_from not in ("clean", "exit"):
             raise ValueError(f"distill.cache_from {self.distill.cache_from!r}; choose 'clean' (RealCam) or 'exit' (Self-Forcing)")
         from ..config import StreamingConfig, TeacherSamplingConfig

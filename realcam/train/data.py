@@ -147,10 +147,15 @@ class LatentPairs:
     ``source_camera_dropout``: the share of pairs whose source path is withheld — ``source_pose12`` is then the
     identity at every frame, which is what inference passes for a video whose camera is unknown (a still
     camera at the reference), so a model conditioned on source cameras also learns to work without them.
+
+    ``same_camera_share``: the share of pairs whose source is the target clip itself — the target path is then the
+    source's own, and the answer is the source: a re-rendering along the path the video was filmed on, which
+    pairs of two cameras never show (the target camera is always another one). Drawn after the other choices, so
+    the remaining pairs are the ones drawn without it.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
-                 source_camera_dropout: float = 0.0) -> None:
+                 source_camera_dropout: float = 0.0, same_camera_share: float = 0.0) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -179,6 +184,9 @@ class LatentPairs:
         if not 0.0 <= source_camera_dropout <= 1.0:
             raise ValueError(f"source_camera_dropout must be a share in [0, 1], got {source_camera_dropout}")
         self.source_camera_dropout = float(source_camera_dropout)
+        if not 0.0 <= same_camera_share <= 1.0:
+            raise ValueError(f"same_camera_share must be a share in [0, 1], got {same_camera_share}")
+        self.same_camera_share = float(same_camera_share)
         self.by_scene: dict[int, list[int]] = {}
         for i, s in enumerate(self.scene.tolist()):
             self.by_scene.setdefault(s, []).append(i)
@@ -192,14 +200,17 @@ class LatentPairs:
     def item(self, index: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         others = [i for i in self.by_scene[int(self.scene[index])] if i != index]
         src = others[int(torch.randint(len(others), (1,), generator=generator))]
+        # drawn only when asked for, so runs without them keep their random stream (and their resumes)
+        withheld = bool(self.source_camera_dropout) and float(torch.rand((), generator=generator)) < self.source_camera_dropout
+        if self.same_camera_share and float(torch.rand((), generator=generator)) < self.same_camera_share:
+            src = index
         target_c2w, source_c2w = self.c2w[index], self.c2w[src]
         if self.pose_reference == "first":
             rel = relative_poses(target_c2w, "first", anchor=source_c2w[0])
         else:
             rel = relative_poses(target_c2w, "previous", previous=source_c2w[0])
         source_rel = relative_poses(source_c2w, "first")
-        # drawn only when asked for, so runs without dropout keep their random stream (and their resumes)
-        if self.source_camera_dropout and float(torch.rand((), generator=generator)) < self.source_camera_dropout:
+        if withheld:
             source_rel = torch.eye(4, dtype=source_rel.dtype).expand_as(source_rel)
         ctx = self.contexts[int(self.scene[index])]
         if ctx.shape[1] == 0:
