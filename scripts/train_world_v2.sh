@@ -192,7 +192,7 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml --data 
 # 6d. more source_warp planes: the embedded teacher (WT4) trained 1,200 more steps reading the source through its own
 #    4 planes or through 8 (those 4 and 1.5, 2.5, 3 and 5.5 m; the new planes' weights start at zero), at a restarted
 #    learning rate of 3e-4 with the guide embedding ×3, everything else the same (two processes of one thread, 54 min):
-#    docs/results.md, "World v2: more planes"
+#    docs/results.md, "World v2: more planes, and a clip paired with itself"
 P=(--config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" --steps 1200 --set model.init="$WT4/teacher.safetensors"
    --set "$DROP" --set optim.lr=0.0003 --set 'optim.lr_scale={"guide_embedding.": 3}')
 ( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_planes4_teacher" ) &
