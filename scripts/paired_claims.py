@@ -22,12 +22,12 @@ teacher (the teacher of scripts/train_world_v2.sh's weights_warp800 folder). gui
 that 800-step source_warp stage with the guide embedding's learning rate ×3 or ×10 (optim.lr_scale); their matched
 baseline is the 800-step source_warp teacher as the weights folder's teacher; guide10_step2400 is the ×10 run resumed
 to 2,400 steps, against the 2,400-step source_warp teacher (weights_warp2400); teacher_step2400 is that teacher as a
-variant of the embedded chain, whose teacher resumed it to 4,800 steps, so "teacher" there is the 4,800-step one;
-teacher_step4800 is the embedded teacher as a variant of the chain that resumed it once more, to 7,200 steps.
-planes4_step1200 and planes8_step1200 are the embedded teacher trained 1,200 more steps reading the source through its
-own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of the weights_same15
-folder, whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself (same_camera_share),
-"teacher" − planes4_step1200 is what that share did.
+variant of the chain whose teacher resumed it to 4,800 steps (weights_warp4800), so "teacher" there is the 4,800-step
+one; teacher_step4800 is that 4,800-step teacher as a variant of the chain that resumed it once more, to 7,200 steps.
+planes4_step1200 and planes8_step1200 are the 4,800-step teacher trained 1,200 more steps reading the source through
+its own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of the embedded
+chain (the weights folder), whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself
+(same_camera_share), "teacher" − planes4_step1200 is what that share did.
 """
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("guide lr ×10 − ×1 (source_warp teacher, 2,400 steps)", "guide10_step2400", "teacher", LENGTHS + LOOPS),
                ("source_warp teacher, 4,800 − 2,400 steps", "teacher", "teacher_step2400", LENGTHS + LOOPS),
                ("source_warp teacher, 7,200 − 4,800 steps", "teacher", "teacher_step4800", LENGTHS + LOOPS),
-               ("source_warp 8 planes − 4 planes (1,200 steps from the embedded teacher)", "planes8_step1200",
+               ("source_warp 8 planes − 4 planes (1,200 steps from the 4,800-step teacher)", "planes8_step1200",
                 "planes4_step1200", LENGTHS + LOOPS),
-               ("same-camera pairs 15 % − none (1,200 steps from the embedded teacher; the weights_same15 folder)",
+               ("same-camera pairs 15 % − none (1,200 steps from the 4,800-step teacher)",
                 "teacher", "planes4_step1200", LENGTHS + LOOPS))
 
 

@@ -85,7 +85,7 @@ $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_
 # 5b. the source_warp teacher resumed from 800 to 2,400 steps (a copy of its folder; the cosine restarts over 2,400;
 #     two threads, 39 min), then the causal initialisation and DMD again from it (embedded until 2026-12-03)
 # 5c. that teacher resumed once more, to 4,800 steps (two threads, 60 min), and the causal initialisation and DMD
-#     again from it: the embedded chain (docs/results.md, "World v2: 4,800 teacher steps")
+#     again from it (docs/results.md, "World v2: 4,800 teacher steps"; embedded until the chain of 6e)
 # 5d. and once more, to 7,200 steps (docs/results.md, "World v2: 7,200 teacher steps"; not embedded)
 resumed_chain() {  # from-teacher-folder steps: teacher runs/v2_warp_teacher<steps>, student v2_warp_distill<steps>
   local from=$1 steps=$2 t="$R/v2_warp_teacher$2"
@@ -102,30 +102,25 @@ WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
-# weights folders for demo/eval (--weights): "weights" = the source_warp chain with its teacher at 4,800 steps, the
-# same files as realcam/assets/world_v2; "weights_warp2400" = the same chain at 2,400 teacher steps (embedded until
-# 2026-12-03); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
+# weights folders for demo/eval (--weights): "weights" (written after step 6e) = the chain of step 6e, the same files
+# as realcam/assets/world_v2; "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
+# until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
+# (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
 # "weights_rope" = the chain before it (behind "Which claims held")
 readme() { echo "{\"made_by\": \"scripts/train_world_v2.sh ($1)\", \"world\": \"v2\", \"benchmark_amplitude\": 1.0}"; }
-W="$WORK/weights"
+weights_folder() {  # folder teacher-run distill-run description: the v2 VAE with that teacher and student
+  mkdir -p "$1"
+  cp "$VAE" "$1/vae.safetensors"
+  cp "$R/$2/teacher.safetensors" "$1/teacher.safetensors"
+  cp "$R/$3/generator.safetensors" "$1/student.safetensors"
+  readme "$4" > "$1/README.json"
+}
+W48="$WORK/weights_warp4800"
 W24="$WORK/weights_warp2400"
-mkdir -p "$W" "$W24" "$WORK/weights_warp800" "$WORK/weights_rope"
-cp "$VAE" "$W/vae.safetensors"
-cp "$WT4/teacher.safetensors" "$W/teacher.safetensors"
-cp "$R/v2_warp_distill4800/generator.safetensors" "$W/student.safetensors"
-readme "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml resumed to 4,800 steps" > "$W/README.json"
-cp "$VAE" "$W24/vae.safetensors"
-cp "$WT/teacher.safetensors" "$W24/teacher.safetensors"
-cp "$R/v2_warp_distill2400/generator.safetensors" "$W24/student.safetensors"
-readme "the source_warp chain at 2,400 teacher steps" > "$W24/README.json"
-cp "$VAE" "$WORK/weights_warp800/vae.safetensors"
-cp "$W8/teacher.safetensors" "$WORK/weights_warp800/teacher.safetensors"
-cp "$R/v2_warp_distill/generator.safetensors" "$WORK/weights_warp800/student.safetensors"
-readme "the source_warp chain at 800 teacher steps" > "$WORK/weights_warp800/README.json"
-cp "$VAE" "$WORK/weights_rope/vae.safetensors"
-cp "$RT/teacher.safetensors" "$WORK/weights_rope/teacher.safetensors"
-cp "$R/v2_distill/generator.safetensors" "$WORK/weights_rope/student.safetensors"
-readme "the RoPE-positions chain" > "$WORK/weights_rope/README.json"
+weights_folder "$W48" v2_warp_teacher4800 v2_warp_distill4800 "the source_warp chain at 4,800 teacher steps"
+weights_folder "$W24" v2_warp_teacher2400 v2_warp_distill2400 "the source_warp chain at 2,400 teacher steps"
+weights_folder "$WORK/weights_warp800" v2_warp_teacher v2_warp_distill "the source_warp chain at 800 teacher steps"
+weights_folder "$WORK/weights_rope" v2_rope_teacher v2_distill "the RoPE-positions chain"
 # 6. ablations of the RoPE-positions chain ("Which claims held"), each exactly like it but for one thing:
 #    chunk1  — the causal initialisation with 1-latent-frame chunks instead of 3 (same teacher, same steps)
 #    rope_prefix, rope_loopaug — the RoPE-positions teacher stage (800 steps from the same grid teacher) with
@@ -159,7 +154,7 @@ $PY -m realcam train-teacher --config configs/world_v2_teacher.yaml --data "$WOR
 # 6b. the same claims for the source_warp chain, each matched to it but for one thing (two processes of one
 #    thread, as the runs behind docs/results.md, "Which claims held"):
 #    warp_chunk1 — its causal initialisation with 1-latent-frame chunks (same 2,400-step teacher, same steps)
-#    warp4800_chunk1 — the same from the 4,800-step teacher of the embedded chain (after the two, two threads)
+#    warp4800_chunk1 — the same from the 4,800-step teacher of step 5c (after the two, two threads)
 #    warp_prefix, warp_loopaug — its 800-step source_warp stage (from the same RoPE teacher) with the prefix layout,
 #              or on the LoopAug data of step 6; matched by that stage's own 800-step teacher
 ( export OMP_NUM_THREADS=1
@@ -200,15 +195,26 @@ P=(--config configs/world_v2_teacher_warp.yaml --data "$WORK/dit_latents_960" --
     --set 'model.conditioning_overrides.source_warp=[1.5,2.0,2.5,3.0,4.0,5.5,8.0,100000.0]' ) &
 wait
 # 6e. a clip paired with itself: the 4-plane run of 6d with 15 % of its pairs made of one clip and its own path
-#    (same_camera_share; two threads, 28 min), then its causal initialisation and DMD with the same share:
-#    docs/results.md, "World v2: more planes, and a clip paired with itself"
+#    (same_camera_share; on such a pair whose source path is withheld both paths read as the still camera), two
+#    threads, 30 min; then its causal initialisation and, beside it, the claims' chunk-1 ablation (1-latent-frame
+#    chunks, same teacher, share and steps; two processes of one thread, 27 min), and DMD with the same share (10 min):
+#    the embedded chain (docs/results.md, "World v2: more planes, and a clip paired with itself"). That section's
+#    first runs with this share (v2_same15_*) kept the moving path on those withheld pairs: they are this step with
+#    realcam/train/data.py of commit 9f1ae7f, and its step 7 benchmarked them.
 S="same_camera_share=0.15"
-$PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same15_teacher" --set "$S"
-$PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15_causal" \
-  --set model.init="$R/v2_same15_teacher/teacher.safetensors" --set "$DROP" --set "$S"
-$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15_distill" \
-  --set model.init="$R/v2_same15_causal/student.safetensors" --set distill.teacher="$R/v2_same15_teacher/teacher.safetensors" \
-  --set "$DROP" --set "$S"
+TS="$R/v2_same15s_teacher/teacher.safetensors"
+$PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same15s_teacher" --set "$S"
+for c in 3 1; do
+  out="$R/v2_same15s_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_same15s_chunk1"
+  ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+      --out "$out" --set model.init="$TS" --set causal.chunk="$c" --set "$DROP" --set "$S" ) &
+done
+wait
+$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15s_distill" \
+  --set model.init="$R/v2_same15s_causal/student.safetensors" --set distill.teacher="$TS" --set "$DROP" --set "$S"
+W="$WORK/weights"
+weights_folder "$W" v2_same15s_teacher v2_same15s_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
+resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 (step 6e); its causal init and DMD with that share"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
 $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
@@ -227,54 +233,44 @@ $PY -m realcam eval --weights "$W24" --scenes 5 --variant teacher_warp800="$W8/t
   --variant causal_chunk3="$R/v2_warp_causal2400/student.safetensors" --out "$WORK/eval_v2_warp2400.json"
 $PY -m realcam eval --weights "$W24" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp2400_unknown.json"
 # the 2,400-step chain with its claims' ablations as variants (no camera error: the claims are judged on PSNR and loops)
-claims_eval() {  # weights-folder teacher-steps chunk1-run out: the prefix/LoopAug teachers are the same 800-step stage's
+claims_eval() {  # weights-folder chunk3-run chunk1-run out: the prefix/LoopAug teachers are the same 800-step stage's
   $PY -m realcam eval --weights "$1" --scenes 5 --no-camera --variant teacher_step800="$W8/teacher.safetensors" \
-    --variant causal_chunk3="$R/v2_warp_causal$2/student.safetensors" \
+    --variant causal_chunk3="$R/$2/student.safetensors" \
     --variant causal_chunk1="$R/$3/student.safetensors" \
     --variant prefix_step800="$R/v2_ablate_warp_prefix/teacher.safetensors" \
     --variant loopaug_step800="$R/v2_ablate_warp_loopaug/teacher.safetensors" --out "$4"
 }
-claims_eval "$W24" 2400 v2_ablate_warp_chunk1 "$WORK/eval_v2_claims_warp2400.json"
+claims_eval "$W24" v2_warp_causal2400 v2_ablate_warp_chunk1 "$WORK/eval_v2_claims_warp2400.json"
 # the guide learning-rate runs as teacher variants: at 800 steps against W8 (a folder with W8 as its teacher and the
 # 2,400-step chain's student), at 2,400 against WT
-mkdir -p "$WORK/weights_guide"
-cp "$VAE" "$WORK/weights_guide/vae.safetensors"
-cp "$W8/teacher.safetensors" "$WORK/weights_guide/teacher.safetensors"
-cp "$W24/student.safetensors" "$WORK/weights_guide/student.safetensors"
-readme "the 800-step source_warp teacher with the 2,400-step chain's student (the guide learning-rate runs' baseline)" \
-  > "$WORK/weights_guide/README.json"
+weights_folder "$WORK/weights_guide" v2_warp_teacher v2_warp_distill2400 \
+  "the 800-step source_warp teacher with the 2,400-step chain's student (the guide learning-rate runs' baseline)"
 $PY -m realcam eval --weights "$WORK/weights_guide" --scenes 5 --no-camera --variant guide3_step800="${G}3/teacher.safetensors" \
   --variant guide10_step800="${G}10/teacher.safetensors" --out "$WORK/eval_v2_guide_lr.json"
 $PY -m realcam eval --weights "$W24" --scenes 5 --no-camera --variant guide10_step2400="${G}10_2400/teacher.safetensors" \
   --out "$WORK/eval_v2_guide_lr2400.json"
-# the embedded chain (teacher at 4,800 steps, step 5c), with the 2,400-step teacher and its own causal initialisation
+# the chain with its teacher at 4,800 steps (step 5c), with the 2,400-step teacher and its own causal initialisation
 # as variants, then without the source's path; then with its claims' ablations as variants
-$PY -m realcam eval --weights "$W" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
+$PY -m realcam eval --weights "$W48" --scenes 5 --variant teacher_step2400="$WT/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal4800/student.safetensors" --out "$WORK/eval_v2_warp4800.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
-claims_eval "$W" 4800 v2_ablate_warp4800_chunk1 "$WORK/eval_v2_claims.json"
-# the chain at 7,200 teacher steps (step 5d), with the embedded teacher and the causal initialisation as variants
-weights_folder() {  # folder teacher-run distill-run description: the v2 VAE with that teacher and student
-  mkdir -p "$1"
-  cp "$VAE" "$1/vae.safetensors"
-  cp "$R/$2/teacher.safetensors" "$1/teacher.safetensors"
-  cp "$R/$3/generator.safetensors" "$1/student.safetensors"
-  readme "$4" > "$1/README.json"
-}
+$PY -m realcam eval --weights "$W48" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_warp4800_unknown.json"
+claims_eval "$W48" v2_warp_causal4800 v2_ablate_warp4800_chunk1 "$WORK/eval_v2_claims_warp4800.json"
+# the chain at 7,200 teacher steps (step 5d), with the 4,800-step teacher and the causal initialisation as variants
 W72="$WORK/weights_warp7200"
 weights_folder "$W72" v2_warp_teacher7200 v2_warp_distill7200 "the source_warp chain at 7,200 teacher steps"
 $PY -m realcam eval --weights "$W72" --scenes 5 --variant teacher_step4800="$WT4/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal7200/student.safetensors" --out "$WORK/eval_v2_warp7200.json"
-# the chain of step 6e (weights_same15), with the two plane runs of 6d as teacher variants; then every source
-# re-rendered along its own path by the embedded models, those three teachers and the step-6e student
-WS="$WORK/weights_same15"
-weights_folder "$WS" v2_same15_teacher v2_same15_distill \
-  "the embedded teacher + 1,200 steps with same_camera_share 0.15, its causal init and DMD"
-$PY -m realcam eval --weights "$WS" --scenes 5 --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
-  --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" --out "$WORK/eval_v2_same15.json"
-$PY scripts/same_path_probe.py --weights "$W" --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
-  --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" \
-  --variant same15_step1200="$R/v2_same15_teacher/teacher.safetensors" --out "$WORK/same_path_probe.json"
-$PY scripts/same_path_probe.py --weights "$W" --variant same15_student="$R/v2_same15_distill/generator.safetensors" \
+# the embedded chain (step 6e) with the 4-plane run of 6d and its own causal initialisations (chunk 3 and 1) as
+# variants (the claims' prefix and LoopAug figures are the 800-step stage's, as in the claims_eval runs above), then
+# without the source's path; every source re-rendered along its own path by the 4,800-step chain's models, the two
+# plane runs of 6d and the step-6e teacher, then by the step-6e student
+$PY -m realcam eval --weights "$W" --scenes 5 --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
+  --variant causal_chunk3="$R/v2_same15s_causal/student.safetensors" \
+  --variant causal_chunk1="$R/v2_ablate_same15s_chunk1/student.safetensors" --out "$WORK/eval_v2_same15s.json"
+$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15s_unknown.json"
+$PY scripts/same_path_probe.py --weights "$W48" --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
+  --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" --variant same15_step1200="$TS" \
+  --out "$WORK/same_path_probe.json"
+$PY scripts/same_path_probe.py --weights "$W48" --variant same15_student="$R/v2_same15s_distill/generator.safetensors" \
   --out "$WORK/same_path_probe_student.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

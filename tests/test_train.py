@@ -156,23 +156,32 @@ def test_source_camera_dropout_withholds_the_source_path_as_inference_does(datas
 def test_same_camera_share_pairs_a_clip_with_itself_along_its_own_path(dataset):
     """``same_camera_share``: on that share of pairs the source is the target clip itself, so the target path is the
     source's own and the answer is the source; every other pair is the one drawn without the option, and the
-    source path's dropout still applies on top."""
+    source path's dropout still applies on top. A self-pair whose source path is withheld reads the source as filmed
+    from a still camera, so its own path — the target's — is the still one too: a moving target path with the source
+    as its answer would contradict what those inputs mean in every other withheld pair."""
     plain = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=0.5)
     half = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=0.5, same_camera_share=0.5)
-    same = 0
+    still = pose12(torch.eye(4).expand(6, 4, 4))
+    same = {"known": 0, "withheld": 0}
     for i in range(len(plain)):
+        own = pose12(relative_poses(plain.c2w[i], "first"))
+        assert not torch.allclose(own, still, atol=1e-3)                                 # the cameras move
         for seed in range(8):
             a, b = plain.item(i, torch.Generator().manual_seed(seed)), half.item(i, torch.Generator().manual_seed(seed))
             assert torch.equal(a["target"], b["target"]) and torch.equal(a["context"], b["context"])
             if torch.equal(b["source"], b["target"]):
-                same += 1
-                torch.testing.assert_close(b["pose12"], pose12(relative_poses(plain.c2w[i], "first")), atol=1e-6, rtol=0)
-                assert torch.equal(b["source_pose12"], b["pose12"]) or torch.equal(
-                    b["source_pose12"], pose12(torch.eye(4).expand(6, 4, 4)))                   # or withheld
+                if torch.equal(a["source_pose12"], still):                             # this draw withholds the path
+                    same["withheld"] += 1
+                    assert torch.equal(b["source_pose12"], still)
+                    torch.testing.assert_close(b["pose12"], still.to(b["pose12"].dtype), atol=1e-6, rtol=0)
+                else:
+                    same["known"] += 1
+                    torch.testing.assert_close(b["pose12"], own, atol=1e-6, rtol=0)
+                    assert torch.equal(b["source_pose12"], b["pose12"])
             else:
                 for key in ("source", "pose12", "source_pose12"):
                     assert torch.equal(a[key], b[key]), key
-    assert 0.3 < same / (8 * len(plain)) < 0.7
+    assert 0.3 < sum(same.values()) / (8 * len(plain)) < 0.7 and min(same.values()) > 0
     with pytest.raises(ValueError, match=r"same_camera_share must be a share in \[0, 1\]"):
         load_config(None, ["same_camera_share=-0.1"], data="x")
     with pytest.raises(ValueError, match=r"same_camera_share must be a share"):

@@ -124,7 +124,8 @@ class TrainConfig:
     overfit_batches: int = 0          # >0: cycle over the first N batches (debugging, the overfit test)
     source_camera_dropout: float = 0.0  # share of training pairs whose source path is withheld (read as a still
     #   camera, as inference reads a video whose camera is unknown); only for models with conditioning.source_cameras
-    same_camera_share: float = 0.0    # share of training pairs whose source is the target clip itself (its own path)
+    same_camera_share: float = 0.0    # share of training pairs whose source is the target clip itself (its own path;
+    #   the still one when the source path is withheld)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)

@@ -150,8 +150,11 @@ class LatentPairs:
 
     ``same_camera_share``: the share of pairs whose source is the target clip itself — the target path is then the
     source's own, and the answer is the source: a re-rendering along the path the video was filmed on, which
-    pairs of two cameras never show (the target camera is always another one). Drawn after the other choices, so
-    the remaining pairs are the ones drawn without it.
+    pairs of two cameras never show (the target camera is always another one). When such a pair's source path is
+    also withheld, the source reads as filmed from a still camera, so its own path is the still one too: the target
+    path is the identity, not the path the model was told nothing about (the answer, the source, would otherwise
+    contradict what the same inputs mean in every other pair). Drawn after the other choices, so the remaining pairs
+    are the ones drawn without it.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
@@ -205,6 +208,8 @@ class LatentPairs:
         if self.same_camera_share and float(torch.rand((), generator=generator)) < self.same_camera_share:
             src = index
         target_c2w, source_c2w = self.c2w[index], self.c2w[src]
+        if withheld and src == index:  # the source's own path, as read without its cameras: the still one
+            target_c2w = source_c2w = source_c2w[:1].expand_as(source_c2w)
         if self.pose_reference == "first":
             rel = relative_poses(target_c2w, "first", anchor=source_c2w[0])
         else:
