@@ -268,6 +268,10 @@ $PY -m realcam eval --weights "$W" --scenes 5 --variant planes4_step1200="$R/v2_
   --variant causal_chunk3="$R/v2_same15s_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_same15s_chunk1/student.safetensors" --out "$WORK/eval_v2_same15s.json"
 $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15s_unknown.json"
+# the 4-plane run of 6d without the source's path (its control there: what the self-pairs cost without the path)
+weights_folder "$WORK/weights_planes4" v2_planes4_teacher v2_warp_distill4800 "the 4-plane run of step 6d, the 4,800-step student"
+$PY -m realcam eval --weights "$WORK/weights_planes4" --scenes 5 --no-camera --source-camera unknown \
+  --out "$WORK/eval_v2_planes4_unknown.json"
 $PY scripts/same_path_probe.py --weights "$W48" --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
   --variant planes8_step1200="$R/v2_planes8_teacher/teacher.safetensors" --variant same15_step1200="$TS" \
   --out "$WORK/same_path_probe.json"
