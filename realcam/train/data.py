@@ -152,9 +152,10 @@ class LatentPairs:
     source's own, and the answer is the source: a re-rendering along the path the video was filmed on, which
     pairs of two cameras never show (the target camera is always another one). When such a pair's source path is
     also withheld, the source reads as filmed from a still camera, so its own path is the still one too: the target
-    path is the identity, not the path the model was told nothing about (the answer, the source, would otherwise
-    contradict what the same inputs mean in every other pair). Drawn after the other choices, so the remaining pairs
-    are the ones drawn without it.
+    path is the identity, not the path the model was told nothing about. The embedded model was trained so; on the
+    benchmark without the source's path this cost more than the moving path did (docs/results.md, "World v2: more
+    planes, and a clip paired with itself"). Drawn after the other choices, so the remaining pairs are the ones drawn
+    without it.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
