@@ -25,8 +25,8 @@ to 2,400 steps, against the 2,400-step source_warp teacher (weights_warp2400); t
 variant of the chain whose teacher resumed it to 4,800 steps (weights_warp4800), so "teacher" there is the 4,800-step
 one; teacher_step4800 is that 4,800-step teacher as a variant of the chain that resumed it once more, to 7,200 steps.
 planes4_step1200 and planes8_step1200 are the 4,800-step teacher trained 1,200 more steps reading the source through
-its own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of the embedded
-chain (the weights folder), whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself
+its own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of step 6e's
+chain (weights_same15s), whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself
 (same_camera_share), "teacher" − planes4_step1200 is what that share did.
 """
 from __future__ import annotations

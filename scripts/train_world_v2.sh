@@ -197,24 +197,38 @@ wait
 # 6e. a clip paired with itself: the 4-plane run of 6d with 15 % of its pairs made of one clip and its own path
 #    (same_camera_share; on such a pair whose source path is withheld both paths read as the still camera), two
 #    threads, 30 min; then its causal initialisation and, beside it, the claims' chunk-1 ablation (1-latent-frame
-#    chunks, same teacher, share and steps; two processes of one thread, 27 min), and DMD with the same share (10 min):
-#    the embedded chain (docs/results.md, "World v2: more planes, and a clip paired with itself"). That section's
-#    first runs with this share (v2_same15_*) kept the moving path on those withheld pairs: they are this step with
+#    chunks, same teacher, share and steps; two processes of one thread, 27 min), and DMD with the same share (10 min)
+#    (docs/results.md, "World v2: more planes, and a clip paired with itself"). That section's first runs with this
+#    share (v2_same15_*) kept the moving path on those withheld pairs: they are this step with
 #    realcam/train/data.py of commit 9f1ae7f, and its step 7 benchmarked them.
 S="same_camera_share=0.15"
+self_pair_chain() {  # name extra-setting...: the teacher, causal inits (chunk 3 and 1) and DMD of step 6e
+  local name=$1; shift
+  local sets=(--set "$DROP" --set "$S") a c out
+  for a in "$@"; do sets+=(--set "$a"); done
+  local ts="$R/v2_${name}_teacher/teacher.safetensors"
+  $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_${name}_teacher" "${sets[@]}"
+  for c in 3 1; do
+    out="$R/v2_${name}_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_${name}_chunk1"
+    ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml \
+        --data "$WORK/dit_latents_960" --out "$out" --set model.init="$ts" --set causal.chunk="$c" "${sets[@]}" ) &
+  done
+  wait
+  $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_${name}_distill" \
+    --set model.init="$R/v2_${name}_causal/student.safetensors" --set distill.teacher="$ts" "${sets[@]}"
+}
+self_pair_chain same15s
 TS="$R/v2_same15s_teacher/teacher.safetensors"
-$PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same15s_teacher" --set "$S"
-for c in 3 1; do
-  out="$R/v2_same15s_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_same15s_chunk1"
-  ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-      --out "$out" --set model.init="$TS" --set causal.chunk="$c" --set "$DROP" --set "$S" ) &
-done
-wait
-$PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_same15s_distill" \
-  --set model.init="$R/v2_same15s_causal/student.safetensors" --set distill.teacher="$TS" --set "$DROP" --set "$S"
+# 6f. the same with self-pairs that never go without their path (same_camera_withheld=never: the dropout then withholds
+#    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the embedded
+#    chain (docs/results.md, "World v2: self-pairs that keep their path")
+self_pair_chain same15n same_camera_withheld=never
 W="$WORK/weights"
-weights_folder "$W" v2_same15s_teacher v2_same15s_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
-resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 (step 6e); its causal init and DMD with that share"
+weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
+resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
+init and DMD with those settings"
+WS="$WORK/weights_same15s"
+weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
 $PY -m realcam eval --weights "$WORK/weights_rope" --scenes 5 --variant causal_chunk3="$R/v2_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_chunk1/student.safetensors" --variant teacher_step800="$T/teacher_step800.safetensors" \
@@ -260,14 +274,21 @@ W72="$WORK/weights_warp7200"
 weights_folder "$W72" v2_warp_teacher7200 v2_warp_distill7200 "the source_warp chain at 7,200 teacher steps"
 $PY -m realcam eval --weights "$W72" --scenes 5 --variant teacher_step4800="$WT4/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_warp_causal7200/student.safetensors" --out "$WORK/eval_v2_warp7200.json"
-# the embedded chain (step 6e) with the 4-plane run of 6d and its own causal initialisations (chunk 3 and 1) as
-# variants (the claims' prefix and LoopAug figures are the 800-step stage's, as in the claims_eval runs above), then
-# without the source's path; every source re-rendered along its own path by the 4,800-step chain's models, the two
-# plane runs of 6d and the step-6e teacher, then by the step-6e student
-$PY -m realcam eval --weights "$W" --scenes 5 --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
+# step 6e's chain with the 4-plane run of 6d and its own causal initialisations (chunk 3 and 1) as variants (the
+# claims' prefix and LoopAug figures are the 800-step stage's, as in the claims_eval runs above), then without the
+# source's path; then the embedded chain (step 6f) likewise, the two side by side (one thread each); every source
+# re-rendered along its own path by the 4,800-step chain's models, the two plane runs of 6d and the step-6e teacher,
+# then by the step-6e student, then by the step-6f teacher and student
+$PY -m realcam eval --weights "$WS" --scenes 5 --variant planes4_step1200="$R/v2_planes4_teacher/teacher.safetensors" \
   --variant causal_chunk3="$R/v2_same15s_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_same15s_chunk1/student.safetensors" --out "$WORK/eval_v2_same15s.json"
-$PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15s_unknown.json"
+$PY -m realcam eval --weights "$WS" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15s_unknown.json"
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$W" --scenes 5 \
+    --variant causal_chunk3="$R/v2_same15n_causal/student.safetensors" \
+    --variant causal_chunk1="$R/v2_ablate_same15n_chunk1/student.safetensors" --out "$WORK/eval_v2_same15n.json" ) &
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15n_unknown.json" ) &
+wait
 # the 4-plane run of 6d without the source's path (its control there: what the self-pairs cost without the path)
 weights_folder "$WORK/weights_planes4" v2_planes4_teacher v2_warp_distill4800 "the 4-plane run of step 6d, the 4,800-step student"
 $PY -m realcam eval --weights "$WORK/weights_planes4" --scenes 5 --no-camera --source-camera unknown \
@@ -277,4 +298,6 @@ $PY scripts/same_path_probe.py --weights "$W48" --variant planes4_step1200="$R/v
   --out "$WORK/same_path_probe.json"
 $PY scripts/same_path_probe.py --weights "$W48" --variant same15_student="$R/v2_same15s_distill/generator.safetensors" \
   --out "$WORK/same_path_probe_student.json"
+$PY scripts/same_path_probe.py --weights "$W48" --variant same15n_step1200="$R/v2_same15n_teacher/teacher.safetensors" \
+  --variant same15n_student="$R/v2_same15n_distill/generator.safetensors" --out "$WORK/same_path_probe_same15n.json"
 echo "done: $W  (python -m realcam demo --weights $W)"

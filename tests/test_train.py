@@ -188,6 +188,35 @@ def test_same_camera_share_pairs_a_clip_with_itself_along_its_own_path(dataset):
         LatentPairs(dataset / "latents", same_camera_share=2.0)
 
 
+def test_same_camera_withheld_never_keeps_a_self_pairs_path(dataset):
+    """``same_camera_withheld='never'``: a self-pair always shows the source's path, so the dropout withholds it only
+    on pairs of two cameras — on the same random stream as ``'still'``: every draw makes the same pair, and only the
+    self-pairs the dropout would have withheld differ (they keep their path)."""
+    still_pairs = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=0.5, same_camera_share=0.5)
+    never = LatentPairs(dataset / "latents", text_dim=TINY.text_dim, source_camera_dropout=0.5, same_camera_share=0.5,
+                        same_camera_withheld="never")
+    still = pose12(torch.eye(4).expand(6, 4, 4))
+    kept = withheld_others = 0
+    for i in range(len(never)):
+        own = pose12(relative_poses(never.c2w[i], "first"))
+        for seed in range(8):
+            a, b = still_pairs.item(i, torch.Generator().manual_seed(seed)), never.item(i, torch.Generator().manual_seed(seed))
+            assert torch.equal(a["source"], b["source"]) and torch.equal(a["target"], b["target"])
+            if torch.equal(b["source"], b["target"]):            # a self-pair: always along its own path
+                torch.testing.assert_close(b["pose12"], own, atol=1e-6, rtol=0)
+                assert torch.equal(b["source_pose12"], b["pose12"])
+                kept += torch.equal(a["source_pose12"], still)
+            else:
+                for key in ("pose12", "source_pose12"):
+                    assert torch.equal(a[key], b[key]), key
+                withheld_others += torch.equal(b["source_pose12"], still)
+    assert kept > 0 and withheld_others > 0      # both cases occurred
+    with pytest.raises(ValueError, match="same_camera_withheld 'sometimes'; choose one of"):
+        load_config(None, ["same_camera_withheld=sometimes"], data="x")
+    with pytest.raises(ValueError, match="same_camera_withheld 'x'"):
+        LatentPairs(dataset / "latents", same_camera_withheld="x")
+
+
 def test_offline_loopaug_writes_turning_windows(dataset, tmp_path):
     n = write_loopaug_dataset(dataset / "scenes", tmp_path / "loop", length=FRAMES, windows=2, seed=1)
     assert n == 6

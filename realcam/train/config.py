@@ -126,6 +126,8 @@ class TrainConfig:
     #   camera, as inference reads a video whose camera is unknown); only for models with conditioning.source_cameras
     same_camera_share: float = 0.0    # share of training pairs whose source is the target clip itself (its own path;
     #   the still one when the source path is withheld)
+    same_camera_withheld: str = "still"  # such a pair when the dropout would withhold its path: "still" (both paths
+    #   read as still) or "never" (it keeps its path, so only pairs of two cameras go without one)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
@@ -163,6 +165,10 @@ class TrainConfig:
             share = getattr(self, name)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
                 raise ValueError(f"{name} must be a share in [0, 1], got {share!r}")
+        from .data import SAME_CAMERA_WITHHELD
+
+        if self.same_camera_withheld not in SAME_CAMERA_WITHHELD:
+            raise ValueError(f"same_camera_withheld {self.same_camera_withheld!r}; choose one of {SAME_CAMERA_WITHHELD}")
         if self.distill.cache_from not in ("clean", "exit"):
             raise ValueError(f"distill.cache_from {self.distill.cache_from!r}; choose 'clean' (RealCam) or 'exit' (Self-Forcing)")
         from ..config import StreamingConfig, TeacherSamplingConfig

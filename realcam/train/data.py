@@ -25,6 +25,8 @@ from ..camera import pose12, relative_poses
 
 INDEX = "index.json"
 FORMAT = "realcam-latents-v1"
+# what a self-pair (same_camera_share) does when the dropout withholds its source path (LatentPairs)
+SAME_CAMERA_WITHHELD = ("still", "never")
 
 
 class TextEncoder:
@@ -152,14 +154,18 @@ class LatentPairs:
     source's own, and the answer is the source: a re-rendering along the path the video was filmed on, which
     pairs of two cameras never show (the target camera is always another one). When such a pair's source path is
     also withheld, the source reads as filmed from a still camera, so its own path is the still one too: the target
-    path is the identity, not the path the model was told nothing about. The embedded model was trained so; on the
+    path is the identity, not the path the model was told nothing about (``same_camera_withheld='still'``). On the
     benchmark without the source's path this cost more than the moving path did (docs/results.md, "World v2: more
-    planes, and a clip paired with itself"). Drawn after the other choices, so the remaining pairs are the ones drawn
-    without it.
+    planes, and a clip paired with itself"). ``same_camera_withheld='never'``: a self-pair always shows the source's
+    path — the dropout passes it by — so every pair without the source's path is one of two cameras, as in runs
+    without self-pairs: the embedded model's setting, level with ``'still'`` with the path and ahead of it without
+    (docs/results.md, "World v2: self-pairs that keep their path"). Self-pairs are drawn after the other choices
+    (the same random stream whichever setting is chosen), so the remaining pairs are the ones drawn without them.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
-                 source_camera_dropout: float = 0.0, same_camera_share: float = 0.0) -> None:
+                 source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
+                 same_camera_withheld: str = "still") -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -191,6 +197,9 @@ class LatentPairs:
         if not 0.0 <= same_camera_share <= 1.0:
             raise ValueError(f"same_camera_share must be a share in [0, 1], got {same_camera_share}")
         self.same_camera_share = float(same_camera_share)
+        if same_camera_withheld not in SAME_CAMERA_WITHHELD:
+            raise ValueError(f"same_camera_withheld {same_camera_withheld!r}; choose one of {SAME_CAMERA_WITHHELD}")
+        self.same_camera_withheld = same_camera_withheld
         self.by_scene: dict[int, list[int]] = {}
         for i, s in enumerate(self.scene.tolist()):
             self.by_scene.setdefault(s, []).append(i)
@@ -209,8 +218,11 @@ class LatentPairs:
         if self.same_camera_share and float(torch.rand((), generator=generator)) < self.same_camera_share:
             src = index
         target_c2w, source_c2w = self.c2w[index], self.c2w[src]
-        if withheld and src == index:  # the source's own path, as read without its cameras: the still one
-            target_c2w = source_c2w = source_c2w[:1].expand_as(source_c2w)
+        if withheld and src == index:
+            if self.same_camera_withheld == "never":   # a self-pair keeps its path
+                withheld = False
+            else:   # the source's own path, as read without its cameras: the still one
+                target_c2w = source_c2w = source_c2w[:1].expand_as(source_c2w)
         if self.pose_reference == "first":
             rel = relative_poses(target_c2w, "first", anchor=source_c2w[0])
         else:

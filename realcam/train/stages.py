@@ -70,7 +70,8 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
         raise ValueError(f"source_camera_dropout={cfg.source_camera_dropout}: the model does not read source cameras; "
                          f"set model.conditioning_overrides.source_cameras=true (with camera_tokens: rays) or drop it")
     data = LatentPairs(cfg.data, pose_reference=model.conditioning.pose_reference, text_dim=model.cfg.text_dim,
-                       source_camera_dropout=cfg.source_camera_dropout, same_camera_share=cfg.same_camera_share)
+                       source_camera_dropout=cfg.source_camera_dropout, same_camera_share=cfg.same_camera_share,
+                       same_camera_withheld=cfg.same_camera_withheld)
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")
