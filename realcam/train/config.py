@@ -126,8 +126,8 @@ class TrainConfig:
     #   camera, as inference reads a video whose camera is unknown); only for models with conditioning.source_cameras
     same_camera_share: float = 0.0    # share of training pairs whose source is the target clip itself (its own path;
     #   the still one when the source path is withheld)
-    same_camera_withheld: str = "still"  # such a pair when the dropout would withhold its path: "still" (both paths
-    #   read as still) or "never" (it keeps its path, so only pairs of two cameras go without one)
+    same_camera_withheld: Literal["still", "never"] = "still"  # such a pair when the dropout would withhold its
+    #   path: "still" (both paths read as still) or "never" (it keeps its path: only pairs of two cameras go without)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
