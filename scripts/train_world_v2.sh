@@ -227,6 +227,10 @@ W="$WORK/weights"
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
+# 6g. 6f's teacher with a third of the share (same_camera_share 0.05), teacher only (two threads, 32 min): docs/results.md,
+#    "World v2: self-pairs that keep their path"
+$PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same05n_teacher" --set same_camera_share=0.05 \
+  --set same_camera_withheld=never
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -288,6 +292,13 @@ $PY -m realcam eval --weights "$WS" --scenes 5 --source-camera unknown --out "$W
     --variant causal_chunk1="$R/v2_ablate_same15n_chunk1/student.safetensors" --out "$WORK/eval_v2_same15n.json" ) &
 ( export OMP_NUM_THREADS=1
   $PY -m realcam eval --weights "$W" --scenes 5 --source-camera unknown --out "$WORK/eval_v2_same15n_unknown.json" ) &
+wait
+# step 6g's teacher with the embedded student, PSNR only, with and without the source's path (one thread each)
+weights_folder "$WORK/weights_same05n" v2_same05n_teacher v2_same15n_distill "step 6g's teacher, the embedded student"
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_same05n" --scenes 5 --no-camera \
+    --out "$WORK/eval_v2_same05n.json" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_same05n" --scenes 5 --no-camera \
+    --source-camera unknown --out "$WORK/eval_v2_same05n_unknown.json" ) &
 wait
 # the 4-plane run of 6d without the source's path (its control there: what the self-pairs cost without the path)
 weights_folder "$WORK/weights_planes4" v2_planes4_teacher v2_warp_distill4800 "the 4-plane run of step 6d, the 4,800-step student"
