@@ -30,6 +30,12 @@ def _common_inputs():
         RealCamLatents.Input("source", tooltip="Source video latents from RealCam Video Encode."),
         RealCamTrajectory.Input("trajectory", tooltip="Camera path from RealCam Camera Trajectory (re-sampled to the video's length)."),
         RealCamText.Input("text", tooltip="From RealCam Text."),
+        RealCamTrajectory.Input("source_camera", optional=True,
+                                tooltip="Optional: the path the source video was filmed along, relative to its first "
+                                        "frame (RealCam Procedural Clip's source_camera, or a Camera Trajectory). "
+                                        "Models trained with source cameras (the embedded one) render better knowing "
+                                        "it; without it they take the source as filmed from a still camera. Other "
+                                        "models ignore it (with a warning)."),
     ]
 
 
@@ -70,12 +76,13 @@ class RealCamTeacherSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, source, trajectory, text, steps: int, cfg: float, shift: float, scheduler: str,
-                seed: int, grid: str = FROM_MODEL) -> io.NodeOutput:
+                seed: int, grid: str = FROM_MODEL, source_camera=None) -> io.NodeOutput:
         sampling = model.sampling.override(steps=_given(steps, 0), guidance=_given(cfg, 0.0), shift=_given(shift, 0.0),
                                            solver=_given(scheduler, FROM_MODEL), grid=_given(grid, FROM_MODEL))
         pbar = comfy.utils.ProgressBar(sampling.steps)
         with on_device(model):
-            latents = render_teacher(model, source, trajectory, text, steps=sampling.steps, guidance=sampling.guidance,
+            latents = render_teacher(model, source, trajectory, text, source_camera=source_camera,
+                                     steps=sampling.steps, guidance=sampling.guidance,
                                      shift=sampling.shift, solver=sampling.solver, grid=sampling.grid, seed=seed,
                                      progress=lambda i, n: pbar.update_absolute(i, n), should_stop=stop_requested)
         return io.NodeOutput(_target(source, latents))
@@ -120,7 +127,7 @@ class RealCamStreamingSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, source, trajectory, text, vae, steps: str, chunk: int, sink: int, window: int, shift: float,
-                context_noise: float, rope: str, seed: int, live_session: str = "") -> io.NodeOutput:
+                context_noise: float, rope: str, seed: int, live_session: str = "", source_camera=None) -> io.NodeOutput:
         step_list = None
         if steps.strip():
             try:
@@ -147,7 +154,8 @@ class RealCamStreamingSampler(io.ComfyNode):
         try:
             with on_device(model, vae.model):
                 result = render_stream(model, source, trajectory, text, config=config, seed=seed, decoder=vae,
-                                       on_chunk=on_chunk, should_stop=stop_requested, live_camera=live)
+                                       on_chunk=on_chunk, should_stop=stop_requested, live_camera=live,
+                                       source_camera=source_camera)
         finally:
             if session:  # a path posted for this run must not steer the next one; frees the session
                 LIVE_CAMERAS.close(session)

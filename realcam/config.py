@@ -155,6 +155,12 @@ class ConditioningConfig(_JsonMixin):
       reprojections enter the target tokens through their own zero-initialised patch embedding, so a model given
       this option starts as the one it was loaded from. Empty (the default): off. A turn needs no depth; under a
       move a plane is right only for the points at its depth, so the model learns what to take from which.
+    - ``source_warp_first`` (with ``source_warp``): also the source's *first* latent frame reprojected into every
+      target frame through the same planes (more guide channels, after the same-time ones; their weights start at
+      zero, so a model given this option starts as the one it was loaded from). The target path starts at the
+      source's first camera, so that frame's camera is the reference — known even when the source's path is not —
+      and it sees most of what a target that turns away from its start sees; the same-time source frame may have
+      moved elsewhere (docs/results.md, "World v2: the source's first frame as a guide").
     """
 
     mode: ConditioningMode = "interleave"
@@ -168,6 +174,7 @@ class ConditioningConfig(_JsonMixin):
     rope_positions: RopePositions = "grid"
     rope_depth: float | tuple[float, ...] = 4.0
     source_warp: tuple[float, ...] = ()
+    source_warp_first: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -203,9 +210,19 @@ class ConditioningConfig(_JsonMixin):
         if self.source_warp and self.camera_tokens != "rays":
             raise ValueError("conditioning source_warp needs camera_tokens='rays' (the reprojection goes from each "
                              "source frame's own camera to the target's)")
+        if not isinstance(self.source_warp_first, bool):
+            raise ValueError(f"conditioning source_warp_first={self.source_warp_first!r}; give true or false")
+        if self.source_warp_first and not self.source_warp:
+            raise ValueError("conditioning source_warp_first=true needs source_warp planes (the first frame is "
+                             "reprojected through them)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")
+
+    @property
+    def guide_reprojections(self) -> int:
+        """How many reprojections of the source the guide stacks: one per plane, twice with ``source_warp_first``."""
+        return len(self.source_warp) * (2 if self.source_warp_first else 1)
 
     @property
     def rope_depths(self) -> tuple[float, ...]:

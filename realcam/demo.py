@@ -43,7 +43,7 @@ class Case:
     @property
     def source_trajectory(self) -> Trajectory:
         """The source's own path relative to its first camera (what a model conditioned on source cameras reads)."""
-        return Trajectory(torch.linalg.inv(self.source_c2w[:1]) @ self.source_c2w)
+        return Trajectory(self.source_c2w).relative()
 
 
 def _held_out_source(index: int, frames: int, size: int, world: str, seed: int):
@@ -69,10 +69,17 @@ def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, ampl
                 Trajectory(motion))
 
 
-def procedural_clip(index: int, frames: int = 33, *, size: int = 64, world: str = "v2") -> torch.Tensor:
-    """A held-out procedural source clip ``[F, H, W, 3]`` (the source of ``make_case``): a video to try the
-    embedded model on without any file."""
-    return _held_out_source(index, frames, size, world, HELD_OUT_SEED)[3]
+@dataclass
+class ProceduralClip:
+    frames: torch.Tensor          # [F, H, W, 3] in [0, 1]
+    camera: Trajectory            # the path it was filmed along, relative to its first camera (frame 0 = identity)
+
+
+def procedural_clip(index: int, frames: int = 33, *, size: int = 64, world: str = "v2") -> ProceduralClip:
+    """A held-out procedural source clip (the source of ``make_case``) and its camera path: a video to try the
+    embedded model on without any file, with the path a model conditioned on source cameras reads."""
+    _, c2w, _, video = _held_out_source(index, frames, size, world, HELD_OUT_SEED)
+    return ProceduralClip(video, Trajectory(c2w).relative())
 
 
 # the embedded files under the names the ComfyUI loaders offer next to the user's own
@@ -105,6 +112,12 @@ class TinyModels:
         return float(self.info.get("benchmark_amplitude", BENCH_AMPLITUDE))
 
 
+def weights_info(folder: str | Path = ASSETS) -> dict:
+    """A weights folder's README.json (how its files were made: world, benchmark amplitude, …); empty without one."""
+    path = Path(folder) / "README.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def load_tiny(folder: str | Path = ASSETS, teacher: bool = False) -> TinyModels:
     from .vae import load_vae
     from .weights import load_dit
@@ -115,7 +128,7 @@ def load_tiny(folder: str | Path = ASSETS, teacher: bool = False) -> TinyModels:
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}: the embedded tiny model ships with the repository "
                                 "(realcam/assets/world_v2); scripts/train_tiny.sh retrains it")
-    info = json.loads((folder / "README.json").read_text()) if (folder / "README.json").exists() else {}
+    info = weights_info(folder)
     return TinyModels(load_vae(folder / "vae.safetensors", dtype=torch.float32),
                       load_dit(folder / "student.safetensors", dtype=torch.float32).eval(),
                       load_dit(folder / "teacher.safetensors", dtype=torch.float32).eval() if teacher else None, info)

@@ -128,9 +128,20 @@ def _poses(model: RealCamDiT, trajectory: Trajectory, source: SourceVideo) -> to
 
 
 def _source_poses(model: RealCamDiT, source_camera: Trajectory | None, source: SourceVideo) -> torch.Tensor | None:
-    if source_camera is None or not model.conditioning.source_cameras:
+    """The source's own path as the model reads it, relative to its first camera; None when not given, or (with a
+    warning) when the model does not read one."""
+    if source_camera is None:
         return None
-    return source_camera.at_length(source.video_frames).pose12("first")[None].to(model.device, model.dtype)
+    if not (model.camera_layers and model.conditioning.source_cameras):
+        warnings.warn("source_camera is ignored: this model is not conditioned on the source's cameras (its checkpoint "
+                      "has no source_cameras option); only RealCam checkpoints trained with it read the path",
+                      stacklevel=3)
+        return None
+    try:
+        path = source_camera.at_length(source.video_frames)
+    except ValueError as e:
+        raise ValueError(f"source_camera: {e}") from None
+    return path.pose12("first")[None].to(model.device, model.dtype)
 
 
 def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
@@ -145,7 +156,7 @@ def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajector
     _check_pair(model, source)
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
-                          source_pose12=_source_poses(model, source_camera, source) if pose12 is not None else None,
+                          source_pose12=_source_poses(model, source_camera, source),
                           steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,
                           progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
                           should_stop=should_stop)

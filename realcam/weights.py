@@ -354,24 +354,32 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
 
 
 def regrid_guide(weight: torch.Tensor, file_planes: tuple[float, ...], planes: tuple[float, ...],
-                 name: str = "file") -> torch.Tensor:
-    """``guide_embedding.weight`` of a file whose ``source_warp`` reads ``file_planes``, laid out for ``planes``
-    (plane-major input channels, as :func:`realcam.camera.rays.warp_latents` stacks them): each of the file's
-    planes keeps its weights at its new place, and planes the file lacks get zero, so the model computes exactly
-    what the file's did until training uses them. ``planes`` must hold every plane of the file."""
+                 name: str = "file", *, file_first: bool = False, first: bool = False) -> torch.Tensor:
+    """``guide_embedding.weight`` of a file whose ``source_warp`` reads ``file_planes`` (and, with ``file_first``,
+    the source's first frame through them too: ``source_warp_first``), laid out for ``planes`` (and ``first``):
+    input channels are plane-major, the same-time reprojections first, as
+    :meth:`realcam.model.RealCamDiT.source_guide` stacks them. Each of the file's reprojections keeps its weights at
+    its new place, and those the file lacks get zero, so the model computes exactly what the file's did until
+    training uses them. ``planes`` must hold every plane of the file, and ``first`` be set if ``file_first`` is."""
     lost = [d for d in file_planes if d not in planes]
     if lost:
         raise WeightsError(f"{name} reads its source through source_warp planes {list(file_planes)}; the requested "
                            f"planes {list(planes)} lack {lost}, whose trained weights would be dropped: give a list "
                            "that holds every plane of the file (new ones start at zero)")
-    if weight.ndim < 2 or weight.shape[1] % len(file_planes):
+    if file_first and not first:
+        raise WeightsError(f"{name} also reads the source's first frame (source_warp_first); turning it off would "
+                           "drop those trained weights: keep source_warp_first true")
+    groups = 2 if file_first else 1
+    if weight.ndim < 2 or weight.shape[1] % (len(file_planes) * groups):
         raise WeightsError(f"{name}: guide_embedding.weight {tuple(weight.shape)} does not split into "
-                           f"{len(file_planes)} planes (source_warp in its metadata)")
-    per = weight.shape[1] // len(file_planes)
-    out = weight.new_zeros(weight.shape[0], per * len(planes), *weight.shape[2:])
-    for i, depth in enumerate(file_planes):
-        j = planes.index(depth)
-        out[:, j * per:(j + 1) * per] = weight[:, i * per:(i + 1) * per]
+                           f"{len(file_planes) * groups} reprojections (source_warp, source_warp_first in its metadata)")
+    per = weight.shape[1] // (len(file_planes) * groups)
+    out = weight.new_zeros(weight.shape[0], per * len(planes) * (2 if first else 1), *weight.shape[2:])
+    for g in range(groups):            # 0: the same-time source frame, 1: the first one
+        for i, depth in enumerate(file_planes):
+            j = g * len(planes) + planes.index(depth)
+            k = g * len(file_planes) + i
+            out[:, j * per:(j + 1) * per] = weight[:, k * per:(k + 1) * per]
     return out
 
 
@@ -428,11 +436,14 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
     else:  # the reference's own sampling for files that carry none
         sampling = RECAMMASTER_SAMPLING if fmt == "recammaster" else WAN_SAMPLING
     if "guide_embedding.weight" in sd and "conditioning" in metadata and cond.source_warp:
-        file_planes = ConditioningConfig.from_json(metadata["conditioning"]).source_warp
-        if file_planes and file_planes != cond.source_warp:
-            sd["guide_embedding.weight"] = regrid_guide(sd["guide_embedding.weight"], file_planes, cond.source_warp, name)
-            notes.append(f"source_warp planes {list(file_planes)} → {list(cond.source_warp)}: the file's weights kept "
-                         "for its planes, zero for the new ones (the model starts as the file's)")
+        file_cond = ConditioningConfig.from_json(metadata["conditioning"])
+        file_planes, file_first = file_cond.source_warp, file_cond.source_warp_first
+        if file_planes and (file_planes, file_first) != (cond.source_warp, cond.source_warp_first):
+            sd["guide_embedding.weight"] = regrid_guide(sd["guide_embedding.weight"], file_planes, cond.source_warp, name,
+                                                        file_first=file_first, first=cond.source_warp_first)
+            added = " and the source's first frame" if cond.source_warp_first and not file_first else ""
+            notes.append(f"source_warp planes {list(file_planes)} → {list(cond.source_warp)}{added}: the file's weights "
+                         "kept for what it read, zero for the rest (the model starts as the file's)")
     with torch.device("meta"):
         model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
     notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)

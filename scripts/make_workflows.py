@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "workflows"
 
+from realcam.demo import DEMO_PRESET, TinyModels, weights_info  # noqa: E402  (the repository root is on the path now)
+
 DEFAULT_TRAJECTORY = {"version": 1, "type": "preset", "frames": 81, "fps": 16,
                       "preset": {"name": "orbit_left", "amplitude": 1.0, "speed": 1.0, "easing": "linear", "loop": False}}
 
@@ -67,11 +69,14 @@ def workflows() -> dict[str, dict]:
         "steps": 50, "cfg": 5.0, "shift": 5.0, "scheduler": "euler", "seed": 0, "grid": "diffsynth"}}
     recammaster["11"] = {"class_type": "RealCamDecode", "inputs": {"vae": ["4", 0], "latents": ["10", 0], "tile": 0, "overlap": 8}}
     recammaster.update(_save(["11", 0], "realcam/recammaster"))
-    # the zero-download example: a procedural clip re-rendered by the embedded tiny student (example_workflows/)
+    # the zero-download example (example_workflows/): the demo's case — held-out scene 0 of the embedded model's world,
+    # its preset at the model's benchmark amplitude, the source's own path known — re-rendered by the embedded student
+    embedded = TinyModels(None, None, info=weights_info())
     tiny_path = {"version": 1, "type": "preset", "frames": 33, "fps": 16,
-                 "preset": {"name": "translate_up", "amplitude": 0.8, "speed": 1.0, "easing": "linear", "loop": False}}
+                 "preset": {"name": DEMO_PRESET, "amplitude": embedded.amplitude, "speed": 1.0, "easing": "linear",
+                            "loop": False}}
     tiny = {
-        "1": {"class_type": "RealCamProceduralClip", "inputs": {"scene": 0, "frames": 33, "world": "v1"}},
+        "1": {"class_type": "RealCamProceduralClip", "inputs": {"scene": 0, "frames": 33, "world": embedded.world}},
         "3": {"class_type": "RealCamModelLoader", "inputs": {"model_name": "realcam-tiny student (embedded)", "dtype": "default",
                                                              "fp8": "keep", "attention": "auto", "conditioning": "from file"}},
         "4": {"class_type": "RealCamVAELoader", "inputs": {"vae_name": "realcam-tiny vae (embedded)"}},
@@ -84,8 +89,8 @@ def workflows() -> dict[str, dict]:
         "8": {"class_type": "PreviewImage", "inputs": {"images": ["6", 1]}},
         "10": {"class_type": "RealCamStreamingSampler", "inputs": {
             "model": ["3", 0], "source": ["5", 0], "trajectory": ["6", 0], "text": ["7", 0], "vae": ["4", 0],
-            "steps": "", "chunk": 0, "sink": -1, "window": -1, "shift": 0.0, "context_noise": -1.0,
-            "rope": "from model", "seed": 0, "live_session": ""}},
+            "source_camera": ["1", 2], "steps": "", "chunk": 0, "sink": -1, "window": -1, "shift": 0.0,
+            "context_noise": -1.0, "rope": "from model", "seed": 0, "live_session": ""}},
         "20": {"class_type": "CreateVideo", "inputs": {"images": ["10", 0], "fps": ["1", 1]}},
         "21": {"class_type": "SaveVideo", "inputs": {"video": ["20", 0], "filename_prefix": "realcam/tiny",
                                                      "format": "mp4", "codec": "h264"}}}

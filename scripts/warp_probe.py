@@ -7,14 +7,20 @@ own world and amplitude) it prints PSNR per video frame, averaged per family, fo
 - geometry alone: each source frame reprojected into the target camera of the same time
   (``realcam.camera.rays.reproject``) through a plane at each of the teacher's RoPE depths, and through the
   renderer's true depth of the target view (what knowing the scene's geometry exactly would give; what the
-  source frame does not see comes back wrong).
+  source frame does not see comes back wrong);
+- the same from the source's *first* frame into every target camera (the target path starts at the source's first
+  camera, so that frame's camera is known even when the source's path is not): what
+  ``ConditioningConfig.source_warp_first`` adds to the model's guide.
 
 Beside the per-frame PSNR table it prints, per family and method, the benchmark's picture-motion error
 (``realcam.metrics.motion_error``, px) and the share of frames that register for the camera error
 (``realcam.metrics.camera_error``, every 2nd frame as in ``python -m realcam eval``): how near geometry alone comes
 to the truth's motion and how sharp its frames are for SIFT.
 
-    python scripts/warp_probe.py [--weights realcam/assets/world_v2] [--scenes 5] [--every 4] [--out probe.json]
+    python scripts/warp_probe.py [--weights realcam/assets/world_v2] [--scenes 5] [--every 4] [--geometry-only]
+                                 [--out probe.json]
+
+``--geometry-only`` leaves out the student and the teacher (the references and the reprojections only: minutes).
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from realcam.demo import (ASSETS, FAMILIES, FROZEN, VAE_CEILING, frozen, load_ti
 from realcam.metrics import camera_error, motion_error
 
 TRUE_DEPTH = "reprojected, true depth"
+FIRST = "first frame reprojected"
 
 
 def per_frame_psnr(frames: torch.Tensor, truth: torch.Tensor) -> list[float]:
@@ -38,7 +45,7 @@ def per_frame_psnr(frames: torch.Tensor, truth: torch.Tensor) -> list[float]:
     return (-10 * torch.log10(mse)).tolist()
 
 
-def probe(weights: str, scenes: int) -> dict[str, dict[str, dict[str, list]]]:
+def probe(weights: str, scenes: int, geometry_only: bool = False) -> dict[str, dict[str, dict[str, list]]]:
     """family → method → {"psnr": one list of per-frame PSNRs per case, "motion_px": one per case,
     "registered": one share per case}."""
     models = load_tiny(weights, teacher=True)
@@ -47,11 +54,17 @@ def probe(weights: str, scenes: int) -> dict[str, dict[str, dict[str, list]]]:
     for k, (family, presets) in enumerate(FAMILIES.items()):
         for i in range(scenes):
             case = make_case(k * 1000 + i, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
-            outs = {"student": run_student(models, case).frames, "teacher": run_teacher(models, case).frames,
-                    "copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
+            outs = {} if geometry_only else {"student": run_student(models, case).frames,
+                                             "teacher": run_teacher(models, case).frames}
+            outs.update({"copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)})
+            n = case.source.shape[0]
+            first, first_c2w = case.source[:1].expand(n, -1, -1, -1), case.source_c2w[:1].expand(n, -1, -1)
             for d in depths:
                 outs[f"reprojected, plane at {d:g} m"] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, d)
             outs[TRUE_DEPTH] = reproject(case.source, case.source_c2w, case.target_c2w, case.K, case.target_depth)
+            for d in depths:
+                outs[f"{FIRST}, plane at {d:g} m"] = reproject(first, first_c2w, case.target_c2w, case.K, d)
+            outs[f"{FIRST}, true depth"] = reproject(first, first_c2w, case.target_c2w, case.K, case.target_depth)
             for name, frames in outs.items():
                 rec = result.setdefault(family, {}).setdefault(name, {"psnr": [], "motion_px": [], "registered": []})
                 rec["psnr"].append(per_frame_psnr(frames, case.target))
@@ -86,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=str(ASSETS), help="weights folder (vae, student, teacher; default: the embedded model)")
     ap.add_argument("--scenes", type=int, default=5, help="held-out scenes per family (the benchmark uses 5)")
     ap.add_argument("--every", type=int, default=4, help="print every N-th frame (default 4: the latent frames' first frames)")
+    ap.add_argument("--geometry-only", action="store_true", help="leave out the student and the teacher")
     ap.add_argument("--out", help="also write every case's per-frame PSNRs, motion error and registered share here (JSON)")
     args = ap.parse_args(argv)
     if args.scenes < 1 or args.every < 1:
         ap.error("--scenes and --every must be at least 1")
-    result = probe(args.weights, args.scenes)
+    result = probe(args.weights, args.scenes, args.geometry_only)
     print(table(result, args.every))
     if args.out:
         with open(args.out, "w") as f:

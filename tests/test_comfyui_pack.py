@@ -120,3 +120,41 @@ def test_sampler_nodes_use_the_checkpoints_settings_unless_overridden(comfy_runt
                                 grid="from model").result
     assert torch.equal(euler8.latents, render_teacher(model, source, traj, text, shift=8.0, seed=1).cpu())
     assert not torch.equal(euler8.latents, out.latents)
+
+
+def test_the_example_chain_renders_the_demo_case_with_the_sources_path(comfy_runtime, report):
+    """The zero-download example's nodes, run as its workflow wires them, make exactly the demo's student render:
+    held-out scene 0 of the embedded model's world, the demo's preset at its benchmark amplitude, and the source's own
+    path passed through the Procedural Clip's ``source_camera``. Before the fix the clip carried no path, so the nodes
+    could only render the case without it."""
+    import json
+
+    from realcam.demo import DEMO_PRESET, load_tiny, make_case, run_student
+    from realcam.metrics import psnr
+    from tests.workflow_env import ROOT, load_workflow
+
+    wf = load_workflow(ROOT / "workflows" / "realcam_tiny.api.json")
+    nodes = comfy_runtime.nodes.NODE_CLASS_MAPPINGS
+    embedded = load_tiny()
+    clip_in = wf["1"]["inputs"]
+    assert clip_in["world"] == embedded.world and wf["10"]["inputs"]["source_camera"] == ["1", 2]
+    images, fps, source_camera = nodes["RealCamProceduralClip"].execute(**clip_in).result
+    case = make_case(clip_in["scene"], DEMO_PRESET, world=embedded.world, amplitude=embedded.amplitude)
+    assert torch.equal(images, case.source) and torch.equal(source_camera.c2w, case.source_trajectory.c2w)
+    (vae,) = nodes["RealCamVAELoader"].execute(**wf["4"]["inputs"]).result
+    (model,) = nodes["RealCamModelLoader"].execute(**wf["3"]["inputs"]).result
+    source, _ = nodes["RealCamVideoEncode"].execute(vae=vae, images=images, fps=fps,
+                                                    **{k: wf["5"]["inputs"][k] for k in ("frame_policy", "size_policy")}).result
+    doc = wf["6"]["inputs"]["trajectory"]
+    assert json.loads(doc)["preset"]["name"] == DEMO_PRESET
+    traj, _ = nodes["RealCamCameraTrajectory"].execute(trajectory=doc, frames=images.shape[0], fps=fps).result
+    (text,) = nodes["RealCamText"].execute(model=model).result
+    widgets = {k: v for k, v in wf["10"]["inputs"].items() if not isinstance(v, list)}
+    stream = nodes["RealCamStreamingSampler"]
+    known, _ = stream.execute(model, source, traj, text, vae, **widgets, source_camera=source_camera).result
+    unknown, _ = stream.execute(model, source, traj, text, vae, **widgets).result
+    demo = run_student(embedded, case).frames
+    assert torch.equal(known[:case.source.shape[0]], demo)
+    gain = psnr(known.clamp(0, 1), case.target) - psnr(unknown.clamp(0, 1), case.target)
+    report(f"example chain = the demo's student render exactly; knowing the source's path: {gain:+.2f} dB on its case")
+    assert not torch.equal(known, unknown)

@@ -425,3 +425,54 @@ def test_more_source_warp_planes_start_as_the_file_and_keep_its_guide(tmp_path):
                                    rtol=0, atol=1e-5)
     with pytest.raises(WeightsError, match=r"lack \[100000.0\]"):
         load_dit(path, conditioning=cond.replace(source_warp=(2.0, 4.0)))
+
+
+def test_the_first_frame_guide_starts_as_the_file_and_reprojects_the_sources_first_frame(tmp_path):
+    """``source_warp_first``: loading a ``source_warp`` file with it adds zero weights for the first frame's
+    reprojections, so the model computes exactly what the file's does; those channels hold the source's first latent
+    frame reprojected from the reference camera into each target camera (with or without the source's own path);
+    a sequence that starts later needs that frame passed in; a file that reads it cannot be loaded without it."""
+    from realcam.camera.rays import warp_latents
+    from realcam.weights import WeightsError, load_dit, save_realcam_checkpoint
+    from tests.conftest import randomize_
+
+    cond = ConditioningConfig(camera_tokens="rays", rope_positions="rays", source_cameras=True, source_warp=(2.0, 1e5))
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=4).eval()
+    path = save_realcam_checkpoint(model, tmp_path / "file.safetensors")
+    model = load_dit(path, dtype=torch.float32)
+    first = load_dit(path, dtype=torch.float32, conditioning=cond.replace(source_warp_first=True))
+    c = TINY.in_dim
+    assert first.guide_embedding.weight.shape[1] == 4 * c and not first.guide_embedding.weight[:, 2 * c:].any()
+    assert torch.equal(first.guide_embedding.weight[:, :2 * c], model.guide_embedding.weight)
+    assert any("and the source's first frame" in n for n in first.load_info.notes)
+    g = torch.Generator().manual_seed(5)
+    src, tgt = torch.randn(2, 1, 16, 3, 4, 4, generator=g)
+    ctx, t = torch.randn(1, 3, TINY.text_dim, generator=g), torch.tensor([700.0])
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    pose[0, 1:, 3], pose[0, 1:, 11] = 0.4, 0.2                                     # the target moves
+    moving = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    moving[0, 1:, 7] = -0.3                                                          # and so does the source
+    with torch.no_grad():
+        torch.testing.assert_close(first.velocity(src, tgt, t, ctx, pose, source_pose12=moving),
+                                   model.velocity(src, tgt, t, ctx, pose, source_pose12=moving), rtol=0, atol=1e-5)
+    layout = SequenceLayout(first.conditioning, 3)
+    still = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    reference = warp_latents(src[:, :, :1].expand(-1, -1, 3, -1, -1), still, pose, 60.0, (2.0, 1e5))
+    for source_pose in (moving, None):
+        cam, _ = layout.frame_cameras(pose, source_pose)
+        guide = layout.split(first.source_guide(layout, src, cam))[1]
+        assert torch.equal(guide[:, 2 * c:], reference)
+        assert torch.equal(guide[:, :2 * c], layout.split(model.source_guide(layout, src, cam))[1])
+    assert torch.equal(reference[:, c:, 0], src[:, :, 0])         # target frame 0 is the reference camera itself
+    later = SequenceLayout(first.conditioning, 2, start=1)
+    cam, _ = later.frame_cameras(pose[:, 1:], moving[:, 1:])
+    with pytest.raises(ValueError, match="pass first="):
+        first.source_guide(later, src[:, :, 1:], cam)
+    guide = later.split(first.source_guide(later, src[:, :, 1:], cam, first=src[:, :, :1]))[1]
+    assert torch.equal(guide[:, 2 * c:], reference[:, :, 1:])
+    saved = save_realcam_checkpoint(first, tmp_path / "first.safetensors")
+    assert load_dit(saved).conditioning.source_warp_first
+    with pytest.raises(WeightsError, match="keep source_warp_first true"):
+        load_dit(saved, conditioning=cond)
+    with pytest.raises(ValueError, match="source_warp_first=true needs source_warp"):
+        ConditioningConfig(camera_tokens="rays", source_warp_first=True)

@@ -1,6 +1,8 @@
 """The KV cache is exactly the masked full forward; the session streams with bounded cost."""
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -51,6 +53,7 @@ RAY_ROPE = ConditioningConfig(camera_tokens="rays", rope_positions="rays", rope_
     ("cache_slot", 1, None, RAY_ROPE),  # ... re-rotated per cached chunk from that chunk's cameras
     ("cache_slot", 1, None, RAY_ROPE.replace(rope_depth=(1.5, 6.0))),   # one table per sample and head group
     ("absolute", 1, 2, RAY_ROPE.replace(source_warp=(2.0, 1e5))),        # + the source reprojected per chunk
+    ("absolute", 0, 1, RAY_ROPE.replace(source_warp=(2.0,), source_warp_first=True)),   # + its first frame, evicted
 ])
 def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report):
     n = 6
@@ -78,7 +81,7 @@ def test_cache_equals_masked_full_forward(rope_mode, sink, window, cond, report)
             out = model(lay.build(source[:, :, sl], target[:, :, sl]),
                         lay.frame_timesteps(t_frames[:, sl]), ctx_kv, cam=cam_i, cam_weight=w_i,
                         t_positions=lay.temporal_positions(), cache=cache,
-                        guide=model.source_guide(lay, source[:, :, sl], cam_i))
+                        guide=model.source_guide(lay, source[:, :, sl], cam_i, first=source[:, :, :1]))
         cache.commit(i)
         worst = max(worst, (out - reference[:, :, 2 * i * C:2 * (i + 1) * C]).abs().max().item())
     report(f"{rope_mode} sink={sink} window={window} rope {model.conditioning.rope_positions}: max-abs cache vs masked "
@@ -140,13 +143,14 @@ def _path(n_latent, kind="dolly"):
     return c2w
 
 
-@pytest.mark.parametrize("camera_tokens,rope_positions,warp", [("frame", "grid", ()), ("rays", "grid", ()),
-                                                                ("rays", "rays", ()), ("rays", "rays", (3.0,))])
-def test_session_equals_masked_rollout(camera_tokens, rope_positions, warp, report):
+@pytest.mark.parametrize("camera_tokens,rope_positions,warp,first", [
+    ("frame", "grid", (), False), ("rays", "grid", (), False), ("rays", "rays", (), False), ("rays", "rays", (3.0,), False),
+    ("rays", "rays", (3.0,), True)])      # the source's first frame reprojected too: the session keeps that frame
+def test_session_equals_masked_rollout(camera_tokens, rope_positions, warp, first, report):
     n = 5
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0, 750.0, 500.0))
     model = _model(seed=4, cond=ConditioningConfig(camera_tokens=camera_tokens, rope_positions=rope_positions,
-                                                   source_warp=warp))
+                                                   source_warp=warp, source_warp_first=first))
     source, _, ctx, _, _ = _clip(n)
     path = _path(n * C, "pan" if rope_positions == "rays" else "dolly")
     from realcam.camera import pose12, relative_poses
@@ -155,8 +159,8 @@ def test_session_equals_masked_rollout(camera_tokens, rope_positions, warp, repo
     got = [session.step().latents for _ in range(n)]
     want = _reference_rollout(model, cfg, source, ctx, poses, n, seed=7)
     worst = max((a - b).abs().max().item() for a, b in zip(got, want))
-    report(f"session vs masked rollout ({camera_tokens} cameras, {rope_positions} RoPE positions, source_warp {warp}): "
-           f"{worst:.2e}")
+    report(f"session vs masked rollout ({camera_tokens} cameras, {rope_positions} RoPE positions, source_warp {warp}"
+           f"{' + first frame' if first else ''}): {worst:.2e}")
     assert worst <= 1e-5
 
 
@@ -253,7 +257,6 @@ def test_absolute_rope_stream_outlives_the_rope_table(report):
     """A live stream in absolute RoPE mode passes the 1024-position table after ~170 chunks (6 positions per
     chunk). It switches to cache-slot RoPE by itself, says so, and runs on (300 chunks here); before the fix it
     stopped with a ValueError at chunk 170."""
-    import warnings
 
     cfg = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=2, denoising_steps=(1000.0,),
                           rope_mode="absolute")
@@ -284,7 +287,6 @@ def test_rope_switch_recaches_exactly(cond):
     mid-way (a small RoPE table here) must give the very chunks of a stream that never had to switch — also
     when spatial positions follow each chunk's camera rays."""
     import dataclasses
-    import warnings
 
     cfg = StreamingConfig(chunk_latent_frames=C, sink_chunks=1, window_chunks=8, rope_mode="absolute")
     big = _model(seed=10, cond=cond)
@@ -418,7 +420,8 @@ def test_compiled_streaming_step_equals_eager(report):
 
 def test_source_cameras_reach_teacher_and_stream_when_the_model_reads_them():
     """``source_cameras``: the source's own path changes the output of a model conditioned on it — the same in the
-    teacher sampler and the stream — and changes nothing for a model that is not."""
+    teacher sampler and the stream — and changes nothing for a model that is not, which says that it ignores it. A
+    path of the wrong length is refused by name."""
     from realcam.camera.trajectory import Trajectory
     from realcam.pipeline import SourceVideo, render_stream, render_teacher, TextContext
 
@@ -434,9 +437,16 @@ def test_source_cameras_reach_teacher_and_stream_when_the_model_reads_them():
     for reads, cond in ((True, ConditioningConfig(camera_tokens="rays", source_cameras=True)),
                         (False, ConditioningConfig(camera_tokens="rays"))):
         model = _model(seed=5, cond=cond)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             still = render_teacher(model, src, video_path, text, steps=2, guidance=1.0)
             moved = render_teacher(model, src, video_path, text, steps=2, guidance=1.0, source_camera=source_path)
             s_still = render_stream(model, src, video_path, text, config=cfg).latents
             s_moved = render_stream(model, src, video_path, text, config=cfg, source_camera=source_path).latents
         assert torch.equal(still, moved) != reads and torch.equal(s_still, s_moved) != reads
+        ignored = [w for w in caught if "source_camera is ignored" in str(w.message)]
+        assert len(ignored) == (0 if reads else 2)
+    short = Trajectory(source_path.c2w[:frames - 4])
+    with pytest.raises(ValueError, match=r"^source_camera: the camera path has \d+ frames"):
+        render_stream(_model(seed=5, cond=ConditioningConfig(camera_tokens="rays", source_cameras=True)), src,
+                      video_path, text, config=cfg, source_camera=short)

@@ -32,6 +32,21 @@ def test_four_workflows_ship_in_both_forms():
     assert sorted(p.name for p in (ROOT / "example_workflows").iterdir()) == ["realcam_tiny.json"]
 
 
+def test_shipped_api_workflows_are_what_make_workflows_writes():
+    """scripts/make_workflows.py is the one description of the shipped workflows. Before the fix it still described
+    the first, world-v1 example (a v1 clip along translate_up at 0.8, no source path), so regenerating the forms
+    would have put that example back in front of the world-v2 model."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_workflows", ROOT / "scripts" / "make_workflows.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    described = module.workflows()
+    assert {f"{name}.api.json" for name in described} == {p.name for p in WORKFLOWS}
+    for name, wf in described.items():
+        assert load_workflow(ROOT / "workflows" / f"{name}.api.json") == wf, name
+
+
 def test_the_example_runs_on_a_server_with_no_model_files(tmp_path, report):
     """Zero-download first run: a ComfyUI with this pack and nothing in models/ renders the shipped example
     (a procedural clip re-rendered by the embedded tiny student)."""

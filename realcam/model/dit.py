@@ -192,11 +192,12 @@ class RealCamDiT(nn.Module):
         self.trained_latent_size: tuple[int, int] | None = None   # (h, w) latents it was trained on, when known
         self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
-        # conditioning.source_warp: the source reprojected into the target cameras, one plane per depth, enters the
-        # target tokens through its own patch embedding (zero at first: the model is the one it was loaded from)
-        planes = len(self.conditioning.source_warp)
-        self.guide_embedding = (nn.Conv3d(cfg.in_dim * planes, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
-                                if planes else None)
+        # conditioning.source_warp: the source reprojected into the target cameras, one plane per depth (and, with
+        # source_warp_first, its first frame too), enters the target tokens through its own patch embedding (zero at
+        # first: the model is the one it was loaded from)
+        reprojections = self.conditioning.guide_reprojections
+        self.guide_embedding = (nn.Conv3d(cfg.in_dim * reprojections, cfg.dim, kernel_size=cfg.patch_size,
+                                          stride=cfg.patch_size) if reprojections else None)
         self.text_embedding = nn.Sequential(CastLinear(cfg.text_dim, cfg.dim), nn.GELU(approximate="tanh"),
                                             CastLinear(cfg.dim, cfg.dim))
         self.time_embedding = nn.Sequential(CastLinear(cfg.freq_dim, cfg.dim), nn.SiLU(), CastLinear(cfg.dim, cfg.dim))
@@ -347,10 +348,10 @@ class RealCamDiT(nn.Module):
         if guide is not None:
             if self.guide_embedding is None:
                 raise ValueError("this model has no source_warp conditioning: pass guide=None")
-            planes = len(self.conditioning.source_warp)
-            if guide.shape != (x.shape[0], x.shape[1] * planes, *x.shape[2:]):
-                raise ValueError(f"guide must be {(x.shape[0], x.shape[1] * planes, *x.shape[2:])} (the source "
-                                 f"reprojected through {planes} planes), got {tuple(guide.shape)}")
+            n = self.conditioning.guide_reprojections
+            if guide.shape != (x.shape[0], x.shape[1] * n, *x.shape[2:]):
+                raise ValueError(f"guide must be {(x.shape[0], x.shape[1] * n, *x.shape[2:])} (the source "
+                                 f"reprojected {n} times: source_guide), got {tuple(guide.shape)}")
             tokens = tokens + self.guide_embedding(guide.to(self.dtype)).flatten(2).transpose(1, 2)
         cam_in = self._camera_input(cam, cam_weight, grid)
         rope = self.rope_for(grid, t_positions, cam)
@@ -402,16 +403,30 @@ class RealCamDiT(nn.Module):
                    t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam))
         return layout.split(out)[1]
 
-    def source_guide(self, layout: SequenceLayout, source: torch.Tensor, cam: torch.Tensor | None) -> torch.Tensor | None:
+    def source_guide(self, layout: SequenceLayout, source: torch.Tensor, cam: torch.Tensor | None,
+                     first: torch.Tensor | None = None) -> torch.Tensor | None:
         """For ``conditioning.source_warp``: the sequence (``layout`` order) holding, at each target frame, the source
         latent frame of the same index reprojected from its own camera into the target's through every plane
-        (:func:`realcam.camera.rays.warp_latents`), and zeros at source frames. ``cam``: the sequence's cameras
+        (:func:`realcam.camera.rays.warp_latents`), and zeros at source frames. With ``source_warp_first`` the
+        source's first latent frame follows, reprojected the same way from the reference camera (where the source,
+        and the target path, start). ``first``: that frame ``[B, C, 1, h, w]``; needed when ``source`` does not begin
+        at it (a streamed chunk after the first). ``cam``: the sequence's cameras
         (:meth:`SequenceLayout.frame_cameras`); None (no camera, or a model without the option) gives None."""
         if self.guide_embedding is None or cam is None:
             return None
         is_target = layout.is_target().to(cam.device)
-        warped = warp_latents(source, cam[:, ~is_target], cam[:, is_target], self.conditioning.ray_fov_deg,
-                              self.conditioning.source_warp)
+        cond, target_cam = self.conditioning, cam[:, is_target]
+        warped = warp_latents(source, cam[:, ~is_target], target_cam, cond.ray_fov_deg, cond.source_warp)
+        if cond.source_warp_first:
+            if first is None:
+                if layout.start != 0:
+                    raise ValueError(f"source_warp_first: this sequence starts at latent frame {layout.start}; pass "
+                                     "first=, the source's first latent frame")
+                first = source[:, :, :1]
+            f = source.shape[2]
+            reference = torch.eye(3, 4, dtype=cam.dtype, device=cam.device).flatten().expand(cam.shape[0], f, 12)
+            warped = torch.cat([warped, warp_latents(first.expand(-1, -1, f, -1, -1), reference, target_cam,
+                                                     cond.ray_fov_deg, cond.source_warp)], dim=1)
         return layout.build(torch.zeros_like(warped), warped)
 
 

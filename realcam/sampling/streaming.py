@@ -128,6 +128,7 @@ class StreamingSession:
             self.context_kv = model.embed_text(self._context)
         self.timesteps = warp_timesteps(self.config.denoising_steps, self.config.shift)
         self._source: list[torch.Tensor] = []
+        self._first_source: torch.Tensor | None = None   # the source's first latent frame (source_warp_first reads it)
         self._source_frames = 0      # latent frames received so far
         self._source_base = 0        # latent index of the first frame still held
         self._live_source = source is None  # pushed sources drop consumed frames (unbounded streams)
@@ -160,6 +161,8 @@ class StreamingSession:
         if tuple(latents.shape[3:]) != self._latent_size:
             raise ValueError(f"source latents are {tuple(latents.shape[3:])} but the stream is {self._latent_size}")
         self._source.append(latents.to(self.model.device, self.model.dtype))
+        if self._first_source is None and latents.shape[2]:
+            self._first_source = self._source[-1][:, :, :1].clone()
         self._source_frames += latents.shape[2]
 
     def set_camera(self, c2w: torch.Tensor, *, from_latent: int | None = None) -> None:
@@ -240,7 +243,7 @@ class StreamingSession:
             raise ValueError(f"grad_step {grad_step} outside the {len(self.timesteps)} denoising steps")
         layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
         cam, weight = self._cameras(i, layout)
-        guide = self.model.source_guide(layout, source, cam)      # once per chunk: it does not change with t
+        guide = self.model.source_guide(layout, source, cam, first=self._first_source)   # once per chunk: fixed over t
         gen = self._generator(i)
         x = torch.randn(source.shape, generator=gen).to(source)
         x0, exit_x0 = x, None
@@ -297,8 +300,9 @@ class StreamingSession:
             x = renoise(clean, torch.randn(clean.shape, generator=self._generator(i, salt=1)).to(clean), sigma)
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
+        guide = self.model.source_guide(layout, source, cam, first=self._first_source)
         self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
-                  t_positions=layout.temporal_positions(), cache=self.cache, guide=self.model.source_guide(layout, source, cam))
+                  t_positions=layout.temporal_positions(), cache=self.cache, guide=guide)
         self.cache.commit(i)
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:
