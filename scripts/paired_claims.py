@@ -7,7 +7,8 @@ lower is better, and PSNR on them).
                                                    teacher_step800, prefix_step800, loopaug_step800, causal_chunk3,
                                                    causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
                                                    guide10_step800, guide10_step2400, teacher_step2400,
-                                                   teacher_step4800, planes4_step1200, planes8_step1200; a
+                                                   teacher_step4800, planes4_step1200, planes8_step1200,
+                                                   first_step800, more_step800; a
                                                    comparison whose methods are missing is skipped; each is
                                                    printed over all cases, then per preset family)
 
@@ -27,7 +28,9 @@ one; teacher_step4800 is that 4,800-step teacher as a variant of the chain that 
 planes4_step1200 and planes8_step1200 are the 4,800-step teacher trained 1,200 more steps reading the source through
 its own 4 source_warp planes or through 8 (the 4 and 4 more), everything else the same; as variants of step 6e's
 chain (weights_same15s), whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself
-(same_camera_share), "teacher" − planes4_step1200 is what that share did.
+(same_camera_share), "teacher" − planes4_step1200 is what that share did. first_step800 and more_step800 are the
+embedded teacher trained 800 more steps with the source's first frame as a guide too (source_warp_first) and,
+matched, without it.
 """
 from __future__ import annotations
 
@@ -53,7 +56,9 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("source_warp 8 planes − 4 planes (1,200 steps from the 4,800-step teacher)", "planes8_step1200",
                 "planes4_step1200", LENGTHS + LOOPS),
                ("same-camera pairs 15 % − none (1,200 steps from the 4,800-step teacher)",
-                "teacher", "planes4_step1200", LENGTHS + LOOPS))
+                "teacher", "planes4_step1200", LENGTHS + LOOPS),
+               ("the first frame as a guide too − the same 800 steps without it (from the embedded teacher)",
+                "first_step800", "more_step800", LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:

@@ -231,6 +231,23 @@ init and DMD with those settings"
 #    "World v2: self-pairs that keep their path"
 $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_same05n_teacher" --set same_camera_share=0.05 \
   --set same_camera_withheld=never
+# 6h. the source's first frame as a guide too (model.conditioning_overrides.source_warp_first, zero-initialised): 6f's
+#    teacher trained 800 more steps with it and, matched, 800 more without it, 6f's settings otherwise, on 301 of the
+#    960 DiT scenes (0-152 and 480-627: those made when the runs began); two processes of one thread, 38 min:
+#    docs/results.md, "World v2: the source's first frame as a guide"
+SUB="$WORK/dit_latents_301"
+if [ ! -d "$SUB" ]; then
+  rm -rf "$WORK/dit_scenes_301" && mkdir -p "$WORK/dit_scenes_301"
+  for k in $(seq 0 152) $(seq 480 627); do cp -r "$WORK/dit_scenes_960/scene$k" "$WORK/dit_scenes_301/"; done
+  $PY -m realcam preprocess --data "$WORK/dit_scenes_301" --vae "$VAE" --out "$SUB" --frames 33 > "$WORK/preprocess_301.log"
+fi
+P8=(--config configs/world_v2_teacher_warp.yaml --data "$SUB" --steps 800
+    --set model.init="$R/v2_same15n_teacher/teacher.safetensors" --set "$DROP" --set optim.lr=0.0003
+    --set 'optim.lr_scale={"guide_embedding.": 3}' --set "$S" --set same_camera_withheld=never)
+( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P8[@]}" --out "$R/v2_same15n_more800_teacher" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P8[@]}" --out "$R/v2_same15n_first800_teacher" \
+    --set model.conditioning_overrides.source_warp_first=true ) &
+wait
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -311,4 +328,12 @@ $PY scripts/same_path_probe.py --weights "$W48" --variant same15_student="$R/v2_
   --out "$WORK/same_path_probe_student.json"
 $PY scripts/same_path_probe.py --weights "$W48" --variant same15n_step1200="$R/v2_same15n_teacher/teacher.safetensors" \
   --variant same15n_student="$R/v2_same15n_distill/generator.safetensors" --out "$WORK/same_path_probe_same15n.json"
+# step 6h's two teachers as variants of the embedded chain, with and without the source's path (one thread each)
+F8=(--variant more_step800="$R/v2_same15n_more800_teacher/teacher.safetensors"
+    --variant first_step800="$R/v2_same15n_first800_teacher/teacher.safetensors")
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$W" --scenes 5 "${F8[@]}" --out "$WORK/eval_v2_first.json" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$W" --scenes 5 --no-camera --source-camera unknown "${F8[@]}" \
+    --out "$WORK/eval_v2_first_unknown.json" ) &
+wait
+$PY scripts/warp_probe.py --weights "$W" --geometry-only --out "$WORK/warp_probe_first.json"
 echo "done: $W  (python -m realcam demo --weights $W)"
