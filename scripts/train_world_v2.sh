@@ -248,6 +248,23 @@ P8=(--config configs/world_v2_teacher_warp.yaml --data "$SUB" --steps 800
 ( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P8[@]}" --out "$R/v2_same15n_first800_teacher" \
     --set model.conditioning_overrides.source_warp_first=true ) &
 wait
+# 6i. the student chains of 6h's two teachers, 6f's settings, on the same 301 scenes: the causal initialisation and DMD
+#    from the first-frame teacher and, matched, from the teacher trained as long without it (one thread each; the
+#    first chain's DMD two threads): docs/results.md, "World v2: the source's first frame as a guide"
+FS=(--set "$DROP" --set "$S" --set same_camera_withheld=never)
+sub_chain() {  # name teacher-run: causal initialisation (chunk 3) and DMD on the 301 scenes
+  local ts="$R/$2/teacher.safetensors"
+  $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$SUB" --out "$R/v2_$1_causal" \
+    --set model.init="$ts" --set causal.chunk=3 "${FS[@]}"
+  $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$SUB" --out "$R/v2_$1_distill" \
+    --set model.init="$R/v2_$1_causal/student.safetensors" --set distill.teacher="$ts" "${FS[@]}"
+}
+sub_chain first v2_same15n_first800_teacher
+sub_chain more v2_same15n_more800_teacher
+weights_folder "$WORK/weights_first" v2_same15n_first800_teacher v2_first_distill \
+  "step 6i: the chain of step 6h's first-frame teacher, on 301 scenes"
+weights_folder "$WORK/weights_more" v2_same15n_more800_teacher v2_more_distill \
+  "step 6i: the chain of step 6h's control teacher (800 steps without the first frame), on 301 scenes"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -336,4 +353,13 @@ F8=(--variant more_step800="$R/v2_same15n_more800_teacher/teacher.safetensors"
     --out "$WORK/eval_v2_first_unknown.json" ) &
 wait
 $PY scripts/warp_probe.py --weights "$W" --geometry-only --out "$WORK/warp_probe_first.json"
+# step 6i's two student chains, each with its causal initialisation as a variant, with and without the source's path
+# (one thread each, side by side)
+for n in first more; do
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_$n" --scenes 5 \
+      --variant causal_chunk3="$R/v2_${n}_causal/student.safetensors" --out "$WORK/eval_v2_${n}_chain.json" ) &
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_$n" --scenes 5 --source-camera unknown \
+      --out "$WORK/eval_v2_${n}_chain_unknown.json" ) &
+  wait
+done
 echo "done: $W  (python -m realcam demo --weights $W)"
