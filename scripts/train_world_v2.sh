@@ -248,19 +248,21 @@ P8=(--config configs/world_v2_teacher_warp.yaml --data "$SUB" --steps 800
 ( export OMP_NUM_THREADS=1; $PY -m realcam train-teacher "${P8[@]}" --out "$R/v2_same15n_first800_teacher" \
     --set model.conditioning_overrides.source_warp_first=true ) &
 wait
-# 6i. the student chains of 6h's two teachers, 6f's settings, on the same 301 scenes: the causal initialisation and DMD
-#    from the first-frame teacher and, matched, from the teacher trained as long without it (one thread each; the
-#    first chain's DMD two threads): docs/results.md, "World v2: the source's first frame as a guide"
+# 6i. the student chains of 6h's two teachers, 6f's settings, on the same 301 scenes: the causal initialisations from
+#    the first-frame teacher and, matched, from the teacher trained as long without it (two processes of one thread),
+#    then each chain's DMD (two threads): docs/results.md, "World v2: the source's first frame as a guide"
 FS=(--set "$DROP" --set "$S" --set same_camera_withheld=never)
-sub_chain() {  # name teacher-run: causal initialisation (chunk 3) and DMD on the 301 scenes
-  local ts="$R/$2/teacher.safetensors"
-  $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$SUB" --out "$R/v2_$1_causal" \
-    --set model.init="$ts" --set causal.chunk=3 "${FS[@]}"
-  $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$SUB" --out "$R/v2_$1_distill" \
-    --set model.init="$R/v2_$1_causal/student.safetensors" --set distill.teacher="$ts" "${FS[@]}"
-}
-sub_chain first v2_same15n_first800_teacher
-sub_chain more v2_same15n_more800_teacher
+for n in first more; do
+  ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$SUB" \
+      --out "$R/v2_${n}_causal" --set model.init="$R/v2_same15n_${n}800_teacher/teacher.safetensors" \
+      --set causal.chunk=3 "${FS[@]}" ) &
+done
+wait
+for n in first more; do
+  OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$SUB" --out "$R/v2_${n}_distill" \
+    --set model.init="$R/v2_${n}_causal/student.safetensors" \
+    --set distill.teacher="$R/v2_same15n_${n}800_teacher/teacher.safetensors" "${FS[@]}"
+done
 weights_folder "$WORK/weights_first" v2_same15n_first800_teacher v2_first_distill \
   "step 6i: the chain of step 6h's first-frame teacher, on 301 scenes"
 weights_folder "$WORK/weights_more" v2_same15n_more800_teacher v2_more_distill \
