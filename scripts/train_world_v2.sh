@@ -220,10 +220,10 @@ self_pair_chain() {  # name extra-setting...: the teacher, causal inits (chunk 3
 self_pair_chain same15s
 TS="$R/v2_same15s_teacher/teacher.safetensors"
 # 6f. the same with self-pairs that never go without their path (same_camera_withheld=never: the dropout then withholds
-#    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the embedded
-#    chain (docs/results.md, "World v2: self-pairs that keep their path")
+#    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
+#    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights"
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6j's chain, the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -267,6 +267,23 @@ weights_folder "$WORK/weights_first" v2_same15n_first800_teacher v2_first_distil
   "step 6i: the chain of step 6h's first-frame teacher, on 301 scenes"
 weights_folder "$WORK/weights_more" v2_same15n_more800_teacher v2_more_distill \
   "step 6i: the chain of step 6h's control teacher (800 steps without the first frame), on 301 scenes"
+# 6j. the first-frame chain on all 960 DiT scenes: step 6h's first-frame teacher run on them (two threads), then step
+#    6i's causal initialisation beside its chunk-1 ablation (two processes of one thread) and DMD (two threads):
+#    docs/results.md, "World v2: the source's first frame as a guide"
+T960="$R/v2_first960_teacher/teacher.safetensors"   # P8 with the 960 scenes (the later --data wins)
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_first960_teacher" \
+  --set model.conditioning_overrides.source_warp_first=true
+for c in 3 1; do
+  out="$R/v2_first960_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_first960_chunk1"
+  ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml \
+      --data "$WORK/dit_latents_960" --out "$out" --set model.init="$T960" --set causal.chunk="$c" "${FS[@]}" ) &
+done
+wait
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_first960_distill" --set model.init="$R/v2_first960_causal/student.safetensors" \
+  --set distill.teacher="$T960" "${FS[@]}"
+weights_folder "$WORK/weights" v2_first960_teacher v2_first960_distill "the world_v2 configs in configs/ to step 6f's \
+teacher, then 800 steps more with source_warp_first on all 960 scenes (step 6j); its causal init and DMD: the embedded model"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -364,4 +381,12 @@ for n in first more; do
       --out "$WORK/eval_v2_${n}_chain_unknown.json" ) &
   wait
 done
-echo "done: $W  (python -m realcam demo --weights $W)"
+# step 6j's chain, with its causal initialisation and the chunk-1 ablation as variants, beside it without the source's
+# path (one thread each)
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+    --variant causal_chunk3="$R/v2_first960_causal/student.safetensors" \
+    --variant causal_chunk1="$R/v2_ablate_first960_chunk1/student.safetensors" --out "$WORK/eval_v2_first960.json" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
+    --out "$WORK/eval_v2_first960_unknown.json" ) &
+wait
+echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"
