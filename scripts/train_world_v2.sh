@@ -202,20 +202,24 @@ wait
 #    share (v2_same15_*) kept the moving path on those withheld pairs: they are this step with
 #    realcam/train/data.py of commit 9f1ae7f, and its step 7 benchmarked them.
 S="same_camera_share=0.15"
-self_pair_chain() {  # name extra-setting...: the teacher, causal inits (chunk 3 and 1) and DMD of step 6e
-  local name=$1; shift
-  local sets=(--set "$DROP" --set "$S") a c out
-  for a in "$@"; do sets+=(--set "$a"); done
-  local ts="$R/v2_${name}_teacher/teacher.safetensors"
-  $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_${name}_teacher" "${sets[@]}"
+student_chain() {  # name teacher-file option...: on the 960 scenes, the causal initialisation (chunk 3) beside the
+  #                 chunk-1 ablation (two processes of one thread), then DMD (two threads), all with those options
+  local name=$1 ts=$2 c out; shift 2
   for c in 3 1; do
     out="$R/v2_${name}_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_${name}_chunk1"
     ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml \
-        --data "$WORK/dit_latents_960" --out "$out" --set model.init="$ts" --set causal.chunk="$c" "${sets[@]}" ) &
+        --data "$WORK/dit_latents_960" --out "$out" --set model.init="$ts" --set causal.chunk="$c" "$@" ) &
   done
   wait
-  $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" --out "$R/v2_${name}_distill" \
-    --set model.init="$R/v2_${name}_causal/student.safetensors" --set distill.teacher="$ts" "${sets[@]}"
+  OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_${name}_distill" --set model.init="$R/v2_${name}_causal/student.safetensors" --set distill.teacher="$ts" "$@"
+}
+self_pair_chain() {  # name extra-setting...: the teacher, causal inits (chunk 3 and 1) and DMD of step 6e
+  local name=$1; shift
+  local sets=(--set "$DROP" --set "$S") a
+  for a in "$@"; do sets+=(--set "$a"); done
+  $PY -m realcam train-teacher "${P[@]}" --out "$R/v2_${name}_teacher" "${sets[@]}"
+  student_chain "$name" "$R/v2_${name}_teacher/teacher.safetensors" "${sets[@]}"
 }
 self_pair_chain same15s
 TS="$R/v2_same15s_teacher/teacher.safetensors"
@@ -273,15 +277,7 @@ weights_folder "$WORK/weights_more" v2_same15n_more800_teacher v2_more_distill \
 T960="$R/v2_first960_teacher/teacher.safetensors"   # P8 with the 960 scenes (the later --data wins)
 OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_first960_teacher" \
   --set model.conditioning_overrides.source_warp_first=true
-for c in 3 1; do
-  out="$R/v2_first960_causal"; [ "$c" = 1 ] && out="$R/v2_ablate_first960_chunk1"
-  ( export OMP_NUM_THREADS=1; $PY -m realcam train-causal --config configs/world_v2_causal.yaml \
-      --data "$WORK/dit_latents_960" --out "$out" --set model.init="$T960" --set causal.chunk="$c" "${FS[@]}" ) &
-done
-wait
-OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_first960_distill" --set model.init="$R/v2_first960_causal/student.safetensors" \
-  --set distill.teacher="$T960" "${FS[@]}"
+student_chain first960 "$T960" "${FS[@]}"
 weights_folder "$WORK/weights" v2_first960_teacher v2_first960_distill "the world_v2 configs in configs/ to step 6f's \
 teacher, then 800 steps more with source_warp_first on all 960 scenes (step 6j); its causal init and DMD: the embedded model"
 WS="$WORK/weights_same15s"
