@@ -10,7 +10,9 @@ own world and amplitude) it prints PSNR per video frame, averaged per family, fo
   source frame does not see comes back wrong);
 - the same from the source's *first* frame into every target camera (the target path starts at the source's first
   camera, so that frame's camera is known even when the source's path is not): what
-  ``ConditioningConfig.source_warp_first`` adds to the model's guide.
+  ``ConditioningConfig.source_warp_first`` adds to the model's guide;
+- both reprojections through the 4 m plane, then encoded and decoded by the tiny VAE: how much of the pixels'
+  detail a guide made from reprojected pixels (rather than from resampled latents) would still carry as latents.
 
 Beside the per-frame PSNR table it prints, per family and method, the benchmark's picture-motion error
 (``realcam.metrics.motion_error``, px) and the share of frames that register for the camera error
@@ -37,6 +39,7 @@ from realcam.metrics import camera_error, motion_error
 
 TRUE_DEPTH = "reprojected, true depth"
 FIRST = "first frame reprojected"
+GUIDE_DEPTH = 4.0   # the plane whose pixel reprojection is also passed through the VAE (the presets look at 4 m)
 
 
 def per_frame_psnr(frames: torch.Tensor, truth: torch.Tensor) -> list[float]:
@@ -65,6 +68,9 @@ def probe(weights: str, scenes: int, geometry_only: bool = False) -> dict[str, d
             for d in depths:
                 outs[f"{FIRST}, plane at {d:g} m"] = reproject(first, first_c2w, case.target_c2w, case.K, d)
             outs[f"{FIRST}, true depth"] = reproject(first, first_c2w, case.target_c2w, case.K, case.target_depth)
+            if GUIDE_DEPTH in depths:   # the pixels reprojected, then through the VAE: a pixel-detail guide's latents
+                for name in (f"reprojected, plane at {GUIDE_DEPTH:g} m", f"{FIRST}, plane at {GUIDE_DEPTH:g} m"):
+                    outs[f"{name}, through the VAE"] = vae_round_trip(models, outs[name])
             for name, frames in outs.items():
                 rec = result.setdefault(family, {}).setdefault(name, {"psnr": [], "motion_px": [], "registered": []})
                 rec["psnr"].append(per_frame_psnr(frames, case.target))
