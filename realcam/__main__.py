@@ -90,6 +90,15 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pixel_guides(args: argparse.Namespace) -> int:
+    from .train.data import write_pixel_guides
+
+    out = write_pixel_guides(args.latents, args.vae, depth=args.depth, fov_deg=args.fov, data=args.data,
+                             progress=_progress("scene"))
+    print(f"wrote pixel guides to {out}")
+    return 0
+
+
 def cmd_loopaug(args: argparse.Namespace) -> int:
     from .data.loopaug import write_loopaug_dataset
 
@@ -262,6 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--text-encoder", default=None, help="local umT5 folder (transformers); default: empty text")
     p.set_defaults(fn=cmd_preprocess)
+    p = sub.add_parser("pixel-guides", help="for a preprocessed folder, encode the guide a model with "
+                                            "pixel_guide_depth reads (the source's first frame reprojected on pixels)")
+    p.add_argument("--latents", required=True, help="folder written by `preprocess`")
+    p.add_argument("--vae", required=True, help="the VAE (with encoder) the latents were encoded with")
+    p.add_argument("--depth", type=float, required=True, help="the plane's depth in metres (pixel_guide_depth)")
+    p.add_argument("--fov", type=float, required=True, help="horizontal field of view in degrees (ray_fov_deg)")
+    p.add_argument("--data", default=None, help="the MultiCamVideo folder of the latents (default: the one the "
+                                                "index names)")
+    p.set_defaults(fn=cmd_pixel_guides)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),

@@ -161,6 +161,11 @@ class ConditioningConfig(_JsonMixin):
       source's first camera, so that frame's camera is the reference — known even when the source's path is not —
       and it sees most of what a target that turns away from its start sees; the same-time source frame may have
       moved elsewhere (docs/results.md, "World v2: the source's first frame as a guide").
+    - ``pixel_guide_depth``: above 0, one more guide (after the others, its weights starting at zero): the source's
+      first *video* frame reprojected on pixels from the reference camera into every target camera through the
+      plane this many metres ahead, then encoded by the VAE (:mod:`realcam.guide`; whoever holds the VAE makes it
+      and passes it in). Resampling latents blurs a reprojection; encoding reprojected pixels keeps its detail
+      (docs/results.md, "World v2: a guide made from the source's pixels"). 0 (the default): off.
     """
 
     mode: ConditioningMode = "interleave"
@@ -175,6 +180,7 @@ class ConditioningConfig(_JsonMixin):
     rope_depth: float | tuple[float, ...] = 4.0
     source_warp: tuple[float, ...] = ()
     source_warp_first: bool = False
+    pixel_guide_depth: float = 0.0
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -215,14 +221,22 @@ class ConditioningConfig(_JsonMixin):
         if self.source_warp_first and not self.source_warp:
             raise ValueError("conditioning source_warp_first=true needs source_warp planes (the first frame is "
                              "reprojected through them)")
+        if isinstance(self.pixel_guide_depth, bool) or not isinstance(self.pixel_guide_depth, (int, float)) or not (
+                0 <= self.pixel_guide_depth <= 1e6):
+            raise ValueError(f"conditioning pixel_guide_depth={self.pixel_guide_depth!r}; give the plane's depth in "
+                             "metres (above 0, at most 1e6), or 0 for off")
+        if self.pixel_guide_depth and self.camera_tokens != "rays":
+            raise ValueError("conditioning pixel_guide_depth needs camera_tokens='rays' (the reprojection goes from the "
+                             "reference camera to each target camera)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")
 
     @property
     def guide_reprojections(self) -> int:
-        """How many reprojections of the source the guide stacks: one per plane, twice with ``source_warp_first``."""
-        return len(self.source_warp) * (2 if self.source_warp_first else 1)
+        """How many reprojections of the source the guide stacks: one per plane, twice with ``source_warp_first``, and
+        one more with ``pixel_guide_depth``."""
+        return len(self.source_warp) * (2 if self.source_warp_first else 1) + (1 if self.pixel_guide_depth else 0)
 
     @property
     def rope_depths(self) -> tuple[float, ...]:

@@ -20,6 +20,7 @@ import torch
 
 from .camera.trajectory import Trajectory
 from .config import StreamingConfig
+from .guide import PixelGuide
 from .model import RealCamDiT
 from .sampling import Interrupted, StreamingSession, sample_teacher
 from .vae import Tiling, VideoVAE, frames_from_image, image_from_frames, prepare_frames
@@ -39,6 +40,10 @@ class SourceVideo:
     fps: float
     family: str                    # "wan2.1" | "wan2.2"
     notes: list[str] = field(default_factory=list)
+    # the first frame as the VAE encoded it ([1, 3, H, W] in [0, 1]) and that VAE: a model with
+    # conditioning.pixel_guide_depth reads a guide made from it (realcam.guide); None for latents from elsewhere
+    first_frame: torch.Tensor | None = field(default=None, repr=False)
+    vae: VideoVAE | None = field(default=None, repr=False)
 
     @property
     def latent_frames(self) -> int:
@@ -87,7 +92,8 @@ def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame
             raise Interrupted(f"encoding interrupted at frame {done} of {total}")
     latents = vae.encode(prepared.frames, tiling=tiling, progress=step)
     _, _, f, h, w = prepared.frames.shape
-    return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes)
+    return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes,
+                       first_frame=prepared.frames[:, :, 0].detach().cpu().clone(), vae=vae)
 
 
 def text_context(model: RealCamDiT, conditioning: torch.Tensor | None = None,
@@ -144,6 +150,17 @@ def _source_poses(model: RealCamDiT, source_camera: Trajectory | None, source: S
     return path.pose12("first")[None].to(model.device, model.dtype)
 
 
+def _pixel_guide(model: RealCamDiT, source: SourceVideo) -> PixelGuide | None:
+    """The guide a model with ``pixel_guide_depth`` reads, made from the source's first frame with its VAE."""
+    if not model.camera_layers:
+        return None
+    try:
+        return PixelGuide.for_model(model, source.vae, source.first_frame)
+    except ValueError as e:
+        raise ValueError(f"{e} (these latents came without their first frame: a render's output cannot be the source "
+                         "of this model; decode it and encode the frames)" if source.first_frame is None else str(e)) from None
+
+
 def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory, text: TextContext, *,
                    source_camera: Trajectory | None = None, steps: int | None = None,
                    guidance: float | None = None, shift: float | None = None,
@@ -155,8 +172,12 @@ def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajector
     is given in (read by models conditioned on source cameras; without it the source counts as held still)."""
     _check_pair(model, source)
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
+    guide = _pixel_guide(model, source)
+    pixels = None
+    if guide is not None:
+        pixels = guide.encode(trajectory.at_length(source.video_frames).pose12("first")[None])
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
-                          source_pose12=_source_poses(model, source_camera, source),
+                          source_pose12=_source_poses(model, source_camera, source), pixel_guide=pixels,
                           steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,
                           progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
                           should_stop=should_stop)
@@ -204,7 +225,8 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
                      f"{pad}x for the final chunk and the extra output trimmed")
     path = trajectory.at_length(source.video_frames).latent_c2w()
     session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed,
-                               source_pose12=_source_poses(model, source_camera, source))
+                               source_pose12=_source_poses(model, source_camera, source),
+                               pixel_guide=_pixel_guide(model, source))
     stream = decoder.decode_stream() if decoder is not None else None
     total = latents.shape[2] // c
     chunks: list[StreamChunk] = []

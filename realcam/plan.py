@@ -126,6 +126,7 @@ def measure_pass(model: RealCamDiT, latent_shape: tuple[int, int, int], text_len
     source, target = make(batch, cfg.in_dim, f, h, w), make(batch, cfg.in_dim, f, h, w)
     context = make(batch, text_len, cfg.text_dim)
     pose12 = make(batch, f, 12, dtype=torch.float32)
+    pixels = make(batch, cfg.in_dim, f, h, w) if model.conditioning.pixel_guide_depth else None   # encoded by the data
     t = torch.full((batch,), 500.0, device=device)
     seen, pack = _saved_bytes_counter(device)
     block_bytes: list[int] = []
@@ -141,7 +142,7 @@ def measure_pass(model: RealCamDiT, latent_shape: tuple[int, int, int], text_len
     try:
         with FlopCounterMode(display=False) as counter, record_meta_attention() as calls:
             with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
-                out = model.velocity(source, target, t, context, pose12)
+                out = model.velocity(source, target, t, context, pose12, pixel_guide=pixels)
             forward = counter.get_total_flops()
             out.float().sum().backward()
             total = counter.get_total_flops()

@@ -353,33 +353,42 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
     return notes
 
 
-def regrid_guide(weight: torch.Tensor, file_planes: tuple[float, ...], planes: tuple[float, ...],
-                 name: str = "file", *, file_first: bool = False, first: bool = False) -> torch.Tensor:
-    """``guide_embedding.weight`` of a file whose ``source_warp`` reads ``file_planes`` (and, with ``file_first``,
-    the source's first frame through them too: ``source_warp_first``), laid out for ``planes`` (and ``first``):
-    input channels are plane-major, the same-time reprojections first, as
-    :meth:`realcam.model.RealCamDiT.source_guide` stacks them. Each of the file's reprojections keeps its weights at
-    its new place, and those the file lacks get zero, so the model computes exactly what the file's did until
-    training uses them. ``planes`` must hold every plane of the file, and ``first`` be set if ``file_first`` is."""
-    lost = [d for d in file_planes if d not in planes]
+def guide_groups(cond: ConditioningConfig) -> list[tuple]:
+    """What each group of ``guide_embedding``'s input channels reads, in the order
+    :meth:`realcam.model.RealCamDiT.source_guide` stacks them: the same-time source frame through every
+    ``source_warp`` plane, then (``source_warp_first``) the first frame through them, then (``pixel_guide_depth``)
+    the first video frame reprojected on pixels and encoded."""
+    groups: list[tuple] = [("same-time", d) for d in cond.source_warp]
+    if cond.source_warp_first:
+        groups += [("first", d) for d in cond.source_warp]
+    if cond.pixel_guide_depth:
+        groups.append(("pixels", float(cond.pixel_guide_depth)))
+    return groups
+
+
+def regrid_guide(weight: torch.Tensor, file_cond: ConditioningConfig, cond: ConditioningConfig,
+                 name: str = "file") -> torch.Tensor:
+    """``guide_embedding.weight`` of a file trained with ``file_cond``'s guide, laid out for ``cond``'s
+    (:func:`guide_groups`): each group the file read keeps its weights at its new place, and those the file lacks
+    get zero, so the model computes exactly what the file's did until training uses them. ``cond`` must read every
+    group the file read."""
+    have, want = guide_groups(file_cond), guide_groups(cond)
+    lost = [g for g in have if g not in want]
     if lost:
-        raise WeightsError(f"{name} reads its source through source_warp planes {list(file_planes)}; the requested "
-                           f"planes {list(planes)} lack {lost}, whose trained weights would be dropped: give a list "
-                           "that holds every plane of the file (new ones start at zero)")
-    if file_first and not first:
-        raise WeightsError(f"{name} also reads the source's first frame (source_warp_first); turning it off would "
-                           "drop those trained weights: keep source_warp_first true")
-    groups = 2 if file_first else 1
-    if weight.ndim < 2 or weight.shape[1] % (len(file_planes) * groups):
-        raise WeightsError(f"{name}: guide_embedding.weight {tuple(weight.shape)} does not split into "
-                           f"{len(file_planes) * groups} reprojections (source_warp, source_warp_first in its metadata)")
-    per = weight.shape[1] // (len(file_planes) * groups)
-    out = weight.new_zeros(weight.shape[0], per * len(planes) * (2 if first else 1), *weight.shape[2:])
-    for g in range(groups):            # 0: the same-time source frame, 1: the first one
-        for i, depth in enumerate(file_planes):
-            j = g * len(planes) + planes.index(depth)
-            k = g * len(file_planes) + i
-            out[:, j * per:(j + 1) * per] = weight[:, k * per:(k + 1) * per]
+        what = {"same-time": "source_warp plane", "first": "source_warp_first through plane",
+                "pixels": "pixel_guide_depth"}
+        listed = ", ".join(f"{what[k]} {d:g}" for k, d in lost)
+        raise WeightsError(f"{name} reads its source through {listed}, which the requested conditioning drops; its "
+                           "trained weights would be lost: keep every source_warp plane, source_warp_first and "
+                           "pixel_guide_depth of the file (new ones start at zero)")
+    if weight.ndim < 2 or not have or weight.shape[1] % len(have):
+        raise WeightsError(f"{name}: guide_embedding.weight {tuple(weight.shape)} does not split into {len(have)} "
+                           "reprojections (source_warp, source_warp_first, pixel_guide_depth in its metadata)")
+    per = weight.shape[1] // len(have)
+    out = weight.new_zeros(weight.shape[0], per * len(want), *weight.shape[2:])
+    for k, group in enumerate(have):
+        j = want.index(group)
+        out[:, j * per:(j + 1) * per] = weight[:, k * per:(k + 1) * per]
     return out
 
 
@@ -435,15 +444,14 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
         sampling = TeacherSamplingConfig.from_json(metadata["sampling"])
     else:  # the reference's own sampling for files that carry none
         sampling = RECAMMASTER_SAMPLING if fmt == "recammaster" else WAN_SAMPLING
-    if "guide_embedding.weight" in sd and "conditioning" in metadata and cond.source_warp:
+    if "guide_embedding.weight" in sd and "conditioning" in metadata and cond.guide_reprojections:
         file_cond = ConditioningConfig.from_json(metadata["conditioning"])
-        file_planes, file_first = file_cond.source_warp, file_cond.source_warp_first
-        if file_planes and (file_planes, file_first) != (cond.source_warp, cond.source_warp_first):
-            sd["guide_embedding.weight"] = regrid_guide(sd["guide_embedding.weight"], file_planes, cond.source_warp, name,
-                                                        file_first=file_first, first=cond.source_warp_first)
-            added = " and the source's first frame" if cond.source_warp_first and not file_first else ""
-            notes.append(f"source_warp planes {list(file_planes)} → {list(cond.source_warp)}{added}: the file's weights "
-                         "kept for what it read, zero for the rest (the model starts as the file's)")
+        if file_cond.guide_reprojections and guide_groups(file_cond) != guide_groups(cond):
+            sd["guide_embedding.weight"] = regrid_guide(sd["guide_embedding.weight"], file_cond, cond, name)
+            added = [g for g in guide_groups(cond) if g not in guide_groups(file_cond)]
+            notes.append(f"guide {len(guide_groups(file_cond))} → {len(guide_groups(cond))} reprojections (added: "
+                         f"{', '.join(f'{k} {d:g}' for k, d in added) or 'none, reordered'}): the file's weights kept "
+                         "for what it read, zero for the rest (the model starts as the file's)")
     with torch.device("meta"):
         model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
     notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)

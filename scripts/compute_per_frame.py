@@ -1,6 +1,8 @@
 """DiT compute per generated frame: the streaming student against the bidirectional teacher, each sampled with the
 settings its checkpoint carries, counted with PyTorch's FLOP counter (``torch.utils.flop_counter``: matmuls,
-convolutions and attention; the VAE is left out, it is the same for both) on held-out benchmark cases. This is the
+convolutions and attention; the VAE is left out, it is the same for both — for a model with a pixel guide
+(``pixel_guide_depth``) that includes the guide's encoding, counted on its own and subtracted: both encode the same
+guide video once, the student chunk by chunk) on held-out benchmark cases. This is the
 compute side of the paper's claim "the student stays near the teacher at ≥ 50× less compute per frame"
 (docs/results.md, "Which claims held at this scale"); the PSNR side is the benchmark's student − teacher row.
 
@@ -18,6 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from realcam.demo import ASSETS, load_tiny, make_case
+from realcam.guide import PixelGuide
 from realcam.pipeline import encode_video, render_stream, render_teacher, text_context
 
 
@@ -57,6 +60,14 @@ def main() -> None:
                                                     text_context(models.student), source_camera=src_cam))
         t_flops, t_time = counted(functools.partial(render_teacher, models.teacher, source, case.trajectory,
                                                     text_context(models.teacher), source_camera=src_cam))
+        path = case.trajectory.at_length(frames).pose12("first")[None]
+        for name, model in (("student", models.student), ("teacher", models.teacher)):
+            guide = PixelGuide.for_model(model, source.vae, source.first_frame)
+            if guide is not None:      # the guide's VAE encoding, inside the call: left out like the VAE
+                g_flops, _ = counted(functools.partial(guide.encode, path))
+                s_flops, t_flops = (s_flops - g_flops, t_flops) if name == "student" else (s_flops, t_flops - g_flops)
+                print(f"{case.name}: the {name}'s pixel guide encoding, {g_flops / frames / 1e9:.3f} GFLOP/frame, "
+                      "left out")
         rows.append((case.name, frames, s_flops, t_flops, s_time, t_time))
         print(f"{case.name}: {frames} frames | student {s_flops / frames / 1e9:.3f} GFLOP/frame "
               f"({s_time:.2f} s) | teacher {t_flops / frames / 1e9:.3f} GFLOP/frame ({t_time:.2f} s) | "

@@ -227,7 +227,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6j's chain, the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6k's chain, the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -278,8 +278,24 @@ T960="$R/v2_first960_teacher/teacher.safetensors"   # P8 with the 960 scenes (th
 OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_first960_teacher" \
   --set model.conditioning_overrides.source_warp_first=true
 student_chain first960 "$T960" "${FS[@]}"
-weights_folder "$WORK/weights" v2_first960_teacher v2_first960_distill "the world_v2 configs in configs/ to step 6f's \
-teacher, then 800 steps more with source_warp_first on all 960 scenes (step 6j); its causal init and DMD: the embedded model"
+weights_folder "$WORK/weights_first960" v2_first960_teacher v2_first960_distill "the world_v2 configs in configs/ to step \
+6f's teacher, then 800 steps more with source_warp_first on all 960 scenes (step 6j); its causal init and DMD: embedded \
+until step 6k"
+# 6k. a guide made from the source's pixels (model.conditioning_overrides.pixel_guide_depth=4, its weights starting at
+#    zero): the source's first video frame reprojected on pixels through the 4 m plane into every target camera, then
+#    encoded by the VAE. `pixel-guides` encodes it once for every pair of cameras of the 960 scenes (two threads,
+#    11 min); step 6j's teacher trains 800 steps more with it (P8's settings, two threads), then step 6j's student
+#    chain follows: docs/results.md, "World v2: a guide made from the source's pixels"
+[ -f "$WORK/dit_latents_960/pixel_guides.safetensors" ] || OMP_NUM_THREADS=2 $PY -m realcam pixel-guides \
+  --latents "$WORK/dit_latents_960" --vae "$VAE" --depth 4 --fov 60
+TPX="$R/v2_pixels960_teacher/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_pixels960_teacher" \
+  --set model.init="$T960" --set model.conditioning_overrides.source_warp_first=true \
+  --set model.conditioning_overrides.pixel_guide_depth=4.0
+student_chain pixels960 "$TPX" "${FS[@]}"
+weights_folder "$WORK/weights" v2_pixels960_teacher v2_pixels960_distill "the world_v2 configs in configs/ to step 6j's \
+teacher, then 800 steps more with the guide made from the source's pixels (pixel_guide_depth 4, step 6k); its causal \
+init and DMD: the embedded model"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -377,12 +393,15 @@ for n in first more; do
       --out "$WORK/eval_v2_${n}_chain_unknown.json" ) &
   wait
 done
-# step 6j's chain, with its causal initialisation and the chunk-1 ablation as variants, beside it without the source's
-# path (one thread each)
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
-    --variant causal_chunk3="$R/v2_first960_causal/student.safetensors" \
-    --variant causal_chunk1="$R/v2_ablate_first960_chunk1/student.safetensors" --out "$WORK/eval_v2_first960.json" ) &
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
-    --out "$WORK/eval_v2_first960_unknown.json" ) &
-wait
+# step 6j's chain (in $WORK/weights_first960) and step 6k's (the embedded one, in $WORK/weights), each with its causal
+# initialisation and the chunk-1 ablation as variants, beside it without the source's path (one thread each)
+for n in first960 pixels960; do
+  w="$WORK/weights"; [ "$n" = first960 ] && w="$WORK/weights_first960"
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 \
+      --variant causal_chunk3="$R/v2_${n}_causal/student.safetensors" \
+      --variant causal_chunk1="$R/v2_ablate_${n}_chunk1/student.safetensors" --out "$WORK/eval_v2_$n.json" ) &
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 --source-camera unknown \
+      --out "$WORK/eval_v2_${n}_unknown.json" ) &
+  wait
+done
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

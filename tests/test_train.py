@@ -3,6 +3,7 @@ after a kill, and where the DMD generator gradient flows."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -120,6 +121,55 @@ def test_preprocess_stores_vae_latents_and_pairs_cameras_like_recammaster(datase
     expected = pose12(torch.linalg.inv(src_c2w[0]) @ tgt_c2w)
     torch.testing.assert_close(item["pose12"], expected, atol=1e-5, rtol=0)
     assert item["context"].shape == (1, TINY.text_dim)
+
+
+def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, tmp_path):
+    """``python -m realcam pixel-guides``: every pair's item carries the guide a model with ``pixel_guide_depth``
+    reads — the source clip's first frame reprojected along the pair's target path and encoded, as inference makes
+    it (a clip paired with itself included); a folder without them, or made for another plane, is refused with the
+    command to run; the teacher, causal and distillation stages train on them."""
+    import shutil
+
+    from realcam.guide import PixelGuide
+    from realcam.train.data import write_pixel_guides
+    from realcam.train.stages import train
+    from realcam.vae import load_vae
+    from realcam.weights import save_realcam_checkpoint
+
+    latents = tmp_path / "latents"
+    shutil.copytree(dataset / "latents", latents)
+    with pytest.raises(FileNotFoundError, match="python -m realcam pixel-guides --latents"):
+        LatentPairs(latents, pixel_guide=(4.0, 60.0))
+    write_pixel_guides(latents, dataset / "vae.safetensors", depth=4.0, fov_deg=60.0, data=dataset / "scenes")
+    data = LatentPairs(latents, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), same_camera_share=0.5,
+                       same_camera_withheld="never")
+    vae = load_vae(dataset / "vae.safetensors")
+    g, pairs = torch.Generator().manual_seed(0), set()
+    for index in range(len(data)):
+        item = data.item(index, g)
+        src = [i for i in range(len(data)) if torch.equal(data.latents[i], item["source"])][0]
+        pairs.add(src == index)
+        scene = dataset / "scenes" / data.index["scenes"][int(data.scene[src])]
+        first = read_video(scene / "videos" / f"{data.cameras[src]}.mp4")[0].permute(2, 0, 1)[None]
+        expected = PixelGuide(vae, first, fov_deg=60.0, depth=4.0).encode(item["pose12"][None].float())[0]
+        torch.testing.assert_close(item["pixel_guide"], expected, atol=2e-3, rtol=0)      # stored as float16
+    assert pairs == {True, False}
+    with pytest.raises(ValueError, match="made for depth 4 m, fov 60° but the model reads depth 2"):
+        LatentPairs(latents, pixel_guide=(2.0, 60.0))
+    with pytest.raises(ValueError, match="same_camera_withheld 'never'"):
+        LatentPairs(latents, pixel_guide=(4.0, 60.0), same_camera_share=0.2)
+    cond = ConditioningConfig(camera_tokens="rays", source_warp=(4.0,), pixel_guide_depth=4.0)
+    torch.manual_seed(0)
+    save_realcam_checkpoint(randomize_(RealCamDiT(TINY, conditioning=cond), 2), tmp_path / "teacher.safetensors")
+    common = dict(data=str(latents), steps=1)
+    init = [f"model.init={tmp_path / 'teacher.safetensors'}"]
+    for stage, sets in (("teacher", init), ("causal", init),
+                        ("distill", [f"model.init={tmp_path / 'causal' / 'student.safetensors'}",
+                                     f"distill.teacher={tmp_path / 'teacher.safetensors'}", "distill.generator_every=1"])):
+        records = train(load_config(None, sets, stage=stage, out=str(tmp_path / stage), **common), progress=False)
+        assert records and all(math.isfinite(v) for r in records for k, v in r.items() if k.endswith("loss"))
+    from realcam.weights import load_dit
+    assert load_dit(tmp_path / "distill" / "generator.safetensors").conditioning.pixel_guide_depth == 4.0
 
 
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):

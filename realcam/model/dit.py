@@ -388,45 +388,60 @@ class RealCamDiT(nn.Module):
 
     def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list,
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
-                 mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None) -> torch.Tensor:
+                 mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None,
+                 pixel_guide: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
 
         ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
         OpenCV c2w, row-major 3×4) or None for no camera; ``source_pose12``: the source's cameras in the same
-        frame, when known (read under ``conditioning.source_cameras``). The sequence is built by ``layout``
+        frame, when known (read under ``conditioning.source_cameras``); ``pixel_guide``: the guide latents of
+        ``conditioning.pixel_guide_depth`` (:mod:`realcam.guide`). The sequence is built by ``layout``
         (default: the model's conditioning over f latent frames).
         """
         layout = layout or SequenceLayout(self.conditioning, source.shape[2])
         x = layout.build(source, target)
         cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
-                   t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam))
+                   t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam, pixels=pixel_guide))
         return layout.split(out)[1]
 
     def source_guide(self, layout: SequenceLayout, source: torch.Tensor, cam: torch.Tensor | None,
-                     first: torch.Tensor | None = None) -> torch.Tensor | None:
+                     first: torch.Tensor | None = None, pixels: torch.Tensor | None = None) -> torch.Tensor | None:
         """For ``conditioning.source_warp``: the sequence (``layout`` order) holding, at each target frame, the source
         latent frame of the same index reprojected from its own camera into the target's through every plane
         (:func:`realcam.camera.rays.warp_latents`), and zeros at source frames. With ``source_warp_first`` the
         source's first latent frame follows, reprojected the same way from the reference camera (where the source,
         and the target path, start). ``first``: that frame ``[B, C, 1, h, w]``; needed when ``source`` does not begin
-        at it (a streamed chunk after the first). ``cam``: the sequence's cameras
+        at it (a streamed chunk after the first). With ``pixel_guide_depth`` the last group is ``pixels``
+        ``[B, C, f, h, w]``: the source's first video frame reprojected into these target frames' cameras and
+        encoded (:mod:`realcam.guide`; the caller holds the VAE). ``cam``: the sequence's cameras
         (:meth:`SequenceLayout.frame_cameras`); None (no camera, or a model without the option) gives None."""
         if self.guide_embedding is None or cam is None:
             return None
         is_target = layout.is_target().to(cam.device)
         cond, target_cam = self.conditioning, cam[:, is_target]
-        warped = warp_latents(source, cam[:, ~is_target], target_cam, cond.ray_fov_deg, cond.source_warp)
+        f = source.shape[2]
+        groups = []
+        if cond.source_warp:
+            groups.append(warp_latents(source, cam[:, ~is_target], target_cam, cond.ray_fov_deg, cond.source_warp))
         if cond.source_warp_first:
             if first is None:
                 if layout.start != 0:
                     raise ValueError(f"source_warp_first: this sequence starts at latent frame {layout.start}; pass "
                                      "first=, the source's first latent frame")
                 first = source[:, :, :1]
-            f = source.shape[2]
             reference = torch.eye(3, 4, dtype=cam.dtype, device=cam.device).flatten().expand(cam.shape[0], f, 12)
-            warped = torch.cat([warped, warp_latents(first.expand(-1, -1, f, -1, -1), reference, target_cam,
-                                                     cond.ray_fov_deg, cond.source_warp)], dim=1)
+            groups.append(warp_latents(first.expand(-1, -1, f, -1, -1), reference, target_cam, cond.ray_fov_deg,
+                                       cond.source_warp))
+        if cond.pixel_guide_depth:
+            if pixels is None:
+                raise ValueError("this model reads the source's first frame reprojected on pixels and encoded "
+                                 "(pixel_guide_depth): pass pixel_guide= (realcam.guide.PixelGuide makes it)")
+            if pixels.shape != source.shape:
+                raise ValueError(f"pixel guide must be {tuple(source.shape)} (one latent frame per target frame), got "
+                                 f"{tuple(pixels.shape)}")
+            groups.append(pixels.to(source.device, source.dtype))
+        warped = torch.cat(groups, dim=1)
         return layout.build(torch.zeros_like(warped), warped)
 
 

@@ -68,6 +68,7 @@ class Rollout:
 class _Retained:
     source: torch.Tensor
     target: torch.Tensor
+    pixels: torch.Tensor | None = None     # the chunk's pixel guide (its cameras are baked into the cache)
 
 
 @dataclass
@@ -99,13 +100,15 @@ class StreamingSession:
     (training): per-sample relative target poses ``[B, f, 12]`` as the data pipeline computes them,
     used instead of ``camera``. ``source_pose12``: the source's own cameras relative to its first one,
     ``[B, f, 12]``, when known, for a model conditioned on them (``conditioning.source_cameras``; held at the
-    last one past its end).
+    last one past its end). ``pixel_guide``: for a model with ``conditioning.pixel_guide_depth``, what makes each
+    chunk's guide from its target cameras (:class:`realcam.guide.PixelGuide`, which encodes as the stream goes, or
+    :class:`realcam.guide.GuideLatents`, already encoded).
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
                  source: torch.Tensor | None = None, camera: torch.Tensor | None = None, seed: int = 0,
                  latent_size: tuple[int, int] | None = None, pose12: torch.Tensor | None = None,
-                 source_pose12: torch.Tensor | None = None,
+                 source_pose12: torch.Tensor | None = None, pixel_guide=None,
                  compile: bool = False, cuda_graphs: bool = False) -> None:
         if model.conditioning.mode != "interleave":
             raise ValueError("streaming needs interleave conditioning; a prefix (ReCamMaster) model can only run "
@@ -138,6 +141,11 @@ class StreamingSession:
         self._retained: dict[int, _Retained] = {}
         self._pose12 = None if pose12 is None else pose12.to(model.device)
         self._source_pose12 = None if source_pose12 is None else source_pose12.to(model.device)
+        if model.conditioning.pixel_guide_depth and pixel_guide is None:
+            raise ValueError("this model reads the source's first frame reprojected on pixels and encoded "
+                             "(pixel_guide_depth): pass pixel_guide= (realcam.guide.PixelGuide, or GuideLatents)")
+        self._pixel_guide = pixel_guide
+        self._pixels: dict[int, torch.Tensor] = {}    # pixel guide per chunk, made once (fixed over t)
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
@@ -211,6 +219,9 @@ class StreamingSession:
         self.config = self._initial_config
         self.next_chunk = 0
         self._retained.clear()
+        self._pixels.clear()
+        if self._pixel_guide is not None:
+            self._pixel_guide.restart()
         self.stats = SessionStats()
         self.notes = []
 
@@ -243,7 +254,8 @@ class StreamingSession:
             raise ValueError(f"grad_step {grad_step} outside the {len(self.timesteps)} denoising steps")
         layout = SequenceLayout(self.model.conditioning, self.chunk, start=i * self.chunk)
         cam, weight = self._cameras(i, layout)
-        guide = self.model.source_guide(layout, source, cam, first=self._first_source)   # once per chunk: fixed over t
+        guide = self.model.source_guide(layout, source, cam, first=self._first_source,     # once per chunk: fixed over t
+                                        pixels=self._chunk_pixels(i, layout, cam))
         gen = self._generator(i)
         x = torch.randn(source.shape, generator=gen).to(source)
         x0, exit_x0 = x, None
@@ -300,7 +312,8 @@ class StreamingSession:
             x = renoise(clean, torch.randn(clean.shape, generator=self._generator(i, salt=1)).to(clean), sigma)
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), self.config.context_noise, device=clean.device))
-        guide = self.model.source_guide(layout, source, cam, first=self._first_source)
+        guide = self.model.source_guide(layout, source, cam, first=self._first_source,
+                                        pixels=self._chunk_pixels(i, layout, cam))
         self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
                   t_positions=layout.temporal_positions(), cache=self.cache, guide=guide)
         self.cache.commit(i)
@@ -376,6 +389,19 @@ class StreamingSession:
         cached = set(self.cache.cached_chunks())
         for k in [k for k in self._retained if k not in cached]:
             del self._retained[k]
+        for k in [k for k in self._pixels if k <= i and k not in cached]:
+            del self._pixels[k]
+
+    def _chunk_pixels(self, i: int, layout: SequenceLayout, cam: torch.Tensor | None) -> torch.Tensor | None:
+        """Chunk ``i``'s pixel guide (``pixel_guide_depth``): made from its target cameras the first time it is
+        asked for, then kept while the chunk is cached (a re-cache reads the guide it was generated with)."""
+        if self._pixel_guide is None or cam is None:
+            return None
+        if i not in self._pixels:
+            target_cam = cam[:, layout.is_target().to(cam.device)]
+            self._pixels[i] = self._pixel_guide.for_chunk(i * self.chunk, target_cam).to(self.model.device,
+                                                                                          self.model.dtype)
+        return self._pixels[i]
 
     @staticmethod
     def _extend(c2w: torch.Tensor, n: int) -> torch.Tensor:

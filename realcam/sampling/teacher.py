@@ -40,8 +40,8 @@ def check_rope_reach(model: RealCamDiT, latent_shape: torch.Size | tuple[int, ..
 
 def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tensor, *,
                    pose12: torch.Tensor | None = None, negative_context: torch.Tensor | None = None,
-                   source_pose12: torch.Tensor | None = None, steps: int | None = None, shift: float | None = None,
-                   guidance: float | None = None,
+                   source_pose12: torch.Tensor | None = None, pixel_guide: torch.Tensor | None = None,
+                   steps: int | None = None, shift: float | None = None, guidance: float | None = None,
                    solver: Solver | None = None, grid: str | None = None,
                    seed: int = 0, progress: ProgressFn | None = None,
                    should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
@@ -58,6 +58,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
     batch, which gives the same result. ``progress`` is called after every step; ``should_stop`` is
     polled between steps and raises :class:`Interrupted`. ``source_pose12`` ``[B, f, 12]``: the source's own
     cameras, relative to its first one, for a model conditioned on them (``conditioning.source_cameras``).
+    ``pixel_guide`` ``[B, C, f, h, w]``: the guide latents of ``conditioning.pixel_guide_depth``
+    (:meth:`realcam.guide.PixelGuide.encode`).
     """
     settings = model.sampling.override(steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid)
     guidance = settings.guidance
@@ -88,14 +90,17 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
         t = torch.full((b,), float(points.timesteps[i]), device=device)
         xt = x.to(dtype)
         if neg is None:
-            v = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12).float()
+            v = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12, pixel_guide=pixel_guide).float()
         else:
             if batched:
                 v_pos, v_neg = model.velocity(double(source), double(xt), double(t), both,
-                                              double(pose12), source_pose12=double(source_pose12)).float().chunk(2)
+                                              double(pose12), source_pose12=double(source_pose12),
+                                              pixel_guide=double(pixel_guide)).float().chunk(2)
             else:
-                v_pos = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12).float()
-                v_neg = model.velocity(source, xt, t, neg, pose12, source_pose12=source_pose12).float()
+                v_pos = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12,
+                                       pixel_guide=pixel_guide).float()
+                v_neg = model.velocity(source, xt, t, neg, pose12, source_pose12=source_pose12,
+                                       pixel_guide=pixel_guide).float()
             v = v_neg + guidance * (v_pos - v_neg)
         x0_estimate = to_x0(x, v, sampler.sigmas[i])
         x = sampler.step(i, x, v)

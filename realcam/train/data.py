@@ -25,6 +25,8 @@ from ..camera import pose12, relative_poses
 
 INDEX = "index.json"
 FORMAT = "realcam-latents-v1"
+PIXEL_GUIDES = "pixel_guides.safetensors"      # python -m realcam pixel-guides
+GUIDES_FORMAT = "realcam-pixel-guides-v1"
 # what a self-pair (same_camera_share) does when the dropout withholds its source path (LatentPairs)
 SAME_CAMERA_WITHHELD = ("still", "never")
 
@@ -138,6 +140,78 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
     return out
 
 
+def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float, fov_deg: float,
+                       data: str | Path | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> Path:
+    """For a preprocessed folder: the guide of ``ConditioningConfig.pixel_guide_depth`` for every (source, target)
+    pair of cameras of a scene, the clip paired with itself included (:class:`realcam.guide.PixelGuide`: the
+    source's first video frame reprojected through the plane ``depth`` metres ahead into the target's cameras,
+    relative to the source's first one, and encoded). Written to ``folder/pixel_guides.safetensors`` as
+    ``guides`` ``[clips, slots, C, f, h, w]`` (float16; slot ``j``: the ``j``-th clip of the scene as the source).
+    Sources that start at the same camera with the same first frame share one guide (encoded once). ``data``: the
+    MultiCamVideo folder the latents came from (default: the one the index names)."""
+    from safetensors import safe_open
+
+    from ..data.multicam import read_video
+    from ..guide import PixelGuide
+    from ..vae import load_vae
+    from ..weights import save_safetensors_atomic
+
+    folder = Path(folder)
+    index = json.loads((folder / INDEX).read_text())
+    if index.get("format") != FORMAT:
+        raise ValueError(f"{folder}: unknown latent format {index.get('format')!r} (expected {FORMAT})")
+    root = Path(data or index["source"])
+    c2w, scene, cameras = [], [], []
+    for name in index["shards"]:
+        with safe_open(str(folder / name), "pt") as f:
+            c2w.append(f.get_tensor("c2w"))
+            scene.append(f.get_tensor("scene"))
+            cameras += json.loads(f.metadata()["cameras"])
+    c2w, scene = torch.cat(c2w).double(), torch.cat(scene)
+    by_scene: dict[int, list[int]] = {}
+    for i, s in enumerate(scene.tolist()):
+        by_scene.setdefault(s, []).append(i)
+    slots = max(len(ids) for ids in by_scene.values())
+    vae = load_vae(vae_path)
+    if vae.latent_channels != index["latent_channels"]:
+        raise ValueError(f"{Path(vae_path).name} makes {vae.latent_channels}-channel latents but {folder} holds "
+                         f"{index['latent_channels']}: use the VAE it was preprocessed with ({index['vae']})")
+    f = index["latent_frames"]
+    out: torch.Tensor | None = None
+    for n, (s, ids) in enumerate(sorted(by_scene.items())):
+        scene_dir = root / index["scenes"][s]
+        firsts = []
+        for i in ids:
+            video = scene_dir / "videos" / f"{cameras[i]}.mp4"
+            if not video.exists():
+                raise FileNotFoundError(f"{video} is missing: pass --data, the MultiCamVideo folder {folder} was "
+                                        "preprocessed from")
+            firsts.append(read_video(video)[0].permute(2, 0, 1))
+        done: list[tuple[int, torch.Tensor]] = []   # (slot, guides of that source) already encoded
+        for j, src in enumerate(ids):
+            same = next((g for k, g in done if torch.equal(firsts[k], firsts[j])
+                         and torch.allclose(c2w[ids[k]][0], c2w[src][0], atol=1e-6)), None)
+            if same is None:
+                targets = torch.stack([pose12(relative_poses(c2w[t], "first", anchor=c2w[src][0])) for t in ids])
+                guide = PixelGuide(vae, firsts[j][None].expand(len(ids), -1, -1, -1), fov_deg=fov_deg, depth=depth)
+                same = guide.encode(targets.float())
+            done.append((j, same))
+            if out is None:
+                out = torch.zeros(len(scene), slots, *same.shape[1:], dtype=torch.float16)
+            if same.shape[2] != f:
+                raise ValueError(f"{scene_dir}: the guide has {same.shape[2]} latent frames, the latents {f}")
+            for t_slot, t in enumerate(ids):
+                out[t, j] = same[t_slot].half()
+        if progress:
+            progress(n + 1, len(by_scene))
+    target = folder / PIXEL_GUIDES
+    save_safetensors_atomic({"guides": out.contiguous()}, target,
+                            {"format": GUIDES_FORMAT, "depth": repr(float(depth)), "fov_deg": repr(float(fov_deg)),
+                             "vae": Path(vae_path).name})
+    return target
+
+
 class LatentPairs:
     """(source, target) latent pairs from a preprocessed folder, held in memory.
 
@@ -161,11 +235,14 @@ class LatentPairs:
     without self-pairs: the embedded model's setting, level with ``'still'`` with the path and ahead of it without
     (docs/results.md, "World v2: self-pairs that keep their path"). Self-pairs are drawn after the other choices
     (the same random stream whichever setting is chosen), so the remaining pairs are the ones drawn without them.
+
+    ``pixel_guide``: ``(depth, fov_deg)`` of a model with ``ConditioningConfig.pixel_guide_depth``: items also
+    carry ``pixel_guide``, the pair's guide from :func:`write_pixel_guides` (checked to be made for that plane).
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
                  source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
-                 same_camera_withheld: str = "still") -> None:
+                 same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -206,6 +283,37 @@ class LatentPairs:
         lonely = [self.index["scenes"][s] for s, ids in self.by_scene.items() if len(ids) < 2]
         if lonely:
             raise ValueError(f"scenes with a single camera cannot make pairs: {', '.join(lonely[:5])}")
+        self.guides = None if pixel_guide is None else self._read_guides(folder, *pixel_guide)
+
+    def _read_guides(self, folder: Path, depth: float, fov_deg: float) -> torch.Tensor:
+        """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads."""
+        from safetensors import safe_open
+
+        make = (f"python -m realcam pixel-guides --latents {folder} --vae <the VAE of the latents> --depth {depth:g} "
+                f"--fov {fov_deg:g}")
+        if not (folder / PIXEL_GUIDES).exists():
+            raise FileNotFoundError(f"the model reads a guide made from the source's pixels (pixel_guide_depth "
+                                    f"{depth:g}) and {folder} has none: {make}")
+        if self.same_camera_share and self.same_camera_withheld == "still":
+            raise ValueError("pixel guides are encoded along each clip's own path; a self-pair whose path is withheld "
+                             "would need the still one: use same_camera_withheld 'never' with pixel_guide_depth")
+        with safe_open(str(folder / PIXEL_GUIDES), "pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != GUIDES_FORMAT:
+                raise ValueError(f"{folder / PIXEL_GUIDES}: unknown format {meta.get('format')!r}; remake it: {make}")
+            try:
+                have = (float(meta["depth"]), float(meta["fov_deg"]))
+            except (KeyError, ValueError):
+                raise ValueError(f"{folder / PIXEL_GUIDES}: no depth/fov_deg in its metadata; remake it: {make}") from None
+            if have != (float(depth), float(fov_deg)):
+                raise ValueError(f"{folder / PIXEL_GUIDES} was made for depth {have[0]:g} m, fov {have[1]:g}° but the "
+                                 f"model reads depth {depth:g}, fov {fov_deg:g}: remake it: {make}")
+            guides = f.get_tensor("guides")
+        slots = max(len(ids) for ids in self.by_scene.values())
+        if guides.shape[:2] != (len(self), slots) or guides.shape[2:] != self.latents.shape[1:]:
+            raise ValueError(f"{folder / PIXEL_GUIDES} holds guides {tuple(guides.shape)}; the latents need "
+                             f"{(len(self), slots, *self.latents.shape[1:])}: remake it: {make}")
+        return guides
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -233,8 +341,12 @@ class LatentPairs:
         ctx = self.contexts[int(self.scene[index])]
         if ctx.shape[1] == 0:
             ctx = torch.zeros(1, self.text_dim)
-        return {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx,
-                "source_pose12": pose12(source_rel)}
+        out = {"source": self.latents[src], "target": self.latents[index], "pose12": pose12(rel), "context": ctx,
+               "source_pose12": pose12(source_rel)}
+        if self.guides is not None:
+            slot = self.by_scene[int(self.scene[index])].index(src)
+            out["pixel_guide"] = self.guides[index, slot].float()
+        return out
 
     def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
         items = [self.item(i, generator) for i in indices]
@@ -242,9 +354,12 @@ class LatentPairs:
         ctx = torch.zeros(len(items), length, self.text_dim)
         for b, it in enumerate(items):
             ctx[b, :it["context"].shape[0]] = it["context"]
-        return {"source": torch.stack([it["source"] for it in items]), "target": torch.stack([it["target"] for it in items]),
-                "pose12": torch.stack([it["pose12"] for it in items]), "context": ctx,
-                "source_pose12": torch.stack([it["source_pose12"] for it in items])}
+        out = {"source": torch.stack([it["source"] for it in items]), "target": torch.stack([it["target"] for it in items]),
+               "pose12": torch.stack([it["pose12"] for it in items]), "context": ctx,
+               "source_pose12": torch.stack([it["source_pose12"] for it in items])}
+        if self.guides is not None:
+            out["pixel_guide"] = torch.stack([it["pixel_guide"] for it in items])
+        return out
 
 
 def batch_indices(n: int, *, seed: int, step: int, micro: int, accum: int, rank: int, world: int, batch: int,

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import StreamingConfig
+from ..guide import GuideLatents
 from ..model import RealCamDiT, SequenceLayout
 from ..model.masks import block_causal_mask
 from ..sampling.schedules import renoise, shift_sigma, to_x0
@@ -85,7 +86,7 @@ class FlowMatchingLoss(nn.Module):
         x_t = (1 - s) * z0 + s * noise
         v_target = noise - z0
         pred = self.model.velocity(source, x_t, t, b["context"], b["pose12"], layout=layout, mask=mask,
-                                   source_pose12=b.get("source_pose12")).float()
+                                   source_pose12=b.get("source_pose12"), pixel_guide=b.get("pixel_guide")).float()
         fm = F.mse_loss(pred, v_target.float())
         metrics = {"fm": float(fm.detach())}
         if self.causal is None and self.teacher.motion_weight > 0:
@@ -151,8 +152,10 @@ class DMDGeneratorLoss(nn.Module):
         if grad_step is None:
             grad_step = int(torch.randint(len(cfg.denoising_steps), (1,), generator=shared or generator))
         seed = int(torch.randint(2**31, (1,), generator=generator))
+        pixels = b.get("pixel_guide")
         session = StreamingSession(self.generator, b["context"], config=cfg, source=b["source"], seed=seed,
-                                   pose12=b["pose12"], source_pose12=b.get("source_pose12"))
+                                   pose12=b["pose12"], source_pose12=b.get("source_pose12"),
+                                   pixel_guide=None if pixels is None else GuideLatents(pixels))
         return session.rollout(f // cfg.chunk_latent_frames, grad_step, cache_from=self.spec.cache_from), grad_step
 
     def scores(self, x: torch.Tensor, batch: dict[str, torch.Tensor], generator: torch.Generator):
@@ -165,13 +168,16 @@ class DMDGeneratorLoss(nn.Module):
         t = sigma * 1000
         real, critic = self._real[0], self._critic[0]
         with torch.no_grad():
-            src_cams = b.get("source_pose12")
-            fake_v = critic.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams)
-            real_v = real.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams)
+            src_cams, pixels = b.get("source_pose12"), b.get("pixel_guide")
+            fake_v = critic.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams,
+                                     pixel_guide=pixels)
+            real_v = real.velocity(b["source"], x_t, t, b["context"], b["pose12"], source_pose12=src_cams,
+                                   pixel_guide=pixels)
             g = self.spec.guidance_scale
             if g != 1.0:
                 empty = torch.zeros_like(b["context"][:, :1])
-                uncond = real.velocity(b["source"], x_t, t, empty, b["pose12"], source_pose12=src_cams)
+                uncond = real.velocity(b["source"], x_t, t, empty, b["pose12"], source_pose12=src_cams,
+                                       pixel_guide=pixels)
                 real_v = uncond + g * (real_v - uncond)
         return to_x0(x_t, fake_v.float(), s), to_x0(x_t, real_v.float(), s), sigma
 
@@ -204,6 +210,6 @@ class CriticLoss(nn.Module):
         s = sigma[:, None, None, None, None]
         noise = torch.randn(z0.shape, generator=generator).to(z0)
         pred = self.critic.velocity(b["source"], (1 - s) * z0 + s * noise, sigma * 1000, b["context"], b["pose12"],
-                                    source_pose12=b.get("source_pose12"))
+                                    source_pose12=b.get("source_pose12"), pixel_guide=b.get("pixel_guide"))
         loss = F.mse_loss(pred.float(), noise - z0)
         return loss, {"critic_fm": float(loss.detach())}

@@ -71,7 +71,9 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
                          f"set model.conditioning_overrides.source_cameras=true (with camera_tokens: rays) or drop it")
     data = LatentPairs(cfg.data, pose_reference=model.conditioning.pose_reference, text_dim=model.cfg.text_dim,
                        source_camera_dropout=cfg.source_camera_dropout, same_camera_share=cfg.same_camera_share,
-                       same_camera_withheld=cfg.same_camera_withheld)
+                       same_camera_withheld=cfg.same_camera_withheld,
+                       pixel_guide=((model.conditioning.pixel_guide_depth, model.conditioning.ray_fov_deg)
+                                    if model.conditioning.pixel_guide_depth else None))
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")

@@ -1,0 +1,136 @@
+"""The guide made from the source's pixels (``ConditioningConfig.pixel_guide_depth``, :mod:`realcam.guide`): what it
+holds, that a stream encodes exactly the whole-path guide, and that a model given it starts as the file it was loaded
+from."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from realcam.camera import pose12, relative_poses
+from realcam.camera.rays import reproject, latent_intrinsics
+from realcam.config import ConditioningConfig, StreamingConfig, TINY
+from realcam.guide import GuideLatents, PixelGuide
+from realcam.model import RealCamDiT
+from realcam.sampling import StreamingSession
+from realcam.vae import VideoVAE
+from realcam.vae.taehv import TinyVAE
+
+from .conftest import randomize_
+
+COND = ConditioningConfig(camera_tokens="rays", rope_positions="rays", source_cameras=True, source_warp=(2.0,),
+                          source_warp_first=True, pixel_guide_depth=4.0)
+
+
+def _vae() -> VideoVAE:
+    torch.manual_seed(0)
+    return VideoVAE(randomize_(TinyVAE(16, encoder_width=8, decoder_widths=(16, 8, 8, 8)), 1), "taehv-wan2.1").eval()
+
+
+def _path(frames: int) -> torch.Tensor:
+    """A pan with a sideways move: camera-to-world ``[frames, 4, 4]``."""
+    c2w = torch.eye(4, dtype=torch.float64).repeat(frames, 1, 1)
+    for k in range(frames):
+        c, s = math.cos(0.05 * k), math.sin(0.05 * k)
+        c2w[k, :3, :3] = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=torch.float64)
+        c2w[k, 0, 3] = 0.1 * k
+    return c2w
+
+
+def test_the_guide_is_the_first_frame_as_each_target_camera_sees_the_plane_and_streams_exactly():
+    """Latent frame k of the guide is the VAE's encoding of the source's first frame reprojected (on pixels, through
+    the plane) into target camera k, held for the four frames the tiny encoder folds into it; encoded chunk by chunk
+    it is the whole-path guide exactly; chunks must come in order."""
+    vae = _vae()
+    first = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    poses = pose12(relative_poses(_path(6), "first"))[None].float()
+    guide = PixelGuide(vae, first, fov_deg=60.0, depth=4.0)
+    whole = guide.encode(poses)
+    video = guide.video(poses)
+    assert video.shape == (1, 3, 24, 32, 32)
+    c2w = _path(6)
+    rel = relative_poses(c2w, "first")
+    for k in (0, 3, 5):    # the same as the scene reprojection the probe and the geometry baselines use
+        expected = reproject(first[0].permute(1, 2, 0)[None], torch.eye(4, dtype=torch.float64)[None], rel[k:k + 1],
+                             latent_intrinsics(32, 32, 60.0), 4.0)[0].permute(2, 0, 1)
+        for j in range(4):
+            torch.testing.assert_close(video[0, :, 4 * k + j], expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(whole, vae.encode(video).float(), atol=0, rtol=0)
+    torch.testing.assert_close(video[0, :, 0], first[0], atol=1e-5, rtol=0)   # camera 0 is the reference itself
+    streamed = PixelGuide(vae, first, fov_deg=60.0, depth=4.0)
+    parts = [streamed.for_chunk(0, poses[:, :3]), streamed.for_chunk(3, poses[:, 3:])]
+    torch.testing.assert_close(torch.cat(parts, dim=2), whole, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="expected latent frame 6, got 3"):
+        streamed.for_chunk(3, poses[:, 3:])
+    streamed.restart()
+    torch.testing.assert_close(streamed.for_chunk(0, poses[:, :3]), whole[:, :, :3], atol=1e-6, rtol=0)
+
+
+def test_a_session_encodes_the_guide_as_it_streams_and_steering_changes_it():
+    """The student reads each chunk's guide made from that chunk's cameras: a session that encodes the guide as it
+    streams gives exactly the latents of one handed the whole-path guide already encoded (as training is); a camera
+    steered before a chunk changes that chunk's guide; a model without its guide is refused with what to pass."""
+    vae = _vae()
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=COND), seed=3).float().eval()
+    first = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    source = torch.randn(1, 16, 6, 4, 4, generator=torch.Generator().manual_seed(4))
+    ctx = torch.zeros(1, 1, TINY.text_dim)
+    cfg = StreamingConfig(sink_chunks=1, window_chunks=1)
+    path = _path(6)
+
+    def run(pixel_guide, steer: torch.Tensor | None = None) -> torch.Tensor:
+        session = StreamingSession(model, ctx, config=cfg, source=source, camera=path, seed=7, pixel_guide=pixel_guide)
+        out = [session.step().latents]
+        if steer is not None:
+            session.set_camera(steer)
+        return torch.cat(out + [session.step().latents], dim=2)
+
+    live = run(PixelGuide(vae, first, fov_deg=60.0, depth=4.0))
+    encoded = PixelGuide(vae, first, fov_deg=60.0, depth=4.0).encode(pose12(relative_poses(path, "first"))[None].float())
+    torch.testing.assert_close(live, run(GuideLatents(encoded)), atol=1e-6, rtol=0)
+    assert not torch.allclose(live, run(GuideLatents(torch.zeros_like(encoded))), atol=1e-3)
+    turned = path[3:].clone()
+    turned[:, 0, 3] -= 0.5
+    steered = run(PixelGuide(vae, first, fov_deg=60.0, depth=4.0), steer=turned)
+    torch.testing.assert_close(steered[:, :, :3], live[:, :, :3], atol=0, rtol=0)
+    assert not torch.allclose(steered[:, :, 3:], live[:, :, 3:], atol=1e-3)
+    with pytest.raises(ValueError, match="pass pixel_guide="):
+        StreamingSession(model, ctx, config=cfg, source=source, camera=path)
+
+
+def test_a_model_given_the_pixel_guide_starts_as_its_file_and_keeps_it(tmp_path):
+    """Loading a file without the pixel guide with ``pixel_guide_depth`` adds zero weights for it after the file's
+    own reprojections, so the model computes exactly what the file's does whatever guide it is given; a file that
+    reads it cannot be loaded without it; forward passes without the guide are refused."""
+    from realcam.weights import WeightsError, load_dit, save_realcam_checkpoint
+
+    file_cond = COND.replace(pixel_guide_depth=0.0)
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=file_cond), seed=4).eval()
+    path = save_realcam_checkpoint(model, tmp_path / "file.safetensors")
+    model = load_dit(path, dtype=torch.float32)
+    pixels = load_dit(path, dtype=torch.float32, conditioning=COND)
+    c = TINY.in_dim
+    assert pixels.guide_embedding.weight.shape[1] == 3 * c and not pixels.guide_embedding.weight[:, 2 * c:].any()
+    assert torch.equal(pixels.guide_embedding.weight[:, :2 * c], model.guide_embedding.weight)
+    assert any("(added: pixels 4)" in n for n in pixels.load_info.notes)
+    g = torch.Generator().manual_seed(5)
+    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
+    ctx, t = torch.randn(1, 3, TINY.text_dim, generator=g), torch.tensor([700.0])
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    pose[0, 1:, 3] = 0.4
+    with torch.no_grad():
+        torch.testing.assert_close(pixels.velocity(src, tgt, t, ctx, pose, pixel_guide=guide),
+                                   model.velocity(src, tgt, t, ctx, pose), rtol=0, atol=1e-5)
+        with pytest.raises(ValueError, match="pass pixel_guide="):
+            pixels.velocity(src, tgt, t, ctx, pose)
+        with pytest.raises(ValueError, match=r"pixel guide must be \(1, 16, 3, 4, 4\)"):
+            pixels.velocity(src, tgt, t, ctx, pose, pixel_guide=guide[:, :, :2])
+    saved = save_realcam_checkpoint(pixels, tmp_path / "pixels.safetensors")
+    assert load_dit(saved).conditioning.pixel_guide_depth == 4.0
+    with pytest.raises(WeightsError, match="pixel_guide_depth 4, .*keep every"):
+        load_dit(saved, conditioning=file_cond)
+    with pytest.raises(ValueError, match="pixel_guide_depth needs camera_tokens='rays'"):
+        ConditioningConfig(pixel_guide_depth=4.0)
+    with pytest.raises(ValueError, match="pixel_guide_depth=-1"):
+        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=-1)
