@@ -28,7 +28,8 @@ def test_embedded_weights_are_small_and_carry_metadata():
 def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_loads():
     """The embedded folder (realcam/assets/world_v2) names world v2 and its benchmark amplitude, and both DiTs carry
     the RoPE-positions, source-cameras and source-reprojection (same-time and first frame, and the first frame on
-    pixels) conditioning they were trained with; the first model (realcam/assets/tiny, world v1) remains a complete weights folder for --weights."""
+    pixels) conditioning they were trained with; the first model (realcam/assets/tiny, world v1) remains a complete
+    weights folder for --weights."""
     from realcam.demo import load_tiny
 
     assert ASSETS.name == "world_v2" and load_tiny(ASSETS.parent / "tiny").world == "v1"
