@@ -1,7 +1,7 @@
 """Command line: ``python -m realcam <command>``.
 
 ``python -m realcam --help`` lists every command: ``models``, ``inspect``, ``bench``, ``plan`` (what a
-training config costs on GPUs), ``synth``, ``loopaug``, ``preprocess``, ``train-*``/``distill``, ``demo``,
+training config costs on GPUs), ``synth``, ``loopaug``, ``preprocess``, ``pixel-guides``, ``train-*``/``distill``, ``demo``,
 ``eval``, ``batch``.
 """
 from __future__ import annotations

@@ -28,6 +28,7 @@ import statistics
 import torch
 
 from realcam.camera.rays import reproject, warp_latents
+from realcam.guide import PixelGuide
 from realcam.demo import (ASSETS, FAMILIES, VAE_CEILING, bootstrap_interval, load_tiny, make_case, run_teacher,
                           vae_round_trip)
 from realcam.metrics import camera_error, motion_error, psnr
@@ -39,10 +40,12 @@ EULER = "teacher, Euler"
 GUIDE_DEPTH = 4.0
 
 
-def euler_from(teacher, source, pos, pose12, source_pose12, start: torch.Tensor, sigma0: float, noise: torch.Tensor):
+def euler_from(teacher, source, pos, pose12, source_pose12, start: torch.Tensor, sigma0: float, noise: torch.Tensor,
+               pixel_guide: torch.Tensor | None = None):
     """Euler on the teacher's own grid (its sigmas and the timesteps it is given there), from ``start`` noised to
     ``sigma0``: the grid's points above ``sigma0`` are skipped and ``sigma0`` is stepped from first. At or above the
-    grid's first σ the start is the noise alone and this is ``sample_teacher`` with ``solver='euler'``."""
+    grid's first σ the start is the noise alone and this is ``sample_teacher`` with ``solver='euler'``.
+    ``pixel_guide``: the guide a teacher with ``pixel_guide_depth`` reads (:mod:`realcam.guide`)."""
     points = sigma_grid(teacher.sampling.steps, teacher.sampling.shift, teacher.sampling.grid)
     grid = [(float(s), float(t)) for s, t in zip(points.sigmas, points.timesteps)]   # (σ, timestep), σ falling
     if sigma0 >= grid[0][0]:    # pure noise stands at the grid's first σ, as in sample_teacher (0.999 on Wan's)
@@ -53,7 +56,8 @@ def euler_from(teacher, source, pos, pose12, source_pose12, start: torch.Tensor,
     path = (on_grid or [(sigma0, 1000.0 * sigma0)]) + [(s, t) for s, t in grid if s < sigma0]
     sigmas = [s for s, _ in path] + [0.0]
     for (a, t), b in zip(path, sigmas[1:]):
-        v = teacher.velocity(source, x.to(teacher.dtype), torch.full((1,), t), pos, pose12, source_pose12=source_pose12)
+        v = teacher.velocity(source, x.to(teacher.dtype), torch.full((1,), t), pos, pose12, source_pose12=source_pose12,
+                             pixel_guide=pixel_guide)
         x = x + (b - a) * v.float()
     return x
 
@@ -77,25 +81,31 @@ def probe(weights: str, scenes: int, starts: tuple[float, ...]) -> dict[str, dic
             frames = case.source.shape[0]
             gen = torch.Generator().manual_seed(k * 1000 + i)
             with torch.no_grad():
-                source = encode_video(vae, case.source).latents.float()
+                encoded = encode_video(vae, case.source)
+                source = encoded.latents.float()
                 truth = encode_video(vae, case.target).latents.float()
                 pose12 = case.trajectory.at_length(frames).pose12(cond.pose_reference)[None]
                 source_pose12 = case.source_trajectory.at_length(frames).pose12("first")[None]
                 noise = torch.randn(truth.shape, generator=gen)
+                guide_maker = PixelGuide.for_model(teacher, encoded.vae, encoded.first_frame)
+                pixels = None if guide_maker is None else guide_maker.encode(
+                    case.trajectory.at_length(frames).pose12("first")[None])
                 outs = {VAE_CEILING: vae_round_trip(models, case.target)}
                 for s in SIGMAS:
                     x = (1 - s) * truth + s * noise
-                    v = teacher.velocity(source, x, torch.full((1,), 1000.0 * s), pos, pose12, source_pose12=source_pose12)
+                    v = teacher.velocity(source, x, torch.full((1,), 1000.0 * s), pos, pose12, source_pose12=source_pose12,
+                                         pixel_guide=pixels)
                     outs[f"one step from the truth at σ={s:g}"] = decoded(vae, frames, x - s * v.float())
                 outs["teacher, its own sampler"] = run_teacher(models, case).frames
-                outs[EULER] = decoded(vae, frames, euler_from(teacher, source, pos, pose12, source_pose12, truth, 1.0, noise))
+                outs[EULER] = decoded(vae, frames, euler_from(teacher, source, pos, pose12, source_pose12, truth, 1.0, noise,
+                                                                   pixel_guide=pixels))
                 guides = warp_latents(source, source_pose12, pose12, cond.ray_fov_deg, cond.source_warp)
                 planes = guides.chunk(len(cond.source_warp), dim=1)
                 near = min(range(len(planes)), key=lambda j: abs(cond.source_warp[j] - GUIDE_DEPTH))
                 guide = planes[near]
                 for s0 in starts:
                     outs[f"Euler from the {cond.source_warp[near]:g} m guide at σ0={s0:g}"] = decoded(vae, frames,
-                        euler_from(teacher, source, pos, pose12, source_pose12, guide, s0, noise))
+                        euler_from(teacher, source, pos, pose12, source_pose12, guide, s0, noise, pixel_guide=pixels))
                 for d, plane in zip(cond.source_warp, planes):
                     outs[f"guide, plane at {d:g} m, decoded"] = decoded(vae, frames, plane)
                 outs["pixels reprojected, plane at 4 m"] = reproject(case.source, case.source_c2w, case.target_c2w,

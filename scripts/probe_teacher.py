@@ -45,7 +45,9 @@ def load_teacher(spec: str):
 
 def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
     teacher = load_teacher(path)
-    pairs_data = LatentPairs(data, pose_reference=teacher.conditioning.pose_reference, text_dim=teacher.cfg.text_dim)
+    cond = teacher.conditioning
+    pairs_data = LatentPairs(data, pose_reference=cond.pose_reference, text_dim=teacher.cfg.text_dim,
+                             pixel_guide=(cond.pixel_guide_depth, cond.ray_fov_deg) if cond.pixel_guide_depth else None)
     g = torch.Generator().manual_seed(0)
     batch = pairs_data.batch(list(range(0, len(pairs_data), max(len(pairs_data) // pairs, 1)))[:pairs], g)
     z0, src = batch["target"], batch["source"]
@@ -57,7 +59,8 @@ def probe(path: str, data: str, pairs: int = 16) -> dict[str, float]:
         x = (1 - sigma) * z0 + sigma * noise
         with torch.no_grad():
             v = teacher.velocity(src, x, torch.full((z0.shape[0],), sigma * 1000.0), batch["context"], batch["pose12"],
-                                 layout=layout, source_pose12=batch["source_pose12"])
+                                 layout=layout, source_pose12=batch["source_pose12"],
+                                 pixel_guide=batch.get("pixel_guide"))
         err = (x - sigma * v - z0) ** 2
         result[f"mse_sigma{sigma}"] = float(err.mean())
         if shared:

@@ -68,7 +68,6 @@ class Rollout:
 class _Retained:
     source: torch.Tensor
     target: torch.Tensor
-    pixels: torch.Tensor | None = None     # the chunk's pixel guide (its cameras are baked into the cache)
 
 
 @dataclass

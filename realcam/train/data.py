@@ -158,9 +158,13 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
     from ..weights import save_safetensors_atomic
 
     folder = Path(folder)
+    if not (folder / INDEX).exists():
+        raise FileNotFoundError(f"{folder} has no {INDEX}: create it with `python -m realcam preprocess` first")
     index = json.loads((folder / INDEX).read_text())
     if index.get("format") != FORMAT:
         raise ValueError(f"{folder}: unknown latent format {index.get('format')!r} (expected {FORMAT})")
+    if not index.get("shards"):
+        raise ValueError(f"{folder} holds no clips: nothing to make guides for")
     root = Path(data or index["source"])
     c2w, scene, cameras = [], [], []
     for name in index["shards"]:
