@@ -5,6 +5,8 @@ sharded safetensors, per camera clip: its latents ``[C, f, h, w]``, its camera-t
 latent frames (video frames 0, 4, 8, …; OpenCV, metres) and the index of its scene's text context.
 Training pairs a target clip with a random other camera of the same scene as the source (as
 :class:`realcam.data.multicam.MultiCamDataset` does for videos), so training never re-encodes video.
+For a model with ``pixel_guide_depth``, ``python -m realcam pixel-guides`` adds each camera pair's guide
+(:func:`write_pixel_guides`) to the same folder, once.
 
 Batches are a pure function of ``(seed, step, micro-step, rank)``: a resumed run reads exactly the
 batches the uninterrupted run would have read, with no loader state to save.
