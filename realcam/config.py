@@ -166,6 +166,12 @@ class ConditioningConfig(_JsonMixin):
       plane this many metres ahead, then encoded by the VAE (:mod:`realcam.guide`; whoever holds the VAE makes it
       and passes it in). Resampling latents blurs a reprojection; encoding reprojected pixels keeps its detail
       (docs/results.md, "World v2: a guide made from the source's pixels"). 0 (the default): off.
+    - ``pixel_guide_skip`` (with ``pixel_guide_depth``): a second output head predicts, per latent value, how much of
+      the pixel guide to take as the clean target: the prediction ``x0 = x_t − σ·v`` becomes ``x0 + g·(guide − x0)``
+      (:meth:`realcam.model.RealCamDiT.take_from_guide`). The head starts at zero (g = 0), so a model given this option
+      starts as the one it was loaded from. Where the guide is right — a turn, inside the first frame's view — the
+      model can pass it through exactly instead of rebuilding it through the transformer, which returns a softened
+      copy (docs/results.md, "World v2: taking the guide as it is"). False (the default): off.
     """
 
     mode: ConditioningMode = "interleave"
@@ -181,6 +187,7 @@ class ConditioningConfig(_JsonMixin):
     source_warp: tuple[float, ...] = ()
     source_warp_first: bool = False
     pixel_guide_depth: float = 0.0
+    pixel_guide_skip: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -228,6 +235,10 @@ class ConditioningConfig(_JsonMixin):
         if self.pixel_guide_depth and self.camera_tokens != "rays":
             raise ValueError("conditioning pixel_guide_depth needs camera_tokens='rays' (the reprojection goes from the "
                              "reference camera to each target camera)")
+        if not isinstance(self.pixel_guide_skip, bool):
+            raise ValueError(f"conditioning pixel_guide_skip={self.pixel_guide_skip!r}; give true or false")
+        if self.pixel_guide_skip and not self.pixel_guide_depth:
+            raise ValueError("conditioning pixel_guide_skip=true needs pixel_guide_depth (the guide it takes from)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

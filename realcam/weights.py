@@ -276,8 +276,9 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
                          device: torch.device | str = "cpu", fp8: Fp8Policy = "upcast", name: str = "file") -> list[str]:
     """Assign tensors of an official-named state dict to ``model``'s parameters (model may be on meta).
 
-    Missing camera layers are initialised (zero ``cam_encoder``, identity ``projector``), and so is a missing
-    ``guide_embedding`` (zero: a model given ``conditioning.source_warp`` starts as the file's); any other
+    Missing camera layers are initialised (zero ``cam_encoder``, identity ``projector``), and so are a missing
+    ``guide_embedding`` (zero: a model given ``conditioning.source_warp`` starts as the file's) and a missing
+    ``guide_gate`` (zero output: ``conditioning.pixel_guide_skip`` takes nothing from the guide); any other
     missing, unexpected or wrongly shaped tensor raises :class:`WeightsError` naming the first ones.
     Returns notes about what was done.
     """
@@ -293,7 +294,8 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
     unexpected = [k for k in sd if k not in params]
     camera_missing = [k for k in missing if ".cam_encoder." in k or ".projector." in k]
     guide_missing = [k for k in missing if k.startswith("guide_embedding.")]
-    hard_missing = [k for k in missing if k not in camera_missing and k not in guide_missing]
+    gate_missing = [k for k in missing if k.startswith("guide_gate.")]
+    hard_missing = [k for k in missing if k not in camera_missing + guide_missing + gate_missing]
     if hard_missing or unexpected:
         parts = []
         if hard_missing:
@@ -329,7 +331,7 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
         setattr(module, attr, nn.Parameter(value, requires_grad=value.is_floating_point() and value.dtype not in FP8_DTYPES))
     if scales:
         raise WeightsError(f"{name}: scale_weight for layers that have no weight: {_first(sorted(scales))}")
-    for key in camera_missing + guide_missing:
+    for key in camera_missing + guide_missing + gate_missing:
         module_name, _, attr = key.rpartition(".")
         module = model.get_submodule(module_name)
         setattr(module, attr, nn.Parameter(torch.empty_like(params[key], device=device, dtype=dtype)))
@@ -337,6 +339,10 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
         model.init_guide()
         notes.append("no guide_embedding in the file: added a zero-initialised one for source_warp (the reprojected "
                      "source adds nothing until trained)")
+    if gate_missing:
+        model.init_guide_gate()
+        notes.append("no guide_gate in the file: added one that outputs zero for pixel_guide_skip (nothing is taken "
+                     "from the pixel guide until trained)")
     if camera_missing:
         model.init_camera_layers()
         notes.append("no camera layers in the file: added zero-initialised cam_encoder and identity projector "

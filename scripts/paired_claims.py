@@ -8,7 +8,7 @@ lower is better, and PSNR on them).
                                                    causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
                                                    guide10_step800, guide10_step2400, teacher_step2400,
                                                    teacher_step4800, planes4_step1200, planes8_step1200,
-                                                   first_step800, more_step800; a
+                                                   first_step800, more_step800, pixels_more800; a
                                                    comparison whose methods are missing is skipped; each is
                                                    printed over all cases, then per preset family)
 
@@ -30,7 +30,9 @@ its own 4 source_warp planes or through 8 (the 4 and 4 more), everything else th
 chain (weights_same15s), whose teacher is the 4-plane run with 15 % of its training pairs a clip paired with itself
 (same_camera_share), "teacher" − planes4_step1200 is what that share did. first_step800 and more_step800 are the
 embedded teacher trained 800 more steps with the source's first frame as a guide too (source_warp_first) and,
-matched, without it.
+matched, without it. pixels_more800 is the teacher embedded since "a guide made from the source's pixels" trained 800
+more steps as the teacher of step 6l of scripts/train_world_v2.sh is, without its gate (pixel_guide_skip): its
+matched baseline is that folder's (weights_skip) own teacher.
 """
 from __future__ import annotations
 
@@ -58,7 +60,9 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("same-camera pairs 15 % − none (1,200 steps from the 4,800-step teacher)",
                 "teacher", "planes4_step1200", LENGTHS + LOOPS),
                ("the first frame as a guide too − the same 800 steps without it (from the embedded teacher)",
-                "first_step800", "more_step800", LENGTHS + LOOPS))
+                "first_step800", "more_step800", LENGTHS + LOOPS),
+               ("the gate that takes the pixel guide − the same 800 steps without it (from the embedded teacher)",
+                "teacher", "pixels_more800", LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:

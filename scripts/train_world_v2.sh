@@ -296,6 +296,22 @@ student_chain pixels960 "$TPX" "${FS[@]}"
 weights_folder "$WORK/weights" v2_pixels960_teacher v2_pixels960_distill "the world_v2 configs in configs/ to step 6j's \
 teacher, then 800 steps more with the guide made from the source's pixels (pixel_guide_depth 4, step 6k); its causal \
 init and DMD: the embedded model"
+# 6l. the pixel guide taken as it is where the model says so (model.conditioning_overrides.pixel_guide_skip, a second
+#    output head starting at zero): step 6k's teacher trained 800 steps more with it (P8's settings, the gate's
+#    learning rate ×3, two threads, 19 min), and, matched, the same 800 steps without the gate; then step 6k's student
+#    chain from the gated teacher: docs/results.md, "World v2: taking the guide as it is"
+TSK="$R/v2_skip960_teacher/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_skip960_teacher" \
+  --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
+  --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
+  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}'
+# the teacher's matched control: the same 800 steps without the gate
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" \
+  --out "$R/v2_pixels960_more800_teacher" --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
+  --set model.conditioning_overrides.pixel_guide_depth=4.0
+student_chain skip960 "$TSK" "${FS[@]}"
+weights_folder "$WORK/weights_skip" v2_skip960_teacher v2_skip960_distill "step 6k's chain with the gate that takes the \
+pixel guide as it is (pixel_guide_skip, step 6l)"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -393,10 +409,11 @@ for n in first more; do
       --out "$WORK/eval_v2_${n}_chain_unknown.json" ) &
   wait
 done
-# step 6j's chain (in $WORK/weights_first960) and step 6k's (the embedded one, in $WORK/weights), each with its causal
-# initialisation and the chunk-1 ablation as variants, beside it without the source's path (one thread each)
-for n in first960 pixels960; do
-  w="$WORK/weights"; [ "$n" = first960 ] && w="$WORK/weights_first960"
+# step 6j's chain (in $WORK/weights_first960), step 6k's (the embedded one, in $WORK/weights) and step 6l's (in
+# $WORK/weights_skip), each with its causal initialisation and the chunk-1 ablation as variants, beside it without the
+# source's path (one thread each)
+for n in first960 pixels960 skip960; do
+  w="$WORK/weights"; [ "$n" = first960 ] && w="$WORK/weights_first960"; [ "$n" = skip960 ] && w="$WORK/weights_skip"
   ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 \
       --variant causal_chunk3="$R/v2_${n}_causal/student.safetensors" \
       --variant causal_chunk1="$R/v2_ablate_${n}_chunk1/student.safetensors" --out "$WORK/eval_v2_$n.json" ) &
@@ -404,4 +421,7 @@ for n in first960 pixels960; do
       --out "$WORK/eval_v2_${n}_unknown.json" ) &
   wait
 done
+# step 6l's teacher against its matched control (no camera error: PSNR and loops)
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_skip" --scenes 5 --no-camera \
+  --variant pixels_more800="$R/v2_pixels960_more800_teacher/teacher.safetensors" --out "$WORK/eval_v2_skip960_control.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

@@ -134,3 +134,48 @@ def test_a_model_given_the_pixel_guide_starts_as_its_file_and_keeps_it(tmp_path)
         ConditioningConfig(pixel_guide_depth=4.0)
     with pytest.raises(ValueError, match="pixel_guide_depth=-1"):
         ConditioningConfig(camera_tokens="rays", pixel_guide_depth=-1)
+
+
+def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_path):
+    """``pixel_guide_skip``: a file without the gate loads with one that outputs zero, so the model computes exactly what
+    the file's does; where the gate is open (g = 1) the clean estimate of every target frame is the pixel guide itself
+    (σ ≥ ``GATE_MIN_SIGMA``), fading to the model's own estimate below it; a streaming session whose gate is open streams
+    the guide; the option round-trips through a checkpoint and needs the pixel guide."""
+    from realcam.weights import load_dit, save_realcam_checkpoint
+
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=COND), seed=6).eval()
+    path = save_realcam_checkpoint(model, tmp_path / "file.safetensors")
+    model = load_dit(path, dtype=torch.float32)
+    gated = load_dit(path, dtype=torch.float32, conditioning=COND.replace(pixel_guide_skip=True))
+    assert any("no guide_gate in the file" in n for n in gated.load_info.notes)
+    g = torch.Generator().manual_seed(8)
+    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
+    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    pose[0, 1:, 3] = 0.4
+    with torch.no_grad():
+        for t in (900.0, 300.0, 20.0):
+            tt = torch.tensor([t])
+            torch.testing.assert_close(gated.velocity(src, tgt, tt, ctx, pose, pixel_guide=guide),
+                                       model.velocity(src, tgt, tt, ctx, pose, pixel_guide=guide), rtol=0, atol=0)
+        torch.nn.init.constant_(gated.guide_gate.head.bias, 1.0)       # open everywhere
+        for t in (900.0, 300.0):
+            x0 = tgt - t / 1000 * gated.velocity(src, tgt, torch.tensor([t]), ctx, pose, pixel_guide=guide)
+            torch.testing.assert_close(x0, guide, rtol=0, atol=1e-5)
+        own = tgt - 0.02 * model.velocity(src, tgt, torch.tensor([20.0]), ctx, pose, pixel_guide=guide)
+        x0 = tgt - 0.02 * gated.velocity(src, tgt, torch.tensor([20.0]), ctx, pose, pixel_guide=guide)
+        share = 0.02 / RealCamDiT.GATE_MIN_SIGMA
+        torch.testing.assert_close(x0, own + share * (guide - own), rtol=0, atol=1e-5)
+    cfg = StreamingConfig(sink_chunks=1, window_chunks=1)
+    encoded = torch.randn(1, 16, 6, 4, 4, generator=g)
+    session = StreamingSession(gated, ctx[:, :1], config=cfg, source=torch.randn(1, 16, 6, 4, 4, generator=g),
+                               camera=_path(6), seed=7, pixel_guide=GuideLatents(encoded))
+    streamed = torch.cat([session.step().latents, session.step().latents], dim=2)
+    assert min(cfg.denoising_steps) / 1000 >= RealCamDiT.GATE_MIN_SIGMA    # (shifted, each step is higher still)
+    torch.testing.assert_close(streamed.float(), encoded, rtol=0, atol=1e-4)
+    saved = save_realcam_checkpoint(gated, tmp_path / "gated.safetensors")
+    assert load_dit(saved).conditioning.pixel_guide_skip
+    with pytest.raises(ValueError, match="pixel_guide_skip=true needs pixel_guide_depth"):
+        COND.replace(pixel_guide_depth=0.0, pixel_guide_skip=True)
+    with pytest.raises(ValueError, match="pixel_guide_skip='yes'; give true or false"):
+        COND.replace(pixel_guide_skip="yes")

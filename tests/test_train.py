@@ -127,7 +127,8 @@ def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, 
     """``python -m realcam pixel-guides``: every pair's item carries the guide a model with ``pixel_guide_depth``
     reads — the source clip's first frame reprojected along the pair's target path and encoded, as inference makes
     it (a clip paired with itself included); a folder without them, or made for another plane, is refused with the
-    command to run; the teacher, causal and distillation stages train on them."""
+    command to run; the teacher, causal and distillation stages train on them, and each trains the gate that takes
+    from them (``pixel_guide_skip``)."""
     import shutil
 
     from realcam.guide import PixelGuide
@@ -158,9 +159,13 @@ def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, 
         LatentPairs(latents, pixel_guide=(2.0, 60.0))
     with pytest.raises(ValueError, match="same_camera_withheld 'never'"):
         LatentPairs(latents, pixel_guide=(4.0, 60.0), same_camera_share=0.2)
-    cond = ConditioningConfig(camera_tokens="rays", source_warp=(4.0,), pixel_guide_depth=4.0)
+    cond = ConditioningConfig(camera_tokens="rays", source_warp=(4.0,), pixel_guide_depth=4.0, pixel_guide_skip=True)
     torch.manual_seed(0)
     save_realcam_checkpoint(randomize_(RealCamDiT(TINY, conditioning=cond), 2), tmp_path / "teacher.safetensors")
+    from safetensors.torch import load_file
+
+    def gate(path):
+        return load_file(path)["guide_gate.head.weight"].float()
     common = dict(data=str(latents), steps=1)
     init = [f"model.init={tmp_path / 'teacher.safetensors'}"]
     for stage, sets in (("teacher", init), ("causal", init),
@@ -168,8 +173,13 @@ def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, 
                                      f"distill.teacher={tmp_path / 'teacher.safetensors'}", "distill.generator_every=1"])):
         records = train(load_config(None, sets, stage=stage, out=str(tmp_path / stage), **common), progress=False)
         assert records and all(math.isfinite(v) for r in records for k, v in r.items() if k.endswith("loss"))
+    outputs = [tmp_path / "teacher" / "teacher.safetensors", tmp_path / "causal" / "student.safetensors",
+               tmp_path / "distill" / "generator.safetensors"]
+    for init, out in zip([tmp_path / "teacher.safetensors"] + outputs[:2], outputs):
+        assert not torch.equal(gate(out), gate(init)), f"{out.parent.name} did not train the guide gate"
     from realcam.weights import load_dit
-    assert load_dit(tmp_path / "distill" / "generator.safetensors").conditioning.pixel_guide_depth == 4.0
+    trained = load_dit(outputs[-1]).conditioning
+    assert trained.pixel_guide_depth == 4.0 and trained.pixel_guide_skip
 
 
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):

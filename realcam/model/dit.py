@@ -205,6 +205,9 @@ class RealCamDiT(nn.Module):
         camera_dim = RAY_DIM if self.conditioning.camera_tokens == "rays" else CAMERA_DIM
         self.blocks = nn.ModuleList(WanBlock(cfg, camera_layers, camera_dim) for _ in range(cfg.num_layers))
         self.head = Head(cfg)
+        # conditioning.pixel_guide_skip: how much of the pixel guide to take as the clean target, per latent value
+        # (zero at first: the model is the one it was loaded from)
+        self.guide_gate = Head(cfg) if self.conditioning.pixel_guide_skip else None
         if self.patch_embedding.weight.device.type != "meta":
             self.init_weights()
 
@@ -222,7 +225,8 @@ class RealCamDiT(nn.Module):
                 nn.init.ones_(m.weight)
                 if getattr(m, "bias", None) is not None:
                     nn.init.zeros_(m.bias)
-        for table in [b.modulation for b in self.blocks] + [self.head.modulation]:
+        heads = [self.head] + ([self.guide_gate] if self.guide_gate is not None else [])
+        for table in [b.modulation for b in self.blocks] + [h.modulation for h in heads]:
             nn.init.normal_(table, std=self.cfg.dim**-0.5)
         nn.init.xavier_uniform_(self.patch_embedding.weight.flatten(1))
         nn.init.zeros_(self.patch_embedding.bias)
@@ -233,12 +237,20 @@ class RealCamDiT(nn.Module):
         nn.init.zeros_(self.head.head.weight)
         self.init_camera_layers()
         self.init_guide()
+        self.init_guide_gate()
 
     def init_guide(self) -> None:
         """``guide_embedding`` = 0: the reprojected source adds nothing until training teaches it to."""
         if self.guide_embedding is not None:
             nn.init.zeros_(self.guide_embedding.weight)
             nn.init.zeros_(self.guide_embedding.bias)
+
+    def init_guide_gate(self) -> None:
+        """``guide_gate`` outputs 0: nothing is taken from the pixel guide until training teaches it to."""
+        if self.guide_gate is not None:
+            nn.init.normal_(self.guide_gate.modulation, std=self.cfg.dim**-0.5)
+            nn.init.zeros_(self.guide_gate.head.weight)
+            nn.init.zeros_(self.guide_gate.head.bias)
 
     def init_camera_layers(self) -> None:
         """``cam_encoder`` = 0 and ``projector`` = identity: the block then equals plain Wan."""
@@ -367,7 +379,27 @@ class RealCamDiT(nn.Module):
                 continue
             tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend,
                            cache=cache.blocks[i] if cache is not None else None)
-        return self.unpatchify(self.head(tokens, e, grid), grid).to(x.dtype)
+        v = self.unpatchify(self.head(tokens, e, grid), grid)
+        if self.guide_gate is not None and guide is not None:
+            gate = self.unpatchify(self.guide_gate(tokens, e, grid), grid)
+            v = self.take_from_guide(x, v, t, guide[:, -x.shape[1]:], gate)
+        return v.to(x.dtype)
+
+    # lowest σ the guide's share is divided by: below it the share fades out with σ (the last, nearly clean steps
+    # keep the model's own estimate), and the gate's gradient stays bounded
+    GATE_MIN_SIGMA = 0.05
+
+    def take_from_guide(self, x: torch.Tensor, v: torch.Tensor, t: torch.Tensor, pixels: torch.Tensor,
+                        gate: torch.Tensor) -> torch.Tensor:
+        """``conditioning.pixel_guide_skip``: the velocity whose clean estimate takes ``gate`` of the pixel guide,
+        ``x0 + g·(pixels − x0)`` with ``x0 = x − σ·v``; all ``[B, C, F, H, W]`` (``pixels``: the guide's last group,
+        zeros at source frames), ``t`` ``[B]`` or ``[B, F]`` in [0, 1000]. Frames at σ = 0 (clean source frames)
+        are left as they are."""
+        sigma = (t.to(v.device, torch.float32) / 1000).reshape(t.shape[0], 1, -1, 1, 1)
+        x, v, pixels, gate = x.float(), v.float(), pixels.to(v.device, torch.float32), gate.float()
+        x0 = x - sigma * v
+        share = gate * (x0 - pixels) * (sigma > 0) / sigma.clamp_min(self.GATE_MIN_SIGMA)
+        return v + share
 
     def _camera_input(self, cam: torch.Tensor | None, cam_weight: torch.Tensor | None,
                       grid: TokenGrid) -> CameraInput | None:

@@ -24,7 +24,7 @@ from .data import LatentPairs
 from .loop import Dist, Part, Stage
 from .losses import CriticLoss, DMDGeneratorLoss, FlowMatchingLoss
 
-SELF_ATTN_AND_CAMERA = ("self_attn.", "cam_encoder.", "projector.", "guide_embedding.")
+SELF_ATTN_AND_CAMERA = ("self_attn.", "cam_encoder.", "projector.", "guide_embedding.", "guide_gate.")
 
 
 def build_model(cfg: TrainConfig, device: torch.device, init: str | None = None) -> RealCamDiT:
