@@ -223,11 +223,6 @@ class ConditioningConfig(_JsonMixin):
         if self.source_warp and self.camera_tokens != "rays":
             raise ValueError("conditioning source_warp needs camera_tokens='rays' (the reprojection goes from each "
                              "source frame's own camera to the target's)")
-        if not isinstance(self.source_warp_first, bool):
-            raise ValueError(f"conditioning source_warp_first={self.source_warp_first!r}; give true or false")
-        if self.source_warp_first and not self.source_warp:
-            raise ValueError("conditioning source_warp_first=true needs source_warp planes (the first frame is "
-                             "reprojected through them)")
         if isinstance(self.pixel_guide_depth, bool) or not isinstance(self.pixel_guide_depth, (int, float)) or not (
                 0 <= self.pixel_guide_depth <= 1e6):
             raise ValueError(f"conditioning pixel_guide_depth={self.pixel_guide_depth!r}; give the plane's depth in "
@@ -235,10 +230,13 @@ class ConditioningConfig(_JsonMixin):
         if self.pixel_guide_depth and self.camera_tokens != "rays":
             raise ValueError("conditioning pixel_guide_depth needs camera_tokens='rays' (the reprojection goes from the "
                              "reference camera to each target camera)")
-        if not isinstance(self.pixel_guide_skip, bool):
-            raise ValueError(f"conditioning pixel_guide_skip={self.pixel_guide_skip!r}; give true or false")
-        if self.pixel_guide_skip and not self.pixel_guide_depth:
-            raise ValueError("conditioning pixel_guide_skip=true needs pixel_guide_depth (the guide it takes from)")
+        for flag, needs, what in (("source_warp_first", "source_warp", "source_warp planes (the first frame is "
+                                                                         "reprojected through them)"),
+                                   ("pixel_guide_skip", "pixel_guide_depth", "pixel_guide_depth (the guide it takes from)")):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"conditioning {flag}={getattr(self, flag)!r}; give true or false")
+            if getattr(self, flag) and not getattr(self, needs):
+                raise ValueError(f"conditioning {flag}=true needs {what}")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .camera.rays import reproject_reference
+from .camera.rays import warp_latents
 from .vae import VideoVAE
 
 TIME_STRIDE = 4     # video frames per latent frame (both VAE families)
@@ -53,7 +53,11 @@ class PixelGuide:
     def video(self, target_pose12: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The guide's video frames ``[B, 3, T, H, W]`` for latent frames ``start, start + 1, …`` of
         ``target_pose12`` ``[B, n, 12]``: each reprojection held for the frames its latent covers."""
-        views = reproject_reference(self.first_frame, target_pose12.to(self.vae.device), self.fov_deg, self.depth)
+        target = target_pose12.to(self.vae.device)
+        b, f = target.shape[:2]
+        reference = torch.eye(3, 4, dtype=target.dtype, device=target.device).flatten().expand(b, f, 12)
+        views = warp_latents(self.first_frame[:, :, None].expand(-1, -1, f, -1, -1), reference, target, self.fov_deg,
+                             (self.depth,))     # the same reprojection as on latents, on the pixel grid
         repeats = torch.full((views.shape[2],), TIME_STRIDE, device=views.device)
         if start == 0 and not self.vae.tiny:
             repeats[0] = 1          # a causal Wan VAE encodes frame 0 alone

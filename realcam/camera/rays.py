@@ -126,24 +126,6 @@ def latent_intrinsics(height: int, width: int, fov_deg: float) -> torch.Tensor:
     return torch.tensor([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]], dtype=torch.float64)
 
 
-def reproject_reference(images: torch.Tensor, target_pose12: torch.Tensor, fov_deg: float, depth: float) -> torch.Tensor:
-    """Pictures ``[B, C, H, W]`` seen from the reference camera (the identity: where the source and the target path
-    start) as every target camera ``target_pose12`` ``[B, f, 12]`` sees the plane ``depth`` metres ahead:
-    ``[B, C, f, H, W]``. Any grid size (pixels or latents); a pinhole of ``fov_deg`` as :func:`latent_intrinsics`;
-    for ``ConditioningConfig.pixel_guide_depth`` (the source's first video frame, on pixels)."""
-    b, c, h, w = images.shape
-    if target_pose12.ndim != 3 or target_pose12.shape[0] != b or target_pose12.shape[2] != 12:
-        raise ValueError(f"target poses must be [{b}, f, 12] for pictures {tuple(images.shape)}, got "
-                         f"{tuple(target_pose12.shape)}")
-    f = target_pose12.shape[1]
-    tgt = as_c2w(target_pose12.reshape(b * f, 3, 4))
-    src = torch.eye(4, dtype=torch.float64, device=images.device).expand(b * f, 4, 4)
-    z = torch.full((b * f, h * w, 1), float(depth), dtype=torch.float64, device=images.device)
-    flat = images.float()[:, None].expand(b, f, c, h, w).reshape(b * f, c, h, w)
-    out = _backward_warp(flat, src, tgt, latent_intrinsics(h, w, fov_deg), z)
-    return out.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4).to(images.dtype)
-
-
 def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose12: torch.Tensor, fov_deg: float,
                  depths: tuple[float, ...]) -> torch.Tensor:
     """Source latents ``[B, C, f, h, w]`` reprojected into the target cameras, once per plane depth: ``[B, C·len(depths),
