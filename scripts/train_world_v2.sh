@@ -102,7 +102,7 @@ WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
-# weights folders for demo/eval (--weights): "weights" (written after step 6e) = the chain of step 6e, the same files
+# weights folders for demo/eval (--weights): "weights" (written in step 6m) = the chain of step 6m, the same files
 # as realcam/assets/world_v2; "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -227,7 +227,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6k's chain, the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6m's chain, the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -293,7 +293,7 @@ OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_late
   --set model.init="$T960" --set model.conditioning_overrides.source_warp_first=true \
   --set model.conditioning_overrides.pixel_guide_depth=4.0
 student_chain pixels960 "$TPX" "${FS[@]}"
-weights_folder "$WORK/weights" v2_pixels960_teacher v2_pixels960_distill "the world_v2 configs in configs/ to step 6j's \
+weights_folder "$WORK/weights_pixels" v2_pixels960_teacher v2_pixels960_distill "the world_v2 configs in configs/ to step 6j's \
 teacher, then 800 steps more with the guide made from the source's pixels (pixel_guide_depth 4, step 6k); its causal \
 init and DMD: the embedded model"
 # 6l. the pixel guide taken as it is where the model says so (model.conditioning_overrides.pixel_guide_skip, a second
@@ -312,6 +312,25 @@ OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_late
 student_chain skip960 "$TSK" "${FS[@]}"
 weights_folder "$WORK/weights_skip" v2_skip960_teacher v2_skip960_distill "step 6k's chain with the gate that takes the \
 pixel guide as it is (pixel_guide_skip, step 6l)"
+# 6m. the gate taught where the guide is right (guide_gate_weight 0.25: the gate regressed onto where the pixel guide is
+#    closer to the truth than the model's own clean estimate): step 6l's teacher run with the term (two threads, 19 min;
+#    its matched control is step 6l's gated teacher), then the causal initialisation (chunk 3 only, two threads) with
+#    the term too, and DMD, then the chunk-1 ablation (two threads): docs/results.md, "World v2: teaching the gate where
+#    the guide is right — the embedded model"
+TGS="$R/v2_gatesup960_teacher/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup960_teacher" \
+  --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
+  --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
+  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=0.25
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_gatesup960_causal" --set model.init="$TGS" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=0.25
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_gatesup960_distill" --set model.init="$R/v2_gatesup960_causal/student.safetensors" --set distill.teacher="$TGS" \
+  "${FS[@]}"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_ablate_gatesup960_chunk1" --set model.init="$TGS" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=0.25
+weights_folder "$WORK/weights" v2_gatesup960_teacher v2_gatesup960_distill "step 6l's chain with the gate taught \
+where the pixel guide is right (guide_gate_weight 0.25, step 6m): the embedded model"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -409,11 +428,11 @@ for n in first more; do
       --out "$WORK/eval_v2_${n}_chain_unknown.json" ) &
   wait
 done
-# step 6j's chain (in $WORK/weights_first960), step 6k's (the embedded one, in $WORK/weights) and step 6l's (in
+# step 6j's chain (in $WORK/weights_first960), step 6k's (in $WORK/weights_pixels) and step 6l's (in
 # $WORK/weights_skip), each with its causal initialisation and the chunk-1 ablation as variants, beside it without the
 # source's path (one thread each)
 for n in first960 pixels960 skip960; do
-  w="$WORK/weights"; [ "$n" = first960 ] && w="$WORK/weights_first960"; [ "$n" = skip960 ] && w="$WORK/weights_skip"
+  w="$WORK/weights_pixels"; [ "$n" = first960 ] && w="$WORK/weights_first960"; [ "$n" = skip960 ] && w="$WORK/weights_skip"
   ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 \
       --variant causal_chunk3="$R/v2_${n}_causal/student.safetensors" \
       --variant causal_chunk1="$R/v2_ablate_${n}_chunk1/student.safetensors" --out "$WORK/eval_v2_$n.json" ) &
@@ -424,4 +443,14 @@ done
 # step 6l's teacher against its matched control (no camera error: PSNR and loops)
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_skip" --scenes 5 --no-camera \
   --variant pixels_more800="$R/v2_pixels960_more800_teacher/teacher.safetensors" --out "$WORK/eval_v2_skip960_control.json"
+# step 6m's chain (the embedded one) with its causal initialisation as a variant, beside it without the source's path
+# (one thread each); then its claims' run: both causal initialisations, no camera error (two threads)
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+    --variant causal_chunk3="$R/v2_gatesup960_causal/student.safetensors" --out "$WORK/eval_v2_gatesup960.json" ) &
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
+    --out "$WORK/eval_v2_gatesup960_unknown.json" ) &
+wait
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --no-camera \
+  --variant causal_chunk3="$R/v2_gatesup960_causal/student.safetensors" \
+  --variant causal_chunk1="$R/v2_ablate_gatesup960_chunk1/student.safetensors" --out "$WORK/eval_v2_gatesup960_claims.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

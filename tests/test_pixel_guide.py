@@ -179,3 +179,60 @@ def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_pat
         COND.replace(pixel_guide_depth=0.0, pixel_guide_skip=True)
     with pytest.raises(ValueError, match="pixel_guide_skip='yes'; give true or false"):
         COND.replace(pixel_guide_skip="yes")
+
+
+def test_the_gate_loss_teaches_the_gate_where_the_guide_beats_the_models_own_estimate():
+    """``guide_gate_weight``: the model hands back its gate and its own velocity before the gate (``GateReading``, the
+    velocity exactly that of the same model without the gate); the target is 1 where the guide's error is below the
+    model's own and 0 elsewhere; the term counts only noise levels where the gate acts in full, is zero for a gate that
+    equals its target, and training on it moves the gate towards the target; a model without the gate, or a batch
+    without the guide, is refused."""
+    from realcam.model import GateReading
+    from realcam.train.losses import FlowMatchingLoss, gate_loss, gate_target
+
+    torch.manual_seed(0)
+    plain = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=COND), seed=3).eval()
+    gated = RealCamDiT(TINY, camera_layers=True, conditioning=COND.replace(pixel_guide_skip=True)).eval()
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    torch.nn.init.constant_(gated.guide_gate.head.bias, 0.3)
+    g = torch.Generator().manual_seed(1)
+    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
+    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    reading = GateReading()
+    with torch.no_grad():
+        gated.velocity(src, tgt, torch.tensor([500.0]), ctx, pose, pixel_guide=guide, reading=reading)
+        own = plain.velocity(src, tgt, torch.tensor([500.0]), ctx, pose, pixel_guide=guide)
+    torch.testing.assert_close(reading.velocity, own, rtol=0, atol=1e-6)
+    torch.testing.assert_close(reading.gate, torch.full_like(own, 0.3), rtol=0, atol=1e-6)
+
+    z0 = torch.zeros(1, 2, 1, 1, 3)
+    model_x0 = torch.full_like(z0, 0.5)
+    near_far = torch.tensor([0.1, 0.9, 0.5]).expand_as(z0)      # guide better, worse, level (level is not better)
+    assert gate_target(model_x0, near_far, z0).flatten().tolist() == [1.0, 0.0, 0.0]
+
+    x_t = torch.zeros(2, 2, 1, 1, 3)
+    sigma = torch.tensor([0.5, 0.01]).reshape(2, 1, 1, 1, 1)     # the second sample sits below GATE_MIN_SIGMA
+    right = GateReading(gate=torch.tensor([1.0, 0.0, 0.0]).expand(2, 2, 1, 1, 3), velocity=torch.full_like(x_t, -1.0))
+    batch_guide, batch_z0 = near_far.expand(2, -1, -1, -1, -1), z0.expand(2, -1, -1, -1, -1)
+    assert gate_loss(right, x_t, sigma, batch_z0, batch_guide) == 0
+    wrong_below = GateReading(gate=torch.cat([right.gate[:1], 1 - right.gate[1:]]), velocity=right.velocity)
+    assert gate_loss(wrong_below, x_t, sigma, batch_z0, batch_guide) == 0
+    assert gate_loss(GateReading(gate=1 - right.gate, velocity=right.velocity), x_t, sigma, batch_z0, batch_guide) == 1
+
+    gated.train()
+    loss_fn = FlowMatchingLoss(gated, gate_weight=100.0)     # the gate term dominates the random model's flow matching
+    batch = {"source": src, "target": tgt, "context": ctx, "pose12": pose, "pixel_guide": guide}
+    opt = torch.optim.SGD(gated.guide_gate.parameters(), lr=2e-3)
+    first = None
+    for step in range(6):
+        loss, metrics = loss_fn(batch, generator=torch.Generator().manual_seed(step % 2))
+        first = first if first is not None else metrics["gate"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert metrics["gate"] < 0.5 * first
+    with pytest.raises(ValueError, match="guide_gate_weight=1.0: the model has no gate"):
+        FlowMatchingLoss(plain, gate_weight=1.0)
+    with pytest.raises(ValueError, match="this model reads the source's first frame reprojected"):
+        loss_fn({k: v for k, v in batch.items() if k != "pixel_guide"}, generator=torch.Generator().manual_seed(0))

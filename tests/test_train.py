@@ -83,6 +83,9 @@ def test_config_errors_name_the_key(tmp_path):
     for alpha in (2, 1):    # α = 1 would train on frame differences alone (a teacher that predicts no picture)
         with pytest.raises(ValueError, match=r"teacher\.motion_weight \(α\) must be in \[0, 1\)"):
             load_config(None, [f"teacher.motion_weight={alpha}"], data="x")
+    for weight in ("-1", "true", "1000"):
+        with pytest.raises(ValueError, match="guide_gate_weight must be a number in"):
+            load_config(None, [f"guide_gate_weight={weight}"], data="x")
     assert load_config(None, ["parallel=none"], data="x").parallel == "none"    # was read as null, then refused
     with pytest.raises(ValueError, match="parallel 'dp'"):
         load_config(None, ["parallel=dp"], data="x")

@@ -66,6 +66,16 @@ class TokenGrid:
         return self.frames * self.per_frame
 
 
+@dataclass
+class GateReading:
+    """What :meth:`RealCamDiT.forward` hands back besides the velocity for ``conditioning.pixel_guide_skip``, when
+    asked (training reads it): ``gate``, the share of the pixel guide taken per latent value, and ``velocity``, the
+    model's own velocity before any of the guide is taken; both ``[B, C, F, H, W]``, None until filled."""
+
+    gate: torch.Tensor | None = None
+    velocity: torch.Tensor | None = None
+
+
 class SelfAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, eps: float, qk_norm: bool = True) -> None:
         super().__init__()
@@ -341,7 +351,8 @@ class RealCamDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list, *,
                 cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
                 t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None,
-                cache: KVCache | None = None, guide: torch.Tensor | None = None) -> torch.Tensor:
+                cache: KVCache | None = None, guide: torch.Tensor | None = None,
+                reading: GateReading | None = None) -> torch.Tensor:
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
@@ -350,7 +361,8 @@ class RealCamDiT(nn.Module):
         cam_weight: ``[F]`` 0/1 per frame (where the camera embedding is added); t_positions: ``[F]`` RoPE
         temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
         cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it;
-        guide: the sequence of :meth:`source_guide` (models with ``conditioning.source_warp``).
+        guide: the sequence of :meth:`source_guide` (models with ``conditioning.source_warp``);
+        reading: a :class:`GateReading` that receives the gate and the velocity before it (``pixel_guide_skip``).
         """
         if x.ndim != 5:
             raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
@@ -382,6 +394,8 @@ class RealCamDiT(nn.Module):
         v = self.unpatchify(self.head(tokens, e, grid), grid)
         if self.guide_gate is not None and guide is not None:
             gate = self.unpatchify(self.guide_gate(tokens, e, grid), grid)
+            if reading is not None:
+                reading.gate, reading.velocity = gate, v
             v = self.take_from_guide(x, v, t, guide[:, -x.shape[1]:], gate)
         return v.to(x.dtype)
 
@@ -421,20 +435,24 @@ class RealCamDiT(nn.Module):
     def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list,
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
                  mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None,
-                 pixel_guide: torch.Tensor | None = None) -> torch.Tensor:
+                 pixel_guide: torch.Tensor | None = None, reading: GateReading | None = None) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
 
         ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
         OpenCV c2w, row-major 3×4) or None for no camera; ``source_pose12``: the source's cameras in the same
         frame, when known (read under ``conditioning.source_cameras``); ``pixel_guide``: the guide latents of
         ``conditioning.pixel_guide_depth`` (:mod:`realcam.guide`). The sequence is built by ``layout``
-        (default: the model's conditioning over f latent frames).
+        (default: the model's conditioning over f latent frames). ``reading``: receives the gate and the velocity
+        before it, at the target frames (models with ``pixel_guide_skip``; left empty otherwise).
         """
         layout = layout or SequenceLayout(self.conditioning, source.shape[2])
         x = layout.build(source, target)
         cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
-                   t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam, pixels=pixel_guide))
+                   t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam, pixels=pixel_guide),
+                   reading=reading)
+        if reading is not None and reading.gate is not None:
+            reading.gate, reading.velocity = layout.split(reading.gate)[1], layout.split(reading.velocity)[1]
         return layout.split(out)[1]
 
     def source_guide(self, layout: SequenceLayout, source: torch.Tensor, cam: torch.Tensor | None,

@@ -128,6 +128,8 @@ class TrainConfig:
     #   the still one when the source path is withheld)
     same_camera_withheld: Literal["still", "never"] = "still"  # such a pair when the dropout would withhold its
     #   path: "still" (both paths read as still) or "never" (it keeps its path: only pairs of two cameras go without)
+    guide_gate_weight: float = 0.0    # λ of the gate's own term in the flow-matching stages (models with
+    #   conditioning.pixel_guide_skip): the gate regressed onto where the pixel guide beats the model's own estimate
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
@@ -161,6 +163,10 @@ class TrainConfig:
                 or not 0 < v <= 1000 for k, v in scales.items()):
             raise ValueError(f"optim.lr_scale={scales!r}: give a mapping (at most 32 entries) of parameter-name prefixes "
                              "to learning-rate multipliers in (0, 1000], e.g. {\"guide_embedding.\": 10}")
+        w = self.guide_gate_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 100:
+            raise ValueError(f"guide_gate_weight must be a number in [0, 100] (0: the gate learns from the flow-matching "
+                             f"loss alone), got {w!r}")
         for name in ("source_camera_dropout", "same_camera_share"):
             share = getattr(self, name)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:

@@ -6,7 +6,9 @@ even when the loss calls the network many times (the DMD self-rollout).
 - :class:`FlowMatchingLoss` — teacher (bidirectional) and causal initialisation (block-causal mask,
   per-chunk timesteps, sampled sink/window). Flow matching on the target latents:
   ``x_σ = (1−σ)·z_0 + σ·ε``, velocity target ``ε − z_0``; the teacher adds the motion loss
-  ``L_motion = MSE(Δ_f v_θ, Δ_f (ε − z_0))`` over latent time: ``(1−α)·L_FM + α·L_motion``.
+  ``L_motion = MSE(Δ_f v_θ, Δ_f (ε − z_0))`` over latent time: ``(1−α)·L_FM + α·L_motion``. With
+  ``guide_gate_weight`` λ (models with ``pixel_guide_skip``) it adds ``λ·L_gate``: the gate regressed onto where the
+  pixel guide is closer to the truth than the model's own clean estimate (:func:`gate_loss`).
 - :class:`DMDGeneratorLoss` — Self-Forcing DMD: self-rollout through :class:`StreamingSession`, one
   random exit step (the same on every process) keeps the gradient; :func:`dmd_loss` (pure):
   ``grad = fake_x0 − real_x0`` normalised by ``mean|x − real_x0|``, loss ``0.5·‖x − sg(x − grad)‖²``.
@@ -23,7 +25,7 @@ from torch import nn
 
 from ..config import StreamingConfig
 from ..guide import GuideLatents
-from ..model import RealCamDiT, SequenceLayout
+from ..model import GateReading, RealCamDiT, SequenceLayout
 from ..model.masks import block_causal_mask
 from ..sampling.schedules import renoise, shift_sigma, to_x0
 from ..sampling.streaming import StreamingSession
@@ -51,10 +53,15 @@ def _device_batch(batch: dict[str, torch.Tensor], device: torch.device) -> dict[
 class FlowMatchingLoss(nn.Module):
     """Teacher (``causal=None``) or causal-initialisation (``causal`` given) flow-matching loss."""
 
-    def __init__(self, model: RealCamDiT, *, teacher: TeacherSpec | None = None, causal: CausalSpec | None = None) -> None:
+    def __init__(self, model: RealCamDiT, *, teacher: TeacherSpec | None = None, causal: CausalSpec | None = None,
+                 gate_weight: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.teacher, self.causal = teacher or TeacherSpec(), causal
+        if gate_weight and model.guide_gate is None:
+            raise ValueError(f"guide_gate_weight={gate_weight}: the model has no gate to train; it needs "
+                             "conditioning.pixel_guide_skip")
+        self.gate_weight = float(gate_weight)
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
                 shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
@@ -85,16 +92,45 @@ class FlowMatchingLoss(nn.Module):
             mask = block_causal_mask(f // c, chunk_tokens, sink, window, str(z0.device))
         x_t = (1 - s) * z0 + s * noise
         v_target = noise - z0
+        reading = GateReading() if self.gate_weight else None
         pred = self.model.velocity(source, x_t, t, b["context"], b["pose12"], layout=layout, mask=mask,
-                                   source_pose12=b.get("source_pose12"), pixel_guide=b.get("pixel_guide")).float()
+                                   source_pose12=b.get("source_pose12"), pixel_guide=b.get("pixel_guide"),
+                                   reading=reading).float()
         fm = F.mse_loss(pred, v_target.float())
         metrics = {"fm": float(fm.detach())}
+        loss = fm
         if self.causal is None and self.teacher.motion_weight > 0:
             a = self.teacher.motion_weight
             mo = motion_loss(pred, v_target.float())
             metrics["motion"] = float(mo.detach())
-            return (1 - a) * fm + a * mo, metrics
-        return fm, metrics
+            loss = (1 - a) * fm + a * mo
+        if reading is not None:
+            if reading.gate is None:
+                raise ValueError("guide_gate_weight: the batch carries no pixel guide for the gate to read")
+            g = gate_loss(reading, x_t, s, z0, b["pixel_guide"])
+            metrics["gate"] = float(g.detach())
+            loss = loss + self.gate_weight * g
+        return loss, metrics
+
+
+def gate_target(x0_model: torch.Tensor, guide: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
+    """Where the pixel guide is the better clean estimate: 1 at the latent positions where its mean absolute error
+    over channels is below that of the model's own estimate ``x0_model``, else 0; ``[B, 1, f, h, w]``."""
+    guide_err = (guide - z0).abs().mean(dim=1, keepdim=True)
+    model_err = (x0_model - z0).abs().mean(dim=1, keepdim=True)
+    return (guide_err < model_err).float()
+
+
+def gate_loss(reading: GateReading, x_t: torch.Tensor, sigma: torch.Tensor, z0: torch.Tensor,
+              guide: torch.Tensor) -> torch.Tensor:
+    """``guide_gate_weight``'s term: the gate regressed (squared error) onto :func:`gate_target`, the model's own
+    estimate ``x_t − σ·v`` taken before the gate and without a gradient; only at noise levels above
+    ``RealCamDiT.GATE_MIN_SIGMA``, where the gate acts in full (``sigma`` broadcasts against ``[B, C, f, h, w]``)."""
+    x0_model = (x_t - sigma * reading.velocity.float()).detach()
+    target = gate_target(x0_model, guide.float(), z0.float())
+    live = (sigma > RealCamDiT.GATE_MIN_SIGMA).float().expand_as(reading.gate)
+    err = (reading.gate.float() - target) ** 2 * live
+    return err.sum() / live.sum().clamp_min(1.0)
 
 
 def dmd_gradient(x: torch.Tensor, fake_x0: torch.Tensor, real_x0: torch.Tensor) -> torch.Tensor:

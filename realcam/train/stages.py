@@ -100,7 +100,8 @@ def build_flow_matching(cfg: TrainConfig, d: Dist) -> Stage:
         model.streaming = model.streaming.override(chunk_latent_frames=cfg.causal.chunk, **cfg.causal.streaming)
     else:
         model.sampling = model.sampling.override(**cfg.teacher.sampling)
-    loss = FlowMatchingLoss(model, teacher=cfg.teacher, causal=cfg.causal if causal else None)
+    loss = FlowMatchingLoss(model, teacher=cfg.teacher, causal=cfg.causal if causal else None,
+                            gate_weight=cfg.guide_gate_weight)
     part = Part("student" if causal else "teacher", model, loss, cfg.optim, save=_saver(cfg.stage))
     what = (f"causal init, chunk {cfg.causal.chunk}, sink {cfg.causal.sink_choices}, window {cfg.causal.window_choices}"
             if causal else f"teacher ({model.conditioning.mode}), α={cfg.teacher.motion_weight}")
