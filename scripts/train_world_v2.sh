@@ -331,6 +331,12 @@ OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.y
   --out "$R/v2_ablate_gatesup960_chunk1" --set model.init="$TGS" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=0.25
 weights_folder "$WORK/weights" v2_gatesup960_teacher v2_gatesup960_distill "step 6l's chain with the gate taught \
 where the pixel guide is right (guide_gate_weight 0.25, step 6m): the embedded model"
+# 6n. the same teacher run with guide_gate_weight 1.0 (teacher only, two threads, 19 min), benchmarked beside step 6m's
+#    in step 7: docs/results.md, "World v2: teaching the gate where the guide is right"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup1_teacher" \
+  --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
+  --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
+  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -453,4 +459,7 @@ wait
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --no-camera \
   --variant causal_chunk3="$R/v2_gatesup960_causal/student.safetensors" \
   --variant causal_chunk1="$R/v2_ablate_gatesup960_chunk1/student.safetensors" --out "$WORK/eval_v2_gatesup960_claims.json"
+# step 6n's teacher beside the embedded one (two threads)
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+  --variant gate_weight_1="$R/v2_gatesup1_teacher/teacher.safetensors" --out "$WORK/eval_v2_gatesup1.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

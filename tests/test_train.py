@@ -86,6 +86,8 @@ def test_config_errors_name_the_key(tmp_path):
     for weight in ("-1", "true", "1000"):
         with pytest.raises(ValueError, match="guide_gate_weight must be a number in"):
             load_config(None, [f"guide_gate_weight={weight}"], data="x")
+    with pytest.raises(ValueError, match="guide_gate_weight acts in the flow-matching stages"):
+        load_config(None, ["guide_gate_weight=0.25", "distill.teacher=t"], stage="distill", data="x")
     assert load_config(None, ["parallel=none"], data="x").parallel == "none"    # was read as null, then refused
     with pytest.raises(ValueError, match="parallel 'dp'"):
         load_config(None, ["parallel=dp"], data="x")

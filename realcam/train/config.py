@@ -167,6 +167,9 @@ class TrainConfig:
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 100:
             raise ValueError(f"guide_gate_weight must be a number in [0, 100] (0: the gate learns from the flow-matching "
                              f"loss alone), got {w!r}")
+        if w and self.stage not in ("teacher", "causal"):
+            raise ValueError(f"guide_gate_weight acts in the flow-matching stages (teacher, causal), which have the target "
+                             f"latents to tell where the guide is right; the {self.stage} stage has none: leave it at 0")
         for name in ("source_camera_dropout", "same_camera_share"):
             share = getattr(self, name)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
