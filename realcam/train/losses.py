@@ -106,7 +106,7 @@ class FlowMatchingLoss(nn.Module):
             loss = (1 - a) * fm + a * mo
         if reading is not None:
             if reading.gate is None:
-                raise ValueError("guide_gate_weight: the batch carries no pixel guide for the gate to read")
+                raise ValueError("guide_gate_weight: the gate read no pixel guide (a batch without target cameras)")
             g = gate_loss(reading, x_t, s, z0, b["pixel_guide"])
             metrics["gate"] = float(g.detach())
             loss = loss + self.gate_weight * g
