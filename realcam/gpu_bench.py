@@ -164,11 +164,8 @@ def _batch(cfg: WanConfig, latent: tuple[int, int, int], device: torch.device, t
 
 
 def train_case(case: Case, stage: str, dev: _Device, *, latent: tuple[int, int, int], text_tokens: int) -> dict:
-    """One optimiser step of ``stage`` at full width (bf16 autocast on GPU, activation checkpointing)."""
-    from .train.config import CausalSpec, DistillSpec, TeacherSpec
-    from .train.losses import CriticLoss, DMDGeneratorLoss, FlowMatchingLoss
-    from .train.stages import set_trainable
-
+    """One optimiser step of ``stage`` at full width (bf16 autocast on GPU, activation checkpointing), beside
+    the memory ``realcam.plan`` planned for it; skipped when the plan says it cannot fit, a note when it runs out."""
     cfg = get_config(case.config)
     row = {"model": cfg.name, "stage": stage, "latents": "x".join(map(str, latent))}
     total = dev.total_bytes()
@@ -185,8 +182,22 @@ def train_case(case: Case, stage: str, dev: _Device, *, latent: tuple[int, int, 
         if need > 0.92 * total:
             row["note"] = f"skipped: the plan needs {need / GiB:.0f} GiB on one device (train it with FSDP over several)"
             return row
+    try:
+        row.update(_train_step(cfg, stage, dev, latent=latent, text_tokens=text_tokens))
+    except torch.cuda.OutOfMemoryError as e:       # a figure, not a crash: the row says so, beside the plan's figure
+        row["note"] = f"out of memory: {str(e).splitlines()[0][:80]}"
+    if dev.cuda:
+        torch.cuda.empty_cache()
+    return row
+
+
+def _train_step(cfg: WanConfig, stage: str, dev: _Device, *, latent: tuple[int, int, int], text_tokens: int) -> dict:
+    from .train.config import CausalSpec, DistillSpec, TeacherSpec
+    from .train.losses import CriticLoss, DMDGeneratorLoss, FlowMatchingLoss
+    from .train.stages import set_trainable
+
+    row = {}
     dev.reset_peak()
-    nets = {}
 
     def net(trainable: str) -> RealCamDiT:
         m = random_dit(cfg, dev.device, torch.float32).train()
@@ -206,11 +217,11 @@ def train_case(case: Case, stage: str, dev: _Device, *, latent: tuple[int, int, 
         opt.zero_grad(set_to_none=True)
         return float(loss.detach())
     if stage in ("teacher", "causal"):
-        nets["model"] = net("camera_self_attn" if stage == "teacher" else "all")
+        model = net("camera_self_attn" if stage == "teacher" else "all")
         spec = {"teacher": TeacherSpec()} if stage == "teacher" else {"causal": CausalSpec(chunk=3, sink_choices=[1],
                                                                                              window_choices=[5])}
-        loss_module = FlowMatchingLoss(nets["model"], **spec)
-        params = [p for p in nets["model"].parameters() if p.requires_grad]
+        loss_module = FlowMatchingLoss(model, **spec)
+        params = [p for p in model.parameters() if p.requires_grad]
         _, t = dev.timed(lambda: step(loss_module, params))
     else:
         generator, critic = net("all"), net("all")
@@ -221,9 +232,7 @@ def train_case(case: Case, stage: str, dev: _Device, *, latent: tuple[int, int, 
         _, t_gen = dev.timed(lambda: step(dmd, list(generator.parameters())))
         t = t_critic + t_gen
         row["note"] = f"critic {t_critic:.2f} s + generator {t_gen:.2f} s"
-        nets = {"generator": generator, "critic": critic, "real": real}
     row.update({"step_s": t, "peak_gib": dev.peak_gib()})
-    del nets
     return row
 
 
@@ -290,33 +299,34 @@ def run(args: argparse.Namespace) -> dict:
         peak = 989.0 if ("h100" in name or "h200" in name) else None
     results = {"streaming": [], "training": [], "drift": []}
     say = (lambda m: print(m, flush=True)) if not args.quiet else (lambda m: None)
+    meta = {"device": torch.cuda.get_device_name(dev.device) if dev.cuda else f"CPU ({platform.processor() or 'cpu'})",
+            "date": datetime.date.today().isoformat(), "torch": torch.__version__, "smoke": smoke,
+            "command": "scripts/gpu_bench.sh" + (" --smoke" if smoke else "")}
+    started = time.perf_counter()
+
+    def save(row: dict) -> None:   # after every row, so a run stopped at its time limit keeps what it measured
+        say(f"  {time.perf_counter() - started:.0f} s: {json.dumps(row)}")
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{REPORT}.md").write_text(report(results, meta))
+            (out / f"{REPORT}.json").write_text(json.dumps({"meta": meta, **results}, indent=1))
     for case in cases:
         say(f"streaming {case.config} at {case.height}x{case.width} …")
         results["streaming"].append(stream_case(case, dev, dtype, chunks=4 if smoke else 10, text_tokens=text_tokens,
                                                 smoke=smoke, peak_tflops=peak))
+        save(results["streaming"][-1])
     for case in cases:
         cfg = get_config(case.config)
         latent = (6, 4, 4) if smoke else (21, 480 // cfg.vae_stride[1], 832 // cfg.vae_stride[2])
         for stage in ("teacher", "causal", "distill"):
             say(f"training step: {case.config} {stage} …")
-            try:
-                results["training"].append(train_case(case, stage, dev, latent=latent, text_tokens=text_tokens))
-            except torch.cuda.OutOfMemoryError as e:       # a figure, not a crash: the row says so
-                results["training"].append({"model": cfg.name, "stage": stage, "latents": "x".join(map(str, latent)),
-                                            "note": f"out of memory: {str(e).splitlines()[0][:80]}"})
-                torch.cuda.empty_cache()
+            results["training"].append(train_case(case, stage, dev, latent=latent, text_tokens=text_tokens))
+            save(results["training"][-1])
     say("bf16 vs fp32 drift …")
     results["drift"].append(drift_case(cases[0], dev, text_tokens=text_tokens))
-    meta = {"device": torch.cuda.get_device_name(dev.device) if dev.cuda else f"CPU ({platform.processor() or 'cpu'})",
-            "date": datetime.date.today().isoformat(), "torch": torch.__version__, "smoke": smoke,
-            "command": "scripts/gpu_bench.sh" + (" --smoke" if smoke else "")}
-    text = report(results, meta)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{REPORT}.md").write_text(text)
-        (out / f"{REPORT}.json").write_text(json.dumps({"meta": meta, **results}, indent=1))
-    print(text)
+    save(results["drift"][-1])
+    print(report(results, meta))
     return results
 
 

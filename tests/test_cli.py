@@ -72,6 +72,48 @@ def test_flop_estimate_matches_a_hand_count():
     assert blocks <= f.linear <= 1.01 * blocks
 
 
+def test_gpu_bench_keeps_the_plan_beside_a_step_that_ran_out_of_memory(monkeypatch):
+    """The H200 run's 1.3B DMD row lost its planned figure when the step ran out of memory; it keeps it now."""
+    import torch
+
+    from realcam import gpu_bench
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 160.00 MiB.")
+    monkeypatch.setattr(gpu_bench, "_train_step", oom)
+    row = gpu_bench.train_case(gpu_bench.Case("tiny", 64, 64), "distill", gpu_bench._Device("cpu"), latent=(6, 4, 4),
+                               text_tokens=16)
+    assert row["planned_gib"] > 0 and row["note"].startswith("out of memory: CUDA out of memory")
+    assert "step_s" not in row
+
+
+def test_gpu_tiny_steps_times_every_stage_of_the_embedded_chain(tmp_path, report):
+    """scripts/gpu_tiny_steps.sh (the tiny chain's step times, docs/benchmarks.md) on one procedural scene, CPU."""
+    import time
+
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    vae = ROOT / "realcam" / "assets" / "world_v2" / "vae.safetensors"
+    for args in (["synth", "--out", tmp_path / "scenes", "--scenes", "1", "--cameras", "4", "--frames", "33", "--size", "64",
+                  "--trajectories", "random", "--seed", "2", "--world", "v2", "--shared-start", "3"],
+                 ["preprocess", "--data", tmp_path / "scenes", "--vae", vae, "--out", tmp_path / "latents", "--frames", "33"],
+                 ["pixel-guides", "--latents", tmp_path / "latents", "--vae", vae, "--depth", "4", "--fov", "60"]):
+        made = subprocess.run([sys.executable, "-m", "realcam", *map(str, args)], capture_output=True, text=True, timeout=300,
+                              env=env, cwd=ROOT)
+        assert made.returncode == 0, made.stderr[-2000:]
+    t0 = time.perf_counter()
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_steps.sh"), str(tmp_path / "latents"), "6", "2"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert [line.split(" batch")[0] for line in lines[:3]] == ["teacher", "causal_init", "dmd"]
+    assert all(line.endswith("ms/step") and int(line.split(": ")[1].split()[0]) > 0 for line in lines[:3])
+    assert "cpu" in lines[3]
+    report(f"gpu_tiny_steps.sh on CPU, batch 2: {'; '.join(lines[:3])} ({time.perf_counter() - t0:.0f} s)")
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_steps.sh"), str(tmp_path / "latents"), "6", "0"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert bad.returncode != 0 and "batch_size" in bad.stdout
+
+
 def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):
     """scripts/gpu_bench.sh --smoke: the device benchmark's code at tiny size on CPU, every table row filled."""
     import json

@@ -44,6 +44,25 @@ def test_attention_backend_errors_are_clear():
         AttentionMask(lambda qi, ki: ki > qi, 4, 4, torch.device("cpu"))
 
 
+def test_a_mask_keeps_nothing_of_the_full_square_until_dense_is_asked_for():
+    """At real size the square is gigabytes (4.3 GB for an 81-frame 480×832 Wan2.1 clip) and the CUDA path
+    never reads it: construction checks the rows a block at a time, ``dense`` is built on first use."""
+    seen = []
+
+    def allowed(qi, ki):
+        out = (ki // 7) <= (qi // 7)
+        seen.append(out.expand(qi.shape[0], ki.shape[1]).numel())
+        return out
+    n = 3 * AttentionMask.CHECK_ROWS + 5
+    mask = AttentionMask(allowed, n, n, torch.device("cpu"))
+    assert max(seen) <= AttentionMask.CHECK_ROWS * n and len(seen) == 4
+    assert mask._dense is None
+    q, k = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    assert torch.equal(mask.dense, (k // 7) <= (q // 7)) and mask.dense is mask.dense
+    with pytest.raises(ValueError, match="no key"):       # a query with no key in the last block of rows
+        AttentionMask(lambda qi, ki: (qi < n - 1) & (ki >= 0), n, n, torch.device("cpu"))
+
+
 def test_masked_model_forward_uses_mask(tiny_model):
     """A block-causal mask over frames makes early frames independent of later ones."""
     x = torch.randn(1, 16, 4, 4, 4)

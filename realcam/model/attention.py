@@ -20,7 +20,7 @@ import contextlib
 import functools
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -47,23 +47,37 @@ class AttentionMask:
     """A boolean attention pattern ``allowed[q, kv]`` built from an index predicate.
 
     ``fn(q_idx, kv_idx) -> bool tensor`` must be written with tensor ops only, so that the same
-    predicate serves the dense mask and FlexAttention's ``mask_mod``. ``dense`` is materialised once;
-    the FlexAttention block mask is built on first use on CUDA and cached.
+    predicate serves the dense mask and FlexAttention's ``mask_mod``. Construction checks that every
+    query keeps a key, a block of rows at a time; nothing of size ``q_len × kv_len`` is kept. ``dense``
+    (the SDPA path off CUDA, and tests) is materialised on first use and cached; the FlexAttention block
+    mask (the CUDA path) likewise. At real size the dense mask is large — 4.3 GB for the 65,520 tokens
+    of an 81-frame 480×832 Wan2.1 clip, source and target — so a GPU run never builds it.
     """
 
     fn: MaskFn
     q_len: int
     kv_len: int
     device: torch.device
-    dense: torch.Tensor = field(init=False)
+    _dense: torch.Tensor | None = field(default=None, init=False, repr=False)
     _block_mask: object = field(default=None, init=False, repr=False)
 
+    CHECK_ROWS: ClassVar[int] = 4096     # query rows evaluated at once by the construction check
+
     def __post_init__(self) -> None:
-        q = torch.arange(self.q_len, device=self.device)[:, None]
         kv = torch.arange(self.kv_len, device=self.device)[None, :]
-        self.dense = self.fn(q, kv).expand(self.q_len, self.kv_len).contiguous()
-        if not bool(self.dense.any(dim=1).all()):
-            raise ValueError("attention mask leaves some queries with no key to attend to")
+        for start in range(0, self.q_len, self.CHECK_ROWS):
+            q = torch.arange(start, min(start + self.CHECK_ROWS, self.q_len), device=self.device)[:, None]
+            if not bool(self.fn(q, kv).expand(q.shape[0], self.kv_len).any(dim=1).all()):
+                raise ValueError("attention mask leaves some queries with no key to attend to")
+
+    @property
+    def dense(self) -> torch.Tensor:
+        """``allowed[q, kv]`` as a ``[q_len, kv_len]`` bool tensor, built on first use."""
+        if self._dense is None:
+            q = torch.arange(self.q_len, device=self.device)[:, None]
+            kv = torch.arange(self.kv_len, device=self.device)[None, :]
+            self._dense = self.fn(q, kv).expand(self.q_len, self.kv_len).contiguous()
+        return self._dense
 
     def block_mask(self):
         if self._block_mask is None:
