@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Step time of every stage of the embedded tiny chain (scripts/train_world_v2.sh, step 6m: the teacher with the gate
+# Step time of every stage of the embedded tiny chain (scripts/train_world_v2.sh, step 6n: the teacher with the gate
 # term, the chunk-3 causal initialisation, DMD), with its committed configs and settings, on the device torch picks (a
 # GPU when there is one), at several batch sizes: what sizes a GPU run of the chain (docs/benchmarks.md, "Tiny chain").
 #   scripts/gpu_tiny_steps.sh DATA [STEPS] [BATCH...]   DATA: latents with pixel guides (preprocess + pixel-guides);
@@ -29,9 +29,9 @@ for b in "${BATCHES[@]}"; do
   stage teacher "$b" train-teacher --config configs/world_v2_teacher_warp.yaml "${COMMON[@]}" \
     --set model.init=$W/teacher.safetensors --set model.conditioning_overrides.source_warp_first=true \
     --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
-    --set guide_gate_weight=0.25
+    --set guide_gate_weight=1.0
   stage causal_init "$b" train-causal --config configs/world_v2_causal.yaml "${COMMON[@]}" \
-    --set model.init=$W/teacher.safetensors --set causal.chunk=3 --set guide_gate_weight=0.25
+    --set model.init=$W/teacher.safetensors --set causal.chunk=3 --set guide_gate_weight=1.0
   stage dmd "$b" distill --config configs/world_v2_distill.yaml "${COMMON[@]}" \
     --set model.init=$W/student.safetensors --set distill.teacher=$W/teacher.safetensors
 done

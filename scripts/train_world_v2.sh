@@ -102,7 +102,7 @@ WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
-# weights folders for demo/eval (--weights): "weights" (written in step 6m) = the chain of step 6m, the same files
+# weights folders for demo/eval (--weights): "weights" (written in step 6n) = the chain of step 6n, the same files
 # as realcam/assets/world_v2; "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -227,7 +227,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6m's chain, the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6n's chain, the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -316,7 +316,7 @@ pixel guide as it is (pixel_guide_skip, step 6l)"
 #    closer to the truth than the model's own clean estimate): step 6l's teacher run with the term (two threads, 19 min;
 #    its matched control is step 6l's gated teacher), then the causal initialisation (chunk 3 only, two threads) with
 #    the term too, and DMD, then the chunk-1 ablation (two threads): docs/results.md, "World v2: teaching the gate where
-#    the guide is right — the embedded model"
+#    the guide is right" (embedded until step 6n)
 TGS="$R/v2_gatesup960_teacher/teacher.safetensors"
 OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup960_teacher" \
   --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
@@ -329,14 +329,25 @@ OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml 
   "${FS[@]}"
 OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
   --out "$R/v2_ablate_gatesup960_chunk1" --set model.init="$TGS" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=0.25
-weights_folder "$WORK/weights" v2_gatesup960_teacher v2_gatesup960_distill "step 6l's chain with the gate taught \
-where the pixel guide is right (guide_gate_weight 0.25, step 6m): the embedded model"
-# 6n. the same teacher run with guide_gate_weight 1.0 (teacher only, two threads, 19 min), benchmarked beside step 6m's
-#    in step 7: docs/results.md, "World v2: teaching the gate where the guide is right"
+weights_folder "$WORK/weights_gatesup" v2_gatesup960_teacher v2_gatesup960_distill "step 6l's chain with the gate \
+taught where the pixel guide is right (guide_gate_weight 0.25, step 6m)"
+# 6n. the same chain with guide_gate_weight 1.0: the teacher (two threads, 19 min; benchmarked beside step 6m's in step
+#    7), its causal initialisation (chunk 3, with the term at 1.0 too, two threads, 15 min), DMD (two threads, 8 min),
+#    the chunk-1 ablation (two threads): docs/results.md, "World v2: the gate taught harder — the embedded model"
+TG1="$R/v2_gatesup1_teacher/teacher.safetensors"
 OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup1_teacher" \
   --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
   --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
   --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_gatesup1_causal" --set model.init="$TG1" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=1.0
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_gatesup1_distill" --set model.init="$R/v2_gatesup1_causal/student.safetensors" --set distill.teacher="$TG1" \
+  "${FS[@]}"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_ablate_gatesup1_chunk1" --set model.init="$TG1" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=1.0
+weights_folder "$WORK/weights" v2_gatesup1_teacher v2_gatesup1_distill "step 6m's chain with the gate taught harder \
+(guide_gate_weight 1, step 6n): the embedded model"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -449,17 +460,21 @@ done
 # step 6l's teacher against its matched control (no camera error: PSNR and loops)
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_skip" --scenes 5 --no-camera \
   --variant pixels_more800="$R/v2_pixels960_more800_teacher/teacher.safetensors" --out "$WORK/eval_v2_skip960_control.json"
-# step 6m's chain (the embedded one) with its causal initialisation as a variant, beside it without the source's path
-# (one thread each); then its claims' run: both causal initialisations, no camera error (two threads)
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
-    --variant causal_chunk3="$R/v2_gatesup960_causal/student.safetensors" --out "$WORK/eval_v2_gatesup960.json" ) &
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
-    --out "$WORK/eval_v2_gatesup960_unknown.json" ) &
-wait
-OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --no-camera \
-  --variant causal_chunk3="$R/v2_gatesup960_causal/student.safetensors" \
-  --variant causal_chunk1="$R/v2_ablate_gatesup960_chunk1/student.safetensors" --out "$WORK/eval_v2_gatesup960_claims.json"
-# step 6n's teacher beside the embedded one (two threads)
-OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+# the chains of step 6m and 6n (the embedded one), each with its causal initialisation as a variant, beside it without
+# the source's path (one thread each); then each one's claims' run: both causal initialisations, no camera error (two
+# threads)
+for n in gatesup960 gatesup1chain; do
+  w="$WORK/weights"; c=gatesup1; [ "$n" = gatesup960 ] && w="$WORK/weights_gatesup" && c=gatesup960
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 \
+      --variant causal_chunk3="$R/v2_${c}_causal/student.safetensors" --out "$WORK/eval_v2_$n.json" ) &
+  ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$w" --scenes 5 --source-camera unknown \
+      --out "$WORK/eval_v2_${n}_unknown.json" ) &
+  wait
+  OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$w" --scenes 5 --no-camera \
+    --variant causal_chunk3="$R/v2_${c}_causal/student.safetensors" \
+    --variant causal_chunk1="$R/v2_ablate_${c}_chunk1/student.safetensors" --out "$WORK/eval_v2_${n}_claims.json"
+done
+# step 6n's teacher beside step 6m's (two threads)
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_gatesup" --scenes 5 \
   --variant gate_weight_1="$R/v2_gatesup1_teacher/teacher.safetensors" --out "$WORK/eval_v2_gatesup1.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"
