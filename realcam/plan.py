@@ -17,8 +17,8 @@ chunk passes (rollout, exit-step gradient, real/fake scores, critic update), an 
 Memory per GPU: fp32 master weights, fp32 gradients and AdamW moments (16 bytes per trainable parameter,
 4 per frozen one), replicated under DDP and sharded under FSDP2 (plus one gathered block at a time), plus
 activations with and without activation checkpointing. Against one H200 (``MEASURED_PEAK_OVER_PLAN``,
-docs/benchmarks.md) the teacher's peak matched the plan within 10 %, the causal initialisation's and DMD's
-were higher (×1.2–1.4, ×2): the printed plan says so and counts that margin when it says what fits.
+docs/benchmarks.md) the teacher's and DMD's peaks matched the plan within 10 % and the causal
+initialisation's was higher (×1.2–1.3): the printed plan says so and counts that margin when it says what fits.
 """
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ from .train.config import TrainConfig
 GiB = 2**30
 PEAK_BF16_TFLOPS = {"h100": 989.0, "h200": 989.0, "a100": 312.0, "b200": 2250.0}   # dense, per GPU
 # Peak GPU memory measured on one H200 over what this plan says (DDP, activation checkpointing, bf16 autocast,
-# batch 1, 81×480×832 for Wan2.1-1.3B and Wan2.2-5B; DMD for the 1.3B only; docs/benchmarks.md, 2026-12-04):
-# (lowest, highest) over the models measured.
-MEASURED_PEAK_OVER_PLAN = {"teacher": (0.93, 1.09), "causal": (1.19, 1.40), "distill": (2.01, 2.01)}
+# batch 1, 81×480×832 for Wan2.1-1.3B and Wan2.2-5B; DMD: the 1.3B at 21×480×832, with the rollout's cache kept
+# once per chunk; docs/benchmarks.md, 2026-12-04): (lowest, highest) over the cases measured.
+MEASURED_PEAK_OVER_PLAN = {"teacher": (0.93, 1.09), "causal": (1.19, 1.29), "distill": (0.98, 0.98)}
 
 
 @dataclass
@@ -75,6 +75,9 @@ class StagePlan:
     flops_per_micro_step: float
     pass_cost: PassCost
     estimate_note: str = ""
+    # DMD: the cached keys/values each chunk's exit step attends to, kept for backward (fp32, as the master
+    # weights; realcam.model.kv_cache.FrozenBlockKV), with or without activation checkpointing
+    rollout_cache_bytes: int = 0
 
     def state_bytes(self) -> int:
         """fp32 weights + gradients + AdamW moments of what trains, fp32 weights of what does not."""
@@ -87,7 +90,7 @@ class StagePlan:
 
     def activation_bytes(self, checkpointing: bool) -> int:
         p = self.pass_cost
-        return p.checkpointed_activation_bytes if checkpointing else p.activation_bytes
+        return (p.checkpointed_activation_bytes if checkpointing else p.activation_bytes) + self.rollout_cache_bytes
 
     def per_gpu_bytes(self, parallel: str, gpus: int, checkpointing: bool) -> int:
         state = self.state_bytes()
@@ -217,7 +220,7 @@ def plan_stage(cfg: TrainConfig, video: tuple[int, int, int], *, vae_stride: tup
         raise ValueError("plan covers the DiT stages (teacher, causal, distill); the tiny VAE trains on CPU in minutes")
     trainable = _trainable(model, cfg.model.trainable if stage != "distill" else "all")
     cost = measure_pass(model, (f, h, w), text_len, batch=cfg.batch_size)
-    note = ""
+    note, rollout_cache = "", 0
     if stage == "teacher":
         flops, frozen, copies, total_trainable = cost.forward_flops + cost.backward_flops, 0, 0, trainable
     elif stage == "causal":
@@ -233,8 +236,23 @@ def plan_stage(cfg: TrainConfig, video: tuple[int, int, int], *, vae_stride: tup
     else:
         flops, note = _distill_flops(cfg, cost, f)
         frozen, copies, total_trainable = params, 1, 2 * trainable      # real score; generator EMA; generator + critic
+        rollout_cache = _rollout_cache_bytes(cfg, cost, f, mcfg)
     return StagePlan(stage, mcfg.name, (f, h, w), cfg.batch_size, params, total_trainable, frozen, copies, block,
-                     flops, cost, note)
+                     flops, cost, note, rollout_cache)
+
+
+def _rollout_cache_bytes(cfg: TrainConfig, cost: PassCost, f: int, mcfg: WanConfig) -> int:
+    """What DMD's exit steps keep of the KV cache for backward: one copy of every chunk a later chunk attends
+    to (``FrozenBlockKV``), in every block, keys and values, fp32."""
+    from .config import StreamingConfig
+
+    streaming = StreamingConfig().override(**{**cfg.causal.streaming, **cfg.distill.streaming})
+    c = cfg.causal.chunk
+    n = max(f // c, 1)
+    sink, window = streaming.sink_chunks or 0, streaming.window_chunks
+    cached_chunks = sum(1 for i in range(n - 1) if i < sink or window is None or window > 0)
+    chunk_tokens = cost.tokens * c // f                       # source and target tokens of one chunk
+    return cfg.batch_size * cached_chunks * chunk_tokens * mcfg.num_layers * 2 * mcfg.dim * 4
 
 
 def _distill_flops(cfg: TrainConfig, cost: PassCost, f: int) -> tuple[float, str]:
@@ -275,7 +293,9 @@ def format_plan(plan: StagePlan, *, gpus: int, gpu_memory_gb: float, peak_tflops
              + (f"; frozen models {plan.frozen / 1e9:.3f} B" if plan.frozen else ""),
              f"  weights+grads+Adam {plan.state_bytes() / GiB:8.1f} GiB in all (fp32 master, AdamW moments)",
              f"  activations       {p.activation_bytes / GiB:8.1f} GiB per micro-batch; "
-             f"{p.checkpointed_activation_bytes / GiB:.1f} GiB with activation checkpointing",
+             f"{p.checkpointed_activation_bytes / GiB:.1f} GiB with activation checkpointing"
+             + (f"; + {plan.rollout_cache_bytes / GiB:.1f} GiB of the rollout's KV cache kept for backward"
+                if plan.rollout_cache_bytes else ""),
              f"  FLOPs             {plan.flops_per_micro_step / 1e15:8.2f} PFLOP per GPU micro-step "
              f"(forward {p.forward_flops / 1e15:.2f}, backward {p.backward_flops / 1e15:.2f} per pass)"]
     if plan.estimate_note:
@@ -285,7 +305,7 @@ def format_plan(plan: StagePlan, *, gpus: int, gpu_memory_gb: float, peak_tflops
                  f"{mfu:.0%} MFU of {peak_tflops:g} TFLOP/s (global batch {plan.micro_batch * grad_accum * gpus})")
     lo, hi = MEASURED_PEAK_OVER_PLAN[plan.stage]
     ratio = f"{lo:.2f}×" if lo == hi else f"{lo:.2f}–{hi:.2f}×"
-    lines.append(f"  measured          at 81×480×832 on one H200 this stage peaked at {ratio} the memory planned "
+    lines.append(f"  measured          at real size on one H200 this stage peaked at {ratio} the memory planned "
                  "here (docs/benchmarks.md)")
     lines.append(f"  memory per GPU ({gpu_memory_gb:g} GB; fits = under 90 % with that margin, ×{max(hi, 1.0):.2f}):")
     for parallel in ("ddp", "fsdp"):

@@ -200,7 +200,7 @@ class RealCamDiT(nn.Module):
         self.streaming = StreamingConfig()          # the causal student's chunk/cache/steps
         self.sampling = TeacherSamplingConfig()     # the bidirectional teacher's steps/shift/CFG/solver/grid
         self.trained_latent_size: tuple[int, int] | None = None   # (h, w) latents it was trained on, when known
-        self.activation_checkpointing = False  # training: recompute each block in backward (not with a KV cache)
+        self.activation_checkpointing = False  # training: recompute each block in backward (with a KV cache too)
         self.patch_embedding = nn.Conv3d(cfg.in_dim, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         # conditioning.source_warp: the source reprojected into the target cameras, one plane per depth (and, with
         # source_warp_first, its first frame too), enters the target tokens through its own patch embedding (zero at
@@ -383,14 +383,17 @@ class RealCamDiT(nn.Module):
         # per-block K/V precomputed by embed_text (streaming), or text tokens that every block projects inside
         # its own forward (so a sharded block's weights are only touched there, as FSDP requires)
         context_kv = context if isinstance(context, list) else [self.embed_context(context)] * len(self.blocks)
-        recompute = self.activation_checkpointing and cache is None and torch.is_grad_enabled()
+        recompute = self.activation_checkpointing and torch.is_grad_enabled()
         for i, (block, kv) in enumerate(zip(self.blocks, context_kv)):
-            if recompute:
+            block_cache = cache.blocks[i] if cache is not None else None
+            if recompute:   # a cached step (DMD's exit steps) attends to a copy of what it saw: see FrozenBlockKV
                 tokens = torch.utils.checkpoint.checkpoint(block, tokens, e0, grid, rope, kv, cam_in, mask,
-                                                           self.attention_backend, use_reentrant=False)
+                                                           self.attention_backend,
+                                                           None if block_cache is None else block_cache.frozen(),
+                                                           use_reentrant=False)
                 continue
             tokens = block(tokens, e0, grid, rope, kv, cam=cam_in, mask=mask, backend=self.attention_backend,
-                           cache=cache.blocks[i] if cache is not None else None)
+                           cache=block_cache)
         v = self.unpatchify(self.head(tokens, e, grid), grid)
         if self.guide_gate is not None and guide is not None:
             gate = self.unpatchify(self.guide_gate(tokens, e, grid), grid)

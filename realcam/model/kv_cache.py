@@ -42,18 +42,20 @@ class BlockKV:
 
     def __init__(self, cache: "KVCache", k: torch.Tensor, v: torch.Tensor) -> None:
         self.cache, self.k, self.v = cache, k, v
+        self.snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}   # chunk id -> its keys/values (FrozenBlockKV)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
+    def _plan(self, q: torch.Tensor) -> CachePlan:
         plan = self.cache.plan
         if plan is None:
             raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
+        if q.shape[1] != self.cache.chunk_tokens:
+            raise ValueError(f"cached forward expects one chunk of {self.cache.chunk_tokens} tokens, got {q.shape[1]}")
+        return plan
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
+        plan = self._plan(q)
         n = q.shape[1]
-        if n != self.cache.chunk_tokens:
-            raise ValueError(f"cached forward expects one chunk of {self.cache.chunk_tokens} tokens, got {n}")
-        absolute = self.cache.rope_mode == "absolute"
-        q = rope.apply(q) if absolute else plan.query_rope.apply(q)
-        if absolute:
-            k = rope.apply(k)
+        q, k = _rotate(self.cache.rope_mode, plan, rope, q, k)
         # The buffers never join the autograd graph (the cache is detached, as in Self-Forcing training):
         # under autograd the current chunk's own keys/values are concatenated with the cached ones instead.
         self.k[:, :n] = k.detach()
@@ -63,13 +65,75 @@ class BlockKV:
             values = torch.cat([v, self.v[:, n:plan.key_tokens]], dim=1)
         else:
             keys, values = self.k[:, :plan.key_tokens], self.v[:, :plan.key_tokens]
-        if not absolute:
-            keys = plan.key_rope.apply(keys)
-        if plan.key_mask is None:
-            return attention(q, keys, values, backend=backend)
-        out = torch.nn.functional.scaled_dot_product_attention(
-            q.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2), attn_mask=plan.key_mask[None, :])
-        return out.transpose(1, 2)
+        return _attend(self.cache.rope_mode, plan, q, keys, values, backend)
+
+    def frozen(self) -> "FrozenBlockKV":
+        """This block's cache as the step about to run sees it, for activation checkpointing (below)."""
+        return FrozenBlockKV(self)
+
+
+class FrozenBlockKV:
+    """One block's cache as one cached forward saw it, so that activation checkpointing can recompute the block
+    in backward: by then the rollout has overwritten the buffers (later chunks, the ring). Each cached chunk's
+    keys and values are copied once, the first time a step attends to them, and shared by every later step that
+    does (a committed chunk never changes; ``BlockKV.snapshots``), so a rollout keeps one copy per chunk where
+    the uncheckpointed steps keep one per chunk and step. The first call writes the current chunk's keys/values
+    into the live buffers as :meth:`BlockKV.attend` does; the recomputation does not write."""
+
+    def __init__(self, live: BlockKV) -> None:
+        cache = live.cache
+        plan = cache.plan
+        if plan is None:
+            raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
+        ct = cache.chunk_tokens
+        self.live, self.plan, self.written = live, plan, False
+        regions = range(1, plan.key_tokens // ct)
+        chunks = [cache.regions[r] for r in regions]
+        if plan.key_mask is not None or None in chunks:      # a hole while re-caching: copy the slice as it is
+            self.parts = [(live.k[:, ct:plan.key_tokens].clone(), live.v[:, ct:plan.key_tokens].clone())]
+            return
+        for r, c in zip(regions, chunks):
+            if c not in live.snapshots:
+                live.snapshots[c] = (live.k[:, r * ct:(r + 1) * ct].clone(), live.v[:, r * ct:(r + 1) * ct].clone())
+        for c in [c for c in live.snapshots if c not in chunks and c != cache.regions[0]]:
+            del live.snapshots[c]          # evicted: no later step attends to it (the steps that did keep their own)
+        self.parts = [live.snapshots[c] for c in chunks]     # in buffer order, as the uncheckpointed step reads them
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for kv in self.parts for t in kv)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
+        if q.shape[1] != self.live.cache.chunk_tokens:
+            raise ValueError(f"cached forward expects one chunk of {self.live.cache.chunk_tokens} tokens, got {q.shape[1]}")
+        mode = self.live.cache.rope_mode
+        q, k = _rotate(mode, self.plan, rope, q, k)
+        if not self.written:
+            n = q.shape[1]
+            self.live.k[:, :n] = k.detach()
+            self.live.v[:, :n] = v.detach()
+            self.written = True
+        keys = torch.cat([k, *(kv[0] for kv in self.parts)], dim=1)
+        values = torch.cat([v, *(kv[1] for kv in self.parts)], dim=1)
+        return _attend(mode, self.plan, q, keys, values, backend)
+
+
+def _rotate(mode: RopeMode, plan: CachePlan, rope: Rope, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The current chunk's queries (and, in absolute mode, keys) rotated as they are cached."""
+    if mode == "absolute":
+        return rope.apply(q), rope.apply(k)
+    return plan.query_rope.apply(q), k
+
+
+def _attend(mode: RopeMode, plan: CachePlan, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+            backend: Backend) -> torch.Tensor:
+    if mode != "absolute":
+        keys = plan.key_rope.apply(keys)
+    if plan.key_mask is None:
+        return attention(q, keys, values, backend=backend)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2), attn_mask=plan.key_mask[None, :])
+    return out.transpose(1, 2)
 
 
 class KVCache:
@@ -114,6 +178,8 @@ class KVCache:
     def reset(self) -> None:
         self.regions = [None] * self.num_regions
         self.plan = None
+        for b in self.blocks:
+            b.snapshots.clear()
 
     # one chunk -------------------------------------------------------------------------------------------
     def begin_chunk(self, chunk: int, rope_at_rank: Callable[[int, int | None], Rope] | None = None) -> None:
