@@ -317,35 +317,27 @@ pixel guide as it is (pixel_guide_skip, step 6l)"
 #    its matched control is step 6l's gated teacher), then the causal initialisation (chunk 3 only, two threads) with
 #    the term too, and DMD, then the chunk-1 ablation (two threads): docs/results.md, "World v2: teaching the gate where
 #    the guide is right" (embedded until step 6n)
-TGS="$R/v2_gatesup960_teacher/teacher.safetensors"
-OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup960_teacher" \
-  --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
-  --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
-  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=0.25
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_gatesup960_causal" --set model.init="$TGS" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=0.25
-OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_gatesup960_distill" --set model.init="$R/v2_gatesup960_causal/student.safetensors" --set distill.teacher="$TGS" \
-  "${FS[@]}"
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_ablate_gatesup960_chunk1" --set model.init="$TGS" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=0.25
+gated_chain() {  # name weight: step 6l's teacher run with guide_gate_weight=weight, then the causal initialisation
+  #              (chunk 3) with the term too, DMD, and the chunk-1 ablation (each two threads): runs/v2_<name>_*
+  local name=$1 weight=$2 t="$R/v2_$1_teacher/teacher.safetensors" c out
+  OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_${name}_teacher" \
+    --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
+    --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
+    --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight="$weight"
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_${name}_causal" --set model.init="$t" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight="$weight"
+  OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_${name}_distill" --set model.init="$R/v2_${name}_causal/student.safetensors" --set distill.teacher="$t" \
+    "${FS[@]}"
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+    --out "$R/v2_ablate_${name}_chunk1" --set model.init="$t" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight="$weight"
+}
+gated_chain gatesup960 0.25
 weights_folder "$WORK/weights_gatesup" v2_gatesup960_teacher v2_gatesup960_distill "step 6l's chain with the gate \
 taught where the pixel guide is right (guide_gate_weight 0.25, step 6m)"
-# 6n. the same chain with guide_gate_weight 1.0: the teacher (two threads, 19 min; benchmarked beside step 6m's in step
-#    7), its causal initialisation (chunk 3, with the term at 1.0 too, two threads, 15 min), DMD (two threads, 8 min),
-#    the chunk-1 ablation (two threads): docs/results.md, "World v2: the gate taught harder — the embedded model"
-TG1="$R/v2_gatesup1_teacher/teacher.safetensors"
-OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_gatesup1_teacher" \
-  --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
-  --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
-  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_gatesup1_causal" --set model.init="$TG1" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=1.0
-OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_gatesup1_distill" --set model.init="$R/v2_gatesup1_causal/student.safetensors" --set distill.teacher="$TG1" \
-  "${FS[@]}"
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
-  --out "$R/v2_ablate_gatesup1_chunk1" --set model.init="$TG1" --set causal.chunk=1 "${FS[@]}" --set guide_gate_weight=1.0
+# 6n. the same chain with guide_gate_weight 1.0 (the teacher benchmarked beside step 6m's in step 7; the causal
+#    initialisation 15 min, DMD 8 min): docs/results.md, "World v2: the gate taught harder — the embedded model"
+gated_chain gatesup1 1.0
 weights_folder "$WORK/weights" v2_gatesup1_teacher v2_gatesup1_distill "step 6m's chain with the gate taught harder \
 (guide_gate_weight 1, step 6n): the embedded model"
 WS="$WORK/weights_same15s"
