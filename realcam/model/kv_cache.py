@@ -99,10 +99,6 @@ class FrozenBlockKV:
             del live.snapshots[c]          # evicted: no later step attends to it (the steps that did keep their own)
         self.parts = [live.snapshots[c] for c in chunks]     # in buffer order, as the uncheckpointed step reads them
 
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for kv in self.parts for t in kv)
-
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
         if q.shape[1] != self.live.cache.chunk_tokens:
             raise ValueError(f"cached forward expects one chunk of {self.live.cache.chunk_tokens} tokens, got {q.shape[1]}")
