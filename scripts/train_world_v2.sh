@@ -317,13 +317,16 @@ pixel guide as it is (pixel_guide_skip, step 6l)"
 #    its matched control is step 6l's gated teacher), then the causal initialisation (chunk 3 only, two threads) with
 #    the term too, and DMD, then the chunk-1 ablation (two threads): docs/results.md, "World v2: teaching the gate where
 #    the guide is right" (embedded until step 6n)
-gated_chain() {  # name weight: step 6l's teacher run with guide_gate_weight=weight, then the causal initialisation
-  #              (chunk 3) with the term too, DMD, and the chunk-1 ablation (each two threads): runs/v2_<name>_*
-  local name=$1 weight=$2 t="$R/v2_$1_teacher/teacher.safetensors" c out
-  OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_${name}_teacher" \
+gated_teacher() {  # name weight: step 6l's teacher run with guide_gate_weight=weight (two threads, 19 min)
+  OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${P8[@]}" --data "$WORK/dit_latents_960" --out "$R/v2_$1_teacher" \
     --set model.init="$TPX" --set model.conditioning_overrides.source_warp_first=true \
     --set model.conditioning_overrides.pixel_guide_depth=4.0 --set model.conditioning_overrides.pixel_guide_skip=true \
-    --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight="$weight"
+    --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight="$2"
+}
+gated_chain() {  # name weight: that teacher, then the causal initialisation (chunk 3) with the term too, DMD, and the
+  #              chunk-1 ablation (each two threads): runs/v2_<name>_*
+  local name=$1 weight=$2 t="$R/v2_$1_teacher/teacher.safetensors"
+  gated_teacher "$name" "$weight"
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
     --out "$R/v2_${name}_causal" --set model.init="$t" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight="$weight"
   OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
@@ -340,6 +343,8 @@ taught where the pixel guide is right (guide_gate_weight 0.25, step 6m)"
 gated_chain gatesup1 1.0
 weights_folder "$WORK/weights" v2_gatesup1_teacher v2_gatesup1_distill "step 6m's chain with the gate taught harder \
 (guide_gate_weight 1, step 6n): the embedded model"
+# 6o. the teacher alone with guide_gate_weight 4 (benchmarked beside step 6n's in step 7; not taken further)
+gated_teacher gatesup4 4.0
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -466,7 +471,9 @@ for n in gatesup960 gatesup1chain; do
     --variant causal_chunk3="$R/v2_${c}_causal/student.safetensors" \
     --variant causal_chunk1="$R/v2_ablate_${c}_chunk1/student.safetensors" --out "$WORK/eval_v2_${n}_claims.json"
 done
-# step 6n's teacher beside step 6m's (two threads)
+# step 6n's teacher beside step 6m's, and step 6o's beside step 6n's (two threads)
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_gatesup" --scenes 5 \
   --variant gate_weight_1="$R/v2_gatesup1_teacher/teacher.safetensors" --out "$WORK/eval_v2_gatesup1.json"
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+  --variant gate_weight_4="$R/v2_gatesup4_teacher/teacher.safetensors" --out "$WORK/eval_v2_gatesup4.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"
