@@ -234,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--compile", action="store_true", help="torch.compile the streaming step (equal to eager)")
-    p.add_argument("--cuda-graphs", action="store_true", help="compile and replay the fixed-shape step as CUDA graphs "
-                   "(GPU only)")
+    p.add_argument("--cuda-graphs", action="store_true", help="torch.compile the step in reduce-overhead mode, which "
+                   "replays CUDA graphs where PyTorch can capture them (GPU only; on an H200 it could not, as the step "
+                   "writes its KV cache in place: docs/benchmarks.md)")
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("synth", help="render procedural multi-camera scenes in the MultiCamVideo layout")
     p.add_argument("--out", required=True, help="output folder")

@@ -114,7 +114,8 @@ class StreamingSession:
                              "the bidirectional teacher sampler")
         self.model = model
         # the network each chunk runs: torch.compile'd on request (fixed shapes: one graph per chunk position
-        # until the cache is full); cuda_graphs also replays the compiled step as CUDA graphs (GPU only)
+        # until the cache is full); cuda_graphs compiles in reduce-overhead mode, whose CUDA graphs PyTorch skipped
+        # on an H200 because the step writes its KV cache in place (docs/benchmarks.md): static cache inputs would fix it
         self._net = model
         if compile or cuda_graphs:
             if cuda_graphs and model.device.type != "cuda":
