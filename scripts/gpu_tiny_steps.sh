@@ -15,6 +15,7 @@ STEPS=${2:-30}
 if [ $# -gt 2 ]; then BATCHES=("${@:3}"); else BATCHES=(8 32); fi
 W=realcam/assets/world_v2
 OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT   # its runs are measured, not kept (a failed stage too)
 COMMON=(--data "$DATA" --steps "$STEPS" --set checkpoint_every=100000 --set log_every=1 --set source_camera_dropout=0.3
         --set same_camera_share=0.15 --set same_camera_withheld=never)
 stage() {  # name batch command args...: runs one stage, prints its median step time (its log's tail if it fails)
@@ -36,4 +37,3 @@ for b in "${BATCHES[@]}"; do
     --set model.init=$W/student.safetensors --set distill.teacher=$W/teacher.safetensors
 done
 head -n 1 "$OUT/teacher${BATCHES[0]}.log"   # the device and what was trained
-rm -rf "$OUT"

@@ -44,16 +44,9 @@ class BlockKV:
         self.cache, self.k, self.v = cache, k, v
         self.snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}   # chunk id -> its keys/values (FrozenBlockKV)
 
-    def _plan(self, q: torch.Tensor) -> CachePlan:
-        plan = self.cache.plan
-        if plan is None:
-            raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
-        if q.shape[1] != self.cache.chunk_tokens:
-            raise ValueError(f"cached forward expects one chunk of {self.cache.chunk_tokens} tokens, got {q.shape[1]}")
-        return plan
-
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
-        plan = self._plan(q)
+        plan = _current_plan(self.cache)
+        _check_chunk(q, self.cache.chunk_tokens)
         n = q.shape[1]
         q, k = _rotate(self.cache.rope_mode, plan, rope, q, k)
         # The buffers never join the autograd graph (the cache is detached, as in Self-Forcing training):
@@ -82,9 +75,7 @@ class FrozenBlockKV:
 
     def __init__(self, live: BlockKV) -> None:
         cache = live.cache
-        plan = cache.plan
-        if plan is None:
-            raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
+        plan = _current_plan(cache)
         ct = cache.chunk_tokens
         self.live, self.plan, self.written = live, plan, False
         regions = range(1, plan.key_tokens // ct)
@@ -100,8 +91,7 @@ class FrozenBlockKV:
         self.parts = [live.snapshots[c] for c in chunks]     # in buffer order, as the uncheckpointed step reads them
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: Rope, backend: Backend) -> torch.Tensor:
-        if q.shape[1] != self.live.cache.chunk_tokens:
-            raise ValueError(f"cached forward expects one chunk of {self.live.cache.chunk_tokens} tokens, got {q.shape[1]}")
+        _check_chunk(q, self.live.cache.chunk_tokens)
         mode = self.live.cache.rope_mode
         q, k = _rotate(mode, self.plan, rope, q, k)
         if not self.written:
@@ -112,6 +102,17 @@ class FrozenBlockKV:
         keys = torch.cat([k, *(kv[0] for kv in self.parts)], dim=1)
         values = torch.cat([v, *(kv[1] for kv in self.parts)], dim=1)
         return _attend(mode, self.plan, q, keys, values, backend)
+
+
+def _current_plan(cache: "KVCache") -> CachePlan:
+    if cache.plan is None:
+        raise RuntimeError("KVCache.begin_chunk() must be called before a cached forward")
+    return cache.plan
+
+
+def _check_chunk(q: torch.Tensor, chunk_tokens: int) -> None:
+    if q.shape[1] != chunk_tokens:
+        raise ValueError(f"cached forward expects one chunk of {chunk_tokens} tokens, got {q.shape[1]}")
 
 
 def _rotate(mode: RopeMode, plan: CachePlan, rope: Rope, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
