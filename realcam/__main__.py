@@ -74,6 +74,43 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_latents(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from .train.data import synth_latents
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    t0 = time.time()
+    show = _progress("scene")
+    out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
+                        frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
+                        world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov,
+                        shard_size=args.shard_size, device=device, progress=show)
+    print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
+          f"in {time.time() - t0:.0f}s")
+    return 0
+
+
+def _scene_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that pick a procedural dataset's scenes and cameras: ``synth`` and ``synth-latents`` share them, so
+    the same options give the same scenes."""
+    p.add_argument("--scenes", type=int, default=100)
+    p.add_argument("--first", type=int, default=0, help="index of the first scene (to extend a dataset)")
+    p.add_argument("--cameras", type=int, default=4)
+    p.add_argument("--frames", type=int, default=33, help="video frames per camera (4k+1)")
+    p.add_argument("--size", type=int, default=64, help="square frame size in pixels")
+    p.add_argument("--trajectories", choices=["preset", "random"], default="preset")
+    p.add_argument("--shared-start", type=int, default=1, metavar="N",
+                   help="consecutive groups of N cameras start from the same pose (pairs whose trajectory starts at "
+                        "the identity, as at inference)")
+    p.add_argument("--world", choices=["v1", "v2"], default="v1",
+                   help="v1: the first tiny model's world; v2: a 360° backdrop and pillars that show every camera move "
+                        "(the embedded model's world)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def _progress(label: str):
     def show(done: int, total: int) -> None:
         print(f"\r{label} {done}/{total}", end="" if done < total else "\n", flush=True)
@@ -240,22 +277,21 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("synth", help="render procedural multi-camera scenes in the MultiCamVideo layout")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--scenes", type=int, default=100)
-    p.add_argument("--first", type=int, default=0, help="index of the first scene (to extend a dataset)")
-    p.add_argument("--cameras", type=int, default=4)
-    p.add_argument("--frames", type=int, default=33, help="video frames per camera (4k+1)")
-    p.add_argument("--size", type=int, default=64, help="square frame size in pixels")
+    _scene_arguments(p)
     p.add_argument("--fps", type=float, default=16.0)
-    p.add_argument("--trajectories", choices=["preset", "random"], default="preset")
-    p.add_argument("--shared-start", type=int, default=1, metavar="N",
-                   help="consecutive groups of N cameras start from the same pose (pairs whose trajectory starts at "
-                        "the identity, as at inference)")
     p.add_argument("--depth", action="store_true", help="also write per-frame depth (for pose metrics)")
-    p.add_argument("--world", choices=["v1", "v2"], default="v1",
-                   help="v1: the first tiny model's world; v2: a 360° backdrop and pillars that show every camera move "
-                        "(the embedded model's world)")
-    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_synth)
+    p = sub.add_parser("synth-latents", help="synth + preprocess (+ pixel-guides) in one pass with no video files, on a GPU "
+                                             "when there is one: a training set made where it trains")
+    p.add_argument("--out", required=True, help="latents folder to write (must not exist)")
+    p.add_argument("--vae", required=True, help="the VAE with an encoder (the tiny one: realcam/assets/world_v2/vae.safetensors)")
+    _scene_arguments(p)
+    p.add_argument("--guide-depth", type=float, default=None, metavar="M",
+                   help="also write the pixel guides of this plane depth (pixel-guides --depth)")
+    p.add_argument("--guide-fov", type=float, default=60.0, help="the guides' horizontal field of view in degrees")
+    p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
+    p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
+    p.set_defaults(fn=cmd_synth_latents)
     p = sub.add_parser("loopaug", help="offline LoopAug: write loop-augmented clips in the MultiCamVideo layout")
     p.add_argument("--data", required=True, help="MultiCamVideo folder (scenes with videos/ and cameras/)")
     p.add_argument("--out", required=True, help="output folder (same layout)")

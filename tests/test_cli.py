@@ -114,6 +114,34 @@ def test_gpu_tiny_steps_times_every_stage_of_the_embedded_chain(tmp_path, report
     assert bad.returncode != 0 and "batch_size" in bad.stdout
 
 
+def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
+    """scripts/gpu_tiny_chain.sh (the longer student run of docs/results.md) on CPU at tiny size: its data made by
+    synth-latents, the long chain and the matched control both trained, only weights, logs and a summary in OUT (a
+    device run brings back 8 files); and a budget too small for a stage stops the script with a message."""
+    import time
+
+    from realcam.weights import load_dit
+
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(out), "1", "3", "2", "900"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "control_causal.safetensors", "control_student.safetensors", "data.log", "long_causal.jsonl",
+        "long_causal.safetensors", "long_distill.jsonl", "long_student.safetensors", "summary.txt"]
+    summary = (out / "summary.txt").read_text()
+    assert "causal initialisation 3 steps" in summary and "DMD 2 steps" in summary and "device: cpu" in summary
+    assert len((out / "long_causal.jsonl").read_text().splitlines()) == 3
+    student = load_dit(out / "long_student.safetensors")
+    assert student.conditioning.pixel_guide_depth == 4.0 and student.conditioning.pixel_guide_skip
+    report(f"gpu_tiny_chain.sh on CPU, 1 scene, 3 + 2 steps, both chains: {time.perf_counter() - t0:.0f} s")
+    short = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(tmp_path / "short"), "1", "3", "2",
+                            "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert short.returncode != 0 and "long: no time left for the causal initialisation" in short.stdout
+
+
 def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):
     """scripts/gpu_bench.sh --smoke: the device benchmark's code at tiny size on CPU, every table row filled."""
     import json

@@ -187,6 +187,38 @@ def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, 
     assert trained.pixel_guide_depth == 4.0 and trained.pixel_guide_skip
 
 
+def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset, tmp_path):
+    """``python -m realcam synth-latents`` (how a GPU run makes its data): the same scenes, cameras, contexts and index
+    as ``synth`` + ``preprocess`` + ``pixel-guides``, with latents and guides close to theirs (its frames skip the
+    videos' H.264), and a folder training reads with its guides."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from realcam.train.data import synth_latents, write_pixel_guides
+
+    video_route = tmp_path / "video_route"
+    shutil.copytree(dataset / "latents", video_route)
+    write_pixel_guides(video_route, dataset / "vae.safetensors", depth=4.0, fov_deg=60.0, data=dataset / "scenes")
+    out = synth_latents(tmp_path / "direct", dataset / "vae.safetensors", scenes=3, seed=0, cameras=3, frames=FRAMES,
+                        size=32, mode="preset", world="v1", guide_depth=4.0, guide_fov=60.0, shard_size=4)
+    a, b = (json.loads((d / "index.json").read_text()) for d in (out, video_route))
+    assert {k for k in a if a[k] != b[k]} == {"source"} and a["source"].startswith("synth: world v1, seed 0")
+    assert load_file(out / "contexts.safetensors").keys() == load_file(video_route / "contexts.safetensors").keys()
+    for name in a["shards"]:
+        x, y = load_file(out / name), load_file(video_route / name)
+        assert torch.equal(x["c2w"], y["c2w"]) and torch.equal(x["scene"], y["scene"])
+        assert (x["latents"] - y["latents"]).abs().mean() < 0.1 * y["latents"].abs().mean()
+    gx, gy = (load_file(d / "pixel_guides.safetensors")["guides"].float() for d in (out, video_route))
+    assert gx.shape == gy.shape and (gx - gy).abs().mean() < 0.1 * gy.abs().mean()
+    item = LatentPairs(out, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0)).item(0, torch.Generator().manual_seed(0))
+    assert item["pixel_guide"].shape == item["target"].shape
+    with pytest.raises(FileExistsError, match="exists"):
+        synth_latents(out, dataset / "vae.safetensors", scenes=1)
+    with pytest.raises(ValueError, match="4k\\+1"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, frames=20)
+
+
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):
     """A withheld path is the identity at every frame — what inference passes for a video whose camera is
     unknown (tests/test_demo.py) — and the rest of the pair is the one drawn without dropout."""

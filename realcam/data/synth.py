@@ -154,19 +154,19 @@ def _scene_v2(g: torch.Generator) -> Scene:
 
 def _backdrop(b: Backdrop, d: torch.Tensor) -> torch.Tensor:
     """The colour at infinity in directions ``d`` ``[..., 3]`` (OpenCV: y down)."""
-    f = d.dtype
+    f = {"dtype": d.dtype, "device": d.device}
     az = torch.atan2(d[..., 0], d[..., 2])
     el = torch.asin((-d[..., 1]).clamp(-1, 1))
-    ridge = b.ridge.to(f)
+    ridge = b.ridge.to(**f)
     height = 0.16 + (ridge[:, 1] * torch.sin(ridge[:, 0] * az[..., None] + ridge[:, 2])).sum(-1)
-    sky = b.sky.to(f) * (0.7 + 0.3 * el.clamp(0, 1)[..., None] * 2).clamp(max=1.0)
+    sky = b.sky.to(**f) * (0.7 + 0.3 * el.clamp(0, 1)[..., None] * 2).clamp(max=1.0)
     sector = ((az + math.pi) / (2 * math.pi) * 8).floor().long().clamp(0, 7)
-    mountain = b.sectors.to(f)[sector] * (0.55 + 0.45 * (el / height.clamp_min(1e-3)).clamp(0, 1))[..., None]
+    mountain = b.sectors.to(**f)[sector] * (0.55 + 0.45 * (el / height.clamp_min(1e-3)).clamp(0, 1))[..., None]
     out = torch.where((el < height)[..., None], mountain, sky)
     for t in b.towers:
         off = torch.remainder(az - t.azimuth + math.pi, 2 * math.pi) - math.pi
         band = 0.7 + 0.3 * ((el * 25).floor() % 2)
-        out = torch.where(((off.abs() < t.half_width) & (el < t.top))[..., None], t.color.to(f) * band[..., None], out)
+        out = torch.where(((off.abs() < t.half_width) & (el < t.top))[..., None], t.color.to(**f) * band[..., None], out)
     return out
 
 
@@ -192,7 +192,7 @@ def _hit_sphere(o, d, center, radius):
 
 def _hit_box(o, d, box: Box):
     cy, sy = math.cos(box.yaw), math.sin(box.yaw)
-    rot = torch.tensor([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]], dtype=o.dtype)  # world → box
+    rot = torch.tensor([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]], dtype=o.dtype, device=o.device)  # world → box
     ol, dl = (o - box.center) @ rot.T, d @ rot.T
     inv = 1 / torch.where(dl.abs() < 1e-12, torch.full_like(dl, 1e-12), dl)
     t0, t1 = (-box.half - ol) * inv, (box.half - ol) * inv
@@ -206,29 +206,31 @@ def _hit_box(o, d, box: Box):
 
 
 def render(scene: Scene, c2w: torch.Tensor, K: torch.Tensor, size: tuple[int, int], frames: torch.Tensor | int,
-           supersample: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+           supersample: int = 2, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Frames seen from ``c2w`` (``[F, 4, 4]``, or ``[4, 4]`` for one) at frame indices ``frames`` (the
-    moving ball's clock): RGB ``[F, H, W, 3]`` in [0, 1] and depth along the optical axis ``[F, H, W]``."""
+    moving ball's clock): RGB ``[F, H, W, 3]`` in [0, 1] and depth along the optical axis ``[F, H, W]``, on
+    ``device`` (``synth-latents`` renders on a GPU; float32 there may round differently from the CPU's, so its pixels
+    can differ from the CPU's slightly)."""
     single = c2w.ndim == 2
     c2w = c2w[None] if single else c2w
-    frames = torch.as_tensor(frames).reshape(-1).expand(c2w.shape[0])
+    frames = torch.as_tensor(frames).reshape(-1).expand(c2w.shape[0]).to(device)
     h, w = size
     s = supersample
-    f32 = torch.float32  # float32 rays: much faster than float64 and plenty for 64-256 px
-    c2w, K = c2w.to(f32), K.to(f32)
-    ys, xs = torch.meshgrid(torch.arange(h * s, dtype=f32), torch.arange(w * s, dtype=f32), indexing="ij")
+    f32 = {"dtype": torch.float32, "device": device}  # float32 rays: much faster than float64, plenty for 64-256 px
+    c2w, K = c2w.to(**f32), K.to(**f32)
+    ys, xs = torch.meshgrid(torch.arange(h * s, **f32), torch.arange(w * s, **f32), indexing="ij")
     pix = torch.stack([(xs + 0.5) / s, (ys + 0.5) / s, torch.ones_like(xs)], -1)
     dirs_cam = pix @ torch.linalg.inv(K).T                                   # [Hs, Ws, 3]
     d = torch.einsum("hwc,fdc->fhwd", dirs_cam, c2w[:, :3, :3])               # [F, Hs, Ws, 3]
     d = d / d.norm(dim=-1, keepdim=True)
     o = c2w[:, None, None, :3, 3].expand_as(d)
-    t_frame = frames.to(f32)[:, None, None, None]
-    centers = [(sp.center.to(f32) + sp.velocity.to(f32) * t_frame) for sp in scene.spheres]   # [F, 1, 1, 3]
-    boxes = [Box(bx.center.to(f32), bx.half.to(f32), bx.yaw, bx.color.to(f32)) for bx in scene.boxes]
+    t_frame = frames.to(**f32)[:, None, None, None]
+    centers = [(sp.center.to(**f32) + sp.velocity.to(**f32) * t_frame) for sp in scene.spheres]   # [F, 1, 1, 3]
+    boxes = [Box(bx.center.to(**f32), bx.half.to(**f32), bx.yaw, bx.color.to(**f32)) for bx in scene.boxes]
 
     def first_hit(o, d):
-        best = torch.full(d.shape[:-1], math.inf, dtype=d.dtype)
-        kind = torch.full(d.shape[:-1], -1, dtype=torch.long)
+        best = torch.full(d.shape[:-1], math.inf, dtype=d.dtype, device=d.device)
+        kind = torch.full(d.shape[:-1], -1, dtype=torch.long, device=d.device)
         tg = torch.where(d[..., 1] > 1e-9, (GROUND_Y - o[..., 1]) / d[..., 1], torch.full_like(best, math.inf))
         tg = torch.where(tg > 1e-4, tg, torch.full_like(tg, math.inf))
         best, kind = torch.where(tg < best, tg, best), torch.where(tg < best, 0, kind)
@@ -249,21 +251,21 @@ def render(scene: Scene, c2w: torch.Tensor, K: torch.Tensor, size: tuple[int, in
     color = torch.zeros_like(d)
     normal = torch.zeros_like(d)
     if scene.backdrop is None:
-        sky = (0.55 + 0.45 * (-d[..., 1]).clamp(0, 1))[..., None] * torch.tensor([0.55, 0.7, 1.0], dtype=d.dtype)
+        sky = (0.55 + 0.45 * (-d[..., 1]).clamp(0, 1))[..., None] * torch.tensor([0.55, 0.7, 1.0], **f32)
     else:
         sky = _backdrop(scene.backdrop, d)
     ground = kind == 0
     checker = ((p[..., 0].floor() + p[..., 2].floor()) % 2)
-    noise = _value_noise(scene.noise.to(f32), p[..., 0] * 2.0, p[..., 2] * 2.0)
+    noise = _value_noise(scene.noise.to(**f32), p[..., 0] * 2.0, p[..., 2] * 2.0)
     if scene.ground_color.ndim == 1:
-        color[ground] = scene.ground_color.to(f32) * (0.55 + 0.3 * checker[ground, None] + 0.3 * noise[ground, None])
+        color[ground] = scene.ground_color.to(**f32) * (0.55 + 0.3 * checker[ground, None] + 0.3 * noise[ground, None])
     else:
-        color[ground] = scene.ground_color.to(f32)[checker[ground].long()] * (0.75 + 0.35 * noise[ground, None])
-    normal[ground] = torch.tensor([0.0, -1.0, 0.0], dtype=d.dtype)
+        color[ground] = scene.ground_color.to(**f32)[checker[ground].long()] * (0.75 + 0.35 * noise[ground, None])
+    normal[ground] = torch.tensor([0.0, -1.0, 0.0], **f32)
     for i, (sp, c) in enumerate(zip(scene.spheres, centers)):
         m = kind == 1 + i
         n = (p[m] - c.expand_as(p)[m]) / sp.radius
-        col = sp.color.to(f32).expand(n.shape[0], 3)
+        col = sp.color.to(**f32).expand(n.shape[0], 3)
         if sp.stripes:
             col = col * (0.65 + 0.35 * torch.sign(torch.sin(sp.stripes * torch.atan2(n[:, 0], n[:, 2]))))[:, None]
         color[m] = col
@@ -274,7 +276,7 @@ def render(scene: Scene, c2w: torch.Tensor, K: torch.Tensor, size: tuple[int, in
         chk = ((local[m] * 2.5).floor().sum(-1) % 2)
         color[m] = bx.color * (0.7 + 0.3 * chk[:, None])
         normal[m] = n[m]
-    light = (-SUN / SUN.norm()).to(f32)
+    light = (-SUN / SUN.norm()).to(**f32)
     lambert = (normal * light).sum(-1).clamp_min(0)
     hit = kind >= 0
     shadow_t, _, _ = first_hit(p + normal * 1e-3, light.expand_as(d))
@@ -339,14 +341,22 @@ def write_video(path: Path, frames: torch.Tensor, fps: float = 16.0) -> None:
         container.mux(stream.encode())
 
 
+def dataset_scene(index: int, seed: int, *, cameras: int = 4, frames: int = 33, size: int = 64, mode: str = "preset",
+                  shared_start: int = 1, world: str = "v1") -> tuple[Scene, torch.Tensor, list[torch.Tensor]]:
+    """Scene ``index`` of a dataset, its intrinsics and its cameras' paths (``[frames, 4, 4]`` each), deterministic
+    in ``seed``, ``index`` and ``world``: what :func:`synth_scene` renders, and ``synth-latents`` too."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + index)
+    scene = random_scene(g, world)
+    paths = camera_paths(g, cameras, frames, mode, shared_start, max_amplitude=WORLD_MAX_AMPLITUDE[world])
+    return scene, intrinsics((size, size)), paths
+
+
 def synth_scene(out: Path, index: int, seed: int, *, cameras: int = 4, frames: int = 33, size: int = 64,
                 mode: str = "preset", depth: bool = False, fps: float = 16.0, shared_start: int = 1,
                 world: str = "v1") -> Path:
     """Render scene ``index`` of a dataset (deterministic in ``seed``, ``index`` and ``world``)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + index)
-    scene = random_scene(g, world)
-    K = intrinsics((size, size))
-    paths = camera_paths(g, cameras, frames, mode, shared_start, max_amplitude=WORLD_MAX_AMPLITUDE[world])
+    scene, K, paths = dataset_scene(index, seed, cameras=cameras, frames=frames, size=size, mode=mode,
+                                    shared_start=shared_start, world=world)
     scene_dir = out / f"scene{index}"
     c2w_by_cam = {}
     for c, path in enumerate(paths, start=1):

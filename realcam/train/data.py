@@ -74,72 +74,145 @@ class _Clip:
     c2w: torch.Tensor
 
 
+class _LatentsWriter:
+    """Writes a latents folder (shards of clips, the scenes' text contexts, the index) into ``out.partial`` and
+    renames it to ``out`` when complete, so an interrupted run leaves nothing half-written."""
+
+    def __init__(self, out: str | Path, shard_size: int) -> None:
+        self.out = Path(out)
+        if self.out.exists():
+            raise FileExistsError(f"{self.out} exists; remove it or choose another --out")
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        self.shard_size = shard_size
+        self.tmp = self.out.with_name(self.out.name + ".partial")
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        self.contexts: list[torch.Tensor] = []
+        self.clips: list[_Clip] = []
+        self.shards: list[str] = []
+        self.shard_clips: list[int] = []
+
+    def add(self, clip: _Clip) -> None:
+        self.clips.append(clip)
+        if len(self.clips) >= self.shard_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        from ..weights import save_safetensors_atomic
+
+        if not self.clips:
+            return
+        name = f"shard_{len(self.shards):05d}.safetensors"
+        save_safetensors_atomic({"latents": torch.stack([c.latents for c in self.clips]).contiguous(),
+                                 "c2w": torch.stack([c.c2w for c in self.clips]).contiguous(),
+                                 "scene": torch.tensor([c.scene for c in self.clips])}, self.tmp / name,
+                                {"format": FORMAT, "cameras": json.dumps([c.camera for c in self.clips])})
+        self.shards.append(name)
+        self.shard_clips.append(len(self.clips))
+        self.clips.clear()
+
+    def finish(self, index: dict, guides: tuple[torch.Tensor, dict[str, str]] | None = None) -> Path:
+        """Writes the last shard, the contexts, ``index`` (with the format and shard list added) and, optionally,
+        the pixel guides with their metadata; then moves the folder into place."""
+        from ..weights import save_safetensors_atomic
+
+        self._flush()
+        save_safetensors_atomic({f"context_{i}": c.contiguous() for i, c in enumerate(self.contexts)},
+                                self.tmp / "contexts.safetensors")
+        if guides is not None:
+            save_safetensors_atomic({"guides": guides[0].contiguous()}, self.tmp / PIXEL_GUIDES, guides[1])
+        index = {"format": FORMAT, **index, "shards": self.shards, "shard_clips": self.shard_clips}
+        (self.tmp / INDEX).write_text(json.dumps(index, indent=1))
+        os.replace(self.tmp, self.out)
+        return self.out
+
+
+def _index_fields(vae, vae_path: str | Path, text_encoder: TextEncoder, frames: int, source: str,
+                  scenes: list[str]) -> dict:
+    return {"frames": frames, "latent_frames": (frames - 1) // 4 + 1, "latent_channels": vae.latent_channels,
+            "spatial_stride": vae.spatial_stride * getattr(vae, "patch", 1), "vae": Path(vae_path).name,
+            "vae_family": vae.family, "text_encoder": text_encoder.name, "text_dim": text_encoder.text_dim,
+            "source": source, "scenes": scenes}
+
+
+def _encoding_vae(vae_path: str | Path, device: torch.device | str = "cpu"):
+    from ..vae import load_vae
+
+    vae = load_vae(vae_path, device=device)
+    if not vae.can_encode:
+        raise ValueError(f"{Path(vae_path).name} has no encoder; making training latents needs a VAE that can encode")
+    return vae
+
+
+def _encode_clips(vae, videos: torch.Tensor) -> torch.Tensor:
+    """``videos`` ``[B, F, H, W, 3]`` in [0, 1] → latents ``[B, C, f, h, w]`` (float32, on the CPU)."""
+    with torch.no_grad():
+        z = vae.encode(videos.permute(0, 4, 1, 2, 3).to(vae.device, vae.dtype))
+    return z.float().cpu()
+
+
+def _check_frames(frames: int) -> None:
+    if (frames - 1) % 4:
+        raise ValueError(f"frames must be 4k+1 (the VAE's time stride is 4), got {frames}")
+
+
 def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frames: int, shard_size: int = 256,
                text_encoder: TextEncoder | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
     """Encode a MultiCamVideo folder into latent shards under ``out`` (written to a temporary folder and
     renamed when complete, so an interrupted run leaves nothing half-written)."""
     from ..camera.trajectory_json import read_camera_extrinsics
     from ..data.multicam import find_scenes, read_video
-    from ..vae import load_vae
-    from ..weights import save_safetensors_atomic
 
-    if (frames - 1) % 4:
-        raise ValueError(f"frames must be 4k+1 (the VAE's time stride is 4), got {frames}")
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    _check_frames(frames)
     scenes = find_scenes(data)
-    vae = load_vae(vae_path)
-    if not vae.can_encode:
-        raise ValueError(f"{Path(vae_path).name} has no encoder; preprocessing needs a VAE that can encode")
+    if Path(out).exists():
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    vae = _encoding_vae(vae_path)
     text_encoder = text_encoder or TextEncoder(0)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    contexts, clips, shards, shard_clips = [], [], [], []
+    writer = _LatentsWriter(out, shard_size)
     total = sum(len(s.cameras) for s in scenes)
-
-    def flush() -> None:
-        if not clips:
-            return
-        name = f"shard_{len(shards):05d}.safetensors"
-        save_safetensors_atomic({"latents": torch.stack([c.latents for c in clips]).contiguous(),
-                                 "c2w": torch.stack([c.c2w for c in clips]).contiguous(),
-                                 "scene": torch.tensor([c.scene for c in clips])}, tmp / name,
-                                {"format": FORMAT, "cameras": json.dumps([c.camera for c in clips])})
-        shards.append(name)
-        shard_clips.append(len(clips))
-        clips.clear()
-
     done = 0
     for si, scene in enumerate(scenes):
         ext = json.loads((scene.root / "cameras" / "camera_extrinsics.json").read_text())
-        contexts.append(text_encoder(scene.text))  # width 0 without a text encoder: the model's empty text
+        writer.contexts.append(text_encoder(scene.text))  # width 0 without a text encoder: the model's empty text
         for cam in scene.cameras:
             video = read_video(scene.root / "videos" / f"{cam}.mp4")
             if video.shape[0] < frames:
                 raise ValueError(f"{scene.root}/{cam}: {video.shape[0]} frames, fewer than --frames {frames}")
-            with torch.no_grad():
-                z = vae.encode(video[:frames].permute(3, 0, 1, 2)[None].to(vae.dtype))[0].float()
             c2w = read_camera_extrinsics(ext, cam)[:frames:4].float()
-            clips.append(_Clip(si, cam, z, c2w))
+            writer.add(_Clip(si, cam, _encode_clips(vae, video[None, :frames])[0], c2w))
             done += 1
             if progress:
                 progress(done, total)
-            if len(clips) >= shard_size:
-                flush()
-    flush()
-    save_safetensors_atomic({f"context_{i}": c.contiguous() for i, c in enumerate(contexts)},
-                            tmp / "contexts.safetensors")
-    index = {"format": FORMAT, "frames": frames, "latent_frames": (frames - 1) // 4 + 1,
-             "latent_channels": vae.latent_channels, "spatial_stride": vae.spatial_stride * getattr(vae, "patch", 1),
-             "vae": Path(vae_path).name, "vae_family": vae.family,
-             "text_encoder": text_encoder.name, "text_dim": text_encoder.text_dim, "source": str(Path(data).resolve()),
-             "scenes": [s.root.name for s in scenes], "shards": shards, "shard_clips": shard_clips}
-    (tmp / INDEX).write_text(json.dumps(index, indent=1))
-    os.replace(tmp, out)
-    return out
+    return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, str(Path(data).resolve()),
+                                       [s.root.name for s in scenes]))
+
+
+def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, depth: float,
+                  fov_deg: float) -> list[torch.Tensor]:
+    """The pixel guides of one scene's clips (first video frames ``[3, H, W]`` and latent-frame poses ``[f, 4, 4]``,
+    float64): entry ``j`` is ``[clips, C, f, h, w]``, clip ``j`` as the source of every clip. Sources that start at the
+    same camera with the same first frame share one guide (encoded once)."""
+    from ..guide import PixelGuide
+
+    done: list[tuple[int, torch.Tensor]] = []   # (slot, guides of that source) already encoded
+    for j, src in enumerate(c2w):
+        same = next((g for k, g in done if torch.equal(firsts[k], firsts[j])
+                     and torch.allclose(c2w[k][0], src[0], atol=1e-6)), None)
+        if same is None:
+            targets = torch.stack([pose12(relative_poses(t, "first", anchor=src[0])) for t in c2w])
+            guide = PixelGuide(vae, firsts[j][None].expand(len(c2w), -1, -1, -1), fov_deg=fov_deg, depth=depth)
+            with torch.no_grad():
+                same = guide.encode(targets.float()).cpu()
+        done.append((j, same))
+    return [g for _, g in done]
+
+
+def _guides_metadata(depth: float, fov_deg: float, vae_path: str | Path) -> dict[str, str]:
+    return {"format": GUIDES_FORMAT, "depth": repr(float(depth)), "fov_deg": repr(float(fov_deg)),
+            "vae": Path(vae_path).name}
 
 
 def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float, fov_deg: float,
@@ -155,8 +228,6 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
     from safetensors import safe_open
 
     from ..data.multicam import read_video
-    from ..guide import PixelGuide
-    from ..vae import load_vae
     from ..weights import save_safetensors_atomic
 
     folder = Path(folder)
@@ -179,7 +250,7 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
     for i, s in enumerate(scene.tolist()):
         by_scene.setdefault(s, []).append(i)
     slots = max(len(ids) for ids in by_scene.values())
-    vae = load_vae(vae_path)
+    vae = _encoding_vae(vae_path)
     if vae.latent_channels != index["latent_channels"]:
         raise ValueError(f"{Path(vae_path).name} makes {vae.latent_channels}-channel latents but {folder} holds "
                          f"{index['latent_channels']}: use the VAE it was preprocessed with ({index['vae']})")
@@ -194,15 +265,7 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
                 raise FileNotFoundError(f"{video} is missing: pass --data, the MultiCamVideo folder {folder} was "
                                         "preprocessed from")
             firsts.append(read_video(video)[0].permute(2, 0, 1))
-        done: list[tuple[int, torch.Tensor]] = []   # (slot, guides of that source) already encoded
-        for j, src in enumerate(ids):
-            same = next((g for k, g in done if torch.equal(firsts[k], firsts[j])
-                         and torch.allclose(c2w[ids[k]][0], c2w[src][0], atol=1e-6)), None)
-            if same is None:
-                targets = torch.stack([pose12(relative_poses(c2w[t], "first", anchor=c2w[src][0])) for t in ids])
-                guide = PixelGuide(vae, firsts[j][None].expand(len(ids), -1, -1, -1), fov_deg=fov_deg, depth=depth)
-                same = guide.encode(targets.float())
-            done.append((j, same))
+        for j, same in enumerate(_scene_guides(vae, firsts, [c2w[i] for i in ids], depth=depth, fov_deg=fov_deg)):
             if out is None:
                 out = torch.zeros(len(scene), slots, *same.shape[1:], dtype=torch.float16)
             if same.shape[2] != f:
@@ -212,10 +275,55 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
         if progress:
             progress(n + 1, len(by_scene))
     target = folder / PIXEL_GUIDES
-    save_safetensors_atomic({"guides": out.contiguous()}, target,
-                            {"format": GUIDES_FORMAT, "depth": repr(float(depth)), "fov_deg": repr(float(fov_deg)),
-                             "vae": Path(vae_path).name})
+    save_safetensors_atomic({"guides": out.contiguous()}, target, _guides_metadata(depth, fov_deg, vae_path))
     return target
+
+
+def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: int = 0, seed: int = 0, cameras: int = 4,
+                  frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
+                  guide_depth: float | None = None, guide_fov: float = 60.0, shard_size: int = 256,
+                  device: torch.device | str = "cpu", progress: Callable[[int, int], None] | None = None) -> Path:
+    """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
+    cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
+    (plane ``guide_depth`` m, ``guide_fov``°) make together, with no video files in between — on ``device``, so a GPU
+    machine makes a training set in minutes. Its frames are rounded to 8 bits as a video's are, but not compressed
+    (the videos' H.264 at crf 12 moves a 64 px world-v2 pixel by 1.3/255 on average, up to 25/255 at edges) — what
+    the benchmark's sources are too, rendered in memory — and a GPU's rays may round differently from the CPU's:
+    its latents are close to the video route's (2–3 % of their mean size, tests/test_data.py), not equal; the
+    cameras, contexts and index match exactly."""
+    from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
+    from ..data.synth import dataset_scene, render
+
+    _check_frames(frames)
+    if scenes < 1 or cameras < 2:
+        raise ValueError(f"synth_latents needs at least 1 scene and 2 cameras, got {scenes} and {cameras}")
+    if Path(out).exists():
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    vae = _encoding_vae(vae_path, device)
+    text_encoder = TextEncoder(0)
+    writer = _LatentsWriter(out, shard_size)
+    names = [f"cam{c:02d}" for c in range(1, cameras + 1)]
+    guides: list[torch.Tensor] = []
+    for n, index in enumerate(range(first, first + scenes)):
+        scene, K, paths = dataset_scene(index, seed, cameras=cameras, frames=frames, size=size, mode=mode,
+                                        shared_start=shared_start, world=world)
+        rgb, _ = render(scene, torch.cat(paths), K, (size, size), torch.arange(frames).repeat(cameras), device=device)
+        videos = ((rgb * 255).round() / 255).reshape(cameras, frames, size, size, 3)
+        ext = json.loads(json.dumps(write_camera_extrinsics(dict(zip(names, paths)))))   # as a video folder stores it
+        writer.contexts.append(text_encoder(scene.text))
+        c2w = [read_camera_extrinsics(ext, cam)[::4].float() for cam in names]
+        for cam, z, pose in zip(names, _encode_clips(vae, videos), c2w):
+            writer.add(_Clip(n, cam, z, pose))
+        if guide_depth:
+            firsts = [v[0].permute(2, 0, 1).cpu() for v in videos]
+            per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov)
+            guides.append(torch.stack(per_source, 1).half())          # [clips, slots, C, f, h, w]
+        if progress:
+            progress(n + 1, scenes)
+    source = f"synth: world {world}, seed {seed}, scenes {first}-{first + scenes - 1}, {mode} paths, {size} px"
+    written = (torch.cat(guides), _guides_metadata(guide_depth, guide_fov, vae_path)) if guide_depth else None
+    return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, source,
+                                       [f"scene{i}" for i in range(first, first + scenes)]), written)
 
 
 class LatentPairs:

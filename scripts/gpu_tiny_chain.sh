@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The embedded chain's student stages run longer on one GPU (docs/results.md, "World v2: a longer student on a GPU"):
+# the training set made on the device (`synth-latents`: the 960 DiT scenes of scripts/train_world_v2.sh step 3 with
+# their 4 m pixel guides, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
+# with step 6n's configs and settings but more steps; then, if time is left, the same two stages with the embedded
+# chain's own steps (600 and 200) on the same data, as the matched control.
+#   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS]
+#     defaults: 960 scenes, 1,800 causal steps, 800 DMD steps, a 540 s budget for the whole script
+# Each stage's steps are cut (to a multiple of 50) when the budget would not hold them at the step times measured on
+# an H200 (docs/benchmarks.md): what was run is in each run's config.json and the summary. OUT receives only the
+# weights, the logs and a summary (a device run brings back 8 files); the data and checkpoints go to a temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
+[ -x "$PY" ] || PY=python3
+OUT=${1:?usage: scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS]}
+SCENES=${2:-960}
+CAUSAL=${3:-1800}
+DMD=${4:-800}
+BUDGET=${5:-540}
+# seconds per step on an H200 at the configs' batches (docs/benchmarks.md, "The tiny model on the GPU"), with a margin
+CAUSAL_S=${CAUSAL_S:-0.06}
+DMD_S=${DMD_S:-0.26}
+START=$SECONDS
+W=realcam/assets/world_v2
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+DATA="$TMP/latents"
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+fit() {  # wanted seconds-per-step reserve-seconds: the most steps (at most wanted; a multiple of 50 from 50 up) that
+  #      leave the reserve inside the budget
+  "$PY" -c "import sys; w, s, r, left = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+n = min(w, int((left - r) / s))
+print(max(n // 50 * 50 if w >= 50 else n, 0))" "$1" "$2" "$3" "$((BUDGET - (SECONDS - START)))"
+}
+calc() { "$PY" -c "print(round($1))"; }
+"$PY" -c "import torch; print('device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu', '| torch', torch.__version__)" | tee -a "$SUMMARY"
+t=$SECONDS
+"$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
+  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 > "$OUT/data.log" 2>&1 || { tail -n 20 "$OUT/data.log"; exit 1; }
+say "data: $SCENES scenes in $((SECONDS - t)) s"
+FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)
+chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initialisation and DMD (their steps cut to
+  #        fit the budget, the reserve kept), weights (and, with logs=1, logs) into OUT
+  local name=$1 cs ds t
+  cs=$(fit "$2" "$CAUSAL_S" "$(calc "$4 + $3 * $DMD_S")")
+  [ "$cs" -ge 1 ] || { say "$name: no time left for the causal initialisation"; return 1; }
+  t=$SECONDS
+  "$PY" -m realcam train-causal --config configs/world_v2_causal.yaml "${FS[@]}" --out "$TMP/${name}_causal" --steps "$cs" \
+    --set model.init=$W/teacher.safetensors --set causal.chunk=3 --set guide_gate_weight=1.0 \
+    > "$TMP/${name}_causal.log" 2>&1 || { tail -n 20 "$TMP/${name}_causal.log"; return 1; }
+  cp "$TMP/${name}_causal/student.safetensors" "$OUT/${name}_causal.safetensors"
+  [ "$5" = 1 ] && cp "$TMP/${name}_causal/log.jsonl" "$OUT/${name}_causal.jsonl"
+  say "$name: causal initialisation $cs steps in $((SECONDS - t)) s"
+  ds=$(fit "$3" "$DMD_S" "$4")
+  [ "$ds" -ge 1 ] || { say "$name: no time left for DMD"; return 1; }
+  t=$SECONDS
+  "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/${name}_distill" --steps "$ds" \
+    --set model.init="$TMP/${name}_causal/student.safetensors" --set distill.teacher=$W/teacher.safetensors \
+    > "$TMP/${name}_distill.log" 2>&1 || { tail -n 20 "$TMP/${name}_distill.log"; return 1; }
+  cp "$TMP/${name}_distill/generator.safetensors" "$OUT/${name}_student.safetensors"
+  [ "$5" = 1 ] && cp "$TMP/${name}_distill/log.jsonl" "$OUT/${name}_distill.jsonl"
+  say "$name: DMD $ds steps in $((SECONDS - t)) s"
+}
+# the long chain keeps 20 s in hand; the control (the embedded chain's 600 + 200 steps, or fewer if asked for fewer)
+# runs only if it fits whole
+chain long "$CAUSAL" "$DMD" 20 1
+CC=$(( CAUSAL < 600 ? CAUSAL : 600 )); CD=$(( DMD < 200 ? DMD : 200 ))
+if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S")")" -ge "$CC" ]; then
+  chain control "$CC" "$CD" 10 0 || true
+else
+  say "control: not run (too little time left)"
+fi
+say "total $((SECONDS - START)) s"
