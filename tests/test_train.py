@@ -215,8 +215,11 @@ def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset
     assert item["pixel_guide"].shape == item["target"].shape
     with pytest.raises(FileExistsError, match="exists"):
         synth_latents(out, dataset / "vae.safetensors", scenes=1)
-    with pytest.raises(ValueError, match="4k\\+1"):
-        synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, frames=20)
+    for bad, match in (({"frames": 20}, "4k\\+1"), ({"size": 30}, "multiple of the VAE's spatial stride"),
+                       ({"guide_depth": -1.0}, "guide_depth"), ({"mode": "orbit"}, "trajectories")):
+        with pytest.raises(ValueError, match=match):
+            synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, **bad)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
 
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):

@@ -289,7 +289,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     machine makes a training set in minutes. Its frames are rounded to 8 bits as a video's are, but not compressed
     (the videos' H.264 at crf 12 moves a 64 px world-v2 pixel by 1.3/255 on average, up to 25/255 at edges) — what
     the benchmark's sources are too, rendered in memory — and a GPU's rays may round differently from the CPU's:
-    its latents are close to the video route's (2–3 % of their mean size, tests/test_data.py), not equal; the
+    its latents are close to the video route's (2–3 % of their mean size, tests/test_train.py), not equal; the
     cameras, contexts and index match exactly."""
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
     from ..data.synth import dataset_scene, render
@@ -297,9 +297,16 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     _check_frames(frames)
     if scenes < 1 or cameras < 2:
         raise ValueError(f"synth_latents needs at least 1 scene and 2 cameras, got {scenes} and {cameras}")
+    if mode not in ("preset", "random"):
+        raise ValueError(f"trajectories must be 'preset' or 'random', got {mode!r}")
+    if guide_depth is not None and not guide_depth > 0:
+        raise ValueError(f"guide_depth is the guide plane's depth in metres and must be > 0, got {guide_depth}")
     if Path(out).exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     vae = _encoding_vae(vae_path, device)
+    stride = vae.spatial_stride * getattr(vae, "patch", 1)
+    if size < stride or size % stride:
+        raise ValueError(f"size {size} must be a multiple of the VAE's spatial stride ({stride} for {Path(vae_path).name})")
     text_encoder = TextEncoder(0)
     writer = _LatentsWriter(out, shard_size)
     names = [f"cam{c:02d}" for c in range(1, cameras + 1)]
