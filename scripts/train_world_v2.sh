@@ -357,6 +357,17 @@ OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml 
   --out "$R/v2_long_dmd200" --set model.init="$R/v2_long_causal/student.safetensors" --set distill.teacher="$TG1" "${FS[@]}"
 weights_folder "$WORK/weights" v2_gatesup1_teacher v2_long_dmd200 "step 6n's chain with its causal initialisation run \
 longer (1,800 steps, then DMD's 200; step 6p): the embedded model"
+# 6q. step 6p's causal initialisation trained 1,200 steps more (3,000 in all; the cosine restarted; two threads, ~30 min),
+#    then DMD's 200 steps (7 min): level with step 6p's student, not embedded (docs/results.md, "World v2: a longer
+#    student on a GPU")
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_long_causal_more1200" --steps 1200 --set model.init="$R/v2_long_causal/student.safetensors" \
+  --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=1.0
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
+  --out "$R/v2_long3000_dmd200" --set model.init="$R/v2_long_causal_more1200/student.safetensors" \
+  --set distill.teacher="$TG1" "${FS[@]}"
+weights_folder "$WORK/weights_long3000" v2_gatesup1_teacher v2_long3000_dmd200 "step 6q: step 6p's chain with 3,000 \
+causal steps"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -495,4 +506,6 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_gatesup1" --scene
 ( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
     --out "$WORK/eval_v2_long_unknown.json" ) &
 wait
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_long3000" --scenes 5 \
+  --variant causal_3000="$R/v2_long_causal_more1200/student.safetensors" --out "$WORK/eval_v2_long3000.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"
