@@ -34,8 +34,10 @@ def _common_inputs():
                                 tooltip="Optional: the path the source video was filmed along, relative to its first "
                                         "frame (RealCam Procedural Clip's source_camera, or a Camera Trajectory). "
                                         "Models trained with source cameras (the embedded one) render better knowing "
-                                        "it; without it they take the source as filmed from a still camera. Other "
-                                        "models ignore it (with a warning)."),
+                                        "it; without it they take the source as filmed from a still camera. Models "
+                                        "with pixel_guide_sweep (the embedded one) also find the depth the source's "
+                                        "motion shows from it, for the guide's parallax. Other models ignore it (with "
+                                        "a warning)."),
     ]
 
 

@@ -136,6 +136,24 @@ def cmd_pixel_guides(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
+    from .weights import set_guide_sweep
+
+    text = args.planes.strip().lower()
+    try:
+        planes = () if text in ("", "none") else tuple(float(d) for d in text.replace(" ", "").split(","))
+    except ValueError:
+        raise SystemExit(f"--planes: give increasing depths in metres like 1,2,4,8,1e4, or none; got {args.planes!r}") from None
+    try:
+        cond = set_guide_sweep(args.weights, args.out or args.weights, planes)
+    except ValueError as e:
+        raise SystemExit(f"set-guide-sweep: {e}") from None
+    swept = ", ".join(f"{d:g}" for d in cond.pixel_guide_sweep) or "none (one plane)"
+    print(f"wrote {args.out or args.weights}: pixel guide planes swept {swept}; "
+          f"kept where the motion does not tell: {cond.pixel_guide_depth:g} m")
+    return 0
+
+
 def cmd_loopaug(args: argparse.Namespace) -> int:
     from .data.loopaug import write_loopaug_dataset
 
@@ -317,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=None, help="the MultiCamVideo folder of the latents (default: the one the "
                                                 "index names)")
     p.set_defaults(fn=cmd_pixel_guides)
+    p = sub.add_parser("set-guide-sweep", help="set the planes a checkpoint's pixel guide sweeps to find the source's "
+                                               "depth from its motion (conditioning.pixel_guide_sweep)")
+    p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_depth (teacher or student)")
+    p.add_argument("--planes", required=True, help="increasing depths in metres, comma-separated (e.g. "
+                                                   "1,1.5,2,2.5,3,3.5,4,5,6.5,8.5,12,20,1e4), or none for one plane")
+    p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
+    p.set_defaults(fn=cmd_set_guide_sweep)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),

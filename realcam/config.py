@@ -172,6 +172,14 @@ class ConditioningConfig(_JsonMixin):
       starts as the one it was loaded from. Where the guide is right — a turn, inside the first frame's view — the
       model can pass it through exactly instead of rebuilding it through the transformer, which returns a softened
       copy (docs/results.md, "World v2: taking the guide as it is"). False (the default): off.
+    - ``pixel_guide_sweep`` (with ``pixel_guide_depth``): plane depths in metres (2 to 32, increasing). When the
+      source's own camera path is known, the depth of every pixel of its first frame is estimated from the source's
+      motion by sweeping these planes (:func:`realcam.guide.depth_from_motion`), and the guide is reprojected through
+      those depths, layer by layer, instead of through the one plane: the parallax of an arc, a zoom or a sideways
+      move comes out right where the source moved enough to show it. Where it did not (a source that only turns, a
+      plain region), and whenever the path is unknown, the pixel keeps ``pixel_guide_depth``. This changes how the
+      guide is made, not the weights' shapes: a checkpoint trained with one plane can read it (docs/results.md,
+      "World v2: the guide's depth from the source's motion"). Empty (the default): one plane.
     """
 
     mode: ConditioningMode = "interleave"
@@ -188,6 +196,7 @@ class ConditioningConfig(_JsonMixin):
     source_warp_first: bool = False
     pixel_guide_depth: float = 0.0
     pixel_guide_skip: bool = False
+    pixel_guide_sweep: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -237,6 +246,17 @@ class ConditioningConfig(_JsonMixin):
                 raise ValueError(f"conditioning {flag}={getattr(self, flag)!r}; give true or false")
             if getattr(self, flag) and not getattr(self, needs):
                 raise ValueError(f"conditioning {flag}=true needs {what}")
+        if isinstance(self.pixel_guide_sweep, list):
+            object.__setattr__(self, "pixel_guide_sweep", tuple(self.pixel_guide_sweep))
+        sweep = self.pixel_guide_sweep
+        if not isinstance(sweep, tuple) or (sweep and not 2 <= len(sweep) <= 32) or any(
+                isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 1e6 for d in sweep) or any(
+                a >= b for a, b in zip(sweep, sweep[1:])):
+            raise ValueError(f"conditioning pixel_guide_sweep={self.pixel_guide_sweep!r}; give 2 to 32 increasing plane "
+                             "depths in metres, each above 0 and at most 1e6 (large = the horizon), or [] for one plane")
+        if sweep and not self.pixel_guide_depth:
+            raise ValueError("conditioning pixel_guide_sweep needs pixel_guide_depth (the guide it makes, and the depth "
+                             "kept where the source's motion does not tell)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -11,36 +11,85 @@ video frames that latent frame covers: four for the tiny (TAEHV) encoder, whose 
 ``4k..4k+3``; one for latent 0 of a causal Wan VAE, then four. A stream encodes it chunk by chunk with the VAE's
 own encode stream, so a streamed guide is the whole-path guide cut into chunks, and the camera can change before
 every chunk.
+
+With ``ConditioningConfig.pixel_guide_sweep`` and the source's own camera path, the first frame is reprojected through
+a depth per pixel instead of the one plane: the depth the source's motion shows (:func:`guide_depth`), layer by layer
+(:func:`realcam.camera.rays.layered_reproject`).
 """
 from __future__ import annotations
 
 import torch
 
-from .camera.rays import warp_latents
+from .camera.poses import as_c2w
+from .camera.rays import latent_intrinsics, layered_reproject, plane_sweep_depth, warp_latents
 from .vae import VideoVAE
 
 TIME_STRIDE = 4     # video frames per latent frame (both VAE families)
+SWEEP_SIZE = 128    # the depth of a larger first frame is estimated on frames resized to this longer side
+SWEEP_FRAMES = 81   # ... and from the source's first frames only (those that see most of what the first one sees)
+
+
+def motion_frames(frames: torch.Tensor) -> torch.Tensor:
+    """What :func:`guide_depth` keeps of a source video ``[B, 3, F, H, W]`` in [0, 1] (batch element 0): its frames
+    resized to at most :data:`SWEEP_SIZE` on the longer side, as bytes ``[F, 3, h, w]`` on the CPU (a 1080p video
+    of 81 frames keeps 2.2 MB)."""
+    import torch.nn.functional as F
+
+    video = frames[0].detach().float().cpu().permute(1, 0, 2, 3)                      # [F, 3, H, W]
+    h, w = video.shape[-2:]
+    scale = min(1.0, SWEEP_SIZE / max(h, w))
+    if scale < 1:
+        video = F.interpolate(video, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+    return (video.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: float, planes: tuple[float, ...],
+                fallback: float, size: tuple[int, int]) -> torch.Tensor:
+    """The depth of every pixel of the source's first frame as its own motion shows it, ``[1, H, W]`` for a first
+    frame of ``size`` ``(H, W)``: :func:`realcam.camera.rays.plane_sweep_depth` over ``planes`` on ``frames``
+    (:func:`motion_frames`; the first :data:`SWEEP_FRAMES`) filmed along ``source_pose12`` ``[F, 12]`` (relative to
+    the first camera, the model's cameras), ``fallback`` where the motion does not tell; nearest-resized to ``size``."""
+    import torch.nn.functional as F
+
+    if source_pose12.ndim != 2 or source_pose12.shape != (frames.shape[0], 12):
+        raise ValueError(f"the source's path must give one pose per source frame: {frames.shape[0]} frames, poses "
+                         f"{tuple(source_pose12.shape)}")
+    frames, source_pose12 = frames[:SWEEP_FRAMES], source_pose12[:SWEEP_FRAMES]
+    h, w = frames.shape[-2:]
+    c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64).reshape(-1, 3, 4))
+    depth = plane_sweep_depth(frames.float() / 255, c2w, latent_intrinsics(h, w, fov_deg), planes, fallback=fallback)
+    return F.interpolate(depth[None, None], size=size, mode="nearest")[0]
 
 
 class PixelGuide:
     """``first_frame`` ``[B, 3, H, W]`` in [0, 1] (the source's first frame as the VAE encodes it), reprojected into
     target cameras through the plane ``depth`` metres ahead (pinhole of ``fov_deg``) and encoded by ``vae``."""
 
-    def __init__(self, vae: VideoVAE, first_frame: torch.Tensor, *, fov_deg: float, depth: float) -> None:
+    def __init__(self, vae: VideoVAE, first_frame: torch.Tensor, *, fov_deg: float, depth: float,
+                 depth_map: torch.Tensor | None = None) -> None:
         if not vae.can_encode:
             raise ValueError("this model reads a guide made from the source's pixels (pixel_guide_depth), which the "
                              "VAE encodes: load a VAE with an encoder (the tiny one with its encoder, or Wan's)")
         if first_frame.ndim != 4 or first_frame.shape[1] != 3:
             raise ValueError(f"first_frame must be [B, 3, H, W], got {tuple(first_frame.shape)}")
+        if depth_map is not None and depth_map.shape != (first_frame.shape[0], *first_frame.shape[-2:]):
+            raise ValueError(f"depth_map must be [B, H, W] like first_frame {tuple(first_frame.shape)}, "
+                             f"got {tuple(depth_map.shape)}")
         self.vae, self.fov_deg, self.depth = vae, float(fov_deg), float(depth)
         self.first_frame = first_frame.to(vae.device, vae.dtype)
+        # per-pixel depth of the first frame (pixel_guide_sweep with the source's path), else the one plane
+        self.depth_map = None if depth_map is None else depth_map.to(vae.device, torch.float64)
         self._stream = None
         self._next = 0          # the next latent frame the stream encodes
 
     @classmethod
-    def for_model(cls, model, vae: VideoVAE | None, first_frame: torch.Tensor | None) -> PixelGuide | None:
+    def for_model(cls, model, vae: VideoVAE | None, first_frame: torch.Tensor | None, *,
+                  source_frames: torch.Tensor | None = None,
+                  source_pose12: torch.Tensor | None = None) -> PixelGuide | None:
         """The guide ``model`` reads (None for a model without ``pixel_guide_depth``); a clear error when the
-        VAE or the source's first frame is missing."""
+        VAE or the source's first frame is missing. With ``pixel_guide_sweep``, ``source_frames``
+        (:func:`motion_frames`) and the source's path ``source_pose12`` ``[F, 12]`` (one pose per frame), the first
+        frame is reprojected through the depth its motion shows; without either, through the one plane."""
         cond = model.conditioning
         if not cond.pixel_guide_depth:
             return None
@@ -48,16 +97,27 @@ class PixelGuide:
             raise ValueError(f"{model.cfg.name} reads the source's first frame reprojected on pixels and encoded "
                              "(pixel_guide_depth): encode the source with a VAE that has an encoder (RealCam Encode "
                              "Source / encode_video), so the source keeps its first frame and the VAE")
-        return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth)
+        depth_map = None
+        if cond.pixel_guide_sweep and source_frames is not None and source_pose12 is not None:
+            depth_map = guide_depth(source_frames, source_pose12, fov_deg=cond.ray_fov_deg, planes=cond.pixel_guide_sweep,
+                                    fallback=cond.pixel_guide_depth, size=tuple(first_frame.shape[-2:]))
+            depth_map = depth_map.expand(first_frame.shape[0], -1, -1)
+        return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth, depth_map=depth_map)
 
     def video(self, target_pose12: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The guide's video frames ``[B, 3, T, H, W]`` for latent frames ``start, start + 1, …`` of
         ``target_pose12`` ``[B, n, 12]``: each reprojection held for the frames its latent covers."""
         target = target_pose12.to(self.vae.device)
         b, f = target.shape[:2]
-        reference = torch.eye(3, 4, dtype=target.dtype, device=target.device).flatten().expand(b, f, 12)
-        views = warp_latents(self.first_frame[:, :, None].expand(-1, -1, f, -1, -1), reference, target, self.fov_deg,
-                             (self.depth,))     # the same reprojection as on latents, on the pixel grid
+        if self.depth_map is not None:
+            h, w = self.first_frame.shape[-2:]
+            c2w = as_c2w(target.reshape(b * f, 3, 4)).reshape(b, f, 4, 4).to(self.first_frame.device)
+            views = layered_reproject(self.first_frame, self.depth_map, c2w, latent_intrinsics(h, w, self.fov_deg),
+                                      fallback=self.depth)
+        else:
+            reference = torch.eye(3, 4, dtype=target.dtype, device=target.device).flatten().expand(b, f, 12)
+            views = warp_latents(self.first_frame[:, :, None].expand(-1, -1, f, -1, -1), reference, target, self.fov_deg,
+                                 (self.depth,))     # the same reprojection as on latents, on the pixel grid
         repeats = torch.full((views.shape[2],), TIME_STRIDE, device=views.device)
         if start == 0 and not self.vae.tiny:
             repeats[0] = 1          # a causal Wan VAE encodes frame 0 alone

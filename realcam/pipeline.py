@@ -18,9 +18,10 @@ from typing import Callable
 
 import torch
 
+from .camera.poses import pose12 as flat_poses
 from .camera.trajectory import Trajectory
 from .config import StreamingConfig
-from .guide import PixelGuide
+from .guide import PixelGuide, motion_frames
 from .model import RealCamDiT
 from .sampling import Interrupted, StreamingSession, sample_teacher
 from .vae import Tiling, VideoVAE, frames_from_image, image_from_frames, prepare_frames
@@ -44,6 +45,9 @@ class SourceVideo:
     # conditioning.pixel_guide_depth reads a guide made from it (realcam.guide); None for latents from elsewhere
     first_frame: torch.Tensor | None = field(default=None, repr=False)
     vae: VideoVAE | None = field(default=None, repr=False)
+    # the frames, small and as bytes (realcam.guide.motion_frames): a model with conditioning.pixel_guide_sweep
+    # estimates the first frame's depth from them when the source's camera path is given
+    motion: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def latent_frames(self) -> int:
@@ -93,7 +97,8 @@ def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame
     latents = vae.encode(prepared.frames, tiling=tiling, progress=step)
     _, _, f, h, w = prepared.frames.shape
     return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes,
-                       first_frame=prepared.frames[:, :, 0].detach().cpu().clone(), vae=vae)
+                       first_frame=prepared.frames[:, :, 0].detach().cpu().clone(), vae=vae,
+                       motion=motion_frames(prepared.frames))
 
 
 def text_context(model: RealCamDiT, conditioning: torch.Tensor | None = None,
@@ -139,6 +144,8 @@ def _source_poses(model: RealCamDiT, source_camera: Trajectory | None, source: S
     if source_camera is None:
         return None
     if not (model.camera_layers and model.conditioning.source_cameras):
+        if model.camera_layers and model.conditioning.pixel_guide_sweep:
+            return None             # read only by the pixel guide (its depth from the source's motion)
         warnings.warn("source_camera is ignored: this model is not conditioned on the source's cameras (its checkpoint "
                       "has no source_cameras option); only RealCam checkpoints trained with it read the path",
                       stacklevel=3)
@@ -150,12 +157,19 @@ def _source_poses(model: RealCamDiT, source_camera: Trajectory | None, source: S
     return path.pose12("first")[None].to(model.device, model.dtype)
 
 
-def _pixel_guide(model: RealCamDiT, source: SourceVideo) -> PixelGuide | None:
-    """The guide a model with ``pixel_guide_depth`` reads, made from the source's first frame with its VAE."""
+def _pixel_guide(model: RealCamDiT, source: SourceVideo, source_camera: Trajectory | None) -> PixelGuide | None:
+    """The guide a model with ``pixel_guide_depth`` reads, made from the source's first frame with its VAE (with
+    ``pixel_guide_sweep``, through the depth the source's motion along ``source_camera`` shows, when given)."""
     if not model.camera_layers:
         return None
+    path = None
+    if source_camera is not None and model.conditioning.pixel_guide_sweep and source.motion is not None:
+        try:
+            path = flat_poses(source_camera.at_length(source.video_frames).relative().c2w)   # every frame, not latents
+        except ValueError as e:
+            raise ValueError(f"source_camera: {e}") from None
     try:
-        return PixelGuide.for_model(model, source.vae, source.first_frame)
+        return PixelGuide.for_model(model, source.vae, source.first_frame, source_frames=source.motion, source_pose12=path)
     except ValueError as e:
         raise ValueError(f"{e} (these latents came without their first frame: a render's output cannot be the source "
                          "of this model; decode it and encode the frames)" if source.first_frame is None else str(e)) from None
@@ -172,7 +186,7 @@ def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajector
     is given in (read by models conditioned on source cameras; without it the source counts as held still)."""
     _check_pair(model, source)
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
-    guide = _pixel_guide(model, source)
+    guide = _pixel_guide(model, source, source_camera)
     pixels = None
     if guide is not None:
         pixels = guide.encode(trajectory.at_length(source.video_frames).pose12("first")[None])
@@ -226,7 +240,7 @@ def render_stream(model: RealCamDiT, source: SourceVideo, trajectory: Trajectory
     path = trajectory.at_length(source.video_frames).latent_c2w()
     session = StreamingSession(model, text.context, config=config, source=latents, camera=path, seed=seed,
                                source_pose12=_source_poses(model, source_camera, source),
-                               pixel_guide=_pixel_guide(model, source))
+                               pixel_guide=_pixel_guide(model, source, source_camera))
     stream = decoder.decode_stream() if decoder is not None else None
     total = latents.shape[2] // c
     chunks: list[StreamChunk] = []

@@ -507,6 +507,28 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
     return save_safetensors_atomic(tensors, path, metadata)
 
 
+def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tuple[float, ...]) -> ConditioningConfig:
+    """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with
+    ``conditioning.pixel_guide_sweep`` set to ``planes`` (``()``: one plane again), tensors and every other setting
+    unchanged: how its pixel guide is made when the source's path is known, which the weights do not fix
+    (``ConditioningConfig.pixel_guide_sweep``). Returns the new conditioning."""
+    name = Path(path).name
+    raw, metadata = read_state_dict(path)
+    if metadata.get("format") != "realcam" or "conditioning" not in metadata:
+        raise WeightsError(f"{name} is not a RealCam checkpoint with its conditioning in the metadata (written by "
+                           "training); only those carry a pixel guide to set")
+    cond = ConditioningConfig.from_json(metadata["conditioning"])
+    if not cond.pixel_guide_depth:
+        raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to sweep")
+    cond = cond.replace(pixel_guide_sweep=tuple(float(d) for d in planes))
+    metadata["conditioning"] = cond.to_json()
+    mode = os.stat(out).st_mode & 0o777 if Path(out).exists() else None
+    save_safetensors_atomic(raw, out, metadata)
+    if mode is not None:        # a file replaced keeps its permissions
+        os.chmod(out, mode)
+    return cond
+
+
 def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
                             metadata: dict[str, str] | None = None) -> Path:
     """Write a safetensors file through a temporary file and a rename: never a half-written file."""

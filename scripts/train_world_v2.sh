@@ -102,8 +102,9 @@ WT4="$R/v2_warp_teacher4800"
 resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
-# weights folders for demo/eval (--weights): "weights" (written in step 6p) = the chain of step 6p, realcam/assets/world_v2
-# (whose student was trained on a GPU: step 6p); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
+# weights folders for demo/eval (--weights): "weights" (written in step 6r) = the chain of step 6p reading its pixel guide
+# through the depth the source's motion shows, realcam/assets/world_v2 (whose student was trained on a GPU: step 6p);
+# "weights_plane" = step 6p's chain with its one-plane guide (embedded until step 6r); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
 # "weights_rope" = the chain before it (behind "Which claims held")
@@ -227,7 +228,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6n's chain, the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6r's, the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -346,7 +347,7 @@ harder (guide_gate_weight 1, step 6n): embedded until step 6p"
 # 6o. the teacher alone with guide_gate_weight 4 (benchmarked beside step 6n's in step 7; not taken further)
 gated_teacher gatesup4 4.0
 # 6p. step 6n's causal initialisation run 3× longer (1,800 steps) from its teacher, then DMD with step 6n's 200 steps, all
-#    else as step 6n: the embedded model (docs/results.md, "World v2: a longer student on a GPU"). Its committed causal
+#    else as step 6n: embedded with its one-plane guide until step 6r (docs/results.md, "World v2: a longer student on a GPU"). Its committed causal
 #    initialisation was trained on one H200 by scripts/gpu_tiny_chain.sh, on the same 960 scenes made there by
 #    synth-latents (the GPU's kernels are not bitwise repeatable; that script's DMD of 800 steps is the section's other
 #    student), and DMD ran on two CPU cores from it on this folder's data; here both run on the CPU (~50 min)
@@ -355,8 +356,16 @@ OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.y
   --out "$R/v2_long_causal" --steps 1800 --set model.init="$TG1" --set causal.chunk=3 "${FS[@]}" --set guide_gate_weight=1.0
 OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_960" \
   --out "$R/v2_long_dmd200" --set model.init="$R/v2_long_causal/student.safetensors" --set distill.teacher="$TG1" "${FS[@]}"
-weights_folder "$WORK/weights" v2_gatesup1_teacher v2_long_dmd200 "step 6n's chain with its causal initialisation run \
-longer (1,800 steps, then DMD's 200; step 6p): the embedded model"
+weights_folder "$WORK/weights_plane" v2_gatesup1_teacher v2_long_dmd200 "step 6n's chain with its causal initialisation \
+run longer (1,800 steps, then DMD's 200; step 6p): embedded until step 6r"
+# 6r. step 6p's weights, unchanged, reading their pixel guide through the depth the source's motion shows when its path is
+#    known (conditioning.pixel_guide_sweep, set by set-guide-sweep; seconds): the embedded model (docs/results.md,
+#    "World v2: the guide's depth from the source's motion")
+weights_folder "$WORK/weights" v2_gatesup1_teacher v2_long_dmd200 "step 6p's chain reading its pixel guide through the \
+depth the source's motion shows (pixel_guide_sweep, step 6r): the embedded model"
+for m in teacher student; do
+  $PY -m realcam set-guide-sweep --weights "$WORK/weights/$m.safetensors" --planes 1,1.5,2,2.5,3,3.5,4,5,6.5,8.5,12,20,1e4
+done
 # 6q. step 6p's causal initialisation trained 1,200 steps more (3,000 in all; the cosine restarted; two threads, ~30 min),
 #    then DMD's 200 steps (7 min): level with step 6p's student, not embedded (docs/results.md, "World v2: a longer
 #    student on a GPU")
@@ -501,11 +510,15 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_gatesup1" --scene
   --variant gate_weight_4="$R/v2_gatesup4_teacher/teacher.safetensors" --out "$WORK/eval_v2_gatesup4.json"
 # step 6p's chain (the embedded one) with its causal initialisation as a variant, beside it without the source's path
 # (one thread each; the committed runs also held the GPU's matched control, docs/results.md)
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 \
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_plane" --scenes 5 \
     --variant causal_long="$R/v2_long_causal/student.safetensors" --out "$WORK/eval_v2_long.json" ) &
-( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --source-camera unknown \
+( export OMP_NUM_THREADS=1; $PY -m realcam eval --weights "$WORK/weights_plane" --scenes 5 --source-camera unknown \
     --out "$WORK/eval_v2_long_unknown.json" ) &
 wait
+# step 6r (the embedded model) with the source's path (without it, its guide and every figure are step 6p's), and the
+# guide's probe: the guide alone and the student through one plane, the swept depth and the true depth (two threads)
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --out "$WORK/eval_v2_sweep.json"
+OMP_NUM_THREADS=2 $PY scripts/guide_depth_probe.py --weights "$WORK/weights" --scenes 5 --out "$WORK/guide_depth_probe.json"
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_long3000" --scenes 5 \
   --variant causal_3000="$R/v2_long_causal_more1200/student.safetensors" --out "$WORK/eval_v2_long3000.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

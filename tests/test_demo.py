@@ -28,7 +28,8 @@ def test_embedded_weights_are_small_and_carry_metadata():
 def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_loads():
     """The embedded folder (realcam/assets/world_v2) names world v2 and its benchmark amplitude, and both DiTs carry
     the RoPE-positions, source-cameras and source-reprojection (same-time and first frame, and the first frame on
-    pixels) conditioning they were trained with; the first model (realcam/assets/tiny, world v1) remains a complete
+    pixels) conditioning they were trained with, and read that pixel guide through the depth the source's motion shows
+    (pixel_guide_sweep, a render setting written into them); the first model (realcam/assets/tiny, world v1) remains a complete
     weights folder for --weights."""
     from realcam.demo import load_tiny
 
@@ -40,6 +41,7 @@ def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_l
         assert (cond.camera_tokens, cond.rope_positions, cond.rope_depths) == ("rays", "rays", (2.0, 4.0, 8.0, 100000.0))
         assert cond.source_cameras and cond.source_warp == (2.0, 4.0, 8.0, 100000.0) and cond.source_warp_first
         assert cond.pixel_guide_depth == 4.0
+        assert cond.pixel_guide_sweep == (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.5, 8.5, 12.0, 20.0, 1e4)
 
 
 def test_a_withheld_source_path_reads_as_a_still_source_camera():

@@ -79,10 +79,11 @@ def reference_positions(poses: torch.Tensor, height: int, width: int, fov_deg: f
 
 
 def _backward_warp(images: torch.Tensor, source_c2w: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor,
-                   z: torch.Tensor) -> torch.Tensor:
+                   z: torch.Tensor, padding: str = "border") -> torch.Tensor:
     """``images`` ``[N, C, H, W]`` seen from ``source_c2w`` ``[N, 4, 4]``, sampled where each pixel of the target
     camera ``target_c2w`` sees the point at depth ``z`` ``[N, H·W, 1]`` along its optical axis (``K``: pixel-corner
-    pinhole of the ``H × W`` picture). Bilinear; outside the picture the border is repeated."""
+    pinhole of the ``H × W`` picture). Bilinear; outside the picture the border is repeated, or with ``padding="zeros"``
+    zeros are read there and for points behind the source camera (so a channel of ones marks what the source sees)."""
     import torch.nn.functional as F
 
     n, _, h, w = images.shape
@@ -96,7 +97,9 @@ def _backward_warp(images: torch.Tensor, source_c2w: torch.Tensor, target_c2w: t
     pix = cam @ K.T
     uv = pix[..., :2] / pix[..., 2:].clamp(min=1e-6)
     grid = torch.stack([uv[..., 0] / w * 2 - 1, uv[..., 1] / h * 2 - 1], dim=-1).reshape(n, h, w, 2)
-    return F.grid_sample(images, grid.to(images.dtype).clamp(-8, 8), mode="bilinear", padding_mode="border",
+    if padding == "zeros":                      # behind the source camera: outside its picture
+        grid = torch.where((pix[..., 2] > 1e-6).reshape(n, h, w, 1), grid, torch.full_like(grid, 8.0))
+    return F.grid_sample(images, grid.to(images.dtype).clamp(-8, 8), mode="bilinear", padding_mode=padding,
                          align_corners=False)
 
 
@@ -143,3 +146,74 @@ def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose
     planes = [_backward_warp(images, src, tgt, K, torch.full((b * f, h * w, 1), float(d), dtype=torch.float64,
                                                              device=latents.device)) for d in depths]
     return torch.cat(planes, dim=1).reshape(b, f, c * len(depths), h, w).permute(0, 2, 1, 3, 4).to(latents.dtype)
+
+
+def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, planes: tuple[float, ...], *,
+                      fallback: float, every: int = 2, window: int = 5, min_spread: float = 0.02) -> torch.Tensor:
+    """The depth of every pixel of ``frames[0]`` estimated from the camera's own motion (plane-sweep stereo).
+
+    ``frames`` ``[F, 3, H, W]`` in [0, 1] were seen from ``c2w`` ``[F, 4, 4]`` (any common frame; ``K`` the
+    pixel-corner pinhole of the ``H × W`` picture). For each depth of ``planes`` every ``every``-th later frame is
+    warped into frame 0's camera through the plane at that depth; the cost of a pixel is its mean absolute RGB
+    difference (summed over channels) against frame 0, over the frames that see it, averaged over a ``window`` ×
+    ``window`` box; the cheapest plane wins. Where the costs of all planes differ by less than ``min_spread`` — the
+    camera only turned (every plane warps alike), a plain region, or no later frame sees the pixel — the pixel keeps
+    ``fallback``. Returns ``[H, W]`` float64, every value one of ``planes`` or ``fallback``. Memory: the later frames
+    warped through one plane at a time (keep ``frames`` small: :func:`realcam.guide.motion_frames`)."""
+    if frames.ndim != 4 or frames.shape[1] != 3 or c2w.shape != (frames.shape[0], 4, 4):
+        raise ValueError(f"frames [F, 3, H, W] with c2w [F, 4, 4]: got {tuple(frames.shape)}, {tuple(c2w.shape)}")
+    import torch.nn.functional as F
+
+    n, _, h, w = frames.shape
+    ref = frames[0].float()
+    later = torch.arange(every, n, every)
+    costs = torch.full((len(planes), h, w), 3.0)                 # 3: the most a pixel can differ (nothing sees it)
+    images = torch.cat([frames[later].float(), torch.ones(len(later), 1, h, w)], 1)      # a channel of ones: seen
+    for i, d in enumerate(planes):
+        z = torch.full((len(later), h * w, 1), float(d), dtype=torch.float64)
+        warped = _backward_warp(images, c2w[later], c2w[:1].expand(len(later), 4, 4), K, z, padding="zeros")
+        valid = (warped[:, 3:] > 0.999).float()
+        total = ((warped[:, :3] - ref).abs().sum(1, keepdim=True) * valid).sum(0)
+        seen = valid.sum(0)
+        cost = torch.where(seen > 0, total / seen.clamp(min=1), torch.full_like(total, 3.0))
+        costs[i] = F.avg_pool2d(cost[None], window, 1, window // 2, count_include_pad=False)[0, 0]
+    best = costs.argmin(0)
+    spread = costs.max(0).values - costs.min(0).values
+    depth = torch.tensor(planes, dtype=torch.float64)[best]
+    return torch.where(spread > min_spread, depth, torch.full_like(depth, float(fallback)))
+
+
+def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor, *,
+                      fallback: float) -> torch.Tensor:
+    """``image`` ``[B, C, H, W]``, seen from the reference camera (the identity) with per-pixel ``depth`` ``[B, H, W]``,
+    as each camera of ``target_c2w`` ``[B, f, 4, 4]`` sees it: ``[B, C, f, H, W]``.
+
+    The picture is cut into layers, one per depth value, and each layer is reprojected through its plane and laid over
+    the farther ones (a multi-plane image: exact for scenes made of such planes, right in parallax wherever the depth
+    is); what no layer covers — uncovered background, outside the first view — is the whole picture reprojected
+    through the plane at ``fallback`` (as :func:`reproject` with that depth, its border repeated)."""
+    b, c, h, w = image.shape
+    f = target_c2w.shape[1]
+    if depth.shape != (b, h, w) or target_c2w.shape != (b, f, 4, 4):
+        raise ValueError(f"image [B, C, H, W] with depth [B, H, W] and target_c2w [B, f, 4, 4]: got {tuple(image.shape)}, "
+                         f"{tuple(depth.shape)}, {tuple(target_c2w.shape)}")
+    values = sorted({float(v) for v in depth.unique()}, reverse=True)                      # far to near
+    if len(values) > 64:
+        raise ValueError(f"depth holds {len(values)} distinct values; layered_reproject draws one layer per value: "
+                         "quantise it to at most 64 planes (plane_sweep_depth gives one of its planes per pixel)")
+    tgt = target_c2w.reshape(b * f, 4, 4)
+    eye = torch.eye(4, dtype=torch.float64, device=image.device).expand(b * f, 4, 4)
+    pic = image.float().repeat_interleave(f, dim=0)                                        # [B·f, C, H, W]
+    full = lambda d: torch.full((b * f, h * w, 1), float(d), dtype=torch.float64, device=image.device)  # noqa: E731
+    out = torch.zeros_like(pic)
+    cover = torch.zeros(b * f, 1, h, w, dtype=pic.dtype, device=image.device)
+    mask_of = depth.repeat_interleave(f, dim=0)[:, None]
+    for d in values:
+        alpha = (mask_of == d).to(pic.dtype)
+        layer = _backward_warp(torch.cat([pic * alpha, alpha], 1), eye, tgt, K, full(d), padding="zeros")
+        a = layer[:, c:].clamp(0, 1)
+        out = layer[:, :c] + (1 - a) * out                                                 # premultiplied "over"
+        cover = a + (1 - a) * cover
+    plane = _backward_warp(pic, eye, tgt, K, full(fallback))
+    out = out + (1 - cover) * plane
+    return out.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)

@@ -66,6 +66,10 @@ def _saver(stage: str):
 
 
 def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
+    if cfg.model.conditioning_overrides.get("pixel_guide_sweep"):
+        raise ValueError("model.conditioning_overrides.pixel_guide_sweep: the training data hold one-plane guides "
+                         "(python -m realcam pixel-guides), so training cannot read the sweep; drop the override and "
+                         "give the trained checkpoint the sweep for rendering: python -m realcam set-guide-sweep")
     if cfg.source_camera_dropout and not model.conditioning.source_cameras:
         raise ValueError(f"source_camera_dropout={cfg.source_camera_dropout}: the model does not read source cameras; "
                          f"set model.conditioning_overrides.source_cameras=true (with camera_tokens: rays) or drop it")
