@@ -82,11 +82,15 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
     from .train.data import synth_latents
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        sweep = tuple(float(d) for d in args.guide_sweep.replace(" ", "").split(",")) if args.guide_sweep else ()
+    except ValueError:
+        raise SystemExit(f"--guide-sweep: give increasing depths in metres like 1,2,4,8,1e4; got {args.guide_sweep!r}") from None
     t0 = time.time()
     show = _progress("scene")
     out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
                         frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
-                        world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov,
+                        world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov, guide_sweep=sweep,
                         shard_size=args.shard_size, device=device, progress=show)
     print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
           f"in {time.time() - t0:.0f}s")
@@ -307,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guide-depth", type=float, default=None, metavar="M",
                    help="also write the pixel guides of this plane depth (pixel-guides --depth)")
     p.add_argument("--guide-fov", type=float, default=60.0, help="the guides' horizontal field of view in degrees")
+    p.add_argument("--guide-sweep", default=None, metavar="PLANES",
+                   help="also write each pair's guide through the depth the source's motion shows, swept over these "
+                        "comma-separated plane depths (pixel_guide_sweep; with --guide-depth)")
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
     p.set_defaults(fn=cmd_synth_latents)

@@ -44,11 +44,12 @@ def motion_frames(frames: torch.Tensor) -> torch.Tensor:
 
 
 def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: float, planes: tuple[float, ...],
-                fallback: float, size: tuple[int, int]) -> torch.Tensor:
+                fallback: float, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
     """The depth of every pixel of the source's first frame as its own motion shows it, ``[1, H, W]`` for a first
     frame of ``size`` ``(H, W)``: :func:`realcam.camera.rays.plane_sweep_depth` over ``planes`` on ``frames``
     (:func:`motion_frames`; the first :data:`SWEEP_FRAMES`) filmed along ``source_pose12`` ``[F, 12]`` (relative to
-    the first camera, the model's cameras), ``fallback`` where the motion does not tell; nearest-resized to ``size``."""
+    the first camera, the model's cameras), ``fallback`` where the motion does not tell; nearest-resized to ``size``;
+    computed on ``device`` (the CPU at render time; ``synth-latents`` uses its own), returned on the CPU."""
     import torch.nn.functional as F
 
     if source_pose12.ndim != 2 or source_pose12.shape != (frames.shape[0], 12):
@@ -57,8 +58,9 @@ def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: f
     frames, source_pose12 = frames[:SWEEP_FRAMES], source_pose12[:SWEEP_FRAMES]
     h, w = frames.shape[-2:]
     c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64).reshape(-1, 3, 4))
-    depth = plane_sweep_depth(frames.float() / 255, c2w, latent_intrinsics(h, w, fov_deg), planes, fallback=fallback)
-    return F.interpolate(depth[None, None], size=size, mode="nearest")[0]
+    depth = plane_sweep_depth(frames.to(device).float() / 255, c2w, latent_intrinsics(h, w, fov_deg), planes,
+                              fallback=fallback)
+    return F.interpolate(depth[None, None], size=size, mode="nearest")[0].cpu()
 
 
 class PixelGuide:
@@ -77,7 +79,10 @@ class PixelGuide:
                              f"got {tuple(depth_map.shape)}")
         self.vae, self.fov_deg, self.depth = vae, float(fov_deg), float(depth)
         self.first_frame = first_frame.to(vae.device, vae.dtype)
-        # per-pixel depth of the first frame (pixel_guide_sweep with the source's path), else the one plane
+        # per-pixel depth of the first frame (pixel_guide_sweep with the source's path), else the one plane; a map at
+        # the plane's depth everywhere (a source that did not move) is the one-plane guide, made exactly as such
+        if depth_map is not None and bool((depth_map == float(depth)).all()):
+            depth_map = None
         self.depth_map = None if depth_map is None else depth_map.to(vae.device, torch.float64)
         self._stream = None
         self._next = 0          # the next latent frame the stream encodes

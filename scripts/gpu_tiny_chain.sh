@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The embedded chain's student stages run longer on one GPU (docs/results.md, "World v2: a longer student on a GPU"):
 # the training set made on the device (`synth-latents`: the 960 DiT scenes of scripts/train_world_v2.sh step 3 with
-# their 4 m pixel guides, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
+# their 4 m pixel guides, and the guides through the depth the source's motion shows when the embedded teacher reads
+# them, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
 # with step 6n's configs and settings but more steps; then, if time is left, the same two stages with the embedded
 # chain's own steps (600 and 200) on the same data, as the matched control.
 #   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS]
@@ -38,9 +39,17 @@ print(max(n // 50 * 50 if w >= 50 else n, 0))" "$1" "$2" "$3" "$((BUDGET - (SECO
 }
 calc() { "$PY" -c "print(round($1))"; }
 "$PY" -c "import torch; print('device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu', '| torch', torch.__version__)" | tee -a "$SUMMARY"
+# the planes the embedded teacher sweeps for its guide (conditioning.pixel_guide_sweep): its students train on swept
+# guides where the source's path is given, so the data holds them too
+SWEEP=$("$PY" -c "import json, sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], 'pt') as f:
+    print(','.join(repr(float(d)) for d in json.loads(f.metadata()['conditioning']).get('pixel_guide_sweep', [])))" \
+  $W/teacher.safetensors)
 t=$SECONDS
 "$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
-  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 > "$OUT/data.log" 2>&1 || { tail -n 20 "$OUT/data.log"; exit 1; }
+  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} > "$OUT/data.log" 2>&1 \
+  || { tail -n 20 "$OUT/data.log"; exit 1; }
 say "data: $SCENES scenes in $((SECONDS - t)) s"
 FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)
 chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initialisation and DMD (their steps cut to

@@ -222,6 +222,68 @@ def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
 
+def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_given(dataset, tmp_path):
+    """``synth-latents --guide-sweep``: beside the one-plane guides (the same as without it), each pair's guide through
+    the depth the source's own frames and path show; a model with ``pixel_guide_sweep`` trains on the swept guide
+    where the source's path is given and on the one-plane guide where it is withheld, as it renders; data without the
+    sweep, or swept over other planes, is refused with the command that makes it."""
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from realcam.train.data import synth_latents
+
+    planes = (1.0, 2.0, 4.0, 8.0, 1e4)
+    kwargs = dict(scenes=2, seed=0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2", guide_depth=4.0,
+                  guide_fov=60.0, shard_size=4)
+    out = synth_latents(tmp_path / "swept", dataset / "vae.safetensors", guide_sweep=planes, **kwargs)
+    plain = synth_latents(tmp_path / "plain", dataset / "vae.safetensors", **kwargs)
+    held = load_file(out / "pixel_guides.safetensors")
+    assert torch.equal(held["guides"], load_file(plain / "pixel_guides.safetensors")["guides"])
+    assert held["guides_swept"].shape == held["guides"].shape
+    assert not torch.equal(held["guides_swept"], held["guides"])      # these cameras move: their depth shows
+    with safe_open(str(out / "pixel_guides.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["sweep"]) == list(planes)
+
+    data = LatentPairs(out, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                       source_camera_dropout=0.5)
+    kinds = set()
+    for i in range(len(data)):
+        for seed in range(6):
+            item = data.item(i, torch.Generator().manual_seed(seed))
+            withheld = torch.equal(item["source_pose12"], pose12(torch.eye(4).expand(item["pose12"].shape[0], 4, 4)))
+            slots = [s for s in range(held["guides"].shape[1]) if torch.equal(data.latents[data.by_scene[
+                int(data.scene[i])][s]], item["source"])]
+            expected = held["guides" if withheld else "guides_swept"][i, slots[0]].float()
+            assert torch.equal(item["pixel_guide"], expected)
+            kinds.add(withheld)
+    assert kinds == {True, False}
+    with pytest.raises(ValueError, match="holds no swept guides: make the folder with python -m realcam synth-latents"):
+        LatentPairs(plain, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes)
+    with pytest.raises(ValueError, match="holds guides swept over 1,2,4,8,10000"):
+        LatentPairs(out, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=(1.0, 4.0))
+    with pytest.raises(ValueError, match="guide_sweep needs guide_depth"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, guide_sweep=planes)
+    with pytest.raises(ValueError, match="pixel_guide_sweep=.*increasing"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, guide_depth=4.0, guide_sweep=(4.0, 2.0))
+    # training: a model that carries the sweep reads these data, and is refused the one-plane-only folder
+    from realcam.train.stages import _data, build_model
+
+    overrides = ["model.overrides={\"num_layers\": 1}", "model.conditioning_overrides={\"camera_tokens\": \"rays\", "
+                 "\"source_cameras\": true, \"pixel_guide_depth\": 4.0, \"pixel_guide_sweep\": [1, 2, 4, 8, 10000]}"]
+    cfg = load_config(None, overrides, data=str(out))
+    model = build_model(cfg, torch.device("cpu"))
+    assert _data(cfg, model).swept is not None
+    with pytest.raises(ValueError, match="holds no swept guides"):
+        _data(load_config(None, overrides, data=str(plain)), model)
+    bad = subprocess.run([sys.executable, "-m", "realcam", "synth-latents", "--out", str(tmp_path / "y"), "--vae",
+                          str(dataset / "vae.safetensors"), "--guide-depth", "4", "--guide-sweep", "1,two"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--guide-sweep: give increasing depths" in bad.stderr
+
+
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):
     """A withheld path is the identity at every frame — what inference passes for a video whose camera is
     unknown (tests/test_demo.py) — and the rest of the pair is the one drawn without dropout."""

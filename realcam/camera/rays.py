@@ -165,12 +165,14 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
     import torch.nn.functional as F
 
     n, _, h, w = frames.shape
+    dev = frames.device                                          # runs where the frames are (a GPU for training data)
     ref = frames[0].float()
-    later = torch.arange(every, n, every)
-    costs = torch.full((len(planes), h, w), 3.0)                 # 3: the most a pixel can differ (nothing sees it)
-    images = torch.cat([frames[later].float(), torch.ones(len(later), 1, h, w)], 1)      # a channel of ones: seen
+    later = torch.arange(every, n, every, device=dev)
+    costs = torch.full((len(planes), h, w), 3.0, device=dev)     # 3: the most a pixel can differ (nothing sees it)
+    images = torch.cat([frames[later].float(), torch.ones(len(later), 1, h, w, device=dev)], 1)   # ones: seen
+    c2w = c2w.to(dev)
     for i, d in enumerate(planes):
-        z = torch.full((len(later), h * w, 1), float(d), dtype=torch.float64)
+        z = torch.full((len(later), h * w, 1), float(d), dtype=torch.float64, device=dev)
         warped = _backward_warp(images, c2w[later], c2w[:1].expand(len(later), 4, 4), K, z, padding="zeros")
         valid = (warped[:, 3:] > 0.999).float()
         total = ((warped[:, :3] - ref).abs().sum(1, keepdim=True) * valid).sum(0)
@@ -179,7 +181,7 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
         costs[i] = F.avg_pool2d(cost[None], window, 1, window // 2, count_include_pad=False)[0, 0]
     best = costs.argmin(0)
     spread = costs.max(0).values - costs.min(0).values
-    depth = torch.tensor(planes, dtype=torch.float64)[best]
+    depth = torch.tensor(planes, dtype=torch.float64, device=dev)[best]
     return torch.where(spread > min_spread, depth, torch.full_like(depth, float(fallback)))
 
 

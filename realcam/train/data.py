@@ -113,16 +113,17 @@ class _LatentsWriter:
         self.shard_clips.append(len(self.clips))
         self.clips.clear()
 
-    def finish(self, index: dict, guides: tuple[torch.Tensor, dict[str, str]] | None = None) -> Path:
+    def finish(self, index: dict, guides: tuple[dict[str, torch.Tensor], dict[str, str]] | None = None) -> Path:
         """Writes the last shard, the contexts, ``index`` (with the format and shard list added) and, optionally,
-        the pixel guides with their metadata; then moves the folder into place."""
+        the pixel guides (``guides``, and ``guides_swept`` with a sweep) with their metadata; then moves the folder
+        into place."""
         from ..weights import save_safetensors_atomic
 
         self._flush()
         save_safetensors_atomic({f"context_{i}": c.contiguous() for i, c in enumerate(self.contexts)},
                                 self.tmp / "contexts.safetensors")
         if guides is not None:
-            save_safetensors_atomic({"guides": guides[0].contiguous()}, self.tmp / PIXEL_GUIDES, guides[1])
+            save_safetensors_atomic({k: v.contiguous() for k, v in guides[0].items()}, self.tmp / PIXEL_GUIDES, guides[1])
         index = {"format": FORMAT, **index, "shards": self.shards, "shard_clips": self.shard_clips}
         (self.tmp / INDEX).write_text(json.dumps(index, indent=1))
         os.replace(self.tmp, self.out)
@@ -191,28 +192,36 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
 
 
 def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, depth: float,
-                  fov_deg: float) -> list[torch.Tensor]:
+                  fov_deg: float, depth_maps: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """The pixel guides of one scene's clips (first video frames ``[3, H, W]`` and latent-frame poses ``[f, 4, 4]``,
-    float64): entry ``j`` is ``[clips, C, f, h, w]``, clip ``j`` as the source of every clip. Sources that start at the
-    same camera with the same first frame share one guide (encoded once)."""
+    float64): entry ``j`` is ``[clips, C, f, h, w]``, clip ``j`` as the source of every clip; with ``depth_maps``
+    (``[H, W]`` per clip: :func:`realcam.guide.guide_depth`), each source's first frame is reprojected through its own
+    depth map instead of the plane. Sources that start at the same camera with the same first frame (and depth map)
+    share one guide (encoded once)."""
     from ..guide import PixelGuide
 
+    maps = depth_maps or [None] * len(firsts)
     done: list[tuple[int, torch.Tensor]] = []   # (slot, guides of that source) already encoded
     for j, src in enumerate(c2w):
         same = next((g for k, g in done if torch.equal(firsts[k], firsts[j])
-                     and torch.allclose(c2w[k][0], src[0], atol=1e-6)), None)
+                     and torch.allclose(c2w[k][0], src[0], atol=1e-6)
+                     and (maps[j] is None or torch.equal(maps[k], maps[j]))), None)
         if same is None:
             targets = torch.stack([pose12(relative_poses(t, "first", anchor=src[0])) for t in c2w])
-            guide = PixelGuide(vae, firsts[j][None].expand(len(c2w), -1, -1, -1), fov_deg=fov_deg, depth=depth)
+            guide = PixelGuide(vae, firsts[j][None].expand(len(c2w), -1, -1, -1), fov_deg=fov_deg, depth=depth,
+                               depth_map=None if maps[j] is None else maps[j][None].expand(len(c2w), -1, -1))
             with torch.no_grad():
                 same = guide.encode(targets.float()).cpu()
         done.append((j, same))
     return [g for _, g in done]
 
 
-def _guides_metadata(depth: float, fov_deg: float, vae_path: str | Path) -> dict[str, str]:
-    return {"format": GUIDES_FORMAT, "depth": repr(float(depth)), "fov_deg": repr(float(fov_deg)),
+def _guides_metadata(depth: float, fov_deg: float, vae_path: str | Path, sweep: tuple[float, ...] = ()) -> dict[str, str]:
+    meta = {"format": GUIDES_FORMAT, "depth": repr(float(depth)), "fov_deg": repr(float(fov_deg)),
             "vae": Path(vae_path).name}
+    if sweep:      # a second tensor, guides_swept: each source's first frame through the depth its motion shows
+        meta["sweep"] = json.dumps([float(d) for d in sweep])
+    return meta
 
 
 def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float, fov_deg: float,
@@ -281,8 +290,9 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
 
 def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: int = 0, seed: int = 0, cameras: int = 4,
                   frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
-                  guide_depth: float | None = None, guide_fov: float = 60.0, shard_size: int = 256,
-                  device: torch.device | str = "cpu", progress: Callable[[int, int], None] | None = None) -> Path:
+                  guide_depth: float | None = None, guide_fov: float = 60.0, guide_sweep: tuple[float, ...] = (),
+                  shard_size: int = 256, device: torch.device | str = "cpu",
+                  progress: Callable[[int, int], None] | None = None) -> Path:
     """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
     cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
     (plane ``guide_depth`` m, ``guide_fov``°) make together, with no video files in between — on ``device``, so a GPU
@@ -291,9 +301,16 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     the benchmark's sources are too, rendered in memory — and a GPU's rays may round differently from the CPU's:
     its latents are close to the video route's, not equal (2.5–2.8 % of their mean size on three world-v2 scenes with
     the embedded VAE; tests/test_train.py holds them within 10 % at 32 px), while the cameras, contexts and index match
-    exactly."""
+    exactly. With ``guide_sweep`` (plane depths, as ``ConditioningConfig.pixel_guide_sweep``) it also writes
+    ``guides_swept``: each source's first frame reprojected through the depth its own frames and path show
+    (:func:`realcam.guide.guide_depth`, as the pipeline makes it when the path is given), for a model that reads the
+    swept guide (:class:`LatentPairs` gives it where the source's path is kept, the one-plane guide where it is
+    withheld)."""
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
+    from ..config import ConditioningConfig
     from ..data.synth import dataset_scene, render
+    from ..guide import guide_depth as guide_depth_map
+    from ..guide import motion_frames
 
     _check_frames(frames)
     if scenes < 1 or cameras < 2:
@@ -302,6 +319,10 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         raise ValueError(f"trajectories must be 'preset' or 'random', got {mode!r}")
     if guide_depth is not None and not guide_depth > 0:
         raise ValueError(f"guide_depth is the guide plane's depth in metres and must be > 0, got {guide_depth}")
+    if guide_sweep:
+        if not guide_depth:
+            raise ValueError("guide_sweep needs guide_depth (the plane kept where the source's motion does not tell)")
+        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=guide_depth, pixel_guide_sweep=tuple(guide_sweep))
     if Path(out).exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     vae = _encoding_vae(vae_path, device)
@@ -312,6 +333,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     writer = _LatentsWriter(out, shard_size)
     names = [f"cam{c:02d}" for c in range(1, cameras + 1)]
     guides: list[torch.Tensor] = []
+    swept: list[torch.Tensor] = []
     for n, index in enumerate(range(first, first + scenes)):
         scene, K, paths = dataset_scene(index, seed, cameras=cameras, frames=frames, size=size, mode=mode,
                                         shared_start=shared_start, world=world)
@@ -326,10 +348,20 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
             firsts = [v[0].permute(2, 0, 1).cpu() for v in videos]
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov)
             guides.append(torch.stack(per_source, 1).half())          # [clips, slots, C, f, h, w]
+        if guide_sweep:
+            maps = [guide_depth_map(motion_frames(v.permute(3, 0, 1, 2)[None]), pose12(relative_poses(p, "first")),
+                                    fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
+                                    size=(size, size), device=device)[0] for v, p in zip(videos, paths)]
+            per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
+                                       depth_maps=maps)
+            swept.append(torch.stack(per_source, 1).half())
         if progress:
             progress(n + 1, scenes)
     source = f"synth: world {world}, seed {seed}, scenes {first}-{first + scenes - 1}, {mode} paths, {size} px"
-    written = (torch.cat(guides), _guides_metadata(guide_depth, guide_fov, vae_path)) if guide_depth else None
+    tensors = {"guides": torch.cat(guides)} if guide_depth else {}
+    if guide_sweep:
+        tensors["guides_swept"] = torch.cat(swept)
+    written = (tensors, _guides_metadata(guide_depth, guide_fov, vae_path, tuple(guide_sweep))) if guide_depth else None
     return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, source,
                                        [f"scene{i}" for i in range(first, first + scenes)]), written)
 
@@ -360,11 +392,15 @@ class LatentPairs:
 
     ``pixel_guide``: ``(depth, fov_deg)`` of a model with ``ConditioningConfig.pixel_guide_depth``: items also
     carry ``pixel_guide``, the pair's guide from :func:`write_pixel_guides` (checked to be made for that plane).
+    ``pixel_guide_sweep`` (a model's ``ConditioningConfig.pixel_guide_sweep``): that guide is, as at render time, the
+    swept one (``synth-latents --guide-sweep``) where the source's path is given and the one-plane one where it is
+    withheld.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
                  source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
-                 same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None) -> None:
+                 same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None,
+                 pixel_guide_sweep: tuple[float, ...] = ()) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -405,9 +441,13 @@ class LatentPairs:
         lonely = [self.index["scenes"][s] for s, ids in self.by_scene.items() if len(ids) < 2]
         if lonely:
             raise ValueError(f"scenes with a single camera cannot make pairs: {', '.join(lonely[:5])}")
-        self.guides = None if pixel_guide is None else self._read_guides(folder, *pixel_guide)
+        if pixel_guide_sweep and pixel_guide is None:
+            raise ValueError("pixel_guide_sweep needs pixel_guide (the plane and field of view of the guide)")
+        self.guides, self.swept = (None, None) if pixel_guide is None else self._read_guides(folder, *pixel_guide,
+                                                                                              tuple(pixel_guide_sweep))
 
-    def _read_guides(self, folder: Path, depth: float, fov_deg: float) -> torch.Tensor:
+    def _read_guides(self, folder: Path, depth: float, fov_deg: float,
+                     sweep: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads."""
         from safetensors import safe_open
 
@@ -431,11 +471,28 @@ class LatentPairs:
                 raise ValueError(f"{folder / PIXEL_GUIDES} was made for depth {have[0]:g} m, fov {have[1]:g}° but the "
                                  f"model reads depth {depth:g}, fov {fov_deg:g}: remake it: {make}")
             guides = f.get_tensor("guides")
+            swept = None
+            if sweep:
+                planes = ",".join(f"{d:g}" for d in sweep)
+                remake = (f"make the folder with python -m realcam synth-latents ... --guide-depth {depth:g} --guide-fov "
+                          f"{fov_deg:g} --guide-sweep {planes} (pixel-guides makes one-plane guides only), or train a "
+                          "copy of the initial checkpoint without the sweep (python -m realcam set-guide-sweep --planes "
+                          "none) and set it again after")
+                try:
+                    have_sweep = tuple(float(d) for d in json.loads(meta.get("sweep", "[]")))
+                except (ValueError, TypeError):
+                    have_sweep = ()
+                if "guides_swept" not in f.keys() or have_sweep != tuple(float(d) for d in sweep):
+                    held = ("guides swept over " + ",".join(f"{d:g}" for d in have_sweep)) if have_sweep else "no swept guides"
+                    raise ValueError(f"the model reads its pixel guide through the depth the source's motion shows "
+                                     f"(pixel_guide_sweep {planes}) and {folder / PIXEL_GUIDES} holds {held}: {remake}")
+                swept = f.get_tensor("guides_swept")
         slots = max(len(ids) for ids in self.by_scene.values())
-        if guides.shape[:2] != (len(self), slots) or guides.shape[2:] != self.latents.shape[1:]:
-            raise ValueError(f"{folder / PIXEL_GUIDES} holds guides {tuple(guides.shape)}; the latents need "
-                             f"{(len(self), slots, *self.latents.shape[1:])}: remake it: {make}")
-        return guides
+        for name, held in (("guides", guides), ("guides_swept", swept)):
+            if held is not None and (held.shape[:2] != (len(self), slots) or held.shape[2:] != self.latents.shape[1:]):
+                raise ValueError(f"{folder / PIXEL_GUIDES} holds {name} {tuple(held.shape)}; the latents need "
+                                 f"{(len(self), slots, *self.latents.shape[1:])}: remake it: {make}")
+        return guides, swept
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -467,7 +524,8 @@ class LatentPairs:
                "source_pose12": pose12(source_rel)}
         if self.guides is not None:
             slot = self.by_scene[int(self.scene[index])].index(src)
-            out["pixel_guide"] = self.guides[index, slot].float()
+            held = self.swept if self.swept is not None and not withheld else self.guides   # as at render time
+            out["pixel_guide"] = held[index, slot].float()
         return out
 
     def batch(self, indices: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -66,10 +66,6 @@ def _saver(stage: str):
 
 
 def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
-    if cfg.model.conditioning_overrides.get("pixel_guide_sweep"):
-        raise ValueError("model.conditioning_overrides.pixel_guide_sweep: the training data hold one-plane guides "
-                         "(python -m realcam pixel-guides), so training cannot read the sweep; drop the override and "
-                         "give the trained checkpoint the sweep for rendering: python -m realcam set-guide-sweep")
     if cfg.source_camera_dropout and not model.conditioning.source_cameras:
         raise ValueError(f"source_camera_dropout={cfg.source_camera_dropout}: the model does not read source cameras; "
                          f"set model.conditioning_overrides.source_cameras=true (with camera_tokens: rays) or drop it")
@@ -77,7 +73,8 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
                        source_camera_dropout=cfg.source_camera_dropout, same_camera_share=cfg.same_camera_share,
                        same_camera_withheld=cfg.same_camera_withheld,
                        pixel_guide=((model.conditioning.pixel_guide_depth, model.conditioning.ray_fov_deg)
-                                    if model.conditioning.pixel_guide_depth else None))
+                                    if model.conditioning.pixel_guide_depth else None),
+                       pixel_guide_sweep=model.conditioning.pixel_guide_sweep)
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")
