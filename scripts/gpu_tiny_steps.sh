@@ -4,8 +4,8 @@
 # GPU when there is one), at several batch sizes: what sizes a GPU run of the chain (docs/benchmarks.md, "Tiny chain").
 #   scripts/gpu_tiny_steps.sh DATA [STEPS] [BATCH...]   DATA: latents with pixel guides (preprocess + pixel-guides);
 #                                                       default 30 steps a stage, batches 8 32
-# Starts from the embedded weights (realcam/assets/world_v2) and prints the median step time of each stage and batch,
-# the first 5 steps left out (warm-up).
+# Starts from the embedded weights (realcam/assets/world_v2, read with their one-plane guide) and prints the median
+# step time of each stage and batch, the first 5 steps left out (warm-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -13,9 +13,15 @@ PY="${PYTHON:-.venv/bin/python}"
 DATA=${1:?usage: scripts/gpu_tiny_steps.sh DATA [STEPS] [BATCH...]}
 STEPS=${2:-30}
 if [ $# -gt 2 ]; then BATCHES=("${@:3}"); else BATCHES=(8 32); fi
-W=realcam/assets/world_v2
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT   # its runs are measured, not kept (a failed stage too)
+# the embedded weights with their one-plane guide (set-guide-sweep --planes none): DATA holds one-plane guides, and the
+# swept guide changes what a step reads, not what it costs
+W="$OUT/weights"
+for m in teacher student; do
+  "$PY" -m realcam set-guide-sweep --weights realcam/assets/world_v2/$m.safetensors --planes none --out "$W/$m.safetensors" \
+    > /dev/null
+done
 COMMON=(--data "$DATA" --steps "$STEPS" --set checkpoint_every=100000 --set log_every=1 --set source_camera_dropout=0.3
         --set same_camera_share=0.15 --set same_camera_withheld=never)
 stage() {  # name batch command args...: runs one stage, prints its median step time (its log's tail if it fails)
