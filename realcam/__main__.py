@@ -223,7 +223,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         variants[name] = path
     result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights, variants=variants,
                       camera=not args.no_camera, world=args.world, amplitude=args.amplitude,
-                      source_camera=args.source_camera == "known")
+                      source_camera=args.source_camera == "known", teacher=not args.no_teacher)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(format_eval(result))
@@ -397,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                    help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")
     p.add_argument("--no-camera", action="store_true", help="skip the OpenCV camera-error metric")
+    p.add_argument("--no-teacher", action="store_true",
+                   help="skip the folder's teacher (its 20 sampling steps are most of the run): the student, variants "
+                        "and references only, e.g. for a new student beside a teacher already benchmarked")
     p.add_argument("--world", choices=["v1", "v2"], default=None,
                    help="procedural world of the held-out scenes (default: the one the weights were trained on)")
     p.add_argument("--amplitude", type=float, default=None,

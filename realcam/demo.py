@@ -350,15 +350,15 @@ def summarise(values: list[float]) -> dict[str, float]:
 def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
              world: str | None = None, amplitude: float | None = None, source_camera: bool = True,
-             print_fn=print) -> dict:
+             teacher: bool = True, print_fn=print) -> dict:
     """The held-out benchmark (docs/results.md): for every preset family (``FAMILIES``) ``scenes`` held-out
     scenes of ``world``, each filmed along one of the family's presets in turn at ``amplitude`` (both default to
     what the weights' README.json names), at the training length (33 frames, ``1x``), at twice it (65, ``2x``)
     and out and back (``loop``). Models conditioned on source cameras are given the source's own path, unless
     ``source_camera`` is False (as a user's video, whose camera is unknown).
 
-    Methods: the embedded student and teacher, ``variants`` (name → weights trained by the project's scripts,
-    e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
+    Methods: the embedded student and (unless ``teacher`` is False) teacher, ``variants`` (name → weights trained
+    by the project's scripts, e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
     camera scores) and the truth through the tiny VAE (the ceiling: every DiT row is decoded by that VAE).
     Metrics per case: PSNR/SSIM against the ground-truth target view; picture-motion error
     (``realcam.metrics.motion_error``, px); camera error of the generated frames (``realcam.metrics.camera_error``:
@@ -367,10 +367,12 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     bootstrap interval, and paired differences (a method minus the frozen frame or copy-the-source, case by case)
     with theirs. ``visibility`` is mean |truth − frozen frame| over mean |truth − ceiling| per family: how far
     above the VAE's own error a camera move changes the picture."""
-    models = load_tiny(folder or ASSETS, teacher=True)
+    models = load_tiny(folder or ASSETS, teacher=teacher)
     world = world or models.world                    # the weights' own world and amplitude unless overridden
     amplitude = models.amplitude if amplitude is None else amplitude
-    methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False), "teacher": (models.teacher, True)}
+    methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False)}
+    if teacher:
+        methods["teacher"] = (models.teacher, True)
     for name, path in (variants or {}).items():
         methods[name] = load_variant(path)
     families = families or FAMILIES
@@ -434,7 +436,7 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                         paired.setdefault(f, {}).setdefault(tag, {})[f"{name} − {ref}"] = summarise(diff)
     return {"scenes_per_family": scenes, "world": world, "amplitude": amplitude, "families": {f: list(p) for f, p in families.items()},
             "source_camera": "known" if source_camera else "unknown",
-            "teacher_steps": teacher_steps or models.teacher.sampling.steps,
+            "teacher_steps": (teacher_steps or models.teacher.sampling.steps) if teacher else None,
             "student_steps": list(models.student.streaming.denoising_steps),
             "variants": {k: str(v) for k, v in (variants or {}).items()},
             "table": table, "paired_psnr": paired, "cases": cases}

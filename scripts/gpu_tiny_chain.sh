@@ -3,10 +3,12 @@
 # the training set made on the device (`synth-latents`: the 960 DiT scenes of scripts/train_world_v2.sh step 3 with
 # their 4 m pixel guides, and the guides through the depth the source's motion shows when the embedded teacher reads
 # them, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
-# with step 6n's configs and settings but more steps; then, if time is left, the same two stages with the embedded
-# chain's own steps (600 and 200) on the same data, as the matched control.
-#   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS]
-#     defaults: 960 scenes, 1,800 causal steps, 800 DMD steps, a 540 s budget for the whole script
+# with step 6n's configs and settings but more steps; then either, with TEACHER_STEPS, the embedded teacher trained
+# that many steps more on the same data (its own settings: step 6n's teacher stage) and DMD of the long causal
+# initialisation from that teacher (docs/results.md, "World v2: trained on swept guides"), or, if time is left, the
+# long chain's two stages with the embedded chain's own steps (600 and 200) on the same data, as the matched control.
+#   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS] [TEACHER_STEPS]
+#     defaults: 960 scenes, 1,800 causal steps, 800 DMD steps, a 540 s budget for the whole script, no teacher stage
 # Each stage's steps are cut (to a multiple of 50) when the budget would not hold them at the step times measured on
 # an H200 (docs/benchmarks.md): what was run is in each run's config.json and the summary. OUT receives only the
 # weights, the logs and a summary (a device run brings back 8 files); the data and checkpoints go to a temporary folder.
@@ -19,9 +21,11 @@ SCENES=${2:-960}
 CAUSAL=${3:-1800}
 DMD=${4:-800}
 BUDGET=${5:-540}
+TEACHER=${6:-0}
 # seconds per step on an H200 at the configs' batches (docs/benchmarks.md, "The tiny model on the GPU"), with a margin
 CAUSAL_S=${CAUSAL_S:-0.06}
 DMD_S=${DMD_S:-0.26}
+TEACHER_S=${TEACHER_S:-0.07}
 START=$SECONDS
 W=realcam/assets/world_v2
 mkdir -p "$OUT"
@@ -48,8 +52,8 @@ with safe_open(sys.argv[1], 'pt') as f:
   $W/teacher.safetensors)
 t=$SECONDS
 "$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
-  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} > "$OUT/data.log" 2>&1 \
-  || { tail -n 20 "$OUT/data.log"; exit 1; }
+  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} > "$TMP/data.log" 2>&1 \
+  || { tail -n 20 "$TMP/data.log"; exit 1; }
 say "data: $SCENES scenes in $((SECONDS - t)) s"
 FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)
 chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initialisation and DMD (their steps cut to
@@ -74,13 +78,38 @@ chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initia
   [ "$5" = 1 ] && cp "$TMP/${name}_distill/log.jsonl" "$OUT/${name}_distill.jsonl"
   say "$name: DMD $ds steps in $((SECONDS - t)) s"
 }
-# the long chain keeps 20 s in hand; the control (the embedded chain's 600 + 200 steps, or fewer if asked for fewer)
-# runs only if it fits whole
-chain long "$CAUSAL" "$DMD" 20 1
-CC=$(( CAUSAL < 600 ? CAUSAL : 600 )); CD=$(( DMD < 200 ? DMD : 200 ))
-if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S")")" -ge "$CC" ]; then
-  chain control "$CC" "$CD" 10 0 || true
+# the long chain keeps 20 s in hand (and, with a teacher stage, that stage's time at its steps); the control (the
+# embedded chain's 600 + 200 steps, or fewer if asked for fewer) runs only without a teacher stage and only if it fits
+LONG_RESERVE=20
+[ "$TEACHER" -gt 0 ] && LONG_RESERVE=$(calc "20 + $TEACHER * $TEACHER_S + $DMD * $DMD_S")
+chain long "$CAUSAL" "$DMD" "$LONG_RESERVE" 1
+if [ "$TEACHER" -gt 0 ]; then
+  # the embedded teacher's own settings (the checkpoint's conditioning: model.conditioning_overrides emptied) and its
+  # stage's (step 6n of scripts/train_world_v2.sh): lr 3e-4 restarted, guide embedding and gate ×3, the gate term
+  ts=$(fit "$TEACHER" "$TEACHER_S" "$(calc "10 + $DMD * $DMD_S")")
+  [ "$ts" -ge 1 ] || { say "teacher: no time left"; exit 1; }
+  t=$SECONDS
+  "$PY" -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${FS[@]}" --out "$TMP/teacher" --steps "$ts" \
+    --set model.init=$W/teacher.safetensors --set 'model.conditioning_overrides={}' --set optim.lr=0.0003 \
+    --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0 \
+    > "$TMP/teacher.log" 2>&1 || { tail -n 20 "$TMP/teacher.log"; exit 1; }
+  cp "$TMP/teacher/teacher.safetensors" "$OUT/teacher.safetensors"
+  cp "$TMP/teacher/log.jsonl" "$OUT/teacher.jsonl"
+  say "teacher: $ts steps in $((SECONDS - t)) s"
+  ds=$(fit "$DMD" "$DMD_S" 5)
+  [ "$ds" -ge 1 ] || { say "teacher_student: no time left for DMD"; exit 1; }
+  t=$SECONDS
+  "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/teacher_distill" --steps "$ds" \
+    --set model.init="$TMP/long_causal/student.safetensors" --set distill.teacher="$TMP/teacher/teacher.safetensors" \
+    > "$TMP/teacher_distill.log" 2>&1 || { tail -n 20 "$TMP/teacher_distill.log"; exit 1; }
+  cp "$TMP/teacher_distill/generator.safetensors" "$OUT/teacher_student.safetensors"
+  say "teacher_student: DMD $ds steps from the long causal initialisation in $((SECONDS - t)) s"
 else
-  say "control: not run (too little time left)"
+  CC=$(( CAUSAL < 600 ? CAUSAL : 600 )); CD=$(( DMD < 200 ? DMD : 200 ))
+  if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S")")" -ge "$CC" ]; then
+    chain control "$CC" "$CD" 10 0 || true
+  else
+    say "control: not run (too little time left)"
+  fi
 fi
 say "total $((SECONDS - START)) s"

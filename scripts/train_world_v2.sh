@@ -377,6 +377,30 @@ OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml 
   --set distill.teacher="$TG1" "${FS[@]}"
 weights_folder "$WORK/weights_long3000" v2_gatesup1_teacher v2_long3000_dmd200 "step 6q: step 6p's chain with 3,000 \
 causal steps"
+# 6s. a student trained on swept guides (docs/results.md, "World v2: a student trained on swept guides"; not embedded):
+#    from step 6r's teacher (it carries the sweep, so its students train on swept guides where the path is kept), the
+#    causal initialisation of step 6p (1,800 steps, chunk 3) on the first 480 of the 960 scenes made with both guides,
+#    then DMD's 200 steps on the first 50. The committed run made the 480 scenes and the causal initialisation on one
+#    H200 (scripts/gpu_tiny_chain.sh OUT 480 1800 200 395; its DMD did not fit) and the rest on two CPU cores; here
+#    all on the CPU (the 480 scenes ~2 h, the causal initialisation ~45 min, the 50 scenes 14 min, DMD 29 min)
+SW=1,1.5,2,2.5,3,3.5,4,5,6.5,8.5,12,20,1e4
+for n in 480 50; do
+  [ -d "$WORK/dit_latents_swept$n" ] || OMP_NUM_THREADS=2 $PY -m realcam synth-latents --out "$WORK/dit_latents_swept$n" \
+    --vae "$VAE" --scenes $n --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
+    --guide-sweep $SW
+done
+FSW=(--set "$DROP" --set "$S" --set same_camera_withheld=never)
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_swept480" \
+  --out "$R/v2_swept_causal" --steps 1800 --set model.init="$WORK/weights/teacher.safetensors" --set causal.chunk=3 \
+  "${FSW[@]}" --set guide_gate_weight=1.0
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_swept50" \
+  --out "$R/v2_swept_dmd200" --set model.init="$R/v2_swept_causal/student.safetensors" \
+  --set distill.teacher="$WORK/weights/teacher.safetensors" "${FSW[@]}"
+mkdir -p "$WORK/weights_swept"
+cp "$WORK/weights/vae.safetensors" "$WORK/weights/teacher.safetensors" "$WORK/weights_swept/"
+cp "$R/v2_swept_dmd200/generator.safetensors" "$WORK/weights_swept/student.safetensors"
+readme "step 6s: step 6r's teacher; a student trained on swept guides (causal init on 480 scenes, DMD on 50)" \
+  > "$WORK/weights_swept/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -519,6 +543,9 @@ wait
 # guide's probe: the guide alone and the student through one plane, the swept depth and the true depth (two threads)
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --out "$WORK/eval_v2_sweep.json"
 OMP_NUM_THREADS=2 $PY scripts/guide_depth_probe.py --weights "$WORK/weights" --scenes 5 --out "$WORK/guide_depth_probe.json"
+# step 6s's student and its causal initialisation, without the teacher (it is step 6r's, benchmarked above; two threads)
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_swept" --scenes 5 --no-teacher \
+  --variant causal_swept="$R/v2_swept_causal/student.safetensors" --out "$WORK/eval_v2_swept_student.json"
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_long3000" --scenes 5 \
   --variant causal_3000="$R/v2_long_causal_more1200/student.safetensors" --out "$WORK/eval_v2_long3000.json"
 echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"

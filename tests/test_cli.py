@@ -117,8 +117,11 @@ def test_gpu_tiny_steps_times_every_stage_of_the_embedded_chain(tmp_path, report
 def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
     """scripts/gpu_tiny_chain.sh (the longer student run of docs/results.md) on CPU at tiny size: its data made by
     synth-latents, the long chain and the matched control both trained, only weights, logs and a summary in OUT (a
-    device run brings back 8 files); and a budget too small for a stage stops the script with a message."""
+    device run brings back 8 files); a budget too small for a stage stops the script with a message; and with a
+    teacher stage, the embedded teacher trained on the same data keeps every setting it carries."""
     import time
+
+    from safetensors import safe_open
 
     from realcam.weights import load_dit
 
@@ -129,7 +132,7 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == [
-        "control_causal.safetensors", "control_student.safetensors", "data.log", "long_causal.jsonl",
+        "control_causal.safetensors", "control_student.safetensors", "long_causal.jsonl",
         "long_causal.safetensors", "long_distill.jsonl", "long_student.safetensors", "summary.txt"]
     summary = (out / "summary.txt").read_text()
     assert "causal initialisation 3 steps" in summary and "DMD 2 steps" in summary and "device: cpu" in summary
@@ -140,6 +143,21 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
     short = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(tmp_path / "short"), "1", "3", "2",
                             "1"], capture_output=True, text=True, timeout=300, env=env)
     assert short.returncode != 0 and "long: no time left for the causal initialisation" in short.stdout
+    # with a teacher stage: the embedded teacher trained on the same data with its own settings, and DMD of the long
+    # causal initialisation from it, in place of the control (8 files: what a device run brings back)
+    out = tmp_path / "teacher"
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(out), "1", "3", "2", "900", "3"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "long_causal.jsonl", "long_causal.safetensors", "long_distill.jsonl", "long_student.safetensors", "summary.txt",
+        "teacher.jsonl", "teacher.safetensors", "teacher_student.safetensors"]
+    summary = (out / "summary.txt").read_text()
+    assert "teacher: 3 steps" in summary and "teacher_student: DMD 2 steps" in summary
+    embedded, teacher = (safe_open(p, "pt").metadata() for p in (ROOT / "realcam/assets/world_v2/teacher.safetensors",
+                                                                   out / "teacher.safetensors"))
+    assert teacher == embedded      # every setting the embedded teacher carries, its sweep included
+    assert load_dit(out / "teacher_student.safetensors").conditioning == load_dit(out / "long_student.safetensors").conditioning
 
 
 def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):

@@ -165,6 +165,18 @@ def test_eval_reports_every_family_with_intervals(tmp_path):
     assert "### pan" in run.stdout and "Paired PSNR differences" in run.stdout
 
 
+def test_eval_without_the_teacher_scores_the_student_and_references_alone():
+    """``eval --no-teacher`` (a new student beside a teacher already benchmarked): no teacher row, the rest as ever."""
+    from realcam.demo import evaluate
+
+    result = evaluate(scenes=1, families={"pan": ("pan_right",)}, camera=False, teacher=False, print_fn=lambda *a: None)
+    assert result["teacher_steps"] is None
+    assert set(result["table"]["pan"]["1x"]) >= {"student", "copy source", "frozen frame 0", "truth via VAE"}
+    assert "teacher" not in result["table"]["pan"]["1x"]
+    for case in result["cases"]:
+        assert set(case["psnr_1x"]) == {"copy source", "student", "frozen frame 0", "truth via VAE"}
+
+
 def test_bootstrap_interval_is_deterministic_and_narrows_with_more_cases():
     from realcam.demo import bootstrap_interval, summarise
 
