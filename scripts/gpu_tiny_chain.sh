@@ -5,8 +5,9 @@
 # them, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
 # with step 6n's configs and settings but more steps; then either, with TEACHER_STEPS, the embedded teacher trained
 # that many steps more on the same data (its own settings: step 6n's teacher stage) and DMD of the long causal
-# initialisation from that teacher (docs/results.md, "World v2: trained on swept guides"), or, if time is left, the
-# long chain's two stages with the embedded chain's own steps (600 and 200) on the same data, as the matched control.
+# initialisation from that teacher (docs/results.md, "World v2: a student trained on swept guides"), or, if time is
+# left, the long chain's two stages with the embedded chain's own steps (600 and 200) on the same data, as the matched
+# control.
 #   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS] [TEACHER_STEPS]
 #     defaults: 960 scenes, 1,800 causal steps, 800 DMD steps, a 540 s budget for the whole script, no teacher stage
 # Each stage's steps are cut (to a multiple of 50) when the budget would not hold them at the step times measured on
