@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
     p.add_argument("--scenes", type=int, default=5, help="held-out scenes per preset family (each family's presets in turn)")
     p.add_argument("--teacher-steps", type=int, default=None,
-                   help="teacher sampling steps (default: what each teacher checkpoint carries; 20 for the embedded one)")
+                   help="sampling steps of every teacher benchmarked, the folder's and teacher variants (default: what "
+                        "each teacher checkpoint carries; 20 for the embedded one); refused when no teacher is run")
     p.add_argument("--weights", default=None, help="folder with vae/student/teacher.safetensors (default: embedded)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                    help="also evaluate these weights (teacher or causal, from their metadata), e.g. an ablation run")

@@ -375,6 +375,10 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
         methods["teacher"] = (models.teacher, True)
     for name, path in (variants or {}).items():
         methods[name] = load_variant(path)
+    if teacher_steps is not None and not any(is_teacher for _, is_teacher in methods.values()):
+        raise ValueError(f"teacher_steps {teacher_steps}: no teacher is benchmarked (the folder's teacher is skipped and "
+                         "no variant is a teacher), so the steps would apply to nothing: drop --teacher-steps, or "
+                         "benchmark a teacher")
     families = families or FAMILIES
     raw: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {}     # family → length → method → metric → values
     cases: list[dict] = []
@@ -436,7 +440,7 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                         paired.setdefault(f, {}).setdefault(tag, {})[f"{name} − {ref}"] = summarise(diff)
     return {"scenes_per_family": scenes, "world": world, "amplitude": amplitude, "families": {f: list(p) for f, p in families.items()},
             "source_camera": "known" if source_camera else "unknown",
-            "teacher_steps": (teacher_steps or models.teacher.sampling.steps) if teacher else None,
+            "teacher_steps": teacher_steps or (models.teacher.sampling.steps if teacher else None),
             "student_steps": list(models.student.streaming.denoising_steps),
             "variants": {k: str(v) for k, v in (variants or {}).items()},
             "table": table, "paired_psnr": paired, "cases": cases}

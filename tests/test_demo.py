@@ -175,6 +175,10 @@ def test_eval_without_the_teacher_scores_the_student_and_references_alone():
     assert "teacher" not in result["table"]["pan"]["1x"]
     for case in result["cases"]:
         assert set(case["psnr_1x"]) == {"copy source", "student", "frozen frame 0", "truth via VAE"}
+    # sampling steps for a teacher that is not run: refused before any work, not ignored
+    with pytest.raises(ValueError, match="teacher_steps 4: no teacher is benchmarked"):
+        evaluate(scenes=1, families={"pan": ("pan_right",)}, camera=False, teacher=False, teacher_steps=4,
+                 print_fn=lambda *a: None)
 
 
 def test_bootstrap_interval_is_deterministic_and_narrows_with_more_cases():

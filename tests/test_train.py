@@ -222,6 +222,48 @@ def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
 
 
+def test_a_scenes_guides_encoded_together_are_each_sources_own_guide(dataset):
+    """``synth-latents`` and ``pixel-guides`` encode a scene's sources in one batch per kind of reprojection; each
+    source's guide is bit for bit what its own :class:`realcam.guide.PixelGuide` makes: a layered depth map, a still
+    source (its map the plane everywhere: the one-plane guide), sources that share a start, and the one-plane guides."""
+    from realcam.guide import PixelGuide
+    from realcam.train.data import _scene_guides
+    from realcam.vae import load_vae
+
+    vae = load_vae(dataset / "vae.safetensors")
+    g = torch.Generator().manual_seed(0)
+    firsts = [torch.rand(3, 32, 32, generator=g) for _ in range(3)]
+    firsts.append(firsts[0].clone())                            # source 3 starts as source 0 does
+    turn = [torch.linalg.matrix_exp(torch.tensor([[0, 0, a], [0, 0, 0], [-a, 0, 0]], dtype=torch.float64))
+            for a in (0.0, 0.1, -0.2, 0.3)]
+    c2w = []
+    for j, r in enumerate(turn):
+        path = torch.eye(4, dtype=torch.float64).repeat(6, 1, 1)
+        path[:, :3, :3] = torch.stack([turn[1] @ r] * 6) if j else r
+        path[:, 0, 3] = torch.linspace(0, 0.3 * j, 6, dtype=torch.float64)
+        path[0] = torch.eye(4, dtype=torch.float64) if j in (0, 3) else path[0]
+        c2w.append(path)
+    near = torch.full((32, 32), 4.0, dtype=torch.float64)
+    near[8:20, 4:16] = 1.5
+    maps = [near, torch.full((32, 32), 4.0, dtype=torch.float64), near.flip(1), near]
+
+    def own(j, depth_map):
+        targets = torch.stack([pose12(relative_poses(t, "first", anchor=c2w[j][0])) for t in c2w])
+        guide = PixelGuide(vae, firsts[j][None].expand(4, -1, -1, -1), fov_deg=60.0, depth=4.0,
+                           depth_map=None if depth_map is None else depth_map[None].expand(4, -1, -1))
+        return guide.encode(targets.float())
+
+    for depth_maps in (None, maps):
+        together = _scene_guides(vae, firsts, c2w, depth=4.0, fov_deg=60.0, depth_maps=depth_maps)
+        assert len(together) == 4 and together[3] is together[0]          # a shared start is encoded once
+        for j in range(4):
+            assert torch.equal(together[j], own(j, None if depth_maps is None else depth_maps[j])), j
+    assert not torch.equal(_scene_guides(vae, firsts, c2w, depth=4.0, fov_deg=60.0, depth_maps=maps)[0],
+                           _scene_guides(vae, firsts, c2w, depth=4.0, fov_deg=60.0)[0])     # the map is read
+    assert torch.equal(_scene_guides(vae, firsts, c2w, depth=4.0, fov_deg=60.0, depth_maps=maps)[1],
+                       _scene_guides(vae, firsts, c2w, depth=4.0, fov_deg=60.0)[1])         # still: the one plane
+
+
 def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_given(dataset, tmp_path):
     """``synth-latents --guide-sweep``: beside the one-plane guides (the same as without it), each pair's guide through
     the depth the source's own frames and path show; a model with ``pixel_guide_sweep`` trains on the swept guide

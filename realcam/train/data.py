@@ -197,23 +197,34 @@ def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, d
     float64): entry ``j`` is ``[clips, C, f, h, w]``, clip ``j`` as the source of every clip; with ``depth_maps``
     (``[H, W]`` per clip: :func:`realcam.guide.guide_depth`), each source's first frame is reprojected through its own
     depth map instead of the plane. Sources that start at the same camera with the same first frame (and depth map)
-    share one guide (encoded once)."""
+    share one guide. The sources are encoded together, in one batch per kind of reprojection (the one plane, a
+    layered depth map), each source's guide exactly what its own :class:`realcam.guide.PixelGuide` makes (one batch
+    instead of one small one per source: fewer, larger kernels)."""
     from ..guide import PixelGuide
 
     maps = depth_maps or [None] * len(firsts)
-    done: list[tuple[int, torch.Tensor]] = []   # (slot, guides of that source) already encoded
+    owner: list[int] = []       # for each source, the source whose guide it shares (itself when none before it)
     for j, src in enumerate(c2w):
-        same = next((g for k, g in done if torch.equal(firsts[k], firsts[j])
-                     and torch.allclose(c2w[k][0], src[0], atol=1e-6)
-                     and (maps[j] is None or torch.equal(maps[k], maps[j]))), None)
-        if same is None:
-            targets = torch.stack([pose12(relative_poses(t, "first", anchor=src[0])) for t in c2w])
-            guide = PixelGuide(vae, firsts[j][None].expand(len(c2w), -1, -1, -1), fov_deg=fov_deg, depth=depth,
-                               depth_map=None if maps[j] is None else maps[j][None].expand(len(c2w), -1, -1))
-            with torch.no_grad():
-                same = guide.encode(targets.float()).cpu()
-        done.append((j, same))
-    return [g for _, g in done]
+        owner.append(next((k for k in sorted(set(owner)) if torch.equal(firsts[k], firsts[j])
+                           and torch.allclose(c2w[k][0], src[0], atol=1e-6)
+                           and (maps[j] is None or torch.equal(maps[k], maps[j]))), j))
+    distinct = sorted(set(owner))
+    # a map at the plane's depth everywhere (a still source) is the one-plane guide, which PixelGuide makes as such
+    layered = [k for k in distinct if maps[k] is not None and not bool((maps[k] == float(depth)).all())]
+    made: dict[int, torch.Tensor] = {}
+    n = len(c2w)
+    for group in ([k for k in distinct if k not in layered], layered):
+        if not group:
+            continue
+        targets = torch.cat([torch.stack([pose12(relative_poses(t, "first", anchor=c2w[k][0])) for t in c2w])
+                             for k in group])
+        first = torch.cat([firsts[k][None].expand(n, -1, -1, -1) for k in group])
+        depth_map = torch.cat([maps[k][None].expand(n, -1, -1) for k in group]) if group is layered else None
+        guide = PixelGuide(vae, first, fov_deg=fov_deg, depth=depth, depth_map=depth_map)
+        with torch.no_grad():
+            encoded = guide.encode(targets.float()).cpu()
+        made.update(zip(group, encoded.split(n)))
+    return [made[k] for k in owner]
 
 
 def _guides_metadata(depth: float, fov_deg: float, vae_path: str | Path, sweep: tuple[float, ...] = ()) -> dict[str, str]:
