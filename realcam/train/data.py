@@ -204,11 +204,13 @@ def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, d
 
     maps = depth_maps or [None] * len(firsts)
     owner: list[int] = []       # for each source, the source whose guide it shares (itself when none before it)
+    distinct: list[int] = []    # the sources whose guides are made
     for j, src in enumerate(c2w):
-        owner.append(next((k for k in sorted(set(owner)) if torch.equal(firsts[k], firsts[j])
+        owner.append(next((k for k in distinct if torch.equal(firsts[k], firsts[j])
                            and torch.allclose(c2w[k][0], src[0], atol=1e-6)
                            and (maps[j] is None or torch.equal(maps[k], maps[j]))), j))
-    distinct = sorted(set(owner))
+        if owner[-1] == j:
+            distinct.append(j)
     # a map at the plane's depth everywhere (a still source) is the one-plane guide, which PixelGuide makes as such
     layered = [k for k in distinct if maps[k] is not None and not bool((maps[k] == float(depth)).all())]
     made: dict[int, torch.Tensor] = {}
