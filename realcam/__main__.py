@@ -91,7 +91,7 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
     out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
                         frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
                         world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov, guide_sweep=sweep,
-                        shard_size=args.shard_size, device=device, progress=show)
+                        guide_sweep_depth=args.guide_sweep_depth, shard_size=args.shard_size, device=device, progress=show)
     print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
           f"in {time.time() - t0:.0f}s")
     return 0
@@ -314,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guide-sweep", default=None, metavar="PLANES",
                    help="also write each pair's guide through the depth the source's motion shows, swept over these "
                         "comma-separated plane depths (pixel_guide_sweep; with --guide-depth)")
+    p.add_argument("--guide-sweep-depth", choices=("motion", "renderer"), default="motion",
+                   help="the depth the swept guides are drawn through: what the source's motion shows (as at render "
+                        "time; the default), or the renderer's own depth of the first frame rounded to the nearest "
+                        "plane (what a perfect sweep would give: for experiments on how right a guide must be)")
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
     p.set_defaults(fn=cmd_synth_latents)

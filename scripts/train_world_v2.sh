@@ -540,9 +540,17 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_gatesup1" --scene
     --out "$WORK/eval_v2_long_unknown.json" ) &
 wait
 # step 6r (the embedded model) with the source's path (without it, its guide and every figure are step 6p's), and the
-# guide's probe: the guide alone and the student through one plane, the swept depth and the true depth (two threads)
+# guide's probe: the guide alone and the student through one plane, the swept depth and the true depth (two threads).
+# Since 2026-12-05 the swept guide's layers stand where their depth was measured: this run now gives
+# docs/eval_results_world_v2_reference_planes.json (docs/eval_results_world_v2_sweep.json is the code before); the
+# oracle probes give docs/guide_oracle_probe_world_v2.json and docs/guide_oracle_probe_world_v2_teacher.json
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights" --scenes 5 --out "$WORK/eval_v2_sweep.json"
 OMP_NUM_THREADS=2 $PY scripts/guide_depth_probe.py --weights "$WORK/weights" --scenes 5 --out "$WORK/guide_depth_probe.json"
+ORACLES="swept depth,true depth,truth the first frame sees,truth the source sees,truth"
+OMP_NUM_THREADS=2 $PY scripts/guide_depth_probe.py --weights "$WORK/weights" --oracles --read "$ORACLES" \
+  --out "$WORK/guide_oracle_probe.json"
+OMP_NUM_THREADS=2 $PY scripts/guide_depth_probe.py --weights "$WORK/weights" --teacher --oracles \
+  --read "swept depth,truth the first frame sees,truth" --out "$WORK/guide_oracle_probe_teacher.json"
 # step 6s's student and its causal initialisation, without the teacher (it is step 6r's, benchmarked above; two threads)
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_swept" --scenes 5 --no-teacher \
   --variant causal_swept="$R/v2_swept_causal/student.safetensors" --out "$WORK/eval_v2_swept_student.json"

@@ -1,6 +1,7 @@
 """The embedded tiny RealCam: `python -m realcam demo` end to end, and the metrics the benchmark uses."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -248,3 +249,65 @@ def test_noise_probe_samples_like_the_teacher_and_starts_from_its_guide(grid):
         near = module.euler_from(teacher, source, pos, pose12, source_pose12, guide, 1e-6, noise)
     assert (ours - reference).abs().max() < 1e-5
     assert (half - other).abs().mean() > 0.5 and (near - guide).abs().max() < 1e-3
+
+
+def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
+    """scripts/guide_depth_probe.py ``--oracles``: a target camera at the source's first pose sees only what that
+    frame sees (every pixel, with the renderer's depth); a pan that turns 16° left sees a strip on its left the first
+    frame never saw, about as wide as the turn; the source's other frames, panning the other way, see none of it. The
+    oracle guide "truth the first frame sees" is the truth there and the one-plane guide elsewhere; and the model is
+    served the given views, one per latent frame, each held for the frames it covers."""
+    import importlib.util
+
+    from realcam.camera.presets import preset_trajectory
+    from realcam.data.synth import camera_paths, intrinsics, random_scene, render
+
+    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    g = torch.Generator().manual_seed(3)
+    scene = random_scene(g, "v2")
+    start = camera_paths(g, 1, 2, "preset")[0][0]
+    K = intrinsics((48, 48))
+    source_c2w = start @ preset_trajectory("pan_right", 9).c2w
+    source_rgb, source_depth = render(scene, source_c2w, K, (48, 48), torch.arange(9))
+    same, _ = probe.seen_by(source_depth[:1], source_c2w[:1], source_depth[:1], source_c2w[:1], K)
+    assert bool(same.all())
+    target_c2w = start @ preset_trajectory("pan_left", 9).c2w
+    truth, target_depth = render(scene, target_c2w, K, (48, 48), torch.arange(9))
+    seen, at = probe.seen_by(target_depth, target_c2w, source_depth[:1], source_c2w[:1], K)
+    rel = source_c2w[0, :3, :3].T @ target_c2w[-1, :3, :3]
+    turned = math.atan2(float(rel[0, 2]), float(rel[2, 2]))               # about the camera's y axis; < 0: left
+    assert math.radians(-20) < turned < math.radians(-10)
+    new = 1 - seen[-1].double().mean(0)                                  # per column: the share not seen
+    # the first frame's left edge (30° left of its axis) is 30° − |turn| left of the turned camera's axis
+    width = 24 * (1 - math.tan(math.radians(30) - abs(turned)) / math.tan(math.radians(30)))
+    assert abs(float((new > 0.5).sum()) - width) <= 3 and bool((new[:int(width) - 2] > 0.9).all())
+    all_frames, _ = probe.seen_by(target_depth, target_c2w, source_depth, source_c2w, K)
+    assert torch.equal(all_frames[-1][:, :int(width) - 2], seen[-1][:, :int(width) - 2])
+    torch.testing.assert_close(at[0], torch.stack(torch.meshgrid(torch.arange(48.0) + 0.5, torch.arange(48.0) + 0.5,
+                                                                 indexing="xy"), -1).double(), atol=1e-6, rtol=0)
+
+    class Case:
+        pass
+
+    case = Case()
+    case.source, case.target, case.source_c2w, case.target_c2w, case.target_depth = (
+        source_rgb, truth, source_c2w, target_c2w, target_depth)
+    rows: dict = {}
+    views = probe._oracle_views(case, scene, source_c2w, K, 4.0, rows)
+    assert list(views) == list(probe.ORACLES) and torch.equal(views["truth"], truth)
+    first = views["truth the first frame sees"]
+    assert torch.equal(first[seen], truth[seen]) and not torch.equal(first[~seen], truth[~seen])
+    assert rows["seen"]["truth the first frame sees"] == [float(seen.double().mean())]
+
+    from realcam.guide import PixelGuide
+
+    class VAE:
+        can_encode, tiny, device, dtype = True, True, torch.device("cpu"), torch.float32
+
+    like = PixelGuide(VAE(), source_rgb[:1].permute(0, 3, 1, 2), fov_deg=60.0, depth=4.0)
+    given = probe._GivenViews(like, truth[::4].permute(3, 0, 1, 2)[None])
+    video = given.video(torch.zeros(1, 2, 12), start=1)
+    assert video.shape == (1, 3, 8, 48, 48)
+    assert torch.equal(video[0, :, 5], truth[8].permute(2, 0, 1)) and torch.equal(video[0, :, 0], truth[4].permute(2, 0, 1))

@@ -310,6 +310,38 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, guide_sweep=planes)
     with pytest.raises(ValueError, match="pixel_guide_sweep=.*increasing"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", scenes=1, guide_depth=4.0, guide_sweep=(4.0, 2.0))
+    # --guide-sweep-depth renderer: the same guides drawn through the renderer's own depth of each source's first frame
+    # (rounded to the nearest plane in inverse depth), as its own PixelGuide makes them; the one-plane guides unchanged
+    from realcam.camera.trajectory_json import write_camera_extrinsics
+    from realcam.data.synth import dataset_scene, render
+    from realcam.guide import PixelGuide
+    from realcam.vae import load_vae
+
+    oracle = synth_latents(tmp_path / "oracle", dataset / "vae.safetensors", guide_sweep=planes,
+                           guide_sweep_depth="renderer", **kwargs)
+    drawn = load_file(oracle / "pixel_guides.safetensors")
+    assert torch.equal(drawn["guides"], held["guides"])
+    assert not torch.equal(drawn["guides_swept"], held["guides_swept"])
+    with safe_open(str(oracle / "pixel_guides.safetensors"), "pt") as f:
+        assert f.metadata()["sweep_depth"] == "renderer"
+    with safe_open(str(out / "pixel_guides.safetensors"), "pt") as f:
+        assert f.metadata()["sweep_depth"] == "motion"
+    scene, K, paths = dataset_scene(0, 0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2")
+    rgb, depth = render(scene, paths[0][:1], K, (32, 32), 0)
+    pt = torch.tensor(planes, dtype=torch.float64)
+    depth_map = pt[(1 / depth[0].double()[..., None] - 1 / pt).abs().argmin(-1)]
+    ext = json.loads(json.dumps(write_camera_extrinsics({f"cam{c:02d}": p for c, p in enumerate(paths, 1)})))
+    c2w = [read_camera_extrinsics(ext, f"cam{c:02d}")[::4].double() for c in range(1, 4)]
+    targets = torch.stack([pose12(relative_poses(t, "first", anchor=c2w[0][0])) for t in c2w]).float()
+    first = ((rgb * 255).round() / 255)[0].permute(2, 0, 1)[None].expand(3, -1, -1, -1)
+    guide = PixelGuide(load_vae(dataset / "vae.safetensors"), first, fov_deg=60.0, depth=4.0,
+                       depth_map=depth_map[None].expand(3, -1, -1))
+    with torch.no_grad():
+        torch.testing.assert_close(drawn["guides_swept"][:3, 0].float(), guide.encode(targets).half().float())
+    with pytest.raises(ValueError, match="guide_sweep_depth must be 'motion' or 'renderer'"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="true", **kwargs)
+    with pytest.raises(ValueError, match="give guide_sweep"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep_depth="renderer", **kwargs)
     # training: a model that carries the sweep reads these data, and is refused the one-plane-only folder
     from realcam.train.stages import _data, build_model
 

@@ -190,10 +190,13 @@ def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torc
     """``image`` ``[B, C, H, W]``, seen from the reference camera (the identity) with per-pixel ``depth`` ``[B, H, W]``,
     as each camera of ``target_c2w`` ``[B, f, 4, 4]`` sees it: ``[B, C, f, H, W]``.
 
-    The picture is cut into layers, one per depth value, and each layer is reprojected through its plane and laid over
-    the farther ones (a multi-plane image: exact for scenes made of such planes, right in parallax wherever the depth
-    is); what no layer covers — uncovered background, outside the first view — is the whole picture reprojected
-    through the plane at ``fallback`` (as :func:`reproject` with that depth, its border repeated)."""
+    The picture is cut into layers, one per depth value, and each layer is reprojected through its plane — the plane
+    ``depth`` metres ahead of the reference camera, where the depth was measured (:func:`plane_sweep_depth`), met by
+    each target pixel's ray wherever the target camera stands — and laid over the farther ones (a multi-plane image:
+    exact for scenes made of such planes, right in parallax wherever the depth is); what no layer covers — uncovered
+    background, outside the first view, a plane the ray meets behind the camera — is the whole picture reprojected
+    through the plane at ``fallback`` ahead of each target camera (as :func:`reproject` with that depth, its border
+    repeated: the one-plane guide)."""
     b, c, h, w = image.shape
     f = target_c2w.shape[1]
     if depth.shape != (b, h, w) or target_c2w.shape != (b, f, 4, 4):
@@ -210,12 +213,22 @@ def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torc
     out = torch.zeros_like(pic)
     cover = torch.zeros(b * f, 1, h, w, dtype=pic.dtype, device=image.device)
     mask_of = depth.repeat_interleave(f, dim=0)[:, None]
+    # a target pixel's ray r (camera frame, z = 1) meets the reference plane Z = d at target depth (d − o_z) / (R r)_z
+    v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=image.device) + 0.5,
+                          torch.arange(w, dtype=torch.float64, device=image.device) + 0.5, indexing="ij")
+    rays = torch.stack([u, v, torch.ones_like(u)], -1).reshape(-1, 3) @ torch.linalg.inv(K.to(image.device, torch.float64)).T
+    along = (rays @ tgt[:, 2, :3].to(image.device, torch.float64).T).T[..., None]           # (R r)_z: [B·f, H·W, 1]
+    ahead = tgt[:, None, 2:3, 3].to(image.device, torch.float64)                              # o_z: [B·f, 1, 1]
     for d in values:
+        z = (d - ahead) / along.clamp(min=1e-9)
+        meets = ((along > 1e-9) & (z > 0)).to(pic.dtype).reshape(b * f, 1, h, w)
         alpha = (mask_of == d).to(pic.dtype)
-        layer = _backward_warp(torch.cat([pic * alpha, alpha], 1), eye, tgt, K, full(d), padding="zeros")
+        layer = _backward_warp(torch.cat([pic * alpha, alpha], 1), eye, tgt, K, torch.where(z > 0, z, full(d)),
+                               padding="zeros") * meets
         a = layer[:, c:].clamp(0, 1)
         out = layer[:, :c] + (1 - a) * out                                                 # premultiplied "over"
         cover = a + (1 - a) * cover
     plane = _backward_warp(pic, eye, tgt, K, full(fallback))
     out = out + (1 - cover) * plane
     return out.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)
+

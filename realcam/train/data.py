@@ -304,7 +304,7 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
 def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: int = 0, seed: int = 0, cameras: int = 4,
                   frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
                   guide_depth: float | None = None, guide_fov: float = 60.0, guide_sweep: tuple[float, ...] = (),
-                  shard_size: int = 256, device: torch.device | str = "cpu",
+                  guide_sweep_depth: str = "motion", shard_size: int = 256, device: torch.device | str = "cpu",
                   progress: Callable[[int, int], None] | None = None) -> Path:
     """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
     cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
@@ -318,7 +318,9 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     ``guides_swept``: each source's first frame reprojected through the depth its own frames and path show
     (:func:`realcam.guide.guide_depth`, as the pipeline makes it when the path is given), for a model that reads the
     swept guide (:class:`LatentPairs` gives it where the source's path is kept, the one-plane guide where it is
-    withheld)."""
+    withheld). ``guide_sweep_depth="renderer"`` draws those guides through the renderer's own depth of each source's
+    first frame instead, rounded to the nearest plane (in inverse depth): what a perfect sweep would give, for
+    experiments on how right a guide must be; the guides' metadata says so (``sweep_depth``)."""
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
     from ..config import ConditioningConfig
     from ..data.synth import dataset_scene, render
@@ -332,6 +334,10 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         raise ValueError(f"trajectories must be 'preset' or 'random', got {mode!r}")
     if guide_depth is not None and not guide_depth > 0:
         raise ValueError(f"guide_depth is the guide plane's depth in metres and must be > 0, got {guide_depth}")
+    if guide_sweep_depth not in ("motion", "renderer"):
+        raise ValueError(f"guide_sweep_depth must be 'motion' or 'renderer', got {guide_sweep_depth!r}")
+    if guide_sweep_depth != "motion" and not guide_sweep:
+        raise ValueError("guide_sweep_depth='renderer' draws the swept guides: give guide_sweep (the planes) too")
     if guide_sweep:
         if not guide_depth:
             raise ValueError("guide_sweep needs guide_depth (the plane kept where the source's motion does not tell)")
@@ -350,7 +356,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     for n, index in enumerate(range(first, first + scenes)):
         scene, K, paths = dataset_scene(index, seed, cameras=cameras, frames=frames, size=size, mode=mode,
                                         shared_start=shared_start, world=world)
-        rgb, _ = render(scene, torch.cat(paths), K, (size, size), torch.arange(frames).repeat(cameras), device=device)
+        rgb, depth = render(scene, torch.cat(paths), K, (size, size), torch.arange(frames).repeat(cameras), device=device)
         videos = ((rgb * 255).round() / 255).reshape(cameras, frames, size, size, 3)
         ext = json.loads(json.dumps(write_camera_extrinsics(dict(zip(names, paths)))))   # as a video folder stores it
         writer.contexts.append(text_encoder(scene.text))
@@ -361,10 +367,15 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
             firsts = [v[0].permute(2, 0, 1).cpu() for v in videos]
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov)
             guides.append(torch.stack(per_source, 1).half())          # [clips, slots, C, f, h, w]
-        if guide_sweep:
+        if guide_sweep and guide_sweep_depth == "renderer":
+            planes = torch.tensor(guide_sweep, dtype=torch.float64)
+            firsts_depth = depth.reshape(cameras, frames, size, size)[:, 0].cpu().to(torch.float64)
+            maps = list(planes[(1 / firsts_depth[..., None] - 1 / planes).abs().argmin(-1)])
+        elif guide_sweep:
             maps = [guide_depth_map(motion_frames(v.permute(3, 0, 1, 2)[None]), pose12(relative_poses(p, "first")),
                                     fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
                                     size=(size, size), device=device)[0] for v, p in zip(videos, paths)]
+        if guide_sweep:
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
                                        depth_maps=maps)
             swept.append(torch.stack(per_source, 1).half())
@@ -374,7 +385,10 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     tensors = {"guides": torch.cat(guides)} if guide_depth else {}
     if guide_sweep:
         tensors["guides_swept"] = torch.cat(swept)
-    written = (tensors, _guides_metadata(guide_depth, guide_fov, vae_path, tuple(guide_sweep))) if guide_depth else None
+    meta = _guides_metadata(guide_depth, guide_fov, vae_path, tuple(guide_sweep)) if guide_depth else None
+    if meta is not None and guide_sweep:
+        meta["sweep_depth"] = guide_sweep_depth
+    written = (tensors, meta) if meta is not None else None
     return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, source,
                                        [f"scene{i}" for i in range(first, first + scenes)]), written)
 
