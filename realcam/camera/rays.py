@@ -231,4 +231,3 @@ def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torc
     plane = _backward_warp(pic, eye, tgt, K, full(fallback))
     out = out + (1 - cover) * plane
     return out.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)
-
