@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export WORK=${WORK:-v2_work}
 bash scripts/train_world_v2.sh
-cp "$WORK"/weights/vae.safetensors "$WORK"/weights/teacher.safetensors "$WORK"/weights/student.safetensors \
+cp "$WORK"/weights_gate/vae.safetensors "$WORK"/weights_gate/teacher.safetensors "$WORK"/weights_gate/student.safetensors \
   realcam/assets/world_v2/
 echo "done: realcam/assets/world_v2 (python -m realcam demo)"

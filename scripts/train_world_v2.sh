@@ -228,7 +228,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights is step 6r's, the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights_gate (step 6t) is the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -401,6 +401,26 @@ cp "$WORK/weights/vae.safetensors" "$WORK/weights/teacher.safetensors" "$WORK/we
 cp "$R/v2_swept_dmd200/generator.safetensors" "$WORK/weights_swept/student.safetensors"
 readme "step 6s: step 6r's teacher; a student trained on swept guides (causal init on 480 scenes, DMD on 50)" \
   > "$WORK/weights_swept/README.json"
+# 6t. step 6r's teacher and student with only their guide gate re-taught (model.trainable=guide_gate, the rest frozen;
+#    λ = 1, lr 1e-3, 300 steps each, ~10 min on one thread) on guides drawn with each layer where the sweep measured
+#    its depth, as since 2026-12-05 (the first 64 of the DiT scenes with the swept guides, 11 min on two threads): the
+#    embedded model (docs/results.md, "World v2: the gate re-taught on guides with the layers in place")
+[ -d "$WORK/dit_latents_swept64" ] || OMP_NUM_THREADS=2 $PY -m realcam synth-latents --out "$WORK/dit_latents_swept64" \
+  --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
+  --guide-sweep $SW
+GATE=(--data "$WORK/dit_latents_swept64" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate
+      --set optim.lr=0.001 --set optim.warmup_steps=20)
+( export OMP_NUM_THREADS=1
+  $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${GATE[@]}" --out "$R/v2_gate_student" \
+    --set model.init="$WORK/weights/student.safetensors" &
+  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${GATE[@]}" --out "$R/v2_gate_teacher" \
+    --set model.init="$WORK/weights/teacher.safetensors" --set 'model.conditioning_overrides={}' --set 'optim.lr_scale={}' &
+  wait )
+mkdir -p "$WORK/weights_gate"
+cp "$WORK/weights/vae.safetensors" "$WORK/weights_gate/"
+cp "$R/v2_gate_teacher/teacher.safetensors" "$R/v2_gate_student/student.safetensors" "$WORK/weights_gate/"
+readme "step 6t: step 6r's teacher and student, their guide gate re-taught on guides with the layers in place; the \
+embedded model" > "$WORK/weights_gate/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -556,4 +576,18 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_swept" --scenes 5
   --variant causal_swept="$R/v2_swept_causal/student.safetensors" --out "$WORK/eval_v2_swept_student.json"
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_long3000" --scenes 5 \
   --variant causal_3000="$R/v2_long_causal_more1200/student.safetensors" --out "$WORK/eval_v2_long3000.json"
-echo "done: $WORK/weights  (python -m realcam demo --weights $WORK/weights)"
+# step 6t (the embedded model) with and without the source's path (the second without its teacher; one thread each),
+# and the probes of its student and teacher (docs/eval_results_world_v2_gate.json, docs/eval_results_world_v2_gate_unknown.json,
+# docs/guide_depth_probe_world_v2_gate.json, docs/guide_oracle_probe_world_v2_gate.json,
+# docs/guide_depth_probe_world_v2_gate_teacher.json)
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$WORK/weights_gate" --scenes 5 --out "$WORK/eval_v2_gate.json" &
+  $PY -m realcam eval --weights "$WORK/weights_gate" --scenes 5 --no-teacher --source-camera unknown \
+    --out "$WORK/eval_v2_gate_unknown.json" &
+  wait )
+$PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --read "swept depth" --out "$WORK/guide_depth_probe_gate.json"
+$PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --oracles --read "true depth,truth the first frame sees,truth" \
+  --out "$WORK/guide_oracle_probe_gate.json"
+$PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --teacher --read "swept depth" \
+  --out "$WORK/guide_depth_probe_gate_teacher.json"
+echo "done: $WORK/weights_gate  (python -m realcam demo --weights $WORK/weights_gate)"

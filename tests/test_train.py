@@ -187,6 +187,38 @@ def test_pixel_guides_hold_each_pairs_guide_and_every_stage_reads_them(dataset, 
     assert trained.pixel_guide_depth == 4.0 and trained.pixel_guide_skip
 
 
+def test_trainable_guide_gate_moves_only_the_gate(dataset, tmp_path):
+    """``model.trainable=guide_gate`` re-teaches only how much of the pixel guide a trained model takes: after two
+    causal steps every weight but the gate head's is bit-identical to the start and the gate head has moved; a model
+    without the gate is refused with what it needs, and an unknown choice names the choices."""
+    import shutil
+
+    from realcam.train.data import write_pixel_guides
+    from realcam.train.stages import set_trainable, train
+    from realcam.weights import load_dit, save_realcam_checkpoint
+
+    latents = tmp_path / "latents"
+    shutil.copytree(dataset / "latents", latents)
+    write_pixel_guides(latents, dataset / "vae.safetensors", depth=4.0, fov_deg=60.0, data=dataset / "scenes")
+    cond = ConditioningConfig(camera_tokens="rays", source_warp=(4.0,), pixel_guide_depth=4.0, pixel_guide_skip=True)
+    torch.manual_seed(0)
+    start = randomize_(RealCamDiT(TINY, conditioning=cond), 2).float()
+    save_realcam_checkpoint(start, tmp_path / "start.safetensors")
+    cfg = load_config(None, [f"model.init={tmp_path / 'start.safetensors'}", "model.trainable=guide_gate",
+                             "guide_gate_weight=1.0", "optim.warmup_steps=0", "optim.lr=0.001"],
+                      stage="causal", data=str(latents), out=str(tmp_path / "gate"), steps=2)
+    records = train(cfg, progress=False)
+    assert records and all(math.isfinite(r["student/loss"]) for r in records)
+    after, before = load_dit(tmp_path / "gate" / "student.safetensors", dtype=torch.float32).state_dict(), start.state_dict()
+    moved = {k for k in before if not torch.equal(after[k], before[k])}
+    assert moved and all(k.startswith("guide_gate.") for k in moved), sorted(moved)
+    assert "guide_gate.head.weight" in moved
+    with pytest.raises(ValueError, match="guide_gate needs conditioning.pixel_guide_skip"):
+        set_trainable(RealCamDiT(TINY, conditioning=ConditioningConfig(camera_tokens="rays")), "guide_gate")
+    with pytest.raises(ValueError, match="choose one of camera_self_attn, all, guide_gate"):
+        set_trainable(start, "gate")
+
+
 def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset, tmp_path):
     """``python -m realcam synth-latents`` (how a GPU run makes its data): the same scenes, cameras, contexts and index
     as ``synth`` + ``preprocess`` + ``pixel-guides``, with latents and guides close to theirs (its frames skip the

@@ -22,7 +22,8 @@ class ModelSpec:
     conditioning: str = "interleave"           # a name from realcam.config.CONDITIONING_PRESETS (or "prefix")
     conditioning_overrides: dict = field(default_factory=dict)
     init: str | None = None                    # checkpoint to start from (RealCam/Wan/diffusers safetensors)
-    trainable: Literal["camera_self_attn", "all"] = "camera_self_attn"  # docs/method.md: self-attn + camera layers
+    trainable: Literal["camera_self_attn", "all", "guide_gate"] = "camera_self_attn"  # docs/method.md: self-attn +
+    #   camera layers; all; guide_gate: only the pixel guide's gate (a cheap re-teaching of how much guide to take)
 
 
 @dataclass

@@ -45,14 +45,22 @@ def build_model(cfg: TrainConfig, device: torch.device, init: str | None = None)
     return model.float().train()
 
 
+TRAINABLE = {"camera_self_attn": SELF_ATTN_AND_CAMERA, "all": ("",), "guide_gate": ("guide_gate.",)}
+
+
 def set_trainable(model: nn.Module, which: str) -> int:
-    """``camera_self_attn`` (docs/method.md, teacher) or ``all``; returns the number of trainable parameters."""
-    if which not in ("camera_self_attn", "all"):
-        raise ValueError(f"model.trainable {which!r}; choose camera_self_attn or all")
+    """Which parameters train; returns their number. ``camera_self_attn`` (docs/method.md, teacher), ``all``, or
+    ``guide_gate``: only the head that decides how much of the pixel guide to take (models with
+    ``pixel_guide_skip``), the rest frozen, so its forward needs no gradient and a step costs about a forward."""
+    if which not in TRAINABLE:
+        raise ValueError(f"model.trainable {which!r}; choose one of {', '.join(TRAINABLE)}")
     n = 0
     for name, p in model.named_parameters():
-        p.requires_grad_(which == "all" or any(s in name for s in SELF_ATTN_AND_CAMERA))
+        p.requires_grad_(any(s in name for s in TRAINABLE[which]))
         n += p.numel() if p.requires_grad else 0
+    if n == 0:
+        raise ValueError(f"model.trainable {which!r}: the model has no such parameters"
+                         + (" (guide_gate needs conditioning.pixel_guide_skip)" if which == "guide_gate" else ""))
     return n
 
 
