@@ -14,7 +14,8 @@ lower is better, and PSNR on them).
 
     python scripts/paired_claims.py EVAL.json --against OTHER.json
         the same methods of two benchmark runs (e.g. two chains, or one chain with and without the source's path),
-        case by case: PSNR at 1× and 2× of this run minus the other's, per family and over all cases
+        case by case: PSNR at 1× and 2× and on the clips out and back, and their loop closure |last − first|, of
+        this run minus the other's, per family and over all cases
 
 rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
 or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
@@ -84,16 +85,18 @@ def against(path: str, other: str) -> None:
     key = lambda c: (c["family"], c["scene"], c["preset"])  # noqa: E731
     if [key(c) for c in cases] != [key(c) for c in others]:
         raise SystemExit(f"{path} and {other} hold different cases: run both with the same --scenes, world and amplitude")
-    methods = [m for m in cases[0]["psnr_1x"] if m in others[0]["psnr_1x"]]
     families = list(dict.fromkeys(c["family"] for c in cases))
-    for length in LENGTHS:
+    for metric, digits in (*((m, 2) for m in LENGTHS), ("psnr_loop", 2), ("loop_l1", 4)):
+        pairs = [(c[metric], o[metric]) for c, o in zip(cases, others) if metric in c and metric in o]
+        if not pairs:
+            continue
+        methods = [m for m in pairs[0][0] if m in pairs[0][1]]
         for method in methods:
             for family in (*families, None):
-                diff = [c[length][method] - o[length][method] for c, o in zip(cases, others)
-                        if family is None or c["family"] == family]
+                diff = [a[method] - b[method] for (a, b), c in zip(pairs, cases) if family is None or c["family"] == family]
                 lo, hi = bootstrap_interval(diff)
-                print(f"{length} {method} {family or 'all'}: {sum(diff) / len(diff):+.2f} [{lo:+.2f}, {hi:+.2f}] "
-                      f"(n={len(diff)})")
+                print(f"{metric} {method} {family or 'all'}: {sum(diff) / len(diff):+.{digits}f} [{lo:+.{digits}f}, "
+                      f"{hi:+.{digits}f}] (n={len(diff)})")
 
 
 def main() -> None:
