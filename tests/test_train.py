@@ -217,6 +217,8 @@ def test_trainable_guide_gate_moves_only_the_gate(dataset, tmp_path):
         set_trainable(RealCamDiT(TINY, conditioning=ConditioningConfig(camera_tokens="rays")), "guide_gate")
     with pytest.raises(ValueError, match="choose one of camera_self_attn, all, guide_gate"):
         set_trainable(start, "gate")
+    with pytest.raises(ValueError, match="model.trainable=guide_gate re-teaches the gate in the flow-matching stages"):
+        load_config(None, ["model.trainable=guide_gate", "distill.teacher=t"], stage="distill", data="x")
 
 
 def test_synth_latents_makes_what_synth_preprocess_and_pixel_guides_make(dataset, tmp_path):

@@ -171,6 +171,9 @@ class TrainConfig:
         if w and self.stage not in ("teacher", "causal"):
             raise ValueError(f"guide_gate_weight acts in the flow-matching stages (teacher, causal), which have the target "
                              f"latents to tell where the guide is right; the {self.stage} stage has none: leave it at 0")
+        if self.model.trainable == "guide_gate" and self.stage not in ("teacher", "causal"):
+            raise ValueError(f"model.trainable=guide_gate re-teaches the gate in the flow-matching stages (teacher, causal); "
+                             f"the {self.stage} stage trains the whole generator and critic: leave model.trainable unset")
         for name in ("source_camera_dropout", "same_camera_share"):
             share = getattr(self, name)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
