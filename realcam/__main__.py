@@ -86,12 +86,17 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
         sweep = tuple(float(d) for d in args.guide_sweep.replace(" ", "").split(",")) if args.guide_sweep else ()
     except ValueError:
         raise SystemExit(f"--guide-sweep: give increasing depths in metres like 1,2,4,8,1e4; got {args.guide_sweep!r}") from None
+    try:
+        smooth = tuple(float(p) for p in args.guide_sweep_smooth.replace(" ", "").split(",")) if args.guide_sweep_smooth else ()
+    except ValueError:
+        raise SystemExit(f"--guide-sweep-smooth: give two penalties like 0.02,0.08; got {args.guide_sweep_smooth!r}") from None
     t0 = time.time()
     show = _progress("scene")
     out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
                         frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
                         world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov, guide_sweep=sweep,
-                        guide_sweep_depth=args.guide_sweep_depth, shard_size=args.shard_size, device=device, progress=show)
+                        guide_sweep_depth=args.guide_sweep_depth, guide_sweep_smooth=smooth, shard_size=args.shard_size,
+                        device=device, progress=show)
     print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
           f"in {time.time() - t0:.0f}s")
     return 0
@@ -148,13 +153,20 @@ def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
         planes = () if text in ("", "none") else tuple(float(d) for d in text.replace(" ", "").split(","))
     except ValueError:
         raise SystemExit(f"--planes: give increasing depths in metres like 1,2,4,8,1e4, or none; got {args.planes!r}") from None
+    text = args.smooth.strip().lower()
     try:
-        cond = set_guide_sweep(args.weights, args.out or args.weights, planes)
+        smooth = () if text in ("", "none") else tuple(float(p) for p in text.replace(" ", "").split(","))
+    except ValueError:
+        raise SystemExit(f"--smooth: give two penalties like 0.02,0.08, or none; got {args.smooth!r}") from None
+    try:
+        cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth)
     except ValueError as e:
         raise SystemExit(f"set-guide-sweep: {e}") from None
     swept = ", ".join(f"{d:g}" for d in cond.pixel_guide_sweep) or "none (one plane)"
+    smoothed = ("; costs aggregated semi-globally, penalties " + ", ".join(f"{p:g}" for p in cond.pixel_guide_sweep_smooth)
+                if cond.pixel_guide_sweep_smooth else "")
     print(f"wrote {args.out or args.weights}: pixel guide planes swept {swept}; "
-          f"kept where the motion does not tell: {cond.pixel_guide_depth:g} m")
+          f"kept where the motion does not tell: {cond.pixel_guide_depth:g} m{smoothed}")
     return 0
 
 
@@ -318,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the depth the swept guides are drawn through: what the source's motion shows (as at render "
                         "time; the default), or the renderer's own depth of the first frame rounded to the nearest "
                         "plane (what a perfect sweep would give: for experiments on how right a guide must be)")
+    p.add_argument("--guide-sweep-smooth", default=None, metavar="P1,P2",
+                   help="aggregate the sweep's costs semi-globally with these two penalties, as a model with "
+                        "pixel_guide_sweep_smooth does (with --guide-sweep)")
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
     p.set_defaults(fn=cmd_synth_latents)
@@ -351,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_depth (teacher or student)")
     p.add_argument("--planes", required=True, help="increasing depths in metres, comma-separated (e.g. "
                                                    "1,1.5,2,2.5,3,3.5,4,5,6.5,8.5,12,20,1e4), or none for one plane")
+    p.add_argument("--smooth", default="none", help="two penalties p1,p2 (e.g. 0.02,0.08) for which the sweep's costs "
+                                                    "are aggregated semi-globally (pixel_guide_sweep_smooth), or none "
+                                                    "(the default) to decide each pixel alone")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_sweep)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),

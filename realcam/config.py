@@ -174,12 +174,18 @@ class ConditioningConfig(_JsonMixin):
       copy (docs/results.md, "World v2: taking the guide as it is"). False (the default): off.
     - ``pixel_guide_sweep`` (with ``pixel_guide_depth``): plane depths in metres (2 to 32, increasing). When the
       source's own camera path is known, the depth of every pixel of its first frame is estimated from the source's
-      motion by sweeping these planes (:func:`realcam.guide.depth_from_motion`), and the guide is reprojected through
+      motion by sweeping these planes (:func:`realcam.guide.guide_depth`), and the guide is reprojected through
       those depths, layer by layer, instead of through the one plane: the parallax of an arc, a zoom or a sideways
       move comes out right where the source moved enough to show it. Where it did not (a source that only turns, a
       plain region), and whenever the path is unknown, the pixel keeps ``pixel_guide_depth``. This changes how the
       guide is made, not the weights' shapes: a checkpoint trained with one plane can read it (docs/results.md,
       "World v2: the guide's depth from the source's motion"). Empty (the default): one plane.
+    - ``pixel_guide_sweep_smooth`` (with ``pixel_guide_sweep``): two penalties ``[p1, p2]`` (0 ≤ p1 ≤ p2 ≤ 3, in the
+      sweep's cost units: summed absolute RGB difference) for which the sweep's costs are aggregated semi-globally
+      before each pixel takes its cheapest plane (:func:`realcam.camera.rays.semi_global_costs`): depth then follows
+      the picture across plain regions and edges instead of being decided pixel by pixel. Like the planes it changes
+      how the guide is made, not the weights (docs/results.md, "World v2: a smoother depth from the source's
+      motion"). Empty (the default): each pixel's own box-averaged costs decide.
     """
 
     mode: ConditioningMode = "interleave"
@@ -197,6 +203,7 @@ class ConditioningConfig(_JsonMixin):
     pixel_guide_depth: float = 0.0
     pixel_guide_skip: bool = False
     pixel_guide_sweep: tuple[float, ...] = ()
+    pixel_guide_sweep_smooth: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -257,6 +264,18 @@ class ConditioningConfig(_JsonMixin):
         if sweep and not self.pixel_guide_depth:
             raise ValueError("conditioning pixel_guide_sweep needs pixel_guide_depth (the guide it makes, and the depth "
                              "kept where the source's motion does not tell)")
+        if isinstance(self.pixel_guide_sweep_smooth, list):
+            object.__setattr__(self, "pixel_guide_sweep_smooth", tuple(self.pixel_guide_sweep_smooth))
+        smooth = self.pixel_guide_sweep_smooth
+        if not isinstance(smooth, tuple) or len(smooth) not in (0, 2) or any(
+                isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 3 for p in smooth) or (
+                smooth and smooth[0] > smooth[1]):
+            raise ValueError(f"conditioning pixel_guide_sweep_smooth={self.pixel_guide_sweep_smooth!r}; give two "
+                             "penalties [p1, p2] with 0 <= p1 <= p2 <= 3 (a step to the next plane, a larger jump), or "
+                             "[] to decide each pixel alone")
+        if smooth and not sweep:
+            raise ValueError("conditioning pixel_guide_sweep_smooth needs pixel_guide_sweep (the planes whose costs it "
+                             "aggregates)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -14,7 +14,8 @@ every chunk.
 
 With ``ConditioningConfig.pixel_guide_sweep`` and the source's own camera path, the first frame is reprojected through
 a depth per pixel instead of the one plane: the depth the source's motion shows (:func:`guide_depth`), layer by layer
-(:func:`realcam.camera.rays.layered_reproject`).
+(:func:`realcam.camera.rays.layered_reproject`); with ``pixel_guide_sweep_smooth`` that depth follows the picture
+across plain regions and edges (the sweep's costs aggregated semi-globally).
 """
 from __future__ import annotations
 
@@ -44,11 +45,13 @@ def motion_frames(frames: torch.Tensor) -> torch.Tensor:
 
 
 def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: float, planes: tuple[float, ...],
-                fallback: float, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+                fallback: float, size: tuple[int, int], device: torch.device | str = "cpu",
+                smooth: tuple[float, ...] = ()) -> torch.Tensor:
     """The depth of every pixel of the source's first frame as its own motion shows it, ``[1, H, W]`` for a first
     frame of ``size`` ``(H, W)``: :func:`realcam.camera.rays.plane_sweep_depth` over ``planes`` on ``frames``
     (:func:`motion_frames`; the first :data:`SWEEP_FRAMES`) filmed along ``source_pose12`` ``[F, 12]`` (relative to
-    the first camera, the model's cameras), ``fallback`` where the motion does not tell; nearest-resized to ``size``;
+    the first camera, the model's cameras), ``fallback`` where the motion does not tell, its costs aggregated
+    semi-globally with the penalties ``smooth`` when given (``pixel_guide_sweep_smooth``); nearest-resized to ``size``;
     computed on ``device`` (the CPU at render time; ``synth-latents`` uses its own), returned on the CPU."""
     import torch.nn.functional as F
 
@@ -59,7 +62,7 @@ def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: f
     h, w = frames.shape[-2:]
     c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64).reshape(-1, 3, 4))
     depth = plane_sweep_depth(frames.to(device).float() / 255, c2w, latent_intrinsics(h, w, fov_deg), planes,
-                              fallback=fallback)
+                              fallback=fallback, smooth=tuple(smooth))
     return F.interpolate(depth[None, None], size=size, mode="nearest")[0].cpu()
 
 
@@ -105,7 +108,8 @@ class PixelGuide:
         depth_map = None
         if cond.pixel_guide_sweep and source_frames is not None and source_pose12 is not None:
             depth_map = guide_depth(source_frames, source_pose12, fov_deg=cond.ray_fov_deg, planes=cond.pixel_guide_sweep,
-                                    fallback=cond.pixel_guide_depth, size=tuple(first_frame.shape[-2:]))
+                                    fallback=cond.pixel_guide_depth, size=tuple(first_frame.shape[-2:]),
+                                    smooth=cond.pixel_guide_sweep_smooth)
             depth_map = depth_map.expand(first_frame.shape[0], -1, -1)
         return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth, depth_map=depth_map)
 

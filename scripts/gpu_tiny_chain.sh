@@ -44,16 +44,22 @@ print(max(n // 50 * 50 if w >= 50 else n, 0))" "$1" "$2" "$3" "$((BUDGET - (SECO
 }
 calc() { "$PY" -c "print(round($1))"; }
 "$PY" -c "import torch; print('device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu', '| torch', torch.__version__)" | tee -a "$SUMMARY"
-# the planes the embedded teacher sweeps for its guide (conditioning.pixel_guide_sweep): its students train on swept
-# guides where the source's path is given, so the data holds them too
-SWEEP=$("$PY" -c "import json, sys
+# the planes the embedded teacher sweeps for its guide (conditioning.pixel_guide_sweep) and the penalties it aggregates
+# their costs with (pixel_guide_sweep_smooth): its students train on swept guides where the source's path is given, so
+# the data holds them too, swept alike
+sweep_setting() {  # name: a conditioning list of the embedded teacher, comma-separated
+  "$PY" -c "import json, sys
 from safetensors import safe_open
 with safe_open(sys.argv[1], 'pt') as f:
-    print(','.join(repr(float(d)) for d in json.loads(f.metadata()['conditioning']).get('pixel_guide_sweep', [])))" \
-  $W/teacher.safetensors)
+    print(','.join(repr(float(d)) for d in json.loads(f.metadata()['conditioning']).get(sys.argv[2], [])))" \
+  $W/teacher.safetensors "$1"
+}
+SWEEP=$(sweep_setting pixel_guide_sweep)
+SMOOTH=$(sweep_setting pixel_guide_sweep_smooth)
 t=$SECONDS
 "$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
-  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} > "$TMP/data.log" 2>&1 \
+  --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} \
+  ${SMOOTH:+--guide-sweep-smooth "$SMOOTH"} > "$TMP/data.log" 2>&1 \
   || { tail -n 20 "$TMP/data.log"; exit 1; }
 say "data: $SCENES scenes in $((SECONDS - t)) s"
 FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)

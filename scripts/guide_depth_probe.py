@@ -28,7 +28,10 @@ frame (its first video frame's), held for the frames that latent covers.
     python scripts/guide_depth_probe.py [--weights realcam/assets/world_v2] [--scenes 5] [--guides-only] [--oracles]
         [--teacher] [--read GUIDES] [--out probe.json]
 
-The planes swept are the weights' own ``pixel_guide_sweep``, or with ``--planes`` (comma-separated metres) these.
+The planes swept are the weights' own ``pixel_guide_sweep``, or with ``--planes`` (comma-separated metres) these; the
+sweep's costs are aggregated semi-globally with the weights' own ``pixel_guide_sweep_smooth``, or with ``--smooth P1,P2``
+(``none``: each pixel decided alone). ``--first`` starts at another held-out scene than the benchmark's first (settings are
+chosen on scenes the benchmark does not score: ``--first 5``).
 """
 from __future__ import annotations
 
@@ -121,20 +124,23 @@ def seen_by(target_depth: torch.Tensor, target_c2w: torch.Tensor, source_depth: 
 
 
 def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_only: bool, oracles: bool = False,
-          read: tuple[str, ...] | None = None, teacher: bool = False) -> dict:
+          read: tuple[str, ...] | None = None, teacher: bool = False, smooth: tuple[float, ...] | None = None,
+          first_scene: int = 0) -> dict:
     models = load_tiny(weights, teacher=teacher)
     model = models.teacher if teacher else models.student            # the model that reads the guides
     reader, run = ("teacher", run_teacher) if teacher else ("student", run_student)
     cond = model.conditioning
     planes = planes or cond.pixel_guide_sweep
+    smooth = cond.pixel_guide_sweep_smooth if smooth is None else smooth
     if not cond.pixel_guide_depth or not planes:
         raise SystemExit(f"{weights}: the {reader} reads no pixel guide, or no planes to sweep (give --planes)")
     model.conditioning = cond.replace(pixel_guide_sweep=())          # the one-plane guide unless a depth is given
     fallback, plane_t = cond.pixel_guide_depth, torch.tensor(planes, dtype=torch.float64)
-    out: dict = {"weights": weights, "planes": list(planes), "fallback": fallback, "families": {}}
+    out: dict = {"weights": weights, "planes": list(planes), "smooth": list(smooth), "fallback": fallback,
+                 "first_scene": first_scene, "families": {}}
     for k, (family, presets) in enumerate(FAMILIES.items()):
         rows: dict[str, dict[str, list[float]]] = {}
-        for i in range(scenes):
+        for i in range(first_scene, first_scene + scenes):
             index = k * 1000 + i
             case = make_case(index, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
             scene, c2w, K, _ = _held_out_source(index, case.source.shape[0], case.source.shape[1], models.world,
@@ -143,7 +149,7 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
             rel_source = torch.linalg.inv(case.source_c2w[0]) @ case.source_c2w
             rel_target = torch.linalg.inv(case.source_c2w[0]) @ case.target_c2w
             frames = (case.source.permute(0, 3, 1, 2) * 255).round() / 255          # as the pipeline keeps them
-            swept = plane_sweep_depth(frames, rel_source, K, planes, fallback=fallback)
+            swept = plane_sweep_depth(frames, rel_source, K, planes, fallback=fallback, smooth=tuple(smooth))
             depths = {"one plane": torch.full_like(swept, fallback), "swept depth": swept,
                       "true depth": plane_t[(1 / true0[..., None] - 1 / plane_t).abs().argmin(-1)]}
             rows.setdefault("decided", {}).setdefault("share", []).append(float((swept != fallback).double().mean()))
@@ -177,7 +183,7 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
                     row = rows.setdefault(f"{reader}, {name}", {})
                     row.setdefault("psnr", []).append(psnr(frames_out, case.target))
                     row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
-            print(f"{family} {i + 1}/{scenes}", flush=True)
+            print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
         out["families"][family] = rows
     return out
 
@@ -242,6 +248,8 @@ def main() -> None:
     p.add_argument("--weights", default=str(ASSETS))
     p.add_argument("--scenes", type=int, default=5)
     p.add_argument("--planes", default=None, help="comma-separated plane depths in metres (default: the weights')")
+    p.add_argument("--smooth", default=None, help="the sweep's penalties p1,p2, or none (default: the weights')")
+    p.add_argument("--first", type=int, default=0, help="the first held-out scene (default 0, the benchmark's)")
     p.add_argument("--guides-only", action="store_true", help="the guides alone, not the student (a minute)")
     p.add_argument("--oracles", action="store_true", help="add the guides drawn from the truth (see above)")
     p.add_argument("--read", default=None,
@@ -261,7 +269,9 @@ def main() -> None:
     made = GUIDES + (ORACLES if a.oracles else ())
     if read is not None and not set(read) <= set(made):
         p.error(f"--read: {sorted(set(read) - set(made))} not among the guides made; choose from {', '.join(made)}")
-    result = probe(a.weights, a.scenes, planes, a.guides_only, a.oracles, read, a.teacher)
+    smooth = None if a.smooth is None else () if a.smooth.strip().lower() == "none" else tuple(
+        float(x) for x in a.smooth.split(","))
+    result = probe(a.weights, a.scenes, planes, a.guides_only, a.oracles, read, a.teacher, smooth, a.first)
     print_tables(result, a.against)
     if a.out:
         with open(a.out, "w") as f:

@@ -228,7 +228,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights_gate (step 6t) is the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights_sgm (step 6u) is the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -403,24 +403,51 @@ readme "step 6s: step 6r's teacher; a student trained on swept guides (causal in
   > "$WORK/weights_swept/README.json"
 # 6t. step 6r's teacher and student with only their guide gate re-taught (model.trainable=guide_gate, the rest frozen;
 #    λ = 1, lr 1e-3, 300 steps each, ~10 min on one thread) on guides drawn with each layer where the sweep measured
-#    its depth, as since 2026-12-05 (the first 64 of the DiT scenes with the swept guides, 11 min on two threads): the
-#    embedded model (docs/results.md, "World v2: the gate re-taught on guides with the layers in place")
+#    its depth, as since 2026-12-05 (the first 64 of the DiT scenes with the swept guides, 11 min on two threads):
+#    embedded until step 6u (docs/results.md, "World v2: the gate re-taught on guides with the layers in place")
 [ -d "$WORK/dit_latents_swept64" ] || OMP_NUM_THREADS=2 $PY -m realcam synth-latents --out "$WORK/dit_latents_swept64" \
   --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
   --guide-sweep $SW
-GATE=(--data "$WORK/dit_latents_swept64" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate
-      --set optim.lr=0.001 --set optim.warmup_steps=20)
-( export OMP_NUM_THREADS=1
-  $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${GATE[@]}" --out "$R/v2_gate_student" \
-    --set model.init="$WORK/weights/student.safetensors" &
-  $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${GATE[@]}" --out "$R/v2_gate_teacher" \
-    --set model.init="$WORK/weights/teacher.safetensors" --set 'model.conditioning_overrides={}' --set 'optim.lr_scale={}' &
-  wait )
+reteach_gates() {  # data weights-folder student-run teacher-run: the folder's student's and teacher's guide gate alone
+  #                 re-taught on data (300 steps, λ = 1, lr 1e-3; one thread each, side by side) into runs/<run>
+  local g=(--data "$1" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate
+           --set optim.lr=0.001 --set optim.warmup_steps=20)
+  ( export OMP_NUM_THREADS=1
+    $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${g[@]}" --out "$R/$3" \
+      --set model.init="$2/student.safetensors" &
+    $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${g[@]}" --out "$R/$4" \
+      --set model.init="$2/teacher.safetensors" --set 'model.conditioning_overrides={}' --set 'optim.lr_scale={}' &
+    wait )
+}
+reteach_gates "$WORK/dit_latents_swept64" "$WORK/weights" v2_gate_student v2_gate_teacher
 mkdir -p "$WORK/weights_gate"
 cp "$WORK/weights/vae.safetensors" "$WORK/weights_gate/"
 cp "$R/v2_gate_teacher/teacher.safetensors" "$R/v2_gate_student/student.safetensors" "$WORK/weights_gate/"
-readme "step 6t: step 6r's teacher and student, their guide gate re-taught on guides with the layers in place; the \
-embedded model" > "$WORK/weights_gate/README.json"
+readme "step 6t: step 6r's teacher and student, their guide gate re-taught on guides with the layers in place \
+(embedded until step 6u)" > "$WORK/weights_gate/README.json"
+# 6u. step 6t's teacher and student reading their guide through a smoother depth: the sweep's costs aggregated
+#    semi-globally (pixel_guide_sweep_smooth 0.02,0.08) over 25 planes evenly spaced in inverse depth (set-guide-sweep,
+#    seconds: "weights_sgm_read"), then their gate re-taught on guides swept so, as in step 6t (the first 64 DiT scenes
+#    made with those guides, 13 min on two threads; 300 steps each, one thread): the embedded model (docs/results.md,
+#    "World v2: a smoother depth from the source's motion")
+P25=1,1.04,1.09,1.14,1.2,1.26,1.33,1.41,1.5,1.6,1.71,1.85,2,2.18,2.4,2.67,3,3.43,4,4.8,6,8,12,24,1e4
+SM=0.02,0.08
+mkdir -p "$WORK/weights_sgm_read"
+cp "$WORK"/weights_gate/*.safetensors "$WORK/weights_sgm_read/"
+for m in teacher student; do
+  $PY -m realcam set-guide-sweep --weights "$WORK/weights_sgm_read/$m.safetensors" --planes $P25 --smooth $SM
+done
+readme "step 6u: step 6t's weights reading their guide through the smoother depth (set-guide-sweep)" \
+  > "$WORK/weights_sgm_read/README.json"
+[ -d "$WORK/dit_latents_sgm64" ] || OMP_NUM_THREADS=2 $PY -m realcam synth-latents --out "$WORK/dit_latents_sgm64" \
+  --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
+  --guide-sweep $P25 --guide-sweep-smooth $SM
+reteach_gates "$WORK/dit_latents_sgm64" "$WORK/weights_sgm_read" v2_sgm_gate_student v2_sgm_gate_teacher
+mkdir -p "$WORK/weights_sgm"
+cp "$WORK/weights/vae.safetensors" "$WORK/weights_sgm/"
+cp "$R/v2_sgm_gate_teacher/teacher.safetensors" "$R/v2_sgm_gate_student/student.safetensors" "$WORK/weights_sgm/"
+readme "step 6u: step 6t's teacher and student reading their guide through the smoother depth, their gate re-taught on \
+guides swept so; the embedded model" > "$WORK/weights_sgm/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -576,7 +603,7 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_swept" --scenes 5
   --variant causal_swept="$R/v2_swept_causal/student.safetensors" --out "$WORK/eval_v2_swept_student.json"
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_long3000" --scenes 5 \
   --variant causal_3000="$R/v2_long_causal_more1200/student.safetensors" --out "$WORK/eval_v2_long3000.json"
-# step 6t (the embedded model) with and without the source's path (the second without its teacher; one thread each),
+# step 6t (embedded until step 6u) with and without the source's path (the second without its teacher; one thread each),
 # and the probes of its student and teacher (docs/eval_results_world_v2_gate.json, docs/eval_results_world_v2_gate_unknown.json,
 # docs/guide_depth_probe_world_v2_gate.json, docs/guide_oracle_probe_world_v2_gate.json,
 # docs/guide_depth_probe_world_v2_gate_teacher.json)
@@ -590,4 +617,17 @@ $PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --oracles --read
   --out "$WORK/guide_oracle_probe_gate.json"
 $PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --teacher --read "swept depth" \
   --out "$WORK/guide_depth_probe_gate_teacher.json"
-echo "done: $WORK/weights_gate  (python -m realcam demo --weights $WORK/weights_gate)"
+# step 6u (the embedded model): the sweep's settings scored on the guide alone on held-out scenes the benchmark does not
+# score, and timed (docs/sweep_settings_probe_world_v2.json, docs/benchmarks.md); step 6t's student reading the new
+# guide (docs/guide_depth_probe_world_v2_sgm_read.json); the benchmark with and without the source's path
+# (docs/eval_results_world_v2_sgm.json, docs/eval_results_world_v2_sgm_unknown.json; one thread each, side by side)
+OMP_NUM_THREADS=1 $PY scripts/sweep_settings_probe.py --out "$WORK/sweep_settings_probe.json"
+OMP_NUM_THREADS=1 $PY scripts/sweep_settings_probe.py --timing
+OMP_NUM_THREADS=1 $PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate" --planes $P25 --smooth $SM \
+  --read "swept depth" --out "$WORK/guide_depth_probe_sgm_read.json"
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$WORK/weights_sgm" --scenes 5 --out "$WORK/eval_v2_sgm.json" &
+  $PY -m realcam eval --weights "$WORK/weights_sgm" --scenes 5 --no-teacher --source-camera unknown \
+    --out "$WORK/eval_v2_sgm_unknown.json" &
+  wait )
+echo "done: $WORK/weights_sgm  (python -m realcam demo --weights $WORK/weights_sgm)"

@@ -30,8 +30,8 @@ def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_l
     """The embedded folder (realcam/assets/world_v2) names world v2 and its benchmark amplitude, and both DiTs carry
     the RoPE-positions, source-cameras and source-reprojection (same-time and first frame, and the first frame on
     pixels) conditioning they were trained with, and read that pixel guide through the depth the source's motion shows
-    (pixel_guide_sweep, a render setting written into them); the first model (realcam/assets/tiny, world v1) remains a complete
-    weights folder for --weights."""
+    (pixel_guide_sweep and pixel_guide_sweep_smooth, render settings written into them); the first model
+    (realcam/assets/tiny, world v1) remains a complete weights folder for --weights."""
     from realcam.demo import load_tiny
 
     assert ASSETS.name == "world_v2" and load_tiny(ASSETS.parent / "tiny").world == "v1"
@@ -42,7 +42,9 @@ def test_embedded_weights_are_the_world_v2_model_and_the_world_v1_folder_still_l
         assert (cond.camera_tokens, cond.rope_positions, cond.rope_depths) == ("rays", "rays", (2.0, 4.0, 8.0, 100000.0))
         assert cond.source_cameras and cond.source_warp == (2.0, 4.0, 8.0, 100000.0) and cond.source_warp_first
         assert cond.pixel_guide_depth == 4.0
-        assert cond.pixel_guide_sweep == (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.5, 8.5, 12.0, 20.0, 1e4)
+        assert cond.pixel_guide_sweep == (1.0, 1.04, 1.09, 1.14, 1.2, 1.26, 1.33, 1.41, 1.5, 1.6, 1.71, 1.85, 2.0, 2.18, 2.4,
+                                          2.67, 3.0, 3.43, 4.0, 4.8, 6.0, 8.0, 12.0, 24.0, 1e4)
+        assert cond.pixel_guide_sweep_smooth == (0.02, 0.08)
 
 
 def test_a_withheld_source_path_reads_as_a_still_source_camera():

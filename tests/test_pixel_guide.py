@@ -275,6 +275,35 @@ def test_the_plane_sweep_finds_the_depth_a_moving_camera_shows_and_keeps_the_pla
         plane_sweep_depth(frames, rel[:3], K, SWEEP, fallback=4.0)
 
 
+def test_semi_global_aggregation_carries_the_depth_across_a_plain_region():
+    """A camera moving sideways past a textured wall 2 m ahead with a plain square in its middle: inside the square
+    every plane that keeps the samples within it costs nothing, so the sweep alone picks one of them at random (the
+    first: a near one); aggregated semi-globally (``smooth``), the square takes the wall's depth from its textured
+    surroundings. Where the texture decides, both agree with the wall; bad penalties are refused by name."""
+    from realcam.camera.rays import plane_sweep_depth, semi_global_costs
+    from realcam.data.synth import intrinsics
+
+    size, n = 48, 9
+    K = intrinsics((size, size))
+    texture = torch.rand(size, size, 3, generator=torch.Generator().manual_seed(0))
+    texture = torch.nn.functional.avg_pool2d(texture.permute(2, 0, 1)[None], 3, 1, 1, count_include_pad=False)[0].permute(1, 2, 0)
+    texture[14:34, 14:34] = torch.tensor([0.3, 0.5, 0.7])                       # the plain square
+    c2w = torch.eye(4, dtype=torch.float64).repeat(n, 1, 1)
+    c2w[:, 0, 3] = torch.linspace(0, 0.4, n, dtype=torch.float64)               # 0.4 m to the right
+    frames = reproject(texture[None].expand(n, -1, -1, -1), torch.eye(4, dtype=torch.float64).expand(n, 4, 4), c2w, K,
+                       2.0).permute(0, 3, 1, 2)
+    alone = plane_sweep_depth(frames, c2w, K, SWEEP, fallback=4.0)
+    smooth = plane_sweep_depth(frames, c2w, K, SWEEP, fallback=4.0, smooth=(0.02, 0.08))
+    inside, around = (slice(20, 28), slice(20, 28)), torch.ones(size, size, dtype=torch.bool)
+    around[10:38, 10:38] = False
+    around[:, -8:] = False                                                      # what the later frames do not see
+    assert (alone[inside] == 2.0).float().mean() < 0.2
+    assert (smooth[inside] == 2.0).float().mean() > 0.9
+    assert (smooth[around] == 2.0).float().mean() >= (alone[around] == 2.0).float().mean() > 0.75
+    with pytest.raises(ValueError, match="0 <= p1 <= p2"):
+        semi_global_costs(torch.zeros(3, 4, 4), 0.1, 0.05)
+
+
 def test_the_guide_through_the_swept_depth_shows_the_parallax_the_one_plane_misses():
     """Reprojected through the depth the source's own sideways motion shows, the first frame is closer to what a camera
     that moves elsewhere sees (the renderer's truth) than through the one plane: over four scenes and three moves
@@ -333,7 +362,12 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
     (a, meta_a), (b, meta_b) = read_state_dict(plain), read_state_dict(swept)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert {k: v for k, v in meta_a.items() if k != "conditioning"} == {k: v for k, v in meta_b.items() if k != "conditioning"}
-    one, sweep = load_dit(plain, dtype=torch.float32), load_dit(swept, dtype=torch.float32)
+    def loaded(path):      # its parameters copied out of the file: their alignment in memory, which decides the last
+        m = load_dit(path, dtype=torch.float32)    # bits of a float sum, then no longer depends on the metadata's length
+        m.load_state_dict({k: v.clone() for k, v in m.state_dict().items()}, assign=True)
+        return m
+
+    one, sweep = loaded(plain), loaded(swept)
     assert sweep.conditioning == one.conditioning.replace(pixel_guide_sweep=(1.0, 2.0, 4.0, 8.0, 1e4))
 
     frames, rel, _, _, _, _ = _filmed("arc_right", frames=13, size=32)
@@ -347,7 +381,22 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
     with pytest.warns(UserWarning, match="source_camera is ignored"):
         base = render(one, path)
     torch.testing.assert_close(render(sweep, None), base, atol=0, rtol=0)
-    assert not torch.allclose(render(sweep, path), base, atol=1e-4)
+    swept_render = render(sweep, path)
+    assert not torch.allclose(swept_render, base, atol=1e-4)
+    # --smooth: the sweep's costs aggregated semi-globally, another depth, another guide; still nothing without the path
+    smoothed = tmp_path / "smoothed.safetensors"
+    done = subprocess.run([sys.executable, "-m", "realcam", "set-guide-sweep", "--weights", str(swept), "--planes",
+                           "1,2,4,8,1e4", "--smooth", "0.02,0.08", "--out", str(smoothed)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "penalties 0.02, 0.08" in done.stdout
+    smooth = loaded(smoothed)
+    assert smooth.conditioning == sweep.conditioning.replace(pixel_guide_sweep_smooth=(0.02, 0.08))
+    torch.testing.assert_close(render(smooth, None), base, atol=0, rtol=0)
+    assert not torch.allclose(render(smooth, path), swept_render, atol=1e-4)
+    with pytest.raises(ValueError, match="pixel_guide_sweep_smooth=.*0 <= p1 <= p2"):
+        set_guide_sweep(plain, tmp_path / "bad.safetensors", (1.0, 2.0), (0.1, 0.05))
+    with pytest.raises(ValueError, match="pixel_guide_sweep_smooth needs pixel_guide_sweep"):
+        set_guide_sweep(plain, tmp_path / "bad.safetensors", (), (0.02, 0.08))
 
     with pytest.raises(ValueError, match="pixel_guide_sweep=.*increasing"):
         set_guide_sweep(plain, tmp_path / "bad.safetensors", (4.0, 2.0))

@@ -390,6 +390,25 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
                           str(dataset / "vae.safetensors"), "--guide-depth", "4", "--guide-sweep", "1,two"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "--guide-sweep: give increasing depths" in bad.stderr
+    # --guide-sweep-smooth: the sweep's costs aggregated semi-globally, as a model with pixel_guide_sweep_smooth does at
+    # render time; recorded in the metadata, and a model and data swept differently are refused with the command
+    smooth = (0.02, 0.08)
+    smoothed = synth_latents(tmp_path / "smoothed", dataset / "vae.safetensors", guide_sweep=planes,
+                             guide_sweep_smooth=smooth, **kwargs)
+    with safe_open(str(smoothed / "pixel_guides.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["sweep_smooth"]) == list(smooth)
+    both = load_file(smoothed / "pixel_guides.safetensors")
+    assert torch.equal(both["guides"], held["guides"]) and not torch.equal(both["guides_swept"], held["guides_swept"])
+    assert LatentPairs(smoothed, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                       pixel_guide_sweep_smooth=smooth).swept is not None
+    with pytest.raises(ValueError, match="penalties 0.02,0.08 .* was swept with none: .*--guide-sweep-smooth 0.02,0.08"):
+        LatentPairs(out, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                    pixel_guide_sweep_smooth=smooth)
+    with pytest.raises(ValueError, match="penalties none .* was swept with 0.02,0.08"):
+        LatentPairs(smoothed, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes)
+    with pytest.raises(ValueError, match="guide_sweep_depth='renderer' sweeps nothing"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="renderer",
+                      guide_sweep_smooth=smooth, **kwargs)
 
 
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):

@@ -149,7 +149,8 @@ def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose
 
 
 def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, planes: tuple[float, ...], *,
-                      fallback: float, every: int = 2, window: int = 5, min_spread: float = 0.02) -> torch.Tensor:
+                      fallback: float, every: int = 2, window: int = 5, min_spread: float = 0.02,
+                      smooth: tuple[float, float] | tuple[()] = ()) -> torch.Tensor:
     """The depth of every pixel of ``frames[0]`` estimated from the camera's own motion (plane-sweep stereo).
 
     ``frames`` ``[F, 3, H, W]`` in [0, 1] were seen from ``c2w`` ``[F, 4, 4]`` (any common frame; ``K`` the
@@ -159,7 +160,12 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
     ``window`` box; the cheapest plane wins. Where the costs of all planes differ by less than ``min_spread`` — the
     camera only turned (every plane warps alike), a plain region, or no later frame sees the pixel — the pixel keeps
     ``fallback``. Returns ``[H, W]`` float64, every value one of ``planes`` or ``fallback``. Memory: the later frames
-    warped through one plane at a time (keep ``frames`` small: :func:`realcam.guide.motion_frames`)."""
+    warped through one plane at a time (keep ``frames`` small: :func:`realcam.guide.motion_frames`).
+
+    ``smooth`` ``(p1, p2)``: before the cheapest plane is taken, the costs are aggregated semi-globally
+    (:func:`semi_global_costs`, penalties ``p1`` for a step to the next plane, ``p2`` for a larger jump, in the cost's
+    units): a pixel whose own costs do not tell — a plain region, one the window straddles at an edge — takes the depth
+    its neighbours along four directions agree on, where the box alone keeps the fallback or picks noise."""
     if frames.ndim != 4 or frames.shape[1] != 3 or c2w.shape != (frames.shape[0], 4, 4):
         raise ValueError(f"frames [F, 3, H, W] with c2w [F, 4, 4]: got {tuple(frames.shape)}, {tuple(c2w.shape)}")
     import torch.nn.functional as F
@@ -179,10 +185,37 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
         seen = valid.sum(0)
         cost = torch.where(seen > 0, total / seen.clamp(min=1), torch.full_like(total, 3.0))
         costs[i] = F.avg_pool2d(cost[None], window, 1, window // 2, count_include_pad=False)[0, 0]
+    if smooth:
+        costs = semi_global_costs(costs, *smooth)
     best = costs.argmin(0)
     spread = costs.max(0).values - costs.min(0).values
     depth = torch.tensor(planes, dtype=torch.float64, device=dev)[best]
     return torch.where(spread > min_spread, depth, torch.full_like(depth, float(fallback)))
+
+
+def semi_global_costs(costs: torch.Tensor, p1: float, p2: float) -> torch.Tensor:
+    """Semi-global aggregation (Hirschmüller's SGM) of a plane-sweep cost volume ``costs`` ``[P, H, W]`` (planes in
+    order of depth), along the four directions of the pixel grid, averaged. Along a direction ``r`` the path cost is
+    ``L(p, d) = C(p, d) + min(L(p − r, d), L(p − r, d ± 1) + p1, min_k L(p − r, k) + p2) − min_k L(p − r, k)``: a
+    pixel's depth may step to the next plane for ``p1`` and jump anywhere for ``p2``, so depth follows the image's
+    structure across regions whose own costs are flat. Returns ``[P, H, W]`` in the units of ``costs``."""
+    if costs.ndim != 3 or not 0 <= p1 <= p2:
+        raise ValueError(f"costs [P, H, W] with 0 <= p1 <= p2: got {tuple(costs.shape)}, p1={p1}, p2={p2}")
+
+    def along_rows(c: torch.Tensor) -> torch.Tensor:       # left to right along the last axis of [P, rows, cols]
+        out = torch.empty_like(c)
+        prev = out[..., 0] = c[..., 0]
+        edge = torch.full_like(prev[:1], float("inf"))
+        for x in range(1, c.shape[-1]):
+            low = prev.min(0).values
+            step = torch.minimum(torch.cat([prev[1:], edge]), torch.cat([edge, prev[:-1]])) + p1
+            prev = out[..., x] = c[..., x] + torch.minimum(torch.minimum(prev, step), low + p2) - low
+        return out
+
+    t = costs.transpose(1, 2)
+    total = along_rows(costs) + along_rows(costs.flip(2)).flip(2)
+    total = total + (along_rows(t) + along_rows(t.flip(2)).flip(2)).transpose(1, 2)
+    return total / 4
 
 
 def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor, *,

@@ -304,7 +304,8 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
 def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: int = 0, seed: int = 0, cameras: int = 4,
                   frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
                   guide_depth: float | None = None, guide_fov: float = 60.0, guide_sweep: tuple[float, ...] = (),
-                  guide_sweep_depth: str = "motion", shard_size: int = 256, device: torch.device | str = "cpu",
+                  guide_sweep_depth: str = "motion", guide_sweep_smooth: tuple[float, ...] = (), shard_size: int = 256,
+                  device: torch.device | str = "cpu",
                   progress: Callable[[int, int], None] | None = None) -> Path:
     """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
     cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
@@ -320,7 +321,9 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     swept guide (:class:`LatentPairs` gives it where the source's path is kept, the one-plane guide where it is
     withheld). ``guide_sweep_depth="renderer"`` draws those guides through the renderer's own depth of each source's
     first frame instead, rounded to the nearest plane (in inverse depth): what a perfect sweep would give, for
-    experiments on how right a guide must be; the guides' metadata says so (``sweep_depth``)."""
+    experiments on how right a guide must be; the guides' metadata says so (``sweep_depth``). ``guide_sweep_smooth``
+    (as ``ConditioningConfig.pixel_guide_sweep_smooth``) aggregates the sweep's costs semi-globally, as a model with
+    that setting does at render time; the metadata records it (``sweep_smooth``)."""
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
     from ..config import ConditioningConfig
     from ..data.synth import dataset_scene, render
@@ -338,10 +341,15 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         raise ValueError(f"guide_sweep_depth must be 'motion' or 'renderer', got {guide_sweep_depth!r}")
     if guide_sweep_depth != "motion" and not guide_sweep:
         raise ValueError("guide_sweep_depth='renderer' draws the swept guides: give guide_sweep (the planes) too")
+    if guide_sweep_depth != "motion" and guide_sweep_smooth:
+        raise ValueError("guide_sweep_smooth aggregates the costs of a sweep; guide_sweep_depth='renderer' sweeps nothing")
     if guide_sweep:
         if not guide_depth:
             raise ValueError("guide_sweep needs guide_depth (the plane kept where the source's motion does not tell)")
-        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=guide_depth, pixel_guide_sweep=tuple(guide_sweep))
+        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=guide_depth, pixel_guide_sweep=tuple(guide_sweep),
+                           pixel_guide_sweep_smooth=tuple(guide_sweep_smooth))
+    elif guide_sweep_smooth:
+        raise ValueError("guide_sweep_smooth aggregates the sweep's costs: give guide_sweep (the planes) too")
     if Path(out).exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     vae = _encoding_vae(vae_path, device)
@@ -374,7 +382,8 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         elif guide_sweep:
             maps = [guide_depth_map(motion_frames(v.permute(3, 0, 1, 2)[None]), pose12(relative_poses(p, "first")),
                                     fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
-                                    size=(size, size), device=device)[0] for v, p in zip(videos, paths)]
+                                    size=(size, size), device=device, smooth=tuple(guide_sweep_smooth))[0]
+                    for v, p in zip(videos, paths)]
         if guide_sweep:
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
                                        depth_maps=maps)
@@ -388,6 +397,8 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     meta = _guides_metadata(guide_depth, guide_fov, vae_path, tuple(guide_sweep)) if guide_depth else None
     if meta is not None and guide_sweep:
         meta["sweep_depth"] = guide_sweep_depth
+        if guide_sweep_smooth and guide_sweep_depth == "motion":
+            meta["sweep_smooth"] = json.dumps([float(p) for p in guide_sweep_smooth])
     written = (tensors, meta) if meta is not None else None
     return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, source,
                                        [f"scene{i}" for i in range(first, first + scenes)]), written)
@@ -427,7 +438,7 @@ class LatentPairs:
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
                  source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
                  same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None,
-                 pixel_guide_sweep: tuple[float, ...] = ()) -> None:
+                 pixel_guide_sweep: tuple[float, ...] = (), pixel_guide_sweep_smooth: tuple[float, ...] = ()) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -470,11 +481,11 @@ class LatentPairs:
             raise ValueError(f"scenes with a single camera cannot make pairs: {', '.join(lonely[:5])}")
         if pixel_guide_sweep and pixel_guide is None:
             raise ValueError("pixel_guide_sweep needs pixel_guide (the plane and field of view of the guide)")
-        self.guides, self.swept = (None, None) if pixel_guide is None else self._read_guides(folder, *pixel_guide,
-                                                                                              tuple(pixel_guide_sweep))
+        self.guides, self.swept = (None, None) if pixel_guide is None else self._read_guides(
+            folder, *pixel_guide, tuple(pixel_guide_sweep), tuple(float(p) for p in pixel_guide_sweep_smooth))
 
-    def _read_guides(self, folder: Path, depth: float, fov_deg: float,
-                     sweep: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _read_guides(self, folder: Path, depth: float, fov_deg: float, sweep: tuple[float, ...],
+                     smooth: tuple[float, ...] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads."""
         from safetensors import safe_open
 
@@ -513,6 +524,16 @@ class LatentPairs:
                     held = ("guides swept over " + ",".join(f"{d:g}" for d in have_sweep)) if have_sweep else "no swept guides"
                     raise ValueError(f"the model reads its pixel guide through the depth the source's motion shows "
                                      f"(pixel_guide_sweep {planes}) and {folder / PIXEL_GUIDES} holds {held}: {remake}")
+                try:
+                    have_smooth = tuple(float(p) for p in json.loads(meta.get("sweep_smooth", "[]")))
+                except (ValueError, TypeError):
+                    have_smooth = None
+                if meta.get("sweep_depth", "motion") == "motion" and have_smooth != smooth:
+                    said = lambda p: ",".join(f"{x:g}" for x in p) if p else "none"  # noqa: E731
+                    raise ValueError(f"the model aggregates its sweep's costs with penalties {said(smooth)} "
+                                     f"(pixel_guide_sweep_smooth) and {folder / PIXEL_GUIDES} was swept with "
+                                     f"{'unreadable penalties' if have_smooth is None else said(have_smooth)}: "
+                                     f"{remake} --guide-sweep-smooth {said(smooth)}")
                 swept = f.get_tensor("guides_swept")
         slots = max(len(ids) for ids in self.by_scene.values())
         for name, held in (("guides", guides), ("guides_swept", swept)):
