@@ -74,6 +74,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str | None, flag: str, what: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers from the command line (``()`` for nothing or ``none``), or a clear exit."""
+    text = (text or "").strip().lower()
+    try:
+        return () if text in ("", "none") else tuple(float(x) for x in text.replace(" ", "").split(","))
+    except ValueError:
+        raise SystemExit(f"{flag}: give {what}; got {text!r}") from None
+
+
 def cmd_synth_latents(args: argparse.Namespace) -> int:
     import time
 
@@ -82,14 +91,8 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
     from .train.data import synth_latents
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        sweep = tuple(float(d) for d in args.guide_sweep.replace(" ", "").split(",")) if args.guide_sweep else ()
-    except ValueError:
-        raise SystemExit(f"--guide-sweep: give increasing depths in metres like 1,2,4,8,1e4; got {args.guide_sweep!r}") from None
-    try:
-        smooth = tuple(float(p) for p in args.guide_sweep_smooth.replace(" ", "").split(",")) if args.guide_sweep_smooth else ()
-    except ValueError:
-        raise SystemExit(f"--guide-sweep-smooth: give two penalties like 0.02,0.08; got {args.guide_sweep_smooth!r}") from None
+    sweep = _numbers(args.guide_sweep, "--guide-sweep", "increasing depths in metres like 1,2,4,8,1e4")
+    smooth = _numbers(args.guide_sweep_smooth, "--guide-sweep-smooth", "two penalties like 0.02,0.08")
     t0 = time.time()
     show = _progress("scene")
     out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
@@ -148,16 +151,8 @@ def cmd_pixel_guides(args: argparse.Namespace) -> int:
 def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
     from .weights import set_guide_sweep
 
-    text = args.planes.strip().lower()
-    try:
-        planes = () if text in ("", "none") else tuple(float(d) for d in text.replace(" ", "").split(","))
-    except ValueError:
-        raise SystemExit(f"--planes: give increasing depths in metres like 1,2,4,8,1e4, or none; got {args.planes!r}") from None
-    text = args.smooth.strip().lower()
-    try:
-        smooth = () if text in ("", "none") else tuple(float(p) for p in text.replace(" ", "").split(","))
-    except ValueError:
-        raise SystemExit(f"--smooth: give two penalties like 0.02,0.08, or none; got {args.smooth!r}") from None
+    planes = _numbers(args.planes, "--planes", "increasing depths in metres like 1,2,4,8,1e4, or none")
+    smooth = _numbers(args.smooth, "--smooth", "two penalties like 0.02,0.08, or none")
     try:
         cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth)
     except ValueError as e:
