@@ -10,8 +10,12 @@
 # control.
 #   scripts/gpu_tiny_chain.sh OUT [SCENES] [CAUSAL_STEPS] [DMD_STEPS] [SECONDS] [TEACHER_STEPS]
 #     defaults: 960 scenes, 1,800 causal steps, 800 DMD steps, a 540 s budget for the whole script, no teacher stage
+# Each chain's student ends as the embedded one did: after DMD its guide gate alone is re-taught on the same data
+# (GATE_STEPS, default 300; docs/results.md, "World v2: the swept-guide student finished on the CPU"), or, when no
+# time is left for that, the DMD generator is the student.
 # Each stage's steps are cut (to a multiple of 50) when the budget would not hold them at the step times measured on
-# an H200 (docs/benchmarks.md): what was run is in each run's config.json and the summary. OUT receives only the
+# an H200 (docs/benchmarks.md; the gate's, not measured there, assumed no dearer than a causal step): what was run is
+# in each run's config.json and the summary. OUT receives only the
 # weights, the logs and a summary (a device run brings back 8 files); the data and checkpoints go to a temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +31,8 @@ TEACHER=${6:-0}
 CAUSAL_S=${CAUSAL_S:-0.06}
 DMD_S=${DMD_S:-0.26}
 TEACHER_S=${TEACHER_S:-0.07}
+GATE=${GATE_STEPS:-300}
+GATE_S=${GATE_S:-0.06}
 START=$SECONDS
 W=realcam/assets/world_v2
 mkdir -p "$OUT"
@@ -66,7 +72,7 @@ FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 
 chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initialisation and DMD (their steps cut to
   #        fit the budget, the reserve kept), weights (and, with logs=1, logs) into OUT
   local name=$1 cs ds t
-  cs=$(fit "$2" "$CAUSAL_S" "$(calc "$4 + $3 * $DMD_S")")
+  cs=$(fit "$2" "$CAUSAL_S" "$(calc "$4 + $3 * $DMD_S + $GATE * $GATE_S")")
   [ "$cs" -ge 1 ] || { say "$name: no time left for the causal initialisation"; return 1; }
   t=$SECONDS
   "$PY" -m realcam train-causal --config configs/world_v2_causal.yaml "${FS[@]}" --out "$TMP/${name}_causal" --steps "$cs" \
@@ -75,7 +81,7 @@ chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initia
   cp "$TMP/${name}_causal/student.safetensors" "$OUT/${name}_causal.safetensors"
   [ "$5" = 1 ] && cp "$TMP/${name}_causal/log.jsonl" "$OUT/${name}_causal.jsonl"
   say "$name: causal initialisation $cs steps in $((SECONDS - t)) s"
-  ds=$(fit "$3" "$DMD_S" "$4")
+  ds=$(fit "$3" "$DMD_S" "$(calc "$4 + $GATE * $GATE_S")")
   [ "$ds" -ge 1 ] || { say "$name: no time left for DMD"; return 1; }
   t=$SECONDS
   "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/${name}_distill" --steps "$ds" \
@@ -84,16 +90,30 @@ chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initia
   cp "$TMP/${name}_distill/generator.safetensors" "$OUT/${name}_student.safetensors"
   [ "$5" = 1 ] && cp "$TMP/${name}_distill/log.jsonl" "$OUT/${name}_distill.jsonl"
   say "$name: DMD $ds steps in $((SECONDS - t)) s"
+  reteach_gate "$name" "$4"
+}
+reteach_gate() {  # name reserve-seconds: the guide gate alone of OUT/<name>_student.safetensors (a DMD generator)
+  #               re-taught on the data (its steps cut to fit the budget, the reserve kept), written in its place
+  local name=$1 gs t
+  gs=$(fit "$GATE" "$GATE_S" "$2")
+  [ "$gs" -ge 1 ] || { say "$name: no time left to re-teach the gate (the student is the DMD generator)"; return 0; }
+  t=$SECONDS
+  "$PY" -m realcam train-causal --config configs/world_v2_causal.yaml "${FS[@]}" --out "$TMP/${name}_gate" --steps "$gs" \
+    --set model.init="$OUT/${name}_student.safetensors" --set guide_gate_weight=1.0 \
+    --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20 \
+    > "$TMP/${name}_gate.log" 2>&1 || { tail -n 20 "$TMP/${name}_gate.log"; return 1; }
+  cp "$TMP/${name}_gate/student.safetensors" "$OUT/${name}_student.safetensors"
+  say "$name: the student's gate re-taught $gs steps in $((SECONDS - t)) s"
 }
 # the long chain keeps 20 s in hand (and, with a teacher stage, that stage's time at its steps); the control (the
 # embedded chain's 600 + 200 steps, or fewer if asked for fewer) runs only without a teacher stage and only if it fits
 LONG_RESERVE=20
-[ "$TEACHER" -gt 0 ] && LONG_RESERVE=$(calc "20 + $TEACHER * $TEACHER_S + $DMD * $DMD_S")
+[ "$TEACHER" -gt 0 ] && LONG_RESERVE=$(calc "20 + $TEACHER * $TEACHER_S + $DMD * $DMD_S + $GATE * $GATE_S")
 chain long "$CAUSAL" "$DMD" "$LONG_RESERVE" 1
 if [ "$TEACHER" -gt 0 ]; then
   # the embedded teacher's own settings (the checkpoint's conditioning: model.conditioning_overrides emptied) and its
   # stage's (step 6n of scripts/train_world_v2.sh): lr 3e-4 restarted, guide embedding and gate ×3, the gate term
-  ts=$(fit "$TEACHER" "$TEACHER_S" "$(calc "10 + $DMD * $DMD_S")")
+  ts=$(fit "$TEACHER" "$TEACHER_S" "$(calc "10 + $DMD * $DMD_S + $GATE * $GATE_S")")
   [ "$ts" -ge 1 ] || { say "teacher: no time left"; exit 1; }
   t=$SECONDS
   "$PY" -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${FS[@]}" --out "$TMP/teacher" --steps "$ts" \
@@ -103,7 +123,7 @@ if [ "$TEACHER" -gt 0 ]; then
   cp "$TMP/teacher/teacher.safetensors" "$OUT/teacher.safetensors"
   cp "$TMP/teacher/log.jsonl" "$OUT/teacher.jsonl"
   say "teacher: $ts steps in $((SECONDS - t)) s"
-  ds=$(fit "$DMD" "$DMD_S" 5)
+  ds=$(fit "$DMD" "$DMD_S" "$(calc "5 + $GATE * $GATE_S")")
   [ "$ds" -ge 1 ] || { say "teacher_student: no time left for DMD"; exit 1; }
   t=$SECONDS
   "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/teacher_distill" --steps "$ds" \
@@ -111,9 +131,10 @@ if [ "$TEACHER" -gt 0 ]; then
     > "$TMP/teacher_distill.log" 2>&1 || { tail -n 20 "$TMP/teacher_distill.log"; exit 1; }
   cp "$TMP/teacher_distill/generator.safetensors" "$OUT/teacher_student.safetensors"
   say "teacher_student: DMD $ds steps from the long causal initialisation in $((SECONDS - t)) s"
+  reteach_gate teacher 5
 else
   CC=$(( CAUSAL < 600 ? CAUSAL : 600 )); CD=$(( DMD < 200 ? DMD : 200 ))
-  if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S")")" -ge "$CC" ]; then
+  if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S + $GATE * $GATE_S")")" -ge "$CC" ]; then
     chain control "$CC" "$CD" 10 0 || true
   else
     say "control: not run (too little time left)"

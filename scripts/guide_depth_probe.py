@@ -13,7 +13,9 @@ world and amplitude, the source's path known) it reports, per family, PSNR and p
 
 and the share of the first frame's pixels the sweep decides (the rest keep the plane). Each figure is the mean over the
 family's cases with a 95 % bootstrap interval, and a second table pairs each reading with the same model's reading of
-``--against`` (the swept depth unless given), case by case. ``--table FILE`` prints both from an ``--out`` file.
+``--against`` (the swept depth unless given), case by case. ``--table FILE`` prints both from an ``--out`` file;
+``--table FILE --versus OTHER`` instead pairs each row of FILE case by case with the same row of OTHER (another
+model's probe on the same cases).
 
 With ``--oracles`` it adds four guides no renderer of ours can make, to bound what a better guide could give:
 the source's first frame sampled where each target pixel's true 3D point lands in it (*first frame
@@ -134,7 +136,8 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     smooth = cond.pixel_guide_sweep_smooth if smooth is None else smooth
     if not cond.pixel_guide_depth or not planes:
         raise SystemExit(f"{weights}: the {reader} reads no pixel guide, or no planes to sweep (give --planes)")
-    model.conditioning = cond.replace(pixel_guide_sweep=())          # the one-plane guide unless a depth is given
+    # the one-plane guide unless a depth is given (the aggregation goes with the planes it aggregates)
+    model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=())
     fallback, plane_t = cond.pixel_guide_depth, torch.tensor(planes, dtype=torch.float64)
     out: dict = {"weights": weights, "planes": list(planes), "smooth": list(smooth), "fallback": fallback,
                  "first_scene": first_scene, "families": {}}
@@ -243,6 +246,31 @@ def print_tables(result: dict, against: str) -> None:
             print(f"| {family} | {name} | {cells[0]} | {cells[1]} |")
 
 
+def print_versus(result: dict, other: dict) -> None:
+    """Each row of ``result`` paired case by case with the same row of ``other`` (another model's probe on the same
+    cases, e.g. the embedded weights'): the difference, mean [95 % bootstrap interval], per family and over all."""
+    if (result.get("first_scene", 0), len(result["families"])) != (other.get("first_scene", 0), len(other["families"])):
+        raise SystemExit("--versus: the two probes ran on different cases (their first scene or families differ)")
+    print(f"| family | reading | Δ PSNR dB (− {other['weights']}) | Δ motion err px |\n| --- | --- | --- | --- |")
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for family, rows in result["families"].items():
+        for name, metrics in rows.items():
+            base = other["families"].get(family, {}).get(name)
+            if base is None or "psnr" not in metrics:
+                continue
+            cells = []
+            for key, fmt in (("psnr", "{:+.2f}"), ("motion_px", "{:+.3f}")):
+                diff = [x - y for x, y in zip(metrics[key], base[key], strict=True)]
+                pooled.setdefault(name, {}).setdefault(key, []).extend(diff)
+                d = summarise(diff)
+                cells.append(f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]")
+            print(f"| {family} | {name} | {cells[0]} | {cells[1]} |")
+    for name, diffs in pooled.items():
+        cells = [f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
+                 for key, fmt in (("psnr", "{:+.2f}"), ("motion_px", "{:+.3f}")) for d in [summarise(diffs[key])]]
+        print(f"| all | {name} | {cells[0]} | {cells[1]} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=str(ASSETS))
@@ -258,11 +286,18 @@ def main() -> None:
                    help="the teacher reads the guides instead of the student (its own sampling settings)")
     p.add_argument("--against", default="swept depth", help="the guide the paired table compares each reading with")
     p.add_argument("--table", default=None, metavar="JSON", help="print the tables of a probe's --out file; run nothing")
+    p.add_argument("--versus", default=None, metavar="JSON",
+                   help="with --table: pair each row case by case with the same row of this probe's --out file instead")
     p.add_argument("--out", default=None, help="write the per-case figures as JSON")
     a = p.parse_args()
     if a.table:
         with open(a.table) as f:
-            print_tables(json.load(f), a.against)
+            result = json.load(f)
+        if a.versus:
+            with open(a.versus) as f:
+                print_versus(result, json.load(f))
+        else:
+            print_tables(result, a.against)
         return
     planes = tuple(float(d) for d in a.planes.split(",")) if a.planes else None
     read = None if a.read is None else tuple(n.strip() for n in a.read.split(","))

@@ -448,6 +448,23 @@ cp "$WORK/weights/vae.safetensors" "$WORK/weights_sgm/"
 cp "$R/v2_sgm_gate_teacher/teacher.safetensors" "$R/v2_sgm_gate_student/student.safetensors" "$WORK/weights_sgm/"
 readme "step 6u: step 6t's teacher and student reading their guide through the smoother depth, their gate re-taught on \
 guides swept so; the embedded model" > "$WORK/weights_sgm/README.json"
+# 6v. step 6s's causal initialisation (trained on swept guides) finished on the smoother depth of step 6u (docs/results.md,
+#    "World v2: the swept-guide student finished on the CPU"; not embedded): it reads its guide through step 6u's
+#    sweep (set-guide-sweep), then DMD's 200 steps from it against the embedded teacher on step 6u's 64 scenes (one
+#    thread, 28 min), then the DMD student's gate alone re-taught on them as in step 6t (one thread, 10 min)
+cp "$R/v2_swept_causal/student.safetensors" "$R/v2_swept_causal_sgm.safetensors"
+$PY -m realcam set-guide-sweep --weights "$R/v2_swept_causal_sgm.safetensors" --planes $P25 --smooth $SM
+OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml --data "$WORK/dit_latents_sgm64" \
+  --out "$R/v2_swept_sgm_dmd200" --set model.init="$R/v2_swept_causal_sgm.safetensors" \
+  --set distill.teacher="$WORK/weights_sgm/teacher.safetensors" "${FSW[@]}"
+OMP_NUM_THREADS=1 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_sgm64" \
+  "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate --set optim.lr=0.001 \
+  --set optim.warmup_steps=20 --out "$R/v2_swept_sgm_gate" --set model.init="$R/v2_swept_sgm_dmd200/generator.safetensors"
+mkdir -p "$WORK/weights_swept_sgm"
+cp "$WORK/weights_sgm/vae.safetensors" "$WORK/weights_sgm/teacher.safetensors" "$WORK/weights_swept_sgm/"
+cp "$R/v2_swept_sgm_gate/student.safetensors" "$WORK/weights_swept_sgm/student.safetensors"
+readme "step 6v: step 6u's teacher; step 6s's causal initialisation through step 6u's sweep, DMD on 64 scenes, its gate \
+re-taught" > "$WORK/weights_swept_sgm/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):

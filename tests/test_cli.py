@@ -125,7 +125,7 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
 
     from realcam.weights import load_dit
 
-    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "GATE_STEPS": "2"}
     out = tmp_path / "out"
     t0 = time.perf_counter()
     run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(out), "1", "3", "2", "900"],
@@ -136,6 +136,8 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
         "long_causal.safetensors", "long_distill.jsonl", "long_student.safetensors", "summary.txt"]
     summary = (out / "summary.txt").read_text()
     assert "causal initialisation 3 steps" in summary and "DMD 2 steps" in summary and "device: cpu" in summary
+    # each student's guide gate re-taught after its DMD (GATE_STEPS steps)
+    assert summary.count("the student's gate re-taught 2 steps") == 2
     assert len((out / "long_causal.jsonl").read_text().splitlines()) == 3
     student = load_dit(out / "long_student.safetensors")
     assert student.conditioning.pixel_guide_depth == 4.0 and student.conditioning.pixel_guide_skip
@@ -154,6 +156,7 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
         "teacher.jsonl", "teacher.safetensors", "teacher_student.safetensors"]
     summary = (out / "summary.txt").read_text()
     assert "teacher: 3 steps" in summary and "teacher_student: DMD 2 steps" in summary
+    assert summary.count("the student's gate re-taught 2 steps") == 2
     embedded, teacher = (safe_open(p, "pt").metadata() for p in (ROOT / "realcam/assets/world_v2/teacher.safetensors",
                                                                    out / "teacher.safetensors"))
     assert teacher == embedded      # every setting the embedded teacher carries, its sweep included

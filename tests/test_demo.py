@@ -253,6 +253,43 @@ def test_noise_probe_samples_like_the_teacher_and_starts_from_its_guide(grid):
     assert (half - other).abs().mean() > 0.5 and (near - guide).abs().max() < 1e-3
 
 
+def test_guide_probe_runs_on_weights_that_aggregate_their_sweep():
+    """scripts/guide_depth_probe.py on the embedded weights, whose sweep aggregates its costs
+    (``pixel_guide_sweep_smooth``): the probe sets the model to the one-plane guide, which must drop the aggregation
+    with the planes (a conditioning with penalties and no planes is refused), then reads the weights' own planes and
+    penalties and scores the guides (one held-out arc)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    probe.FAMILIES = {"arc/orbit": ["arc_left"]}
+    out = probe.probe(str(ASSETS), 1, None, True)
+    assert out["smooth"] == [0.02, 0.08] and len(out["planes"]) == 25
+    rows = out["families"]["arc/orbit"]
+    assert len(rows["guide alone, swept depth"]["motion_px"]) == 1 and not any(k.startswith("student") for k in rows)
+
+
+def test_guide_probe_pairs_two_models_case_by_case(capsys):
+    """``--table A --versus B``: each row of probe A minus the same row of probe B on the same cases, per family and
+    pooled over families; probes of different cases are refused."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    row = lambda p, m: {"student, swept depth": {"psnr": p, "motion_px": m}}  # noqa: E731
+    a = {"weights": "a", "first_scene": 0, "families": {"pan": row([20.0, 22.0], [1.0, 1.2]), "tilt": row([30.0, 30.0], [0.5, 0.5])}}
+    b = {"weights": "b", "first_scene": 0, "families": {"pan": row([19.0, 21.0], [1.1, 1.3]), "tilt": row([30.5, 30.5], [0.4, 0.4])}}
+    probe.print_versus(a, b)
+    lines = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in capsys.readouterr().out.splitlines()}
+    assert "+1.00 [+1.00, +1.00]" in lines[("pan", "student, swept depth")]
+    assert "-0.100 [-0.100, -0.100]" in lines[("pan", "student, swept depth")]
+    assert "+0.25 [" in lines[("all", "student, swept depth")] and "0.000 [-0.100, +0.100]" in lines[("all", "student, swept depth")]
+    with pytest.raises(SystemExit, match="different cases"):
+        probe.print_versus(a, {**b, "first_scene": 5})
+
+
 def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
     """scripts/guide_depth_probe.py ``--oracles``: a target camera at the source's first pose sees only what that
     frame sees (every pixel, with the renderer's depth); a pan that turns 16° left sees a strip on its left the first
