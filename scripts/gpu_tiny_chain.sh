@@ -49,6 +49,7 @@ n = min(w, int((left - r) / s))
 print(max(n // 50 * 50 if w >= 50 else n, 0))" "$1" "$2" "$3" "$((BUDGET - (SECONDS - START)))"
 }
 calc() { "$PY" -c "print(round($1))"; }
+GATE_T=$(calc "$GATE * $GATE_S")   # the seconds a student's gate stage is planned to take, kept in every reserve
 "$PY" -c "import torch; print('device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu', '| torch', torch.__version__)" | tee -a "$SUMMARY"
 # the planes the embedded teacher sweeps for its guide (conditioning.pixel_guide_sweep) and the penalties it aggregates
 # their costs with (pixel_guide_sweep_smooth): its students train on swept guides where the source's path is given, so
@@ -72,7 +73,7 @@ FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 
 chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initialisation and DMD (their steps cut to
   #        fit the budget, the reserve kept), weights (and, with logs=1, logs) into OUT
   local name=$1 cs ds t
-  cs=$(fit "$2" "$CAUSAL_S" "$(calc "$4 + $3 * $DMD_S + $GATE * $GATE_S")")
+  cs=$(fit "$2" "$CAUSAL_S" "$(calc "$4 + $3 * $DMD_S + $GATE_T")")
   [ "$cs" -ge 1 ] || { say "$name: no time left for the causal initialisation"; return 1; }
   t=$SECONDS
   "$PY" -m realcam train-causal --config configs/world_v2_causal.yaml "${FS[@]}" --out "$TMP/${name}_causal" --steps "$cs" \
@@ -81,7 +82,7 @@ chain() {  # name causal-steps dmd-steps reserve-seconds logs: the causal initia
   cp "$TMP/${name}_causal/student.safetensors" "$OUT/${name}_causal.safetensors"
   [ "$5" = 1 ] && cp "$TMP/${name}_causal/log.jsonl" "$OUT/${name}_causal.jsonl"
   say "$name: causal initialisation $cs steps in $((SECONDS - t)) s"
-  ds=$(fit "$3" "$DMD_S" "$(calc "$4 + $GATE * $GATE_S")")
+  ds=$(fit "$3" "$DMD_S" "$(calc "$4 + $GATE_T")")
   [ "$ds" -ge 1 ] || { say "$name: no time left for DMD"; return 1; }
   t=$SECONDS
   "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/${name}_distill" --steps "$ds" \
@@ -108,12 +109,12 @@ reteach_gate() {  # name reserve-seconds: the guide gate alone of OUT/<name>_stu
 # the long chain keeps 20 s in hand (and, with a teacher stage, that stage's time at its steps); the control (the
 # embedded chain's 600 + 200 steps, or fewer if asked for fewer) runs only without a teacher stage and only if it fits
 LONG_RESERVE=20
-[ "$TEACHER" -gt 0 ] && LONG_RESERVE=$(calc "20 + $TEACHER * $TEACHER_S + $DMD * $DMD_S + $GATE * $GATE_S")
+[ "$TEACHER" -gt 0 ] && LONG_RESERVE=$(calc "20 + $TEACHER * $TEACHER_S + $DMD * $DMD_S + $GATE_T")
 chain long "$CAUSAL" "$DMD" "$LONG_RESERVE" 1
 if [ "$TEACHER" -gt 0 ]; then
   # the embedded teacher's own settings (the checkpoint's conditioning: model.conditioning_overrides emptied) and its
   # stage's (step 6n of scripts/train_world_v2.sh): lr 3e-4 restarted, guide embedding and gate ×3, the gate term
-  ts=$(fit "$TEACHER" "$TEACHER_S" "$(calc "10 + $DMD * $DMD_S + $GATE * $GATE_S")")
+  ts=$(fit "$TEACHER" "$TEACHER_S" "$(calc "10 + $DMD * $DMD_S + $GATE_T")")
   [ "$ts" -ge 1 ] || { say "teacher: no time left"; exit 1; }
   t=$SECONDS
   "$PY" -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${FS[@]}" --out "$TMP/teacher" --steps "$ts" \
@@ -123,7 +124,7 @@ if [ "$TEACHER" -gt 0 ]; then
   cp "$TMP/teacher/teacher.safetensors" "$OUT/teacher.safetensors"
   cp "$TMP/teacher/log.jsonl" "$OUT/teacher.jsonl"
   say "teacher: $ts steps in $((SECONDS - t)) s"
-  ds=$(fit "$DMD" "$DMD_S" "$(calc "5 + $GATE * $GATE_S")")
+  ds=$(fit "$DMD" "$DMD_S" "$(calc "5 + $GATE_T")")
   [ "$ds" -ge 1 ] || { say "teacher_student: no time left for DMD"; exit 1; }
   t=$SECONDS
   "$PY" -m realcam distill --config configs/world_v2_distill.yaml "${FS[@]}" --out "$TMP/teacher_distill" --steps "$ds" \
@@ -134,7 +135,7 @@ if [ "$TEACHER" -gt 0 ]; then
   reteach_gate teacher 5
 else
   CC=$(( CAUSAL < 600 ? CAUSAL : 600 )); CD=$(( DMD < 200 ? DMD : 200 ))
-  if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S + $GATE * $GATE_S")")" -ge "$CC" ]; then
+  if [ "$(fit "$CC" "$CAUSAL_S" "$(calc "10 + $CD * $DMD_S + $GATE_T")")" -ge "$CC" ]; then
     chain control "$CC" "$CD" 10 0 || true
   else
     say "control: not run (too little time left)"

@@ -214,6 +214,12 @@ def _oracle_views(case, scene, source_c2w: torch.Tensor, K: torch.Tensor, fallba
     return {name: out[name] for name in ORACLES}
 
 
+def _cell(values: list[float], fmt: str) -> str:
+    """``mean [lo, hi]`` of ``values`` (95 % bootstrap interval), each number formatted with ``fmt``."""
+    d = summarise(values)
+    return f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
+
+
 def print_tables(result: dict, against: str) -> None:
     """The probe's figures per family (mean [95 % bootstrap interval] over the family's cases), then each model's
     rows paired with its own row reading ``against``: the difference case by case, mean [95 % bootstrap interval]."""
@@ -227,11 +233,7 @@ def print_tables(result: dict, against: str) -> None:
                 for kind, shares in metrics.items():
                     print(f"| {family} | target pixels seen: {kind} | {100 * statistics.mean(shares):.0f} % | |")
                 continue
-            cells = []
-            for key, fmt in (("psnr", "{:.2f}"), ("motion_px", "{:.3f}")):
-                d = summarise(metrics[key])
-                cells.append(f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]")
-            print(f"| {family} | {name} | {cells[0]} | {cells[1]} |")
+            print(f"| {family} | {name} | {_cell(metrics['psnr'], '{:.2f}')} | {_cell(metrics['motion_px'], '{:.3f}')} |")
     print(f"\n| family | method − the same reading {against} | Δ PSNR dB | Δ motion err px |\n| --- | --- | --- | --- |")
     for family, rows in result["families"].items():
         for name, metrics in rows.items():
@@ -239,11 +241,8 @@ def print_tables(result: dict, against: str) -> None:
             base = rows.get(f"{reader}, {against}")
             if reader == "guide alone" or guide == against or base is None or "psnr" not in metrics:
                 continue
-            cells = []
-            for key, fmt in (("psnr", "{:+.2f}"), ("motion_px", "{:+.3f}")):
-                d = summarise([x - y for x, y in zip(metrics[key], base[key], strict=True)])
-                cells.append(f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]")
-            print(f"| {family} | {name} | {cells[0]} | {cells[1]} |")
+            diff = {key: [x - y for x, y in zip(metrics[key], base[key], strict=True)] for key in ("psnr", "motion_px")}
+            print(f"| {family} | {name} | {_cell(diff['psnr'], '{:+.2f}')} | {_cell(diff['motion_px'], '{:+.3f}')} |")
 
 
 def print_versus(result: dict, other: dict) -> None:
@@ -258,17 +257,12 @@ def print_versus(result: dict, other: dict) -> None:
             base = other["families"].get(family, {}).get(name)
             if base is None or "psnr" not in metrics:
                 continue
-            cells = []
-            for key, fmt in (("psnr", "{:+.2f}"), ("motion_px", "{:+.3f}")):
-                diff = [x - y for x, y in zip(metrics[key], base[key], strict=True)]
-                pooled.setdefault(name, {}).setdefault(key, []).extend(diff)
-                d = summarise(diff)
-                cells.append(f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]")
-            print(f"| {family} | {name} | {cells[0]} | {cells[1]} |")
-    for name, diffs in pooled.items():
-        cells = [f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
-                 for key, fmt in (("psnr", "{:+.2f}"), ("motion_px", "{:+.3f}")) for d in [summarise(diffs[key])]]
-        print(f"| all | {name} | {cells[0]} | {cells[1]} |")
+            diff = {key: [x - y for x, y in zip(metrics[key], base[key], strict=True)] for key in ("psnr", "motion_px")}
+            for key, values in diff.items():
+                pooled.setdefault(name, {}).setdefault(key, []).extend(values)
+            print(f"| {family} | {name} | {_cell(diff['psnr'], '{:+.2f}')} | {_cell(diff['motion_px'], '{:+.3f}')} |")
+    for name, diff in pooled.items():
+        print(f"| all | {name} | {_cell(diff['psnr'], '{:+.2f}')} | {_cell(diff['motion_px'], '{:+.3f}')} |")
 
 
 def main() -> None:

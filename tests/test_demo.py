@@ -15,6 +15,16 @@ from realcam.demo import ASSETS, make_case
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _script(name: str):
+    """scripts/<name>.py loaded as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_embedded_weights_are_small_and_carry_metadata():
     from safetensors import safe_open
 
@@ -201,13 +211,9 @@ def test_bootstrap_interval_is_deterministic_and_narrows_with_more_cases():
 def test_compute_per_frame_counts_attention_on_the_cpu():
     """scripts/compute_per_frame.py (the compute side of the student-vs-teacher claim): PyTorch's FLOP counter skips
     SDPA's CPU kernel, which would make attention — most of the student's KV-cache cost — count as free."""
-    import importlib.util
-
     from torch.utils.flop_counter import FlopCounterMode
 
-    spec = importlib.util.spec_from_file_location("compute_per_frame", ROOT / "scripts" / "compute_per_frame.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script("compute_per_frame")
     q, k = torch.randn(1, 2, 64, 16), torch.randn(1, 2, 48, 16)
     attend = lambda: torch.nn.functional.scaled_dot_product_attention(q, k, k)  # noqa: E731
     plain = FlopCounterMode(display=False)
@@ -224,16 +230,12 @@ def test_noise_probe_samples_like_the_teacher_and_starts_from_its_guide(grid):
     """scripts/noise_probe.py: its Euler baseline from pure noise is ``sample_teacher`` with ``solver='euler'`` on the
     teacher's own grid (the row every other row is paired with), and a start below σ = 1 keeps ``(1 − σ0)`` of the
     guide: the result depends on it, and at a tiny σ0 it is the guide."""
-    import importlib.util
-
     from realcam.config import TINY, ConditioningConfig
     from realcam.model import RealCamDiT
     from realcam.sampling import sample_teacher
     from tests.conftest import randomize_
 
-    spec = importlib.util.spec_from_file_location("noise_probe", ROOT / "scripts" / "noise_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script("noise_probe")
     cond = ConditioningConfig(camera_tokens="rays", source_cameras=True, source_warp=(4.0,))
     teacher = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=2).eval()
     teacher.sampling = teacher.sampling.override(steps=4, shift=3.0, guidance=1.0, solver="euler", grid=grid)
@@ -258,11 +260,7 @@ def test_guide_probe_runs_on_weights_that_aggregate_their_sweep():
     (``pixel_guide_sweep_smooth``): the probe sets the model to the one-plane guide, which must drop the aggregation
     with the planes (a conditioning with penalties and no planes is refused), then reads the weights' own planes and
     penalties and scores the guides (one held-out arc)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = _script("guide_depth_probe")
     probe.FAMILIES = {"arc/orbit": ["arc_left"]}
     out = probe.probe(str(ASSETS), 1, None, True)
     assert out["smooth"] == [0.02, 0.08] and len(out["planes"]) == 25
@@ -273,11 +271,7 @@ def test_guide_probe_runs_on_weights_that_aggregate_their_sweep():
 def test_guide_probe_pairs_two_models_case_by_case(capsys):
     """``--table A --versus B``: each row of probe A minus the same row of probe B on the same cases, per family and
     pooled over families; probes of different cases are refused."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = _script("guide_depth_probe")
     row = lambda p, m: {"student, swept depth": {"psnr": p, "motion_px": m}}  # noqa: E731
     a = {"weights": "a", "first_scene": 0, "families": {"pan": row([20.0, 22.0], [1.0, 1.2]), "tilt": row([30.0, 30.0], [0.5, 0.5])}}
     b = {"weights": "b", "first_scene": 0, "families": {"pan": row([19.0, 21.0], [1.1, 1.3]), "tilt": row([30.5, 30.5], [0.4, 0.4])}}
@@ -296,14 +290,10 @@ def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
     frame never saw, about as wide as the turn; the source's other frames, panning the other way, see none of it. The
     oracle guide "truth the first frame sees" is the truth there and the one-plane guide elsewhere; and the model is
     served the given views, one per latent frame, each held for the frames it covers."""
-    import importlib.util
-
     from realcam.camera.presets import preset_trajectory
     from realcam.data.synth import camera_paths, intrinsics, random_scene, render
 
-    spec = importlib.util.spec_from_file_location("guide_depth_probe", ROOT / "scripts" / "guide_depth_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = _script("guide_depth_probe")
     g = torch.Generator().manual_seed(3)
     scene = random_scene(g, "v2")
     start = camera_paths(g, 1, 2, "preset")[0][0]
