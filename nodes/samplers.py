@@ -36,8 +36,9 @@ def _common_inputs():
                                         "Models trained with source cameras (the embedded one) render better knowing "
                                         "it; without it they take the source as filmed from a still camera. Models "
                                         "with pixel_guide_sweep (the embedded one) also find the depth the source's "
-                                        "motion shows from it, for the guide's parallax. Other models ignore it (with "
-                                        "a warning)."),
+                                        "motion shows from it, for the guide's parallax, and with pixel_guide_views "
+                                        "nearest draw each frame's guide from the source frame filmed nearest its "
+                                        "camera. Other models ignore it (with a warning)."),
     ]
 
 

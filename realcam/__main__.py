@@ -98,7 +98,8 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
     out = synth_latents(args.out, args.vae, scenes=args.scenes, first=args.first, seed=args.seed, cameras=args.cameras,
                         frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
                         world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov, guide_sweep=sweep,
-                        guide_sweep_depth=args.guide_sweep_depth, guide_sweep_smooth=smooth, shard_size=args.shard_size,
+                        guide_sweep_depth=args.guide_sweep_depth, guide_sweep_smooth=smooth, guide_views=args.guide_views,
+                        shard_size=args.shard_size,
                         device=device, progress=show)
     print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
           f"in {time.time() - t0:.0f}s")
@@ -154,14 +155,16 @@ def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
     planes = _numbers(args.planes, "--planes", "increasing depths in metres like 1,2,4,8,1e4, or none")
     smooth = _numbers(args.smooth, "--smooth", "two penalties like 0.02,0.08, or none")
     try:
-        cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth)
+        cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth, args.views)
     except ValueError as e:
         raise SystemExit(f"set-guide-sweep: {e}") from None
     swept = ", ".join(f"{d:g}" for d in cond.pixel_guide_sweep) or "none (one plane)"
     smoothed = ("; costs aggregated semi-globally, penalties " + ", ".join(f"{p:g}" for p in cond.pixel_guide_sweep_smooth)
                 if cond.pixel_guide_sweep_smooth else "")
+    drawn = ("; each latent frame drawn from the first frame or the source frame it starts at, whichever was filmed "
+             "nearer" if cond.pixel_guide_views == "nearest" else "")
     print(f"wrote {args.out or args.weights}: pixel guide planes swept {swept}; "
-          f"kept where the motion does not tell: {cond.pixel_guide_depth:g} m{smoothed}")
+          f"kept where the motion does not tell: {cond.pixel_guide_depth:g} m{smoothed}{drawn}")
     return 0
 
 
@@ -328,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guide-sweep-smooth", default=None, metavar="P1,P2",
                    help="aggregate the sweep's costs semi-globally with these two penalties, as a model with "
                         "pixel_guide_sweep_smooth does (with --guide-sweep)")
+    p.add_argument("--guide-views", choices=("first", "nearest"), default="first",
+                   help="draw the swept guides from each source's first frame (the default), or from its first frame "
+                        "or the frame each latent frame starts at, whichever was filmed nearer the target camera, as a "
+                        "model with pixel_guide_views nearest does (with --guide-sweep)")
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
     p.set_defaults(fn=cmd_synth_latents)
@@ -364,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smooth", default="none", help="two penalties p1,p2 (e.g. 0.02,0.08) for which the sweep's costs "
                                                     "are aggregated semi-globally (pixel_guide_sweep_smooth), or none "
                                                     "(the default) to decide each pixel alone")
+    p.add_argument("--views", choices=("first", "nearest"), default="first",
+                   help="draw the swept guide from the source's first frame (the default), or, for each latent frame, "
+                        "from the first frame or the source frame that latent frame starts at, whichever was filmed "
+                        "nearer the target camera (pixel_guide_views nearest; with --planes)")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_sweep)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),

@@ -120,6 +120,7 @@ SourceTimestep = Literal["shared", "zero"]
 PoseReference = Literal["first", "previous"]
 CameraTokens = Literal["frame", "rays"]
 RopePositions = Literal["grid", "rays"]
+PixelGuideViews = Literal["first", "nearest"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,14 @@ class ConditioningConfig(_JsonMixin):
       the picture across plain regions and edges instead of being decided pixel by pixel. Like the planes it changes
       how the guide is made, not the weights (docs/results.md, "World v2: a smoother depth from the source's
       motion"). Empty (the default): each pixel's own box-averaged costs decide.
+    - ``pixel_guide_views`` (with ``pixel_guide_sweep``): which source frames the swept guide is drawn from.
+      ``"first"`` (the default): the first frame, for every target camera. ``"nearest"``: for each latent frame, the
+      first frame or the source frame that latent frame starts at (the same moment), whichever was filmed from nearer
+      the target camera, each through its own swept depth (:func:`realcam.guide.key_depths`), with the other one's
+      layers filling what it does not cover and the plane under both (:func:`realcam.guide.nearest_views`): a target
+      that follows the source's own motion — rising with it, moving forward with it — is drawn from a frame filmed
+      near it. Like the sweep it needs the source's path and changes how the guide is made, not the weights
+      (docs/results.md, "World v2: the guide drawn from the nearer source frame").
     """
 
     mode: ConditioningMode = "interleave"
@@ -204,11 +213,13 @@ class ConditioningConfig(_JsonMixin):
     pixel_guide_skip: bool = False
     pixel_guide_sweep: tuple[float, ...] = ()
     pixel_guide_sweep_smooth: tuple[float, ...] = ()
+    pixel_guide_views: PixelGuideViews = "first"
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
                               ("source_timestep", ("shared", "zero")), ("pose_reference", ("first", "previous")),
-                              ("camera_tokens", ("frame", "rays")), ("rope_positions", ("grid", "rays"))):
+                              ("camera_tokens", ("frame", "rays")), ("rope_positions", ("grid", "rays")),
+                              ("pixel_guide_views", ("first", "nearest"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"conditioning {name}={getattr(self, name)!r}; choose one of {allowed}")
         if self.camera_tokens == "rays" and self.pose_reference != "first":
@@ -276,6 +287,9 @@ class ConditioningConfig(_JsonMixin):
         if smooth and not sweep:
             raise ValueError("conditioning pixel_guide_sweep_smooth needs pixel_guide_sweep (the planes whose costs it "
                              "aggregates)")
+        if self.pixel_guide_views != "first" and not sweep:
+            raise ValueError(f"conditioning pixel_guide_views={self.pixel_guide_views!r} needs pixel_guide_sweep (each "
+                             "source frame is drawn through the depth the sweep finds for it)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

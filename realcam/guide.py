@@ -15,19 +15,51 @@ every chunk.
 With ``ConditioningConfig.pixel_guide_sweep`` and the source's own camera path, the first frame is reprojected through
 a depth per pixel instead of the one plane: the depth the source's motion shows (:func:`guide_depth`), layer by layer
 (:func:`realcam.camera.rays.layered_reproject`); with ``pixel_guide_sweep_smooth`` that depth follows the picture
-across plain regions and edges (the sweep's costs aggregated semi-globally).
+across plain regions and edges (the sweep's costs aggregated semi-globally). With ``pixel_guide_views: nearest`` each
+latent frame is drawn from the first frame or from the source frame that latent frame starts at, whichever was filmed
+nearer its target camera (:class:`SourceKeys`, :func:`nearest_views`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from .camera.poses import as_c2w
-from .camera.rays import latent_intrinsics, layered_reproject, plane_sweep_depth, warp_latents
+from .camera.rays import (latent_intrinsics, layered_reproject, plane_sweep_depth, plane_views, reproject_layers,
+                          warp_latents)
 from .vae import VideoVAE
 
 TIME_STRIDE = 4     # video frames per latent frame (both VAE families)
 SWEEP_SIZE = 128    # the depth of a larger first frame is estimated on frames resized to this longer side
 SWEEP_FRAMES = 81   # ... and from the source's first frames only (those that see most of what the first one sees)
+SAME_TIME_REACH = 8  # a later source frame's depth (pixel_guide_views nearest) is swept from the frames this near it
+
+
+def latent_starts(frames: int, tiny: bool) -> list[int]:
+    """The video frame each latent frame of a ``frames``-frame video starts at: ``4k`` for the tiny (TAEHV) VAE,
+    frame 0 and then ``4k − 3`` for a causal Wan VAE (latent 0 holds frame 0 alone)."""
+    return [k * TIME_STRIDE - (0 if tiny or k == 0 else TIME_STRIDE - 1)
+            for k in range(len(range(0, frames, TIME_STRIDE)) if tiny else (frames - 1) // TIME_STRIDE + 1)]
+
+
+@dataclass
+class SourceKeys:
+    """The source frames a ``pixel_guide_views: nearest`` guide is drawn from, one per latent frame of the source
+    (key ``k``: the video frame latent ``k`` starts at, :func:`latent_starts`; key 0 is the first frame, whose own
+    guide the others are weighed against)."""
+
+    pictures: torch.Tensor      # [B, K, 3, H, W] in [0, 1], as the VAE encodes the source
+    depths: torch.Tensor        # [B, K, H, W] float64: each key's depth from the source's motion (key_depths)
+    c2w: torch.Tensor           # [B, K, 4, 4] float64: each key's camera relative to the reference (key 0: identity)
+
+    def __post_init__(self) -> None:
+        b, k = self.pictures.shape[:2]
+        h, w = self.pictures.shape[-2:]
+        if self.pictures.ndim != 5 or self.pictures.shape[2] != 3 or self.depths.shape != (b, k, h, w) or (
+                self.c2w.shape != (b, k, 4, 4)):
+            raise ValueError(f"source keys: pictures [B, K, 3, H, W] with depths [B, K, H, W] and c2w [B, K, 4, 4], got "
+                             f"{tuple(self.pictures.shape)}, {tuple(self.depths.shape)}, {tuple(self.c2w.shape)}")
 
 
 def motion_frames(frames: torch.Tensor) -> torch.Tensor:
@@ -42,6 +74,14 @@ def motion_frames(frames: torch.Tensor) -> torch.Tensor:
     if scale < 1:
         video = F.interpolate(video, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
     return (video.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def key_frames(frames: torch.Tensor, tiny: bool) -> torch.Tensor:
+    """The frames of a video ``[B, 3, F, H, W]`` in [0, 1] (batch element 0) that its latent frames start at
+    (:func:`latent_starts`), as bytes ``[K, 3, H, W]`` on the CPU: what a ``pixel_guide_views: nearest`` guide is
+    drawn from besides the first frame."""
+    picked = frames[0, :, latent_starts(frames.shape[2], tiny)].detach().float().cpu().permute(1, 0, 2, 3)
+    return (picked.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: float, planes: tuple[float, ...],
@@ -66,12 +106,67 @@ def guide_depth(frames: torch.Tensor, source_pose12: torch.Tensor, *, fov_deg: f
     return F.interpolate(depth[None, None], size=size, mode="nearest")[0].cpu()
 
 
+def key_depths(frames: torch.Tensor, source_pose12: torch.Tensor, starts: list[int], *, fov_deg: float,
+               planes: tuple[float, ...], fallback: float, size: tuple[int, int], device: torch.device | str = "cpu",
+               smooth: tuple[float, ...] = ()) -> torch.Tensor:
+    """The depth of each later source frame of ``starts`` (frame 0's is :func:`guide_depth`'s) as the source's motion
+    shows it, ``[K, H, W]`` for frames of ``size``: the sweep of :func:`guide_depth` with that frame as the reference,
+    from the source frames within :data:`SAME_TIME_REACH` of it (before and after). ``frames``
+    (:func:`motion_frames`) and ``source_pose12`` ``[F, 12]`` as for :func:`guide_depth`."""
+    import torch.nn.functional as F
+
+    if source_pose12.shape != (frames.shape[0], 12):
+        raise ValueError(f"the source's path must give one pose per source frame: {frames.shape[0]} frames, poses "
+                         f"{tuple(source_pose12.shape)}")
+    if any(not 0 < s < frames.shape[0] for s in starts):
+        raise ValueError(f"key frames {starts} must be later frames of the source's {frames.shape[0]}")
+    c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64).reshape(-1, 3, 4))
+    h, w = frames.shape[-2:]
+    out = [torch.empty(0, *size, dtype=torch.float64)]
+    for s in starts:
+        near = [s] + [j for j in range(max(0, s - SAME_TIME_REACH), min(frames.shape[0], s + SAME_TIME_REACH + 1))
+                      if j != s]
+        depth = plane_sweep_depth(frames[near].to(device).float() / 255, c2w[near], latent_intrinsics(h, w, fov_deg),
+                                  planes, fallback=fallback, every=1, smooth=tuple(smooth))
+        out.append(F.interpolate(depth[None, None], size=size, mode="nearest")[0].cpu())
+    return torch.cat(out)
+
+
+def nearest_views(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, target_c2w: torch.Tensor, start: int,
+                  K: torch.Tensor, *, fallback: float) -> torch.Tensor:
+    """The ``pixel_guide_views: nearest`` guide, ``[B, C, f, H, W]``: ``first`` ``[B, C, H, W]`` (the reference
+    camera's picture, per-pixel ``depth`` ``[B, H, W]``) and the key frames of ``keys``, for latent frames
+    ``start .. start + f − 1`` seen from ``target_c2w`` ``[B, f, 4, 4]`` (relative to the reference camera).
+
+    Latent frame ``k`` is drawn from key ``k`` (the last key past the source's end) or from the first frame, whichever
+    camera stands nearer the target camera (the first frame when as near): its layers
+    (:func:`realcam.camera.rays.reproject_layers`) over the other one's, over the first frame through the plane at
+    ``fallback`` — where neither covers, what :func:`realcam.camera.rays.layered_reproject` shows there."""
+    layers, cover = reproject_layers(first, depth, target_c2w, K)
+    plane = plane_views(first, target_c2w, K, fallback)
+    views = layers + (1 - cover) * plane                                        # the first frame's guide
+    last = keys.c2w.shape[1] - 1
+    for j in range(target_c2w.shape[1]):
+        k = min(start + j, last)
+        if k == 0:
+            continue
+        target = target_c2w[:, j]                                               # [B, 4, 4]
+        rel = torch.linalg.solve(keys.c2w[:, k], target)                        # the target seen from key k's camera
+        own, own_cover = reproject_layers(keys.pictures[:, k], keys.depths[:, k], rel[:, None], K)
+        own, own_cover = own[:, :, 0], own_cover[:, :, 0]
+        key_first = own + (1 - own_cover) * views[:, :, j]
+        first_key = layers[:, :, j] + (1 - cover[:, :, j]) * (own + (1 - own_cover) * plane[:, :, j])
+        nearer = ((target[:, :3, 3] - keys.c2w[:, k, :3, 3]).norm(dim=-1) < target[:, :3, 3].norm(dim=-1))
+        views[:, :, j] = torch.where(nearer.reshape(-1, 1, 1, 1), key_first, first_key)
+    return views
+
+
 class PixelGuide:
     """``first_frame`` ``[B, 3, H, W]`` in [0, 1] (the source's first frame as the VAE encodes it), reprojected into
     target cameras through the plane ``depth`` metres ahead (pinhole of ``fov_deg``) and encoded by ``vae``."""
 
     def __init__(self, vae: VideoVAE, first_frame: torch.Tensor, *, fov_deg: float, depth: float,
-                 depth_map: torch.Tensor | None = None) -> None:
+                 depth_map: torch.Tensor | None = None, keys: SourceKeys | None = None) -> None:
         if not vae.can_encode:
             raise ValueError("this model reads a guide made from the source's pixels (pixel_guide_depth), which the "
                              "VAE encodes: load a VAE with an encoder (the tiny one with its encoder, or Wan's)")
@@ -87,17 +182,29 @@ class PixelGuide:
         if depth_map is not None and bool((depth_map == float(depth)).all()):
             depth_map = None
         self.depth_map = None if depth_map is None else depth_map.to(vae.device, torch.float64)
+        if keys is not None and (keys.pictures.shape[0] != first_frame.shape[0]
+                                 or keys.pictures.shape[-2:] != first_frame.shape[-2:]):
+            raise ValueError("source keys (pixel_guide_views nearest): one set per first frame, of its size "
+                             f"{tuple(first_frame.shape[-2:])}, got {tuple(keys.pictures.shape)}")
+        # the later source frames a nearest-view guide may be drawn from (with the first frame's own depth map; a
+        # source whose motion decided nothing keeps the one-plane guide)
+        self.keys = None if keys is None or self.depth_map is None else SourceKeys(
+            keys.pictures.to(vae.device, torch.float32), keys.depths.to(vae.device, torch.float64),
+            keys.c2w.to(vae.device, torch.float64))
         self._stream = None
         self._next = 0          # the next latent frame the stream encodes
 
     @classmethod
     def for_model(cls, model, vae: VideoVAE | None, first_frame: torch.Tensor | None, *,
-                  source_frames: torch.Tensor | None = None,
-                  source_pose12: torch.Tensor | None = None) -> PixelGuide | None:
+                  source_frames: torch.Tensor | None = None, source_pose12: torch.Tensor | None = None,
+                  key_frames: torch.Tensor | None = None) -> PixelGuide | None:
         """The guide ``model`` reads (None for a model without ``pixel_guide_depth``); a clear error when the
         VAE or the source's first frame is missing. With ``pixel_guide_sweep``, ``source_frames``
         (:func:`motion_frames`) and the source's path ``source_pose12`` ``[F, 12]`` (one pose per frame), the first
-        frame is reprojected through the depth its motion shows; without either, through the one plane."""
+        frame is reprojected through the depth its motion shows; without either, through the one plane. With
+        ``pixel_guide_views: nearest`` too, ``key_frames`` (the video frames each latent frame starts at,
+        :func:`latent_starts`, as bytes ``[K, 3, H, W]`` of the first frame's size) are the later frames it may be
+        drawn from."""
         cond = model.conditioning
         if not cond.pixel_guide_depth:
             return None
@@ -111,7 +218,23 @@ class PixelGuide:
                                     fallback=cond.pixel_guide_depth, size=tuple(first_frame.shape[-2:]),
                                     smooth=cond.pixel_guide_sweep_smooth)
             depth_map = depth_map.expand(first_frame.shape[0], -1, -1)
-        return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth, depth_map=depth_map)
+        keys = None
+        if depth_map is not None and cond.pixel_guide_views == "nearest":
+            if key_frames is None or key_frames.ndim != 4 or key_frames.shape[1:] != first_frame.shape[1:]:
+                raise ValueError(f"{model.cfg.name} draws its guide from the source frame nearest each target camera "
+                                 "(pixel_guide_views nearest), which needs the source's frames at its latent frames "
+                                 "(RealCam Encode Source / encode_video keeps them)")
+            starts = latent_starts(source_frames.shape[0], vae.tiny)[:key_frames.shape[0]]
+            later = key_depths(source_frames, source_pose12, starts[1:], fov_deg=cond.ray_fov_deg,
+                               planes=cond.pixel_guide_sweep, fallback=cond.pixel_guide_depth,
+                               size=tuple(first_frame.shape[-2:]), smooth=cond.pixel_guide_sweep_smooth)
+            depths = torch.cat([depth_map[:1].to(torch.float64), later])
+            c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64)[starts].reshape(-1, 3, 4))
+            b = first_frame.shape[0]
+            keys = SourceKeys(key_frames[:len(starts)].float()[None].expand(b, -1, -1, -1, -1) / 255,
+                              depths[None].expand(b, -1, -1, -1), c2w[None].expand(b, -1, -1, -1))
+        return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth, depth_map=depth_map,
+                   keys=keys)
 
     def video(self, target_pose12: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The guide's video frames ``[B, 3, T, H, W]`` for latent frames ``start, start + 1, …`` of
@@ -121,8 +244,10 @@ class PixelGuide:
         if self.depth_map is not None:
             h, w = self.first_frame.shape[-2:]
             c2w = as_c2w(target.reshape(b * f, 3, 4)).reshape(b, f, 4, 4).to(self.first_frame.device)
-            views = layered_reproject(self.first_frame, self.depth_map, c2w, latent_intrinsics(h, w, self.fov_deg),
-                                      fallback=self.depth)
+            K = latent_intrinsics(h, w, self.fov_deg)
+            views = (layered_reproject(self.first_frame, self.depth_map, c2w, K, fallback=self.depth)
+                     if self.keys is None else
+                     nearest_views(self.first_frame.float(), self.depth_map, self.keys, c2w, start, K, fallback=self.depth))
         else:
             reference = torch.eye(3, 4, dtype=target.dtype, device=target.device).flatten().expand(b, f, 12)
             views = warp_latents(self.first_frame[:, :, None].expand(-1, -1, f, -1, -1), reference, target, self.fov_deg,

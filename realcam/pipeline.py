@@ -21,7 +21,7 @@ import torch
 from .camera.poses import pose12 as flat_poses
 from .camera.trajectory import Trajectory
 from .config import StreamingConfig
-from .guide import PixelGuide, motion_frames
+from .guide import PixelGuide, key_frames, motion_frames
 from .model import RealCamDiT
 from .sampling import Interrupted, StreamingSession, sample_teacher
 from .vae import Tiling, VideoVAE, frames_from_image, image_from_frames, prepare_frames
@@ -48,6 +48,9 @@ class SourceVideo:
     # the frames, small and as bytes (realcam.guide.motion_frames): a model with conditioning.pixel_guide_sweep
     # estimates the first frame's depth from them when the source's camera path is given
     motion: torch.Tensor | None = field(default=None, repr=False)
+    # the frames each latent frame starts at (realcam.guide.latent_starts), as bytes [K, 3, H, W]: a model with
+    # conditioning.pixel_guide_views "nearest" may draw its guide from them
+    key_frames: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def latent_frames(self) -> int:
@@ -98,7 +101,7 @@ def encode_video(vae: VideoVAE, image: torch.Tensor, *, fps: float = 16.0, frame
     _, _, f, h, w = prepared.frames.shape
     return SourceVideo(latents, f, h, w, fps, vae.family, prepared.notes,
                        first_frame=prepared.frames[:, :, 0].detach().cpu().clone(), vae=vae,
-                       motion=motion_frames(prepared.frames))
+                       motion=motion_frames(prepared.frames), key_frames=key_frames(prepared.frames, vae.tiny))
 
 
 def text_context(model: RealCamDiT, conditioning: torch.Tensor | None = None,
@@ -169,7 +172,8 @@ def _pixel_guide(model: RealCamDiT, source: SourceVideo, source_camera: Trajecto
         except ValueError as e:
             raise ValueError(f"source_camera: {e}") from None
     try:
-        return PixelGuide.for_model(model, source.vae, source.first_frame, source_frames=source.motion, source_pose12=path)
+        return PixelGuide.for_model(model, source.vae, source.first_frame, source_frames=source.motion, source_pose12=path,
+                                    key_frames=source.key_frames)
     except ValueError as e:
         raise ValueError(f"{e} (these latents came without their first frame: a render's output cannot be the source "
                          "of this model; decode it and encode the frames)" if source.first_frame is None else str(e)) from None

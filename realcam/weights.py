@@ -508,12 +508,13 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
 
 
 def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tuple[float, ...],
-                    smooth: tuple[float, ...] = ()) -> ConditioningConfig:
+                    smooth: tuple[float, ...] = (), views: str = "first") -> ConditioningConfig:
     """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with
-    ``conditioning.pixel_guide_sweep`` set to ``planes`` (``()``: one plane again) and
-    ``conditioning.pixel_guide_sweep_smooth`` to ``smooth`` (``()``: each pixel decided alone), tensors and every other
-    setting unchanged: how its pixel guide is made when the source's path is known, which the weights do not fix
-    (``ConditioningConfig.pixel_guide_sweep``). Returns the new conditioning."""
+    ``conditioning.pixel_guide_sweep`` set to ``planes`` (``()``: one plane again),
+    ``conditioning.pixel_guide_sweep_smooth`` to ``smooth`` (``()``: each pixel decided alone) and
+    ``conditioning.pixel_guide_views`` to ``views``, tensors and every other setting unchanged: how its pixel guide is
+    made when the source's path is known, which the weights do not fix (``ConditioningConfig.pixel_guide_sweep``).
+    Returns the new conditioning."""
     name = Path(path).name
     raw, metadata = read_state_dict(path)
     if metadata.get("format") != "realcam" or "conditioning" not in metadata:
@@ -523,7 +524,7 @@ def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tup
     if not cond.pixel_guide_depth:
         raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to sweep")
     cond = cond.replace(pixel_guide_sweep=tuple(float(d) for d in planes),
-                        pixel_guide_sweep_smooth=tuple(float(p) for p in smooth))
+                        pixel_guide_sweep_smooth=tuple(float(p) for p in smooth), pixel_guide_views=views)
     metadata["conditioning"] = cond.to_json()
     mode = os.stat(out).st_mode & 0o777 if Path(out).exists() else None
     save_safetensors_atomic(raw, out, metadata)

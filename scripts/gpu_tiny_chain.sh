@@ -63,10 +63,15 @@ with safe_open(sys.argv[1], 'pt') as f:
 }
 SWEEP=$(sweep_setting pixel_guide_sweep)
 SMOOTH=$(sweep_setting pixel_guide_sweep_smooth)
+# and which source frames it draws that guide from (conditioning.pixel_guide_views; "first" for files before it)
+VIEWS=$("$PY" -c "import json, sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], 'pt') as f:
+    print(json.loads(f.metadata()['conditioning']).get('pixel_guide_views', 'first'))" $W/teacher.safetensors)
 t=$SECONDS
 "$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
   --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} \
-  ${SMOOTH:+--guide-sweep-smooth "$SMOOTH"} > "$TMP/data.log" 2>&1 \
+  ${SMOOTH:+--guide-sweep-smooth "$SMOOTH"} ${SWEEP:+--guide-views "$VIEWS"} > "$TMP/data.log" 2>&1 \
   || { tail -n 20 "$TMP/data.log"; exit 1; }
 say "data: $SCENES scenes in $((SECONDS - t)) s"
 FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)

@@ -137,7 +137,7 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     if not cond.pixel_guide_depth or not planes:
         raise SystemExit(f"{weights}: the {reader} reads no pixel guide, or no planes to sweep (give --planes)")
     # the one-plane guide unless a depth is given (the aggregation goes with the planes it aggregates)
-    model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=())
+    model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=(), pixel_guide_views="first")
     fallback, plane_t = cond.pixel_guide_depth, torch.tensor(planes, dtype=torch.float64)
     out: dict = {"weights": weights, "planes": list(planes), "smooth": list(smooth), "fallback": fallback,
                  "first_scene": first_scene, "families": {}}

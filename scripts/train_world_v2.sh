@@ -103,7 +103,8 @@ resumed_chain "$W8" 2400
 resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
 # weights folders for demo/eval (--weights): "weights" (written in step 6r) = the chain of step 6p reading its pixel guide
-# through the depth the source's motion shows, realcam/assets/world_v2 (whose student was trained on a GPU: step 6p);
+# through the depth the source's motion shows (its gates re-taught in steps 6t and 6u, its guide drawn from the nearer
+# source frame in step 6w: "weights_near" = realcam/assets/world_v2, whose student was trained on a GPU: step 6p);
 # "weights_plane" = step 6p's chain with its one-plane guide (embedded until step 6r); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -228,7 +229,7 @@ TS="$R/v2_same15s_teacher/teacher.safetensors"
 #    only pairs of two cameras; the same random stream, so the same pairs as 6e), same threads and times: the chain
 #    embedded until step 6j (docs/results.md, "World v2: self-pairs that keep their path")
 self_pair_chain same15n same_camera_withheld=never
-W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights_sgm (step 6u) is the embedded one
+W="$WORK/weights_same15n"   # embedded until step 6j; $WORK/weights_near (step 6w) is the embedded one
 weights_folder "$W" v2_same15n_teacher v2_same15n_distill "the world_v2 configs in configs/, through world_v2_teacher_warp.yaml \
 resumed to 4,800 steps, then 1,200 more with same_camera_share 0.15 and same_camera_withheld never (step 6f); its causal \
 init and DMD with those settings"
@@ -428,7 +429,7 @@ readme "step 6t: step 6r's teacher and student, their guide gate re-taught on gu
 # 6u. step 6t's teacher and student reading their guide through a smoother depth: the sweep's costs aggregated
 #    semi-globally (pixel_guide_sweep_smooth 0.02,0.08) over 25 planes evenly spaced in inverse depth (set-guide-sweep,
 #    seconds: "weights_sgm_read"), then their gate re-taught on guides swept so, as in step 6t (the first 64 DiT scenes
-#    made with those guides, 13 min on two threads; 300 steps each, one thread): the embedded model (docs/results.md,
+#    made with those guides, 13 min on two threads; 300 steps each, one thread): embedded until step 6w (docs/results.md,
 #    "World v2: a smoother depth from the source's motion")
 P25=1,1.04,1.09,1.14,1.2,1.26,1.33,1.41,1.5,1.6,1.71,1.85,2,2.18,2.4,2.67,3,3.43,4,4.8,6,8,12,24,1e4
 SM=0.02,0.08
@@ -447,7 +448,7 @@ mkdir -p "$WORK/weights_sgm"
 cp "$WORK/weights/vae.safetensors" "$WORK/weights_sgm/"
 cp "$R/v2_sgm_gate_teacher/teacher.safetensors" "$R/v2_sgm_gate_student/student.safetensors" "$WORK/weights_sgm/"
 readme "step 6u: step 6t's teacher and student reading their guide through the smoother depth, their gate re-taught on \
-guides swept so; the embedded model" > "$WORK/weights_sgm/README.json"
+guides swept so (embedded until step 6w)" > "$WORK/weights_sgm/README.json"
 # 6v. step 6s's causal initialisation (trained on swept guides) finished on the smoother depth of step 6u (docs/results.md,
 #    "World v2: the swept-guide student finished on the CPU"; not embedded): it reads its guide through step 6u's
 #    sweep (set-guide-sweep), then DMD's 200 steps from it against the embedded teacher on step 6u's 64 scenes (one
@@ -465,6 +466,27 @@ cp "$WORK/weights_sgm/vae.safetensors" "$WORK/weights_sgm/teacher.safetensors" "
 cp "$R/v2_swept_sgm_gate/student.safetensors" "$WORK/weights_swept_sgm/student.safetensors"
 readme "step 6v: step 6u's teacher; step 6s's causal initialisation through step 6u's sweep, DMD on 64 scenes, its gate \
 re-taught" > "$WORK/weights_swept_sgm/README.json"
+# 6w. step 6u's teacher and student drawing each latent frame's guide from the source's first frame or the source
+#    frame that latent frame starts at, whichever was filmed nearer the target camera (set-guide-sweep --views nearest;
+#    seconds: "weights_near_read"), then their gate re-taught on guides drawn so, as in step 6u (the first 64 DiT scenes
+#    made with those guides, 14 min on one thread; 300 steps each, one thread, 3 min): the embedded model
+#    (docs/results.md, "World v2: the guide drawn from the nearer source frame")
+mkdir -p "$WORK/weights_near_read"
+cp "$WORK"/weights_sgm/*.safetensors "$WORK/weights_near_read/"
+for m in teacher student; do
+  $PY -m realcam set-guide-sweep --weights "$WORK/weights_near_read/$m.safetensors" --planes $P25 --smooth $SM --views nearest
+done
+readme "step 6w: step 6u's teacher and student drawing their guide from the nearer source frame (set-guide-sweep)" \
+  > "$WORK/weights_near_read/README.json"
+[ -d "$WORK/dit_latents_near64" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents --out "$WORK/dit_latents_near64" \
+  --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
+  --guide-sweep $P25 --guide-sweep-smooth $SM --guide-views nearest
+reteach_gates "$WORK/dit_latents_near64" "$WORK/weights_near_read" v2_near_gate_student v2_near_gate_teacher
+mkdir -p "$WORK/weights_near"
+cp "$WORK/weights/vae.safetensors" "$WORK/weights_near/"
+cp "$R/v2_near_gate_teacher/teacher.safetensors" "$R/v2_near_gate_student/student.safetensors" "$WORK/weights_near/"
+readme "step 6w: step 6u's teacher and student drawing their guide from the nearer source frame, their gate re-taught on \
+guides drawn so; the embedded model" > "$WORK/weights_near/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -647,4 +669,14 @@ OMP_NUM_THREADS=1 $PY scripts/guide_depth_probe.py --weights "$WORK/weights_gate
   $PY -m realcam eval --weights "$WORK/weights_sgm" --scenes 5 --no-teacher --source-camera unknown \
     --out "$WORK/eval_v2_sgm_unknown.json" &
   wait )
-echo "done: $WORK/weights_sgm  (python -m realcam demo --weights $WORK/weights_sgm)"
+# step 6w (the embedded model): the sweep's variants and the nearer-frame guide on the guide alone, on held-out scenes
+# the benchmark does not score (docs/sweep_variants_probe_world_v2.json; one thread); the benchmark with the source's
+# path before the gates were re-taught (docs/eval_results_world_v2_near.json; without the path those weights render as
+# step 6u's) and after (docs/eval_results_world_v2_near_gate.json), and without the path after
+# (docs/eval_results_world_v2_near_gate_unknown.json; two threads each)
+OMP_NUM_THREADS=1 $PY scripts/sweep_settings_probe.py --variants --out "$WORK/sweep_variants_probe.json"
+OMP_NUM_THREADS=1 $PY -m realcam eval --weights "$WORK/weights_near_read" --scenes 5 --out "$WORK/eval_v2_near.json"
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_near" --scenes 5 --out "$WORK/eval_v2_near_gate.json"
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_near" --scenes 5 --no-teacher --source-camera unknown \
+  --out "$WORK/eval_v2_near_gate_unknown.json"
+echo "done: $WORK/weights_near  (python -m realcam demo --weights $WORK/weights_near)"

@@ -284,6 +284,21 @@ def test_guide_probe_pairs_two_models_case_by_case(capsys):
         probe.print_versus(a, {**b, "first_scene": 5})
 
 
+def test_sweep_variants_probe_scores_every_variant_and_its_embedded_row_is_the_embedded_settings_row():
+    """scripts/sweep_settings_probe.py ``--variants`` on one held-out vertical move: every variant is scored, the
+    embedded sweep's row is exactly the row of the setting the embedded model uses (the same case through the same
+    sweep), and the table pairs each variant with it case by case."""
+    probe = _script("sweep_settings_probe")
+    probe.FAMILIES = {"translate": ["translate_up"]}
+    probe.SETTINGS = {k: v for k, v in probe.SETTINGS.items() if k == "P25, box 5, smooth 0.02/0.08"}
+    out = probe.probe_variants(5, 1)
+    rows = out["families"]["translate"]
+    assert list(rows) == list(probe.VARIANTS) and out["variants"]
+    assert rows["embedded"] == probe.probe(5, 1)["families"]["translate"]["P25, box 5, smooth 0.02/0.08"]
+    assert all(math.isfinite(v) for row in rows.values() for values in row.values() for v in values)
+    assert rows["true depth"]["motion_px"] != rows["embedded"]["motion_px"]
+
+
 def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
     """scripts/guide_depth_probe.py ``--oracles``: a target camera at the source's first pose sees only what that
     frame sees (every pixel, with the renderer's depth); a pan that turns 16° left sees a strip on its left the first

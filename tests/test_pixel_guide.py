@@ -304,6 +304,44 @@ def test_semi_global_aggregation_carries_the_depth_across_a_plain_region():
         semi_global_costs(torch.zeros(3, 4, 4), 0.1, 0.05)
 
 
+def test_the_sweeps_differences_vanish_through_the_true_depth_and_the_layers_say_what_they_cover():
+    """``sweep_differences`` through a per-pixel depth: a camera moving sideways past a textured wall 2 m ahead, compared
+    through the wall's depth given as a map, differs from frame 0 only by resampling where a later frame sees the pixel, and
+    through the wall's plane given as a number exactly alike; through another depth it differs many times more. ``reproject_layers``:
+    a target at the first camera is covered everywhere by the wall's layer, one moved 0.5 m to the right sees a strip
+    on its right that no layer covers (about f·0.5 / 2 px wide), where ``layered_reproject`` shows the fallback
+    (``plane_views``) and elsewhere the layers."""
+    from realcam.camera.rays import layered_reproject, plane_views, reproject_layers, sweep_differences
+    from realcam.data.synth import intrinsics
+
+    size, n = 48, 9
+    K = intrinsics((size, size))
+    coarse = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))          # smooth: resampling keeps it
+    texture = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear")[0].permute(1, 2, 0)
+    c2w = torch.eye(4, dtype=torch.float64).repeat(n, 1, 1)
+    c2w[:, 0, 3] = torch.linspace(0, 0.4, n, dtype=torch.float64)
+    frames = reproject(texture[None].expand(n, -1, -1, -1), torch.eye(4, dtype=torch.float64).expand(n, 4, 4), c2w, K,
+                       2.0).permute(0, 3, 1, 2)
+    diff, valid = sweep_differences(frames, c2w, K, torch.full((size, size), 2.0, dtype=torch.float64))
+    assert diff.shape == valid.shape == (4, 1, size, size) and valid[:, :, :, size // 2:].min() == 1
+    inner = valid.bool()                                                  # the left edge leaves the later frames
+    assert float(diff[inner].mean()) < 0.02 and float(valid[-1, :, :, :4].max()) == 0
+    same, _ = sweep_differences(frames, c2w, K, 2.0)
+    assert torch.equal(same, diff)
+    off, _ = sweep_differences(frames, c2w, K, 1.0)
+    assert float(off[inner].mean()) > 20 * float(diff[inner].mean())
+    target = torch.eye(4, dtype=torch.float64).repeat(2, 1, 1)
+    target[1, 0, 3] = 0.5
+    wall = torch.full((1, size, size), 2.0, dtype=torch.float64)
+    layers, cover = reproject_layers(frames[:1], wall, target[None], K)
+    torch.testing.assert_close(layered_reproject(frames[:1], wall, target[None], K, fallback=4.0),
+                               layers + (1 - cover) * plane_views(frames[:1], target[None], K, 4.0), atol=0, rtol=0)
+    assert cover.shape == (1, 1, 2, size, size) and float(cover[0, 0, 0].min()) > 0.999
+    strip = 1 - cover[0, 0, 1].mean(0)                                    # per column: the share not covered
+    width = float(K[0, 0]) * 0.5 / 2.0
+    assert abs(float((strip > 0.5).sum()) - width) <= 1.5 and float(strip[: size // 2].max()) < 1e-3
+
+
 def test_the_guide_through_the_swept_depth_shows_the_parallax_the_one_plane_misses():
     """Reprojected through the depth the source's own sideways motion shows, the first frame is closer to what a camera
     that moves elsewhere sees (the renderer's truth) than through the one plane: over four scenes and three moves
@@ -338,11 +376,67 @@ def test_the_guide_through_the_swept_depth_shows_the_parallax_the_one_plane_miss
         layered_reproject(first, torch.rand(1, 64, 64, dtype=torch.float64) + 1, target[None], K, fallback=4.0)
 
 
+def test_the_nearest_view_guide_draws_each_latent_frame_from_the_source_frame_filmed_nearer():
+    """``pixel_guide_views: nearest``: the frames each latent frame starts at (tiny VAE: 4k; a causal Wan VAE: 0, then
+    4k − 3); a later frame's depth swept from its neighbours agrees with the renderer's as the first frame's does; a
+    target that rides along the source's own path is drawn, latent frame by latent frame, from the source frame it
+    stands at (the source itself there), where the first frame's guide shows something else; a target that stays at
+    the first camera is the first frame's guide exactly; streamed chunk by chunk, the encoded guide is the whole one."""
+    from realcam.camera.rays import layered_reproject, plane_sweep_depth
+    from realcam.data.synth import render
+    from realcam.guide import SourceKeys, key_depths, key_frames, latent_starts, motion_frames, nearest_views
+
+    assert latent_starts(17, tiny=True) == [0, 4, 8, 12, 16] and latent_starts(17, tiny=False) == [0, 1, 5, 9, 13]
+    frames, rel, _, K, scene, start = _filmed("translate_up", frames=17)
+    video = frames.permute(1, 0, 2, 3)[None]                                  # [1, 3, F, H, W]
+    keys_u8 = key_frames(video, tiny=True)
+    assert keys_u8.dtype == torch.uint8 and torch.equal(keys_u8, (frames[::4] * 255).round().to(torch.uint8))
+    moving = motion_frames(video)
+    path = pose12(rel)
+    later = key_depths(moving, path, [8], fov_deg=60.0, planes=SWEEP, fallback=4.0, size=(64, 64))
+    true8 = render(scene, start @ rel[8:9], K, (64, 64), 8)[1][0].double().clamp(max=1e4)
+    decided = later[0] != 4.0
+    err = (1 / later[0] - 1 / true8).abs()[decided]
+    assert decided.float().mean() > 0.5 and (err < 0.1).float().mean() > 0.7, f"median {err.median():.3f}"
+    with pytest.raises(ValueError, match="must be later frames"):
+        key_depths(moving, path, [0], fov_deg=60.0, planes=SWEEP, fallback=4.0, size=(64, 64))
+
+    first_depth = plane_sweep_depth(moving.float() / 255, rel, K, SWEEP, fallback=4.0)
+    starts = latent_starts(17, tiny=True)
+    pictures = keys_u8.float() / 255
+    depths = torch.cat([first_depth[None], key_depths(moving, path, starts[1:], fov_deg=60.0, planes=SWEEP,
+                                                      fallback=4.0, size=(64, 64))])
+    keys = SourceKeys(pictures[None], depths[None], rel[starts][None])
+    along = rel[starts][None]                                                 # the source's own cameras
+    drawn = nearest_views(pictures[:1], first_depth[None], keys, along, 0, K, fallback=4.0)
+    only_first = layered_reproject(pictures[:1], first_depth[None], along, K, fallback=4.0)
+    for k in range(1, len(starts)):
+        torch.testing.assert_close(drawn[0, :, k], pictures[k], atol=1e-4, rtol=0)
+        assert (only_first[0, :, k] - pictures[k]).abs().mean() > 5 * (drawn[0, :, k] - pictures[k]).abs().mean()
+    still = torch.eye(4, dtype=torch.float64).expand(1, len(starts), 4, 4)
+    torch.testing.assert_close(nearest_views(pictures[:1], first_depth[None], keys, still, 0, K, fallback=4.0),
+                               layered_reproject(pictures[:1], first_depth[None], still, K, fallback=4.0), atol=0, rtol=0)
+
+    vae = _vae()
+    guide = PixelGuide(vae, pictures[:1], fov_deg=60.0, depth=4.0, depth_map=first_depth[None], keys=keys)
+    targets = pose12(rel[starts])[None].float()
+    with torch.no_grad():
+        whole = guide.encode(targets)
+        chunks = torch.cat([guide.for_chunk(0, targets[:, :3]), guide.for_chunk(3, targets[:, 3:])], 2)
+    torch.testing.assert_close(chunks, whole, atol=1e-5, rtol=0)
+    plain = PixelGuide(vae, pictures[:1], fov_deg=60.0, depth=4.0, depth_map=first_depth[None])
+    with torch.no_grad():
+        assert not torch.allclose(plain.encode(targets), whole, atol=1e-3)
+    with pytest.raises(ValueError, match="one set per first frame"):
+        PixelGuide(vae, pictures[:2], fov_deg=60.0, depth=4.0, depth_map=first_depth[None].expand(2, -1, -1), keys=keys)
+
+
 def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_plane_without_it(tmp_path):
-    """``pixel_guide_sweep`` changes how the guide is made, not the weights: set on a checkpoint by
-    ``set-guide-sweep`` (tensors untouched), the model's render with the source's path differs from the one-plane
-    model's, and without the path it is the one-plane render exactly; bad planes and a checkpoint without a pixel guide
-    are refused by name."""
+    """``pixel_guide_sweep`` (and its aggregation, and ``pixel_guide_views``) change how the guide is made, not the
+    weights: set on a checkpoint by ``set-guide-sweep`` (tensors untouched), the model's render with the source's path
+    differs from the one-plane model's, and without the path it is the one-plane render exactly; bad planes, a source
+    without its key frames for a nearest-view model and a checkpoint without a pixel guide are refused by name."""
+    import dataclasses
     import subprocess
     import sys
 
@@ -397,6 +491,27 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
         set_guide_sweep(plain, tmp_path / "bad.safetensors", (1.0, 2.0), (0.1, 0.05))
     with pytest.raises(ValueError, match="pixel_guide_sweep_smooth needs pixel_guide_sweep"):
         set_guide_sweep(plain, tmp_path / "bad.safetensors", (), (0.02, 0.08))
+    # --views nearest: each latent frame from the first frame or the source frame it starts at, whichever is nearer the
+    # target camera; another guide with the path, the one-plane render without it; it needs the source's key frames
+    near = tmp_path / "near.safetensors"
+    done = subprocess.run([sys.executable, "-m", "realcam", "set-guide-sweep", "--weights", str(smoothed), "--planes",
+                           "1,2,4,8,1e4", "--smooth", "0.02,0.08", "--views", "nearest", "--out", str(near)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "whichever was filmed nearer" in done.stdout
+    nearest = loaded(near)
+    assert nearest.conditioning == smooth.conditioning.replace(pixel_guide_views="nearest")
+    assert source.key_frames.shape == (4, 3, 32, 32) and source.key_frames.dtype == torch.uint8
+    torch.testing.assert_close(render(nearest, None), base, atol=0, rtol=0)
+    assert not torch.allclose(render(nearest, path), render(smooth, path), atol=1e-4)
+    keyless = dataclasses.replace(source, key_frames=None)
+    with pytest.raises(ValueError, match="needs the source's frames at its latent frames"):
+        render_stream(nearest, keyless, target, text_context(nearest), seed=1, source_camera=path)
+    with pytest.raises(ValueError, match="pixel_guide_views='nearest' needs pixel_guide_sweep"):
+        set_guide_sweep(plain, tmp_path / "bad.safetensors", (), (), "nearest")
+    with pytest.raises(ValueError, match="pixel_guide_views='all'"):
+        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=4.0, pixel_guide_sweep=(1.0, 2.0),
+                           pixel_guide_views="all")
 
     with pytest.raises(ValueError, match="pixel_guide_sweep=.*increasing"):
         set_guide_sweep(plain, tmp_path / "bad.safetensors", (4.0, 2.0))

@@ -371,7 +371,9 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
     guide = PixelGuide(load_vae(dataset / "vae.safetensors"), first, fov_deg=60.0, depth=4.0,
                        depth_map=depth_map[None].expand(3, -1, -1))
     with torch.no_grad():
-        torch.testing.assert_close(drawn["guides_swept"][:3, 0].float(), guide.encode(targets).half().float())
+        # stored as float16: the batch it was encoded in may round a value the other way (one half-precision step)
+        torch.testing.assert_close(drawn["guides_swept"][:3, 0].float(), guide.encode(targets).half().float(),
+                                   atol=1e-5, rtol=2**-10)
     with pytest.raises(ValueError, match="guide_sweep_depth must be 'motion' or 'renderer'"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="true", **kwargs)
     with pytest.raises(ValueError, match="give guide_sweep"):
@@ -409,6 +411,60 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
     with pytest.raises(ValueError, match="guide_sweep_depth='renderer' sweeps nothing"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="renderer",
                       guide_sweep_smooth=smooth, **kwargs)
+
+
+def test_synth_latents_draws_nearest_view_guides_that_only_a_nearest_view_model_reads(dataset, tmp_path):
+    """``synth-latents --guide-views nearest``: the swept guides drawn, latent frame by latent frame, from each source's
+    first frame or the frame that latent frame starts at, whichever was filmed nearer the target camera — exactly what
+    that source's own :class:`realcam.guide.PixelGuide` with its key frames makes; the one-plane guides unchanged; the
+    metadata says which; a model and data drawn differently are refused, both ways, with the command that makes them."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from realcam.camera.poses import as_c2w
+    from realcam.camera.trajectory_json import write_camera_extrinsics
+    from realcam.data.synth import dataset_scene, render
+    from realcam.guide import PixelGuide, SourceKeys, guide_depth, key_depths, latent_starts, motion_frames
+    from realcam.train.data import synth_latents
+    from realcam.vae import load_vae
+
+    planes = (1.0, 2.0, 4.0, 8.0, 1e4)
+    kwargs = dict(scenes=1, seed=0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2", guide_depth=4.0,
+                  guide_fov=60.0, shard_size=4, guide_sweep=planes)
+    near = synth_latents(tmp_path / "near", dataset / "vae.safetensors", guide_views="nearest", **kwargs)
+    first = synth_latents(tmp_path / "first", dataset / "vae.safetensors", **kwargs)
+    a, b = load_file(near / "pixel_guides.safetensors"), load_file(first / "pixel_guides.safetensors")
+    assert torch.equal(a["guides"], b["guides"]) and not torch.equal(a["guides_swept"], b["guides_swept"])
+    for folder, views in ((near, "nearest"), (first, "first")):
+        with safe_open(str(folder / "pixel_guides.safetensors"), "pt") as f:
+            assert f.metadata()["views"] == views
+    # source 0 (slot 0) of the scene's clip 1 as the target, drawn as its own PixelGuide draws it
+    vae = load_vae(dataset / "vae.safetensors")
+    scene, K, paths = dataset_scene(0, 0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2")
+    video = (render(scene, paths[0], K, (32, 32), torch.arange(FRAMES))[0] * 255).round() / 255      # [F, H, W, 3]
+    path = pose12(relative_poses(paths[0], "first"))
+    moving = motion_frames(video.permute(3, 0, 1, 2)[None])
+    starts = latent_starts(FRAMES, vae.tiny)
+    depth0 = guide_depth(moving, path, fov_deg=60.0, planes=planes, fallback=4.0, size=(32, 32))
+    depths = torch.cat([depth0, key_depths(moving, path, starts[1:], fov_deg=60.0, planes=planes, fallback=4.0,
+                                           size=(32, 32))])
+    keys = SourceKeys(video[starts].permute(0, 3, 1, 2)[None], depths[None], as_c2w(path[starts].reshape(-1, 3, 4))[None])
+    ext = json.loads(json.dumps(write_camera_extrinsics({f"cam{c:02d}": p for c, p in enumerate(paths, 1)})))
+    c2w = [read_camera_extrinsics(ext, f"cam{c:02d}")[::4].double() for c in range(1, 4)]
+    target = pose12(relative_poses(c2w[1], "first", anchor=c2w[0][0]))[None].float()
+    guide = PixelGuide(vae, video[0].permute(2, 0, 1)[None], fov_deg=60.0, depth=4.0, depth_map=depth0, keys=keys)
+    with torch.no_grad():
+        torch.testing.assert_close(a["guides_swept"][1, 0].float(), guide.encode(target)[0].half().float(),
+                                   atol=1e-5, rtol=2**-10)     # one float16 step, as above
+    assert LatentPairs(near, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                       pixel_guide_views="nearest").swept is not None
+    with pytest.raises(ValueError, match="source's nearest frames .* drawn from its 'first' ones: .*--guide-views nearest"):
+        LatentPairs(first, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                    pixel_guide_views="nearest")
+    with pytest.raises(ValueError, match="source's first frames .* drawn from its 'nearest' ones"):
+        LatentPairs(near, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes)
+    with pytest.raises(ValueError, match="give guide_sweep"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", **{**kwargs, "guide_sweep": ()}, guide_views="nearest")
 
 
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):

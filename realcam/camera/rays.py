@@ -148,6 +148,26 @@ def warp_latents(latents: torch.Tensor, source_pose12: torch.Tensor, target_pose
     return torch.cat(planes, dim=1).reshape(b, f, c * len(depths), h, w).permute(0, 2, 1, 3, 4).to(latents.dtype)
 
 
+def sweep_differences(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, depth: float | torch.Tensor, *,
+                      every: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the plane sweep compares (:func:`plane_sweep_depth`): every ``every``-th later frame of ``frames``
+    ``[F, 3, H, W]`` in [0, 1] (seen from ``c2w`` ``[F, 4, 4]``; ``K`` the pixel-corner pinhole) warped into frame 0's
+    camera through ``depth`` (metres along frame 0's optical axis: a plane, or ``[H, W]`` per pixel). Returns the
+    absolute RGB difference against frame 0, summed over channels, and where that frame sees the pixel (1, else 0),
+    both ``[L, 1, H, W]`` for the ``L`` later frames, on the frames' device."""
+    if frames.ndim != 4 or frames.shape[1] != 3 or c2w.shape != (frames.shape[0], 4, 4):
+        raise ValueError(f"frames [F, 3, H, W] with c2w [F, 4, 4]: got {tuple(frames.shape)}, {tuple(c2w.shape)}")
+    n, _, h, w = frames.shape
+    dev = frames.device                                          # runs where the frames are (a GPU for training data)
+    later = torch.arange(every, n, every, device=dev)
+    images = torch.cat([frames[later].float(), torch.ones(len(later), 1, h, w, device=dev)], 1)   # ones: seen
+    z = (depth.to(dev, torch.float64).reshape(1, h * w, 1).expand(len(later), h * w, 1) if torch.is_tensor(depth)
+         else torch.full((len(later), h * w, 1), float(depth), dtype=torch.float64, device=dev))
+    c2w = c2w.to(dev)
+    warped = _backward_warp(images, c2w[later], c2w[:1].expand(len(later), 4, 4), K, z, padding="zeros")
+    return (warped[:, :3] - frames[0].float()).abs().sum(1, keepdim=True), (warped[:, 3:] > 0.999).float()
+
+
 def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, planes: tuple[float, ...], *,
                       fallback: float, every: int = 2, window: int = 5, min_spread: float = 0.02,
                       smooth: tuple[float, float] | tuple[()] = ()) -> torch.Tensor:
@@ -166,22 +186,13 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
     (:func:`semi_global_costs`, penalties ``p1`` for a step to the next plane, ``p2`` for a larger jump, in the cost's
     units): a pixel whose own costs do not tell — a plain region, one the window straddles at an edge — takes the depth
     its neighbours along four directions agree on, where the box alone keeps the fallback or picks noise."""
-    if frames.ndim != 4 or frames.shape[1] != 3 or c2w.shape != (frames.shape[0], 4, 4):
-        raise ValueError(f"frames [F, 3, H, W] with c2w [F, 4, 4]: got {tuple(frames.shape)}, {tuple(c2w.shape)}")
     import torch.nn.functional as F
 
-    n, _, h, w = frames.shape
-    dev = frames.device                                          # runs where the frames are (a GPU for training data)
-    ref = frames[0].float()
-    later = torch.arange(every, n, every, device=dev)
-    costs = torch.full((len(planes), h, w), 3.0, device=dev)     # 3: the most a pixel can differ (nothing sees it)
-    images = torch.cat([frames[later].float(), torch.ones(len(later), 1, h, w, device=dev)], 1)   # ones: seen
-    c2w = c2w.to(dev)
+    h, w = frames.shape[-2:]
+    costs = torch.full((len(planes), h, w), 3.0, device=frames.device)  # 3: the most a pixel can differ (nothing sees it)
     for i, d in enumerate(planes):
-        z = torch.full((len(later), h * w, 1), float(d), dtype=torch.float64, device=dev)
-        warped = _backward_warp(images, c2w[later], c2w[:1].expand(len(later), 4, 4), K, z, padding="zeros")
-        valid = (warped[:, 3:] > 0.999).float()
-        total = ((warped[:, :3] - ref).abs().sum(1, keepdim=True) * valid).sum(0)
+        diff, valid = sweep_differences(frames, c2w, K, d, every=every)
+        total = (diff * valid).sum(0)
         seen = valid.sum(0)
         cost = torch.where(seen > 0, total / seen.clamp(min=1), torch.full_like(total, 3.0))
         costs[i] = F.avg_pool2d(cost[None], window, 1, window // 2, count_include_pad=False)[0, 0]
@@ -189,7 +200,7 @@ def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
         costs = semi_global_costs(costs, *smooth)
     best = costs.argmin(0)
     spread = costs.max(0).values - costs.min(0).values
-    depth = torch.tensor(planes, dtype=torch.float64, device=dev)[best]
+    depth = torch.tensor(planes, dtype=torch.float64, device=frames.device)[best]
     return torch.where(spread > min_spread, depth, torch.full_like(depth, float(fallback)))
 
 
@@ -226,10 +237,21 @@ def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torc
     The picture is cut into layers, one per depth value, and each layer is reprojected through its plane — the plane
     ``depth`` metres ahead of the reference camera, where the depth was measured (:func:`plane_sweep_depth`), met by
     each target pixel's ray wherever the target camera stands — and laid over the farther ones (a multi-plane image:
-    exact for scenes made of such planes, right in parallax wherever the depth is); what no layer covers — uncovered
-    background, outside the first view, a plane the ray meets behind the camera — is the whole picture reprojected
-    through the plane at ``fallback`` ahead of each target camera (as :func:`reproject` with that depth, its border
-    repeated: the one-plane guide)."""
+    exact for scenes made of such planes, right in parallax wherever the depth is: :func:`reproject_layers`); what no
+    layer covers — uncovered background, outside the first view, a plane the ray meets behind the camera — is the whole
+    picture reprojected through the plane at ``fallback`` ahead of each target camera (:func:`plane_views`: as
+    :func:`reproject` with that depth, its border repeated: the one-plane guide)."""
+    layers, cover = reproject_layers(image, depth, target_c2w, K)
+    return layers + (1 - cover) * plane_views(image, target_c2w, K, fallback)
+
+
+def reproject_layers(image: torch.Tensor, depth: torch.Tensor, target_c2w: torch.Tensor,
+                     K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layers of :func:`layered_reproject` alone: ``image`` ``[B, C, H, W]`` cut by its ``depth`` ``[B, H, W]``
+    (one layer per value, at most 64) and each layer reprojected through its plane into the cameras ``target_c2w``
+    ``[B, f, 4, 4]``, nearer over farther. Returns the picture they make, premultiplied (black where nothing covers),
+    ``[B, C, f, H, W]``, and how much of each target pixel they cover, ``[B, 1, f, H, W]`` in [0, 1]: a picture laid
+    under them shows through by ``1 − cover``."""
     b, c, h, w = image.shape
     f = target_c2w.shape[1]
     if depth.shape != (b, h, w) or target_c2w.shape != (b, f, 4, 4):
@@ -261,6 +283,17 @@ def layered_reproject(image: torch.Tensor, depth: torch.Tensor, target_c2w: torc
         a = layer[:, c:].clamp(0, 1)
         out = layer[:, :c] + (1 - a) * out                                                 # premultiplied "over"
         cover = a + (1 - a) * cover
-    plane = _backward_warp(pic, eye, tgt, K, full(fallback))
-    out = out + (1 - cover) * plane
+    per_view = lambda x: x.reshape(b, f, x.shape[1], h, w).permute(0, 2, 1, 3, 4)         # noqa: E731
+    return per_view(out), per_view(cover)
+
+
+def plane_views(image: torch.Tensor, target_c2w: torch.Tensor, K: torch.Tensor, depth: float) -> torch.Tensor:
+    """``image`` ``[B, C, H, W]`` seen from the reference camera, as each camera of ``target_c2w`` ``[B, f, 4, 4]`` sees
+    it through the plane ``depth`` metres ahead of that camera (its border repeated), ``[B, C, f, H, W]``: what
+    :func:`layered_reproject` shows where no layer covers."""
+    b, c, h, w = image.shape
+    f = target_c2w.shape[1]
+    eye = torch.eye(4, dtype=torch.float64, device=image.device).expand(b * f, 4, 4)
+    z = torch.full((b * f, h * w, 1), float(depth), dtype=torch.float64, device=image.device)
+    out = _backward_warp(image.float().repeat_interleave(f, dim=0), eye, target_c2w.reshape(b * f, 4, 4), K, z)
     return out.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)

@@ -20,10 +20,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..camera import pose12, relative_poses
+
+if TYPE_CHECKING:
+    from ..guide import SourceKeys
 
 INDEX = "index.json"
 FORMAT = "realcam-latents-v1"
@@ -192,21 +196,24 @@ def preprocess(data: str | Path, vae_path: str | Path, out: str | Path, *, frame
 
 
 def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, depth: float,
-                  fov_deg: float, depth_maps: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+                  fov_deg: float, depth_maps: list[torch.Tensor] | None = None,
+                  keys: list[SourceKeys] | None = None) -> list[torch.Tensor]:
     """The pixel guides of one scene's clips (first video frames ``[3, H, W]`` and latent-frame poses ``[f, 4, 4]``,
     float64): entry ``j`` is ``[clips, C, f, h, w]``, clip ``j`` as the source of every clip; with ``depth_maps``
     (``[H, W]`` per clip: :func:`realcam.guide.guide_depth`), each source's first frame is reprojected through its own
     depth map instead of the plane. Sources that start at the same camera with the same first frame (and depth map)
-    share one guide. The sources are encoded together, in one batch per kind of reprojection (the one plane, a
-    layered depth map), each source's guide exactly what its own :class:`realcam.guide.PixelGuide` makes (one batch
-    instead of one small one per source: fewer, larger kernels)."""
-    from ..guide import PixelGuide
+    share one guide. With ``keys`` (one :class:`realcam.guide.SourceKeys` per clip, batch 1, with ``depth_maps``:
+    ``pixel_guide_views`` nearest) each source's guide is drawn from its frames nearest each target camera, and is its
+    own. The sources are encoded together, in one batch per kind of reprojection (the one plane, a layered depth map),
+    each source's guide exactly what its own :class:`realcam.guide.PixelGuide` makes (one batch instead of one small
+    one per source: fewer, larger kernels)."""
+    from ..guide import PixelGuide, SourceKeys
 
     maps = depth_maps or [None] * len(firsts)
     owner: list[int] = []       # for each source, the source whose guide it shares (itself when none before it)
     distinct: list[int] = []    # the sources whose guides are made
     for j, src in enumerate(c2w):
-        owner.append(next((k for k in distinct if torch.equal(firsts[k], firsts[j])
+        owner.append(next((k for k in distinct if keys is None and torch.equal(firsts[k], firsts[j])
                            and torch.allclose(c2w[k][0], src[0], atol=1e-6)
                            and (maps[j] is None or torch.equal(maps[k], maps[j]))), j))
         if owner[-1] == j:
@@ -222,7 +229,11 @@ def _scene_guides(vae, firsts: list[torch.Tensor], c2w: list[torch.Tensor], *, d
                              for k in group])
         first = torch.cat([firsts[k][None].expand(n, -1, -1, -1) for k in group])
         depth_map = torch.cat([maps[k][None].expand(n, -1, -1) for k in group]) if group is layered else None
-        guide = PixelGuide(vae, first, fov_deg=fov_deg, depth=depth, depth_map=depth_map)
+        held = None
+        if keys is not None and group is layered:
+            held = SourceKeys(*(torch.cat([getattr(keys[k], name).expand(n, *getattr(keys[k], name).shape[1:])
+                                           for k in group]) for name in ("pictures", "depths", "c2w")))
+        guide = PixelGuide(vae, first, fov_deg=fov_deg, depth=depth, depth_map=depth_map, keys=held)
         with torch.no_grad():
             encoded = guide.encode(targets.float()).cpu()
         made.update(zip(group, encoded.split(n)))
@@ -304,8 +315,8 @@ def write_pixel_guides(folder: str | Path, vae_path: str | Path, *, depth: float
 def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: int = 0, seed: int = 0, cameras: int = 4,
                   frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
                   guide_depth: float | None = None, guide_fov: float = 60.0, guide_sweep: tuple[float, ...] = (),
-                  guide_sweep_depth: str = "motion", guide_sweep_smooth: tuple[float, ...] = (), shard_size: int = 256,
-                  device: torch.device | str = "cpu",
+                  guide_sweep_depth: str = "motion", guide_sweep_smooth: tuple[float, ...] = (),
+                  guide_views: str = "first", shard_size: int = 256, device: torch.device | str = "cpu",
                   progress: Callable[[int, int], None] | None = None) -> Path:
     """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
     cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
@@ -327,8 +338,9 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
     from ..config import ConditioningConfig
     from ..data.synth import dataset_scene, render
+    from ..camera.poses import as_c2w
+    from ..guide import SourceKeys, key_depths, latent_starts, motion_frames
     from ..guide import guide_depth as guide_depth_map
-    from ..guide import motion_frames
 
     _check_frames(frames)
     if scenes < 1 or cameras < 2:
@@ -347,9 +359,12 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         if not guide_depth:
             raise ValueError("guide_sweep needs guide_depth (the plane kept where the source's motion does not tell)")
         ConditioningConfig(camera_tokens="rays", pixel_guide_depth=guide_depth, pixel_guide_sweep=tuple(guide_sweep),
-                           pixel_guide_sweep_smooth=tuple(guide_sweep_smooth))
-    elif guide_sweep_smooth:
-        raise ValueError("guide_sweep_smooth aggregates the sweep's costs: give guide_sweep (the planes) too")
+                           pixel_guide_sweep_smooth=tuple(guide_sweep_smooth), pixel_guide_views=guide_views)
+        if guide_views != "first" and guide_sweep_depth != "motion":
+            raise ValueError("guide_views='nearest' sweeps each later source frame's depth: use guide_sweep_depth "
+                             "'motion'")
+    elif guide_sweep_smooth or guide_views != "first":
+        raise ValueError("guide_sweep_smooth and guide_views shape the swept guides: give guide_sweep (the planes) too")
     if Path(out).exists():
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     vae = _encoding_vae(vae_path, device)
@@ -384,9 +399,21 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
                                     fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
                                     size=(size, size), device=device, smooth=tuple(guide_sweep_smooth))[0]
                     for v, p in zip(videos, paths)]
+        keys = None
+        if guide_sweep and guide_views == "nearest":
+            starts = latent_starts(frames, vae.tiny)
+            keys = []
+            for v, p, m in zip(videos, paths, maps):
+                path = pose12(relative_poses(p, "first"))
+                depths = key_depths(motion_frames(v.permute(3, 0, 1, 2)[None]), path, starts[1:], fov_deg=guide_fov,
+                                    planes=tuple(guide_sweep), fallback=guide_depth, size=(size, size), device=device,
+                                    smooth=tuple(guide_sweep_smooth))
+                keys.append(SourceKeys(v[starts].permute(0, 3, 1, 2).cpu()[None],
+                                       torch.cat([m[None].cpu(), depths])[None],
+                                       as_c2w(path[starts].reshape(-1, 3, 4))[None]))
         if guide_sweep:
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
-                                       depth_maps=maps)
+                                       depth_maps=maps, keys=keys)
             swept.append(torch.stack(per_source, 1).half())
         if progress:
             progress(n + 1, scenes)
@@ -399,6 +426,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         meta["sweep_depth"] = guide_sweep_depth
         if guide_sweep_smooth and guide_sweep_depth == "motion":
             meta["sweep_smooth"] = json.dumps([float(p) for p in guide_sweep_smooth])
+        meta["views"] = guide_views
     written = (tensors, meta) if meta is not None else None
     return writer.finish(_index_fields(vae, vae_path, text_encoder, frames, source,
                                        [f"scene{i}" for i in range(first, first + scenes)]), written)
@@ -438,7 +466,8 @@ class LatentPairs:
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
                  source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
                  same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None,
-                 pixel_guide_sweep: tuple[float, ...] = (), pixel_guide_sweep_smooth: tuple[float, ...] = ()) -> None:
+                 pixel_guide_sweep: tuple[float, ...] = (), pixel_guide_sweep_smooth: tuple[float, ...] = (),
+                 pixel_guide_views: str = "first") -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -482,10 +511,11 @@ class LatentPairs:
         if pixel_guide_sweep and pixel_guide is None:
             raise ValueError("pixel_guide_sweep needs pixel_guide (the plane and field of view of the guide)")
         self.guides, self.swept = (None, None) if pixel_guide is None else self._read_guides(
-            folder, *pixel_guide, tuple(pixel_guide_sweep), tuple(float(p) for p in pixel_guide_sweep_smooth))
+            folder, *pixel_guide, tuple(pixel_guide_sweep), tuple(float(p) for p in pixel_guide_sweep_smooth),
+            pixel_guide_views)
 
     def _read_guides(self, folder: Path, depth: float, fov_deg: float, sweep: tuple[float, ...],
-                     smooth: tuple[float, ...] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     smooth: tuple[float, ...] = (), views: str = "first") -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads."""
         from safetensors import safe_open
 
@@ -534,6 +564,10 @@ class LatentPairs:
                                      f"(pixel_guide_sweep_smooth) and {folder / PIXEL_GUIDES} was swept with "
                                      f"{'unreadable penalties' if have_smooth is None else said(have_smooth)}: "
                                      f"{remake} --guide-sweep-smooth {said(smooth)}")
+                if meta.get("views", "first") != views:
+                    raise ValueError(f"the model draws its swept guide from the source's {views} frames "
+                                     f"(pixel_guide_views) and {folder / PIXEL_GUIDES} holds guides drawn from its "
+                                     f"{meta.get('views', 'first')!r} ones: {remake} --guide-views {views}")
                 swept = f.get_tensor("guides_swept")
         slots = max(len(ids) for ids in self.by_scene.values())
         for name, held in (("guides", guides), ("guides_swept", swept)):
