@@ -168,6 +168,18 @@ def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_guide_strength(args: argparse.Namespace) -> int:
+    from .weights import set_guide_strength
+
+    try:
+        cond = set_guide_strength(args.weights, args.out or args.weights, args.strength)
+    except ValueError as e:
+        raise SystemExit(f"set-guide-strength: {e}") from None
+    print(f"wrote {args.out or args.weights}: pixel guide strength {cond.pixel_guide_strength:g} (the gate's share of "
+          f"the guide, scaled and capped at all of it)")
+    return 0
+
+
 def cmd_loopaug(args: argparse.Namespace) -> int:
     from .data.loopaug import write_loopaug_dataset
 
@@ -233,7 +245,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         variants[name] = path
     result = evaluate(scenes=args.scenes, teacher_steps=args.teacher_steps, folder=args.weights, variants=variants,
                       camera=not args.no_camera, world=args.world, amplitude=args.amplitude,
-                      source_camera=args.source_camera == "known", teacher=not args.no_teacher)
+                      source_camera=args.source_camera == "known", teacher=not args.no_teacher,
+                      first_scene=args.first_scene)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(format_eval(result))
@@ -377,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
                         "nearer the target camera (pixel_guide_views nearest; with --planes)")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_sweep)
+    p = sub.add_parser("set-guide-strength", help="set how much of its pixel guide a gated checkpoint takes "
+                                                  "(conditioning.pixel_guide_strength)")
+    p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_skip (teacher or student)")
+    p.add_argument("--strength", type=float, required=True,
+                   help="the gate's share of the guide times this, capped at all of it (0 to 4; 1: as trained)")
+    p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
+    p.set_defaults(fn=cmd_set_guide_strength)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),
@@ -419,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("eval", help="held-out benchmark of the tiny model (docs/results.md)")
     p.add_argument("--scenes", type=int, default=5, help="held-out scenes per preset family (each family's presets in turn)")
+    p.add_argument("--first-scene", type=int, default=0,
+                   help="index of each family's first scene: 0 is the benchmark; 5 scores the next scenes, for choosing "
+                        "a setting on cases the benchmark does not score")
     p.add_argument("--teacher-steps", type=int, default=None,
                    help="sampling steps of every teacher benchmarked, the folder's and teacher variants (default: what "
                         "each teacher checkpoint carries; 20 for the embedded one); refused when no teacher is run")

@@ -195,6 +195,16 @@ class ConditioningConfig(_JsonMixin):
       that follows the source's own motion — rising with it, moving forward with it — is drawn from a frame filmed
       near it. Like the sweep it needs the source's path and changes how the guide is made, not the weights
       (docs/results.md, "World v2: the guide drawn from the nearer source frame").
+    - ``pixel_guide_strength`` (with ``pixel_guide_skip``; it acts with ``pixel_guide_sweep``): how much more (above 1) or less
+      (below 1) of the pixel guide to take than the gate says, where the guide is drawn through the depth the
+      source's motion shows (a render given the source's path, where the sweep found depth): the gate ``g`` becomes
+      ``min(s·g, max(g, 1))`` — scaled, but never pushed past taking all of the guide unless the model itself already
+      asks for more (:meth:`realcam.model.RealCamDiT.guide_share`). The gate is taught where the guide beats the
+      model's own estimate, which is a probability, not the share that brings the estimate nearest the truth; a
+      strength above 1 takes more where the guide is likely right. Without the path, or where the source's motion
+      showed no depth (it only turned), the guide is the one plane, wrong under a move, and the gate is taken as
+      trained; training always takes it so (docs/results.md, "World v2: a stronger guide"). It changes how the guide
+      is taken, not the weights. 1 (the default): the gate as trained.
     """
 
     mode: ConditioningMode = "interleave"
@@ -214,6 +224,7 @@ class ConditioningConfig(_JsonMixin):
     pixel_guide_sweep: tuple[float, ...] = ()
     pixel_guide_sweep_smooth: tuple[float, ...] = ()
     pixel_guide_views: PixelGuideViews = "first"
+    pixel_guide_strength: float = 1.0
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -290,6 +301,12 @@ class ConditioningConfig(_JsonMixin):
         if self.pixel_guide_views != "first" and not sweep:
             raise ValueError(f"conditioning pixel_guide_views={self.pixel_guide_views!r} needs pixel_guide_sweep (each "
                              "source frame is drawn through the depth the sweep finds for it)")
+        strength = self.pixel_guide_strength
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 4:
+            raise ValueError(f"conditioning pixel_guide_strength={strength!r}; give a number from 0 to 4 (1: the gate as "
+                             "trained; above 1 takes more of the pixel guide)")
+        if strength != 1 and not self.pixel_guide_skip:
+            raise ValueError(f"conditioning pixel_guide_strength={strength!r} needs pixel_guide_skip (the gate it scales)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

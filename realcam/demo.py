@@ -350,12 +350,14 @@ def summarise(values: list[float]) -> dict[str, float]:
 def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
              world: str | None = None, amplitude: float | None = None, source_camera: bool = True,
-             teacher: bool = True, print_fn=print) -> dict:
+             teacher: bool = True, first_scene: int = 0, print_fn=print) -> dict:
     """The held-out benchmark (docs/results.md): for every preset family (``FAMILIES``) ``scenes`` held-out
     scenes of ``world``, each filmed along one of the family's presets in turn at ``amplitude`` (both default to
     what the weights' README.json names), at the training length (33 frames, ``1x``), at twice it (65, ``2x``)
     and out and back (``loop``). Models conditioned on source cameras are given the source's own path, unless
-    ``source_camera`` is False (as a user's video, whose camera is unknown).
+    ``source_camera`` is False (as a user's video, whose camera is unknown). ``first_scene`` > 0 scores the scenes
+    after the benchmark's (e.g. 5: scenes 5, 6, …, each with the preset it would have in a longer run), for choosing
+    between settings without looking at the benchmark's own cases.
 
     Methods: the embedded student and (unless ``teacher`` is False) teacher, ``variants`` (name → weights trained
     by the project's scripts, e.g. the ablations), and three references — copy the source, the frozen first frame (what ignoring the
@@ -379,6 +381,8 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
         raise ValueError(f"teacher_steps {teacher_steps}: no teacher is benchmarked (the folder's teacher is skipped and "
                          "no variant is a teacher), so the steps would apply to nothing: drop --teacher-steps, or "
                          "benchmark a teacher")
+    if first_scene < 0:
+        raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     families = families or FAMILIES
     raw: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {}     # family → length → method → metric → values
     cases: list[dict] = []
@@ -395,7 +399,7 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
 
     t0 = time.perf_counter()
     for k, (family, presets) in enumerate(families.items()):
-        for i in range(scenes):
+        for i in range(first_scene, first_scene + scenes):
             index, preset = k * 1000 + i, presets[i % len(presets)]
             record = {"family": family, "scene": index, "preset": preset}
             for length, tag in ((33, "1x"), (65, "2x")):
@@ -426,7 +430,7 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                     add(family, "loop", name, "psnr", score)
                     record.setdefault("psnr_loop", {})[name] = round(score, 3)
             cases.append(record)
-            print_fn(f"{family} {i + 1}/{scenes} ({preset}, scene {index}) done  [{time.perf_counter() - t0:.0f} s]")
+            print_fn(f"{family} {i - first_scene + 1}/{scenes} ({preset}, scene {index}) done  [{time.perf_counter() - t0:.0f} s]")
 
     table = {f: {tag: {m: {metric: summarise(v) for metric, v in ms.items()} for m, ms in by_m.items()}
                  for tag, by_m in by_tag.items()} for f, by_tag in raw.items()}
@@ -438,7 +442,8 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                     if ref in by_m and name in by_m:
                         diff = [a - b for a, b in zip(by_m[name]["psnr"], by_m[ref]["psnr"])]
                         paired.setdefault(f, {}).setdefault(tag, {})[f"{name} − {ref}"] = summarise(diff)
-    return {"scenes_per_family": scenes, "world": world, "amplitude": amplitude, "families": {f: list(p) for f, p in families.items()},
+    return {"scenes_per_family": scenes, "first_scene": first_scene, "world": world, "amplitude": amplitude,
+            "families": {f: list(p) for f, p in families.items()},
             "source_camera": "known" if source_camera else "unknown",
             "teacher_steps": teacher_steps or (models.teacher.sampling.steps if teacher else None),
             "student_steps": list(models.student.streaming.denoising_steps),

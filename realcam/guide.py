@@ -163,7 +163,10 @@ def nearest_views(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, ta
 
 class PixelGuide:
     """``first_frame`` ``[B, 3, H, W]`` in [0, 1] (the source's first frame as the VAE encodes it), reprojected into
-    target cameras through the plane ``depth`` metres ahead (pinhole of ``fov_deg``) and encoded by ``vae``."""
+    target cameras through the plane ``depth`` metres ahead (pinhole of ``fov_deg``) and encoded by ``vae``.
+    ``swept``: whether the guide is drawn through a depth map that decided something (the sweep on the source's path
+    found depth somewhere; a map at the plane everywhere — a source that only turned — is the one-plane guide): where
+    ``conditioning.pixel_guide_strength`` acts."""
 
     def __init__(self, vae: VideoVAE, first_frame: torch.Tensor, *, fov_deg: float, depth: float,
                  depth_map: torch.Tensor | None = None, keys: SourceKeys | None = None) -> None:
@@ -182,6 +185,7 @@ class PixelGuide:
         if depth_map is not None and bool((depth_map == float(depth)).all()):
             depth_map = None
         self.depth_map = None if depth_map is None else depth_map.to(vae.device, torch.float64)
+        self.swept = self.depth_map is not None
         if keys is not None and (keys.pictures.shape[0] != first_frame.shape[0]
                                  or keys.pictures.shape[-2:] != first_frame.shape[-2:]):
             raise ValueError("source keys (pixel_guide_views nearest): one set per first frame, of its size "

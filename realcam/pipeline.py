@@ -194,11 +194,12 @@ def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajector
     pixels = None
     if guide is not None:
         pixels = guide.encode(trajectory.at_length(source.video_frames).pose12("first")[None])
+    strength = model.guide_strength(guide is not None and guide.swept)
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
                           source_pose12=_source_poses(model, source_camera, source), pixel_guide=pixels,
                           steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,
                           progress=None if progress is None else (lambda i, n, x0: progress(i, n)),
-                          should_stop=should_stop)
+                          should_stop=should_stop, guide_strength=strength)
 
 
 @dataclass

@@ -515,6 +515,20 @@ def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tup
     ``conditioning.pixel_guide_views`` to ``views``, tensors and every other setting unchanged: how its pixel guide is
     made when the source's path is known, which the weights do not fix (``ConditioningConfig.pixel_guide_sweep``).
     Returns the new conditioning."""
+    return _set_guide_setting(path, out, "sweep", pixel_guide_sweep=tuple(float(d) for d in planes),
+                              pixel_guide_sweep_smooth=tuple(float(p) for p in smooth), pixel_guide_views=views)
+
+
+def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength: float) -> ConditioningConfig:
+    """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with
+    ``conditioning.pixel_guide_strength`` set to ``strength``, tensors and every other setting unchanged: how much of
+    its pixel guide the gate takes (``ConditioningConfig.pixel_guide_strength``; needs ``pixel_guide_skip``).
+    Returns the new conditioning."""
+    return _set_guide_setting(path, out, "take more or less of", pixel_guide_strength=float(strength))
+
+
+def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, **changes) -> ConditioningConfig:
+    """``path`` copied to ``out`` with these pixel-guide settings of its conditioning changed (checked as a whole)."""
     name = Path(path).name
     raw, metadata = read_state_dict(path)
     if metadata.get("format") != "realcam" or "conditioning" not in metadata:
@@ -522,9 +536,8 @@ def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tup
                            "training); only those carry a pixel guide to set")
     cond = ConditioningConfig.from_json(metadata["conditioning"])
     if not cond.pixel_guide_depth:
-        raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to sweep")
-    cond = cond.replace(pixel_guide_sweep=tuple(float(d) for d in planes),
-                        pixel_guide_sweep_smooth=tuple(float(p) for p in smooth), pixel_guide_views=views)
+        raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to {what}")
+    cond = cond.replace(**changes)
     metadata["conditioning"] = cond.to_json()
     mode = os.stat(out).st_mode & 0o777 if Path(out).exists() else None
     save_safetensors_atomic(raw, out, metadata)

@@ -194,6 +194,24 @@ def test_eval_without_the_teacher_scores_the_student_and_references_alone():
                  print_fn=lambda *a: None)
 
 
+def test_eval_from_a_later_scene_scores_the_cases_after_the_benchmarks():
+    """``eval --first-scene 3``: scenes 3, 4, … with the presets they have in a longer run, the references as for
+    that case (for choosing a setting on cases the benchmark does not score); a negative index is refused."""
+    from realcam.demo import evaluate, frozen, make_case
+    from realcam.metrics import psnr
+
+    families = {"pan": ("pan_right", "pan_left")}
+    result = evaluate(scenes=1, first_scene=3, families=families, camera=False, teacher=False, print_fn=lambda *a: None)
+    assert result["first_scene"] == 3
+    (case,) = result["cases"]
+    assert (case["scene"], case["preset"]) == (3, "pan_left")
+    truth = make_case(3, "pan_left", amplitude=result["amplitude"], world=result["world"])
+    assert case["psnr_1x"]["copy source"] == round(psnr(truth.source, truth.target), 3)
+    assert case["psnr_1x"]["frozen frame 0"] == round(psnr(frozen(truth), truth.target), 3)
+    with pytest.raises(ValueError, match="first_scene must be >= 0"):
+        evaluate(scenes=1, first_scene=-1, families=families, camera=False, teacher=False, print_fn=lambda *a: None)
+
+
 def test_bootstrap_interval_is_deterministic_and_narrows_with_more_cases():
     from realcam.demo import bootstrap_interval, summarise
 

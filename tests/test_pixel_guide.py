@@ -136,6 +136,16 @@ def test_a_model_given_the_pixel_guide_starts_as_its_file_and_keeps_it(tmp_path)
         ConditioningConfig(camera_tokens="rays", pixel_guide_depth=-1)
 
 
+def _velocity_inputs():
+    """Source, target and guide latents ``[1, 16, 3, 4, 4]``, a text context and three target poses that move."""
+    g = torch.Generator().manual_seed(8)
+    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
+    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    pose[0, 1:, 3] = 0.4
+    return src, tgt, guide, ctx, pose
+
+
 def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_path):
     """``pixel_guide_skip``: a file without the gate loads with one that outputs zero, so the model computes exactly what
     the file's does; where the gate is open (g = 1) the clean estimate of every target frame is the pixel guide itself
@@ -148,11 +158,7 @@ def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_pat
     model = load_dit(path, dtype=torch.float32)
     gated = load_dit(path, dtype=torch.float32, conditioning=COND.replace(pixel_guide_skip=True))
     assert any("no guide_gate in the file" in n for n in gated.load_info.notes)
-    g = torch.Generator().manual_seed(8)
-    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
-    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
-    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
-    pose[0, 1:, 3] = 0.4
+    src, tgt, guide, ctx, pose = _velocity_inputs()
     with torch.no_grad():
         for t in (900.0, 300.0, 20.0):
             tt = torch.tensor([t])
@@ -167,6 +173,7 @@ def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_pat
         share = 0.02 / RealCamDiT.GATE_MIN_SIGMA
         torch.testing.assert_close(x0, own + share * (guide - own), rtol=0, atol=1e-5)
     cfg = StreamingConfig(sink_chunks=1, window_chunks=1)
+    g = torch.Generator().manual_seed(9)
     encoded = torch.randn(1, 16, 6, 4, 4, generator=g)
     session = StreamingSession(gated, ctx[:, :1], config=cfg, source=torch.randn(1, 16, 6, 4, 4, generator=g),
                                camera=_path(6), seed=7, pixel_guide=GuideLatents(encoded))
@@ -179,6 +186,107 @@ def test_the_guide_gate_starts_closed_and_an_open_gate_returns_the_guide(tmp_pat
         COND.replace(pixel_guide_depth=0.0, pixel_guide_skip=True)
     with pytest.raises(ValueError, match="pixel_guide_skip='yes'; give true or false"):
         COND.replace(pixel_guide_skip="yes")
+
+
+def _set_by_command(command: str, path, out, *args: str) -> str:
+    """``python -m realcam <command> --weights path ... --out out`` (set-guide-sweep, set-guide-strength): it succeeds
+    and leaves the tensors and every metadata entry but the conditioning as they were; its printout."""
+    import subprocess
+    import sys
+
+    from realcam.weights import read_state_dict
+
+    done = subprocess.run([sys.executable, "-m", "realcam", command, "--weights", str(path), *args, "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    (a, meta_a), (b, meta_b) = read_state_dict(path), read_state_dict(out)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert {k: v for k, v in meta_a.items() if k != "conditioning"} == {k: v for k, v in meta_b.items() if k != "conditioning"}
+    return done.stdout
+
+
+def _arc_case(vae: VideoVAE):
+    """A 13-frame 32-px source filmed along an arc, encoded; its path; a target that rises as it goes."""
+    from realcam.camera.trajectory import Trajectory
+    from realcam.pipeline import encode_video
+
+    frames, rel, _, _, _, _ = _filmed("arc_right", frames=13, size=32)
+    source = encode_video(vae, frames.permute(0, 2, 3, 1).contiguous())
+    target = Trajectory(torch.eye(4, dtype=torch.float64).repeat(13, 1, 1))
+    target.c2w[:, 1, 3] = torch.linspace(0, -0.5, 13, dtype=torch.float64)
+    return source, Trajectory(rel[:13]), target
+
+
+def test_the_guide_strength_scales_the_gates_share_of_a_swept_guide_up_to_all_of_it(tmp_path):
+    """``pixel_guide_strength`` s: the gate g becomes min(s·g, max(g, 1)) — scaled, capped at the whole guide unless
+    the model itself takes more — so a gate at half takes the whole guide at s = 2 and a shut one stays shut; at s = 1
+    the model is exactly the one trained. It acts where the guide is swept (a render with the source's path, whose
+    motion shows depth), not on the one-plane guide of a render without it or of a still source, nor in training.
+    ``set-guide-strength`` writes it (tensors untouched); it needs the gate and a strength from 0 to 4."""
+    import subprocess
+    import sys
+
+    from realcam.camera.trajectory import Trajectory
+    from realcam.pipeline import render_stream, render_teacher, text_context
+    from realcam.weights import WeightsError, load_dit, save_realcam_checkpoint, set_guide_strength
+
+    share = RealCamDiT.guide_share
+    gate = torch.tensor([-0.2, 0.0, 0.3, 0.5, 0.8, 1.0, 1.2])
+    assert share(gate, 1.0) is gate
+    torch.testing.assert_close(share(gate, 1.5), torch.tensor([-0.3, 0.0, 0.45, 0.75, 1.0, 1.0, 1.2]))
+    torch.testing.assert_close(share(gate, 0.5), gate / 2)
+
+    cond = COND.replace(source_cameras=False, rope_positions="grid", pixel_guide_skip=True, pixel_guide_sweep=SWEEP)
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=6).eval()
+    path = save_realcam_checkpoint(model, tmp_path / "gated.safetensors")
+    out = tmp_path / "strong.safetensors"
+    assert "pixel guide strength 2" in _set_by_command("set-guide-strength", path, out, "--strength", "2")
+    one, two = load_dit(path, dtype=torch.float32), load_dit(out, dtype=torch.float32)
+    assert two.conditioning == one.conditioning.replace(pixel_guide_strength=2.0)
+    assert (one.guide_strength(True), two.guide_strength(True), two.guide_strength(False)) == (1.0, 2.0, 1.0)
+    src, tgt, guide, ctx, pose = _velocity_inputs()
+    with torch.no_grad():
+        torch.nn.init.zeros_(one.guide_gate.head.weight)                # half open everywhere
+        torch.nn.init.constant_(one.guide_gate.head.bias, 0.5)
+        t = torch.tensor([600.0])
+        x0 = lambda **kw: tgt - 0.6 * one.velocity(src, tgt, t, ctx, pose, pixel_guide=guide, **kw)  # noqa: E731
+        own = x0()
+        gate_head, one.guide_gate = one.guide_gate, None                # the model's own estimate, before the gate
+        bare = x0()
+        one.guide_gate = gate_head
+        torch.testing.assert_close(own, bare + 0.5 * (guide - bare), rtol=0, atol=1e-5)
+        torch.testing.assert_close(x0(guide_strength=2.0), guide, rtol=0, atol=1e-5)
+        torch.testing.assert_close(x0(guide_strength=1.5), bare + 0.75 * (guide - bare), rtol=0, atol=1e-5)
+
+    # renders: the strength changes the swept guide's render (the source's path given), not the one-plane one's
+    source, src_path, target = _arc_case(_vae())
+    plain, strong = load_dit(path, dtype=torch.float32), load_dit(out, dtype=torch.float32)
+    for m in (plain, strong):                                           # a gate that takes a part of the guide
+        torch.nn.init.constant_(m.guide_gate.head.bias, 0.3)
+    stream = lambda m, camera: render_stream(m, source, target, text_context(m), seed=1,  # noqa: E731
+                                             source_camera=camera).latents
+    teach = lambda m, camera: render_teacher(m, source, target, text_context(m), seed=1, steps=2,  # noqa: E731
+                                             source_camera=camera)
+    still = Trajectory(torch.eye(4, dtype=torch.float64).repeat(13, 1, 1))   # a path whose motion shows no depth
+    for render in (stream, teach):
+        torch.testing.assert_close(render(strong, None), render(plain, None), rtol=0, atol=0)
+        torch.testing.assert_close(render(strong, still), render(plain, still), rtol=0, atol=0)
+        assert not torch.allclose(render(strong, src_path), render(plain, src_path), atol=1e-4)
+
+    ungated = save_realcam_checkpoint(randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(
+        pixel_guide_skip=False)), seed=6), tmp_path / "ungated.safetensors")
+    with pytest.raises(ValueError, match="pixel_guide_strength=2.0 needs pixel_guide_skip"):
+        set_guide_strength(ungated, tmp_path / "bad.safetensors", 2.0)
+    with pytest.raises(ValueError, match="pixel_guide_strength=5.0; give a number from 0 to 4"):
+        set_guide_strength(path, tmp_path / "bad.safetensors", 5.0)
+    no_guide = save_realcam_checkpoint(randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=COND.replace(
+        pixel_guide_depth=0.0, source_warp_first=True)), seed=6), tmp_path / "no_guide.safetensors")
+    with pytest.raises(WeightsError, match="reads no pixel guide"):
+        set_guide_strength(no_guide, tmp_path / "bad.safetensors", 2.0)
+    done = subprocess.run([sys.executable, "-m", "realcam", "set-guide-strength", "--weights", str(path), "--strength",
+                           "-1"], capture_output=True, text=True)
+    assert done.returncode != 0 and "set-guide-strength: conditioning pixel_guide_strength=-1.0" in done.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_the_gate_loss_teaches_the_gate_where_the_guide_beats_the_models_own_estimate():
@@ -440,22 +548,15 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
     import subprocess
     import sys
 
-    from realcam.camera.trajectory import Trajectory
-    from realcam.pipeline import encode_video, render_stream, text_context
-    from realcam.weights import WeightsError, load_dit, read_state_dict, save_realcam_checkpoint, set_guide_sweep
+    from realcam.pipeline import render_stream, text_context
+    from realcam.weights import WeightsError, load_dit, save_realcam_checkpoint, set_guide_sweep
 
     vae = _vae()
     cond = COND.replace(source_cameras=False, rope_positions="grid")
     model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=4).eval()
     plain = save_realcam_checkpoint(model, tmp_path / "plain.safetensors")
     swept = tmp_path / "swept.safetensors"
-    done = subprocess.run([sys.executable, "-m", "realcam", "set-guide-sweep", "--weights", str(plain), "--planes",
-                           "1,2,4,8,1e4", "--out", str(swept)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "swept 1, 2, 4, 8, 10000" in done.stdout
-    (a, meta_a), (b, meta_b) = read_state_dict(plain), read_state_dict(swept)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert {k: v for k, v in meta_a.items() if k != "conditioning"} == {k: v for k, v in meta_b.items() if k != "conditioning"}
+    assert "swept 1, 2, 4, 8, 10000" in _set_by_command("set-guide-sweep", plain, swept, "--planes", "1,2,4,8,1e4")
     def loaded(path):      # its parameters copied out of the file: their alignment in memory, which decides the last
         m = load_dit(path, dtype=torch.float32)    # bits of a float sum, then no longer depends on the metadata's length
         m.load_state_dict({k: v.clone() for k, v in m.state_dict().items()}, assign=True)
@@ -464,10 +565,7 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
     one, sweep = loaded(plain), loaded(swept)
     assert sweep.conditioning == one.conditioning.replace(pixel_guide_sweep=(1.0, 2.0, 4.0, 8.0, 1e4))
 
-    frames, rel, _, _, _, _ = _filmed("arc_right", frames=13, size=32)
-    source = encode_video(vae, frames.permute(0, 2, 3, 1).contiguous())
-    path, target = Trajectory(rel[:13]), Trajectory(torch.eye(4, dtype=torch.float64).repeat(13, 1, 1))
-    target.c2w[:, 1, 3] = torch.linspace(0, -0.5, 13, dtype=torch.float64)
+    source, path, target = _arc_case(vae)
 
     def render(m, camera):
         return render_stream(m, source, target, text_context(m), seed=1, source_camera=camera).latents

@@ -352,7 +352,7 @@ class RealCamDiT(nn.Module):
                 cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
                 t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None,
                 cache: KVCache | None = None, guide: torch.Tensor | None = None,
-                reading: GateReading | None = None) -> torch.Tensor:
+                reading: GateReading | None = None, guide_strength: float = 1.0) -> torch.Tensor:
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
@@ -362,7 +362,9 @@ class RealCamDiT(nn.Module):
         temporal positions (default 0..F−1); mask: token-level attention mask for self-attention;
         cache: a :class:`KVCache` prepared with ``begin_chunk`` — x is then one chunk attending to it;
         guide: the sequence of :meth:`source_guide` (models with ``conditioning.source_warp``);
-        reading: a :class:`GateReading` that receives the gate and the velocity before it (``pixel_guide_skip``).
+        reading: a :class:`GateReading` that receives the gate and the velocity before it (``pixel_guide_skip``);
+        guide_strength: the gate's share of the pixel guide scaled (:meth:`guide_share`; :meth:`guide_strength` says
+        what a render passes).
         """
         if x.ndim != 5:
             raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
@@ -399,12 +401,27 @@ class RealCamDiT(nn.Module):
             gate = self.unpatchify(self.guide_gate(tokens, e, grid), grid)
             if reading is not None:
                 reading.gate, reading.velocity = gate, v
-            v = self.take_from_guide(x, v, t, guide[:, -x.shape[1]:], gate)
+            v = self.take_from_guide(x, v, t, guide[:, -x.shape[1]:], self.guide_share(gate, guide_strength))
         return v.to(x.dtype)
 
     # lowest σ the guide's share is divided by: below it the share fades out with σ (the last, nearly clean steps
     # keep the model's own estimate), and the gate's gradient stays bounded
     GATE_MIN_SIGMA = 0.05
+
+    def guide_strength(self, swept: bool) -> float:
+        """The strength a render passes: ``conditioning.pixel_guide_strength`` for a guide drawn through the depth the
+        source's motion shows (``PixelGuide.swept``), 1 for the one-plane guide (a render without the source's path, or
+        of a source whose motion showed no depth), which is wrong under a move and which a stronger share would copy
+        (docs/results.md, "World v2: a stronger guide"). Training passes 1: the gate learns as it is."""
+        return float(self.conditioning.pixel_guide_strength) if swept else 1.0
+
+    @staticmethod
+    def guide_share(gate: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        """The gate's share of the pixel guide at ``strength`` s: ``min(s·g, max(g, 1))`` — scaled, never pushed past
+        all of the guide unless the gate already asks for more; the gate itself at ``s = 1``."""
+        if strength == 1:
+            return gate
+        return torch.minimum(gate * strength, gate.clamp_min(1.0))
 
     def take_from_guide(self, x: torch.Tensor, v: torch.Tensor, t: torch.Tensor, pixels: torch.Tensor,
                         gate: torch.Tensor) -> torch.Tensor:
@@ -438,7 +455,8 @@ class RealCamDiT(nn.Module):
     def velocity(self, source: torch.Tensor, target: torch.Tensor, t: torch.Tensor, context: torch.Tensor | list,
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
                  mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None,
-                 pixel_guide: torch.Tensor | None = None, reading: GateReading | None = None) -> torch.Tensor:
+                 pixel_guide: torch.Tensor | None = None, reading: GateReading | None = None,
+                 guide_strength: float = 1.0) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
 
         ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
@@ -446,14 +464,15 @@ class RealCamDiT(nn.Module):
         frame, when known (read under ``conditioning.source_cameras``); ``pixel_guide``: the guide latents of
         ``conditioning.pixel_guide_depth`` (:mod:`realcam.guide`). The sequence is built by ``layout``
         (default: the model's conditioning over f latent frames). ``reading``: receives the gate and the velocity
-        before it, at the target frames (models with ``pixel_guide_skip``; left empty otherwise).
+        before it, at the target frames (models with ``pixel_guide_skip``; left empty otherwise). ``guide_strength``:
+        as for :meth:`forward`.
         """
         layout = layout or SequenceLayout(self.conditioning, source.shape[2])
         x = layout.build(source, target)
         cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
                    t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam, pixels=pixel_guide),
-                   reading=reading)
+                   reading=reading, guide_strength=guide_strength)
         if reading is not None and reading.gate is not None:
             reading.gate, reading.velocity = layout.split(reading.gate)[1], layout.split(reading.velocity)[1]
         return layout.split(out)[1]

@@ -101,7 +101,9 @@ class StreamingSession:
     ``[B, f, 12]``, when known, for a model conditioned on them (``conditioning.source_cameras``; held at the
     last one past its end). ``pixel_guide``: for a model with ``conditioning.pixel_guide_depth``, what makes each
     chunk's guide from its target cameras (:class:`realcam.guide.PixelGuide`, which encodes as the stream goes, or
-    :class:`realcam.guide.GuideLatents`, already encoded).
+    :class:`realcam.guide.GuideLatents`, already encoded); a gated model takes its share of a guide drawn through
+    the swept depth at the checkpoint's ``pixel_guide_strength`` (:meth:`RealCamDiT.guide_strength`; training's
+    already-encoded guides at 1).
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
@@ -145,6 +147,7 @@ class StreamingSession:
             raise ValueError("this model reads the source's first frame reprojected on pixels and encoded "
                              "(pixel_guide_depth): pass pixel_guide= (realcam.guide.PixelGuide, or GuideLatents)")
         self._pixel_guide = pixel_guide
+        self._guide_strength = model.guide_strength(bool(getattr(pixel_guide, "swept", False)))
         self._pixels: dict[int, torch.Tensor] = {}    # pixel guide per chunk, made once (fixed over t)
         self.cache: KVCache | None = None
         self.next_chunk = 0
@@ -299,7 +302,8 @@ class StreamingSession:
         self.cache.begin_chunk(i, self._rope_at_rank)
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self._net(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
-                        t_positions=layout.temporal_positions(), cache=self.cache, guide=guide)
+                        t_positions=layout.temporal_positions(), cache=self.cache, guide=guide,
+                        guide_strength=self._guide_strength)
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
@@ -315,7 +319,8 @@ class StreamingSession:
         guide = self.model.source_guide(layout, source, cam, first=self._first_source,
                                         pixels=self._chunk_pixels(i, layout, cam))
         self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
-                  t_positions=layout.temporal_positions(), cache=self.cache, guide=guide)
+                  t_positions=layout.temporal_positions(), cache=self.cache, guide=guide,
+                  guide_strength=self._guide_strength)
         self.cache.commit(i)
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:

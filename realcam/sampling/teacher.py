@@ -44,7 +44,7 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
                    steps: int | None = None, shift: float | None = None, guidance: float | None = None,
                    solver: Solver | None = None, grid: str | None = None,
                    seed: int = 0, progress: ProgressFn | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+                   should_stop: Callable[[], bool] | None = None, guide_strength: float = 1.0) -> torch.Tensor:
     """Target latents ``[B, C, f, h, w]`` re-rendered from ``source`` latents along ``pose12`` ``[B, f, 12]``.
 
     Any number of latent frames (a video of 4k+1 frames has k+1). The source stays clean; the model's
@@ -59,7 +59,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
     polled between steps and raises :class:`Interrupted`. ``source_pose12`` ``[B, f, 12]``: the source's own
     cameras, relative to its first one, for a model conditioned on them (``conditioning.source_cameras``).
     ``pixel_guide`` ``[B, C, f, h, w]``: the guide latents of ``conditioning.pixel_guide_depth``
-    (:meth:`realcam.guide.PixelGuide.encode`).
+    (:meth:`realcam.guide.PixelGuide.encode`); ``guide_strength``: how much of it a gated model takes
+    (:meth:`realcam.model.RealCamDiT.guide_strength`).
     """
     settings = model.sampling.override(steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid)
     guidance = settings.guidance
@@ -90,17 +91,19 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
         t = torch.full((b,), float(points.timesteps[i]), device=device)
         xt = x.to(dtype)
         if neg is None:
-            v = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12, pixel_guide=pixel_guide).float()
+            v = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12, pixel_guide=pixel_guide,
+                               guide_strength=guide_strength).float()
         else:
             if batched:
                 v_pos, v_neg = model.velocity(double(source), double(xt), double(t), both,
                                               double(pose12), source_pose12=double(source_pose12),
-                                              pixel_guide=double(pixel_guide)).float().chunk(2)
+                                              pixel_guide=double(pixel_guide),
+                                              guide_strength=guide_strength).float().chunk(2)
             else:
                 v_pos = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12,
-                                       pixel_guide=pixel_guide).float()
+                                       pixel_guide=pixel_guide, guide_strength=guide_strength).float()
                 v_neg = model.velocity(source, xt, t, neg, pose12, source_pose12=source_pose12,
-                                       pixel_guide=pixel_guide).float()
+                                       pixel_guide=pixel_guide, guide_strength=guide_strength).float()
             v = v_neg + guidance * (v_pos - v_neg)
         x0_estimate = to_x0(x, v, sampler.sigmas[i])
         x = sampler.step(i, x, v)
