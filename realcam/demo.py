@@ -369,6 +369,8 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     bootstrap interval, and paired differences (a method minus the frozen frame or copy-the-source, case by case)
     with theirs. ``visibility`` is mean |truth − frozen frame| over mean |truth − ceiling| per family: how far
     above the VAE's own error a camera move changes the picture."""
+    if first_scene < 0:
+        raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     models = load_tiny(folder or ASSETS, teacher=teacher)
     world = world or models.world                    # the weights' own world and amplitude unless overridden
     amplitude = models.amplitude if amplitude is None else amplitude
@@ -381,8 +383,6 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
         raise ValueError(f"teacher_steps {teacher_steps}: no teacher is benchmarked (the folder's teacher is skipped and "
                          "no variant is a teacher), so the steps would apply to nothing: drop --teacher-steps, or "
                          "benchmark a teacher")
-    if first_scene < 0:
-        raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     families = families or FAMILIES
     raw: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {}     # family → length → method → metric → values
     cases: list[dict] = []
