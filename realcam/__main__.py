@@ -172,11 +172,12 @@ def cmd_set_guide_strength(args: argparse.Namespace) -> int:
     from .weights import set_guide_strength
 
     try:
-        cond = set_guide_strength(args.weights, args.out or args.weights, args.strength)
+        cond = set_guide_strength(args.weights, args.out or args.weights, args.strength, args.agreement)
     except ValueError as e:
         raise SystemExit(f"set-guide-strength: {e}") from None
-    print(f"wrote {args.out or args.weights}: pixel guide strength {cond.pixel_guide_strength:g} (the gate's share of "
-          f"the guide, scaled and capped at all of it)")
+    agree = (f"; {cond.pixel_guide_agreement:g} where its two views agree" if cond.pixel_guide_agreement else "")
+    print(f"wrote {args.out or args.weights}: pixel guide strength {cond.pixel_guide_strength:g}{agree} (the gate's "
+          f"share of the guide, scaled and capped at all of it)")
     return 0
 
 
@@ -393,8 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("set-guide-strength", help="set how much of its pixel guide a gated checkpoint takes "
                                                   "(conditioning.pixel_guide_strength)")
     p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_skip (teacher or student)")
-    p.add_argument("--strength", type=float, required=True,
+    p.add_argument("--strength", type=float, default=None,
                    help="the gate's share of the guide times this, capped at all of it (0 to 4; 1: as trained)")
+    p.add_argument("--agreement", type=float, default=None,
+                   help="where the guide's two views (the first frame and the nearer source frame) agree, the share "
+                        "times up to this instead (1 to 8; 0: off; needs pixel_guide_views nearest)")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_strength)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),

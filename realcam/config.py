@@ -205,6 +205,16 @@ class ConditioningConfig(_JsonMixin):
       showed no depth (it only turned), the guide is the one plane, wrong under a move, and the gate is taken as
       trained; training always takes it so (docs/results.md, "World v2: a stronger guide"). It changes how the guide
       is taken, not the weights. 1 (the default): the gate as trained.
+    - ``pixel_guide_agreement`` A (with ``pixel_guide_skip`` and ``pixel_guide_views: nearest``): where the guide's two
+      views — the first frame and the source frame a latent frame starts at, each reprojected through its own swept
+      depth — agree, take the gate's share up to A times, and as trained where they do not: per latent value of a
+      latent frame with both views the strength is ``1 + (A − 1)·a``, ``a`` the share of the latent cell's pixels
+      where both views reach and agree (:func:`realcam.guide.view_agreement`,
+      :meth:`realcam.guide.PixelGuide.strengths`); latent frames with one view (the first) keep
+      ``pixel_guide_strength``. Where two cameras confirm the depth the guide is drawn through, it is likely right;
+      where they do not, it is likely wrong; the gate alone cannot see either, as it reads one view.
+      Like the strength it acts only on the swept guide and changes how the guide is taken, not the weights
+      (docs/results.md, "World v2: where the guide's two views agree"). 0 (the default): off.
     """
 
     mode: ConditioningMode = "interleave"
@@ -225,6 +235,7 @@ class ConditioningConfig(_JsonMixin):
     pixel_guide_sweep_smooth: tuple[float, ...] = ()
     pixel_guide_views: PixelGuideViews = "first"
     pixel_guide_strength: float = 1.0
+    pixel_guide_agreement: float = 0.0
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -307,6 +318,14 @@ class ConditioningConfig(_JsonMixin):
                              "trained; above 1 takes more of the pixel guide)")
         if strength != 1 and not self.pixel_guide_skip:
             raise ValueError(f"conditioning pixel_guide_strength={strength!r} needs pixel_guide_skip (the gate it scales)")
+        agreement = self.pixel_guide_agreement
+        if isinstance(agreement, bool) or not isinstance(agreement, (int, float)) or not (
+                agreement == 0 or 1 <= agreement <= 8):
+            raise ValueError(f"conditioning pixel_guide_agreement={agreement!r}; give 0 (off) or a strength from 1 to 8 "
+                             "for the gate's share where the guide's two views agree")
+        if agreement and (not self.pixel_guide_skip or self.pixel_guide_views != "nearest"):
+            raise ValueError(f"conditioning pixel_guide_agreement={agreement!r} needs pixel_guide_skip (the gate it "
+                             "scales) and pixel_guide_views nearest (the second view it compares the first frame with)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -17,7 +17,9 @@ a depth per pixel instead of the one plane: the depth the source's motion shows 
 (:func:`realcam.camera.rays.layered_reproject`); with ``pixel_guide_sweep_smooth`` that depth follows the picture
 across plain regions and edges (the sweep's costs aggregated semi-globally). With ``pixel_guide_views: nearest`` each
 latent frame is drawn from the first frame or from the source frame that latent frame starts at, whichever was filmed
-nearer its target camera (:class:`SourceKeys`, :func:`nearest_views`).
+nearer its target camera (:class:`SourceKeys`, :func:`nearest_views`). With ``pixel_guide_agreement`` too, where those
+two frames' reprojections agree the gate's share is taken more strongly (:func:`view_agreement`,
+:meth:`PixelGuide.strengths`).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ TIME_STRIDE = 4     # video frames per latent frame (both VAE families)
 SWEEP_SIZE = 128    # the depth of a larger first frame is estimated on frames resized to this longer side
 SWEEP_FRAMES = 81   # ... and from the source's first frames only (those that see most of what the first one sees)
 SAME_TIME_REACH = 8  # a later source frame's depth (pixel_guide_views nearest) is swept from the frames this near it
+AGREE = 0.05        # mean absolute RGB difference under which two source frames' reprojections agree (pixel_guide_agreement)
 
 
 def latent_starts(frames: int, tiny: bool) -> list[int]:
@@ -133,7 +136,7 @@ def key_depths(frames: torch.Tensor, source_pose12: torch.Tensor, starts: list[i
 
 
 def nearest_views(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, target_c2w: torch.Tensor, start: int,
-                  K: torch.Tensor, *, fallback: float) -> torch.Tensor:
+                  K: torch.Tensor, *, fallback: float, agreement: bool = False):
     """The ``pixel_guide_views: nearest`` guide, ``[B, C, f, H, W]``: ``first`` ``[B, C, H, W]`` (the reference
     camera's picture, per-pixel ``depth`` ``[B, H, W]``) and the key frames of ``keys``, for latent frames
     ``start .. start + f − 1`` seen from ``target_c2w`` ``[B, f, 4, 4]`` (relative to the reference camera).
@@ -141,12 +144,17 @@ def nearest_views(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, ta
     Latent frame ``k`` is drawn from key ``k`` (the last key past the source's end) or from the first frame, whichever
     camera stands nearer the target camera (the first frame when as near): its layers
     (:func:`realcam.camera.rays.reproject_layers`) over the other one's, over the first frame through the plane at
-    ``fallback`` — where neither covers, what :func:`realcam.camera.rays.layered_reproject` shows there."""
+    ``fallback`` — where neither covers, what :func:`realcam.camera.rays.layered_reproject` shows there.
+
+    ``agreement``: also return where the two views agree, as :func:`view_agreement` does: ``(views, agree, second)``."""
     layers, cover = reproject_layers(first, depth, target_c2w, K)
     plane = plane_views(first, target_c2w, K, fallback)
     views = layers + (1 - cover) * plane                                        # the first frame's guide
+    b, f = target_c2w.shape[:2]
+    agree = torch.zeros(b, f, *first.shape[-2:], dtype=torch.float32, device=first.device)
+    second = torch.zeros(f, dtype=torch.bool)
     last = keys.c2w.shape[1] - 1
-    for j in range(target_c2w.shape[1]):
+    for j in range(f):
         k = min(start + j, last)
         if k == 0:
             continue
@@ -158,7 +166,24 @@ def nearest_views(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, ta
         first_key = layers[:, :, j] + (1 - cover[:, :, j]) * (own + (1 - own_cover) * plane[:, :, j])
         nearer = ((target[:, :3, 3] - keys.c2w[:, k, :3, 3]).norm(dim=-1) < target[:, :3, 3].norm(dim=-1))
         views[:, :, j] = torch.where(nearer.reshape(-1, 1, 1, 1), key_first, first_key)
-    return views
+        close = (layers[:, :, j] - own).abs().mean(1) < AGREE
+        agree[:, j] = ((cover[:, 0, j] > 0.5) & (own_cover[:, 0] > 0.5) & close).float()
+        second[j] = True
+    return (views, agree, second) if agreement else views
+
+
+def view_agreement(first: torch.Tensor, depth: torch.Tensor, keys: SourceKeys, target_c2w: torch.Tensor,
+                   start: int, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the two source frames a ``pixel_guide_views: nearest`` guide is drawn from tell the same story: for latent
+    frames ``start .. start + f − 1`` seen from ``target_c2w`` ``[B, f, 4, 4]``, ``agree`` ``[B, f, H, W]`` is 1 where the
+    first frame (``first`` ``[B, C, H, W]`` through ``depth`` ``[B, H, W]``) and key ``k`` of ``keys`` (the frame latent
+    frame ``k`` starts at, as :func:`nearest_views` picks it) both reproject onto the pixel and differ there by less
+    than ``AGREE`` in mean absolute RGB, else 0. Two views that agree were drawn through a depth both their cameras
+    confirm, so the guide is likely right there (docs/results.md, "World v2: where the guide's two views agree").
+    ``second`` ``[f]`` bool: whether latent frame ``start + j`` has a second view (latent frame 0 has only the first
+    frame; its ``agree`` is 0)."""
+    _, agree, second = nearest_views(first, depth, keys, target_c2w, start, K, fallback=1.0, agreement=True)
+    return agree, second
 
 
 class PixelGuide:
@@ -197,6 +222,7 @@ class PixelGuide:
             keys.c2w.to(vae.device, torch.float64))
         self._stream = None
         self._next = 0          # the next latent frame the stream encodes
+        self._drawn = None      # (start, cameras, agree, second) of the nearer-frame guide drawn last
 
     @classmethod
     def for_model(cls, model, vae: VideoVAE | None, first_frame: torch.Tensor | None, *,
@@ -240,18 +266,50 @@ class PixelGuide:
         return cls(vae, first_frame, fov_deg=cond.ray_fov_deg, depth=cond.pixel_guide_depth, depth_map=depth_map,
                    keys=keys)
 
+    def _cameras(self, target_pose12: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target cameras ``[B, n, 4, 4]`` and the first frame's pixel intrinsics."""
+        target = target_pose12.to(self.vae.device)
+        b, f = target.shape[:2]
+        h, w = self.first_frame.shape[-2:]
+        return (as_c2w(target.reshape(b * f, 3, 4)).reshape(b, f, 4, 4).to(self.first_frame.device),
+                latent_intrinsics(h, w, self.fov_deg))
+
+    def strengths(self, target_pose12: torch.Tensor, start: int, size: tuple[int, int], strength: float,
+                  agreement: float) -> torch.Tensor | None:
+        """``conditioning.pixel_guide_agreement`` A: the strength of the gate's share per latent value of latent frames
+        ``start ..`` (``target_pose12`` ``[B, n, 12]``), ``[B, 1, n, h, w]`` at the latent ``size``. Where a latent frame
+        has a second view, ``1 + (A − 1)·a``, ``a`` the share of the latent cell's pixels where the guide's two views
+        agree (:func:`view_agreement`): the gate as trained where they disagree or only one reaches, up to A where
+        they agree; at latent frames with one view (the first), ``strength`` (the checkpoint's
+        ``pixel_guide_strength``). None without a second view to compare (a guide drawn from the first frame alone,
+        or through the one plane) or with A = 0: the strength stays the one number."""
+        import torch.nn.functional as F
+
+        if not agreement or self.keys is None:
+            return None
+        c2w, K = self._cameras(target_pose12)
+        drawn = self._drawn
+        if drawn is not None and drawn[0] == start and drawn[1].shape == c2w.shape and torch.equal(drawn[1], c2w):
+            agree, second = drawn[2], drawn[3]              # the guide just drawn for these cameras: no second pass
+        else:
+            agree, second = view_agreement(self.first_frame.float(), self.depth_map, self.keys, c2w, start, K)
+        cell = F.adaptive_avg_pool2d(agree, size)[:, None]                      # [B, 1, n, h, w]
+        raised = 1 + (agreement - 1) * cell
+        return torch.where(second.to(cell.device)[None, None, :, None, None], raised, torch.full_like(cell, strength))
+
     def video(self, target_pose12: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The guide's video frames ``[B, 3, T, H, W]`` for latent frames ``start, start + 1, …`` of
         ``target_pose12`` ``[B, n, 12]``: each reprojection held for the frames its latent covers."""
         target = target_pose12.to(self.vae.device)
         b, f = target.shape[:2]
         if self.depth_map is not None:
-            h, w = self.first_frame.shape[-2:]
-            c2w = as_c2w(target.reshape(b * f, 3, 4)).reshape(b, f, 4, 4).to(self.first_frame.device)
-            K = latent_intrinsics(h, w, self.fov_deg)
-            views = (layered_reproject(self.first_frame, self.depth_map, c2w, K, fallback=self.depth)
-                     if self.keys is None else
-                     nearest_views(self.first_frame.float(), self.depth_map, self.keys, c2w, start, K, fallback=self.depth))
+            c2w, K = self._cameras(target_pose12)
+            if self.keys is None:
+                views = layered_reproject(self.first_frame, self.depth_map, c2w, K, fallback=self.depth)
+            else:   # where its two views agree comes with the drawing, kept for strengths() of the same cameras
+                views, agree, second = nearest_views(self.first_frame.float(), self.depth_map, self.keys, c2w, start, K,
+                                                     fallback=self.depth, agreement=True)
+                self._drawn = (start, c2w, agree, second)
         else:
             reference = torch.eye(3, 4, dtype=target.dtype, device=target.device).flatten().expand(b, f, 12)
             views = warp_latents(self.first_frame[:, :, None].expand(-1, -1, f, -1, -1), reference, target, self.fov_deg,
@@ -268,7 +326,7 @@ class PixelGuide:
 
     def restart(self) -> None:
         """Start the stream again at latent frame 0 (a session reset)."""
-        self._stream, self._next = None, 0
+        self._stream, self._next, self._drawn = None, 0, None
 
     @torch.no_grad()
     def for_chunk(self, start: int, target_pose12: torch.Tensor) -> torch.Tensor:

@@ -192,9 +192,14 @@ def render_teacher(model: RealCamDiT, source: SourceVideo, trajectory: Trajector
     pose12 = _poses(model, trajectory, source) if model.camera_layers else None
     guide = _pixel_guide(model, source, source_camera)
     pixels = None
-    if guide is not None:
-        pixels = guide.encode(trajectory.at_length(source.video_frames).pose12("first")[None])
     strength = model.guide_strength(guide is not None and guide.swept)
+    if guide is not None:
+        target = trajectory.at_length(source.video_frames).pose12("first")[None]
+        pixels = guide.encode(target)
+        # conditioning.pixel_guide_agreement: the strength per latent value, where the guide's two views agree
+        per_value = guide.strengths(target, 0, tuple(pixels.shape[-2:]), strength,
+                                    model.conditioning.pixel_guide_agreement)
+        strength = strength if per_value is None else per_value
     return sample_teacher(model, source.latents, text.context, pose12=pose12, negative_context=text.negative,
                           source_pose12=_source_poses(model, source_camera, source), pixel_guide=pixels,
                           steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid, seed=seed,

@@ -519,12 +519,18 @@ def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tup
                               pixel_guide_sweep_smooth=tuple(float(p) for p in smooth), pixel_guide_views=views)
 
 
-def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength: float) -> ConditioningConfig:
+def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength: float | None = None,
+                       agreement: float | None = None) -> ConditioningConfig:
     """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with
-    ``conditioning.pixel_guide_strength`` set to ``strength``, tensors and every other setting unchanged: how much of
-    its pixel guide the gate takes (``ConditioningConfig.pixel_guide_strength``; needs ``pixel_guide_skip``).
-    Returns the new conditioning."""
-    return _set_guide_setting(path, out, "take more or less of", pixel_guide_strength=float(strength))
+    ``conditioning.pixel_guide_strength`` set to ``strength`` and/or ``pixel_guide_agreement`` to ``agreement`` (None:
+    kept), tensors and every other setting unchanged: how much of its pixel guide the gate takes
+    (``ConditioningConfig.pixel_guide_strength``, and where the guide's two views agree ``pixel_guide_agreement``;
+    both need ``pixel_guide_skip``). Returns the new conditioning."""
+    changes = {k: float(v) for k, v in (("pixel_guide_strength", strength), ("pixel_guide_agreement", agreement))
+               if v is not None}
+    if not changes:
+        raise ValueError("give a strength, an agreement strength, or both")
+    return _set_guide_setting(path, out, "take more or less of", **changes)
 
 
 def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, **changes) -> ConditioningConfig:

@@ -136,8 +136,10 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     smooth = cond.pixel_guide_sweep_smooth if smooth is None else smooth
     if not cond.pixel_guide_depth or not planes:
         raise SystemExit(f"{weights}: the {reader} reads no pixel guide, or no planes to sweep (give --planes)")
-    # the one-plane guide unless a depth is given (the aggregation goes with the planes it aggregates)
-    model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=(), pixel_guide_views="first")
+    # the one-plane guide unless a depth is given (the aggregation, the nearer-frame views and the comparison of the
+    # two views go with the planes they need)
+    model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=(), pixel_guide_views="first",
+                                      pixel_guide_agreement=0.0)
     fallback, plane_t = cond.pixel_guide_depth, torch.tensor(planes, dtype=torch.float64)
     out: dict = {"weights": weights, "planes": list(planes), "smooth": list(smooth), "fallback": fallback,
                  "first_scene": first_scene, "families": {}}

@@ -104,8 +104,9 @@ resumed_chain "$WT" 4800
 resumed_chain "$WT4" 7200
 # weights folders for demo/eval (--weights): "weights" (written in step 6r) = the chain of step 6p reading its pixel guide
 # through the depth the source's motion shows (its gates re-taught in steps 6t and 6u, its guide drawn from the nearer
-# source frame in step 6w: "weights_near", and 1.5 times the gate's share of it taken in step 6x: "weights_strong" =
-# realcam/assets/world_v2, whose student was trained on a GPU: step 6p);
+# source frame in step 6w: "weights_near", 1.5 times the gate's share of it taken in step 6x: "weights_strong", and up
+# to 4 times where the guide's two views agree in step 6z: "weights_agree" = realcam/assets/world_v2, whose student was
+# trained on a GPU: step 6p);
 # "weights_plane" = step 6p's chain with its one-plane guide (embedded until step 6r); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -489,15 +490,52 @@ cp "$R/v2_near_gate_teacher/teacher.safetensors" "$R/v2_near_gate_student/studen
 readme "step 6w: step 6u's teacher and student drawing their guide from the nearer source frame, their gate re-taught on \
 guides drawn so (embedded until step 6x)" > "$WORK/weights_near/README.json"
 # 6x. step 6w's teacher and student taking 1.5 times the share of the pixel guide their gate gives, capped at all of it
-#    (set-guide-strength; seconds): the embedded model (docs/results.md, "World v2: a stronger guide"). The strength
+#    (set-guide-strength; seconds): embedded until step 6z (docs/results.md, "World v2: a stronger guide"). The strength
 #    was chosen among 1, 1.5, 2 and 3 on the scenes after the benchmark's (eval --first-scene 5, step 7)
 mkdir -p "$WORK/weights_strong"
 cp "$WORK"/weights_near/*.safetensors "$WORK/weights_strong/"
 for m in teacher student; do
   $PY -m realcam set-guide-strength --weights "$WORK/weights_strong/$m.safetensors" --strength 1.5
 done
-readme "step 6x: step 6w's teacher and student taking 1.5 times their gate's share of the pixel guide; the embedded model" \
-  > "$WORK/weights_strong/README.json"
+readme "step 6x: step 6w's teacher and student taking 1.5 times their gate's share of the pixel guide (embedded until \
+step 6z)" > "$WORK/weights_strong/README.json"
+# 6y. the gate taught the share of the guide that brings the model's estimate nearest the truth instead of the 0/1
+#    target (guide_gate_target share): step 6w's re-teaching with that target, from the same weights_near_read, on the
+#    same 64 scenes (one thread each, side by side, 3 min), at strength 1 and 1.5 (docs/results.md, "World v2: the gate
+#    taught the share, and a gate that knows the truth"; not embedded)
+reteach_share() {  # as reteach_gates with guide_gate_target share
+  local g=(--data "$WORK/dit_latents_near64" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0
+           --set guide_gate_target=share --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20)
+  ( export OMP_NUM_THREADS=1
+    $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${g[@]}" --out "$R/v2_share_gate_student" \
+      --set model.init="$WORK/weights_near_read/student.safetensors" &
+    $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${g[@]}" --out "$R/v2_share_gate_teacher" \
+      --set model.init="$WORK/weights_near_read/teacher.safetensors" --set 'model.conditioning_overrides={}' \
+      --set 'optim.lr_scale={}' &
+    wait )
+}
+reteach_share
+for s in 1 1.5; do
+  mkdir -p "$WORK/weights_share$s"
+  cp "$WORK/weights_near/vae.safetensors" "$WORK/weights_share$s/"
+  cp "$R/v2_share_gate_teacher/teacher.safetensors" "$R/v2_share_gate_student/student.safetensors" "$WORK/weights_share$s/"
+  for m in teacher student; do
+    $PY -m realcam set-guide-strength --weights "$WORK/weights_share$s/$m.safetensors" --strength $s
+  done
+  readme "step 6y: step 6w with its gates taught the share (guide_gate_target share), strength $s" \
+    > "$WORK/weights_share$s/README.json"
+done
+# 6z. step 6x's teacher and student taking up to 4 times their gate's share where the guide's two views (the first frame
+#    and the nearer source frame) agree, as trained where they do not (set-guide-strength --agreement 4; seconds): the
+#    embedded model (docs/results.md, "World v2: where the guide's two views agree"). 4 was chosen among 2, 4, 6 and 8
+#    (and, with 1.5 where the views disagree, 3, 4 and 6) on the scenes after the benchmark's (step 7)
+mkdir -p "$WORK/weights_agree"
+cp "$WORK"/weights_strong/*.safetensors "$WORK/weights_agree/"
+for m in teacher student; do
+  $PY -m realcam set-guide-strength --weights "$WORK/weights_agree/$m.safetensors" --agreement 4
+done
+readme "step 6z: step 6x's teacher and student taking up to 4 times their gate's share where the guide's two views agree; \
+the embedded model" > "$WORK/weights_agree/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -713,4 +751,38 @@ V=(--scenes 5 --first-scene 5)
   $PY -m realcam eval --weights "$WORK/weights_strong" --scenes 5 --no-teacher --source-camera unknown \
     --out "$WORK/eval_v2_strong_unknown.json" &
   wait )
-echo "done: $WORK/weights_strong  (python -m realcam demo --weights $WORK/weights_strong)"
+# step 6y: the share-taught gates on the scenes after the benchmark's, at strength 1 and 1.5 (one thread each); the
+# oracle gate against the embedded one of step 6x on the benchmark's scenes (the student; one thread each), and where the
+# guide's two views agree, on the benchmark's scenes and the ones after (docs/results.md, "World v2: the gate taught the
+# share, and a gate that knows the truth")
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$WORK/weights_share1" "${V[@]}" --out "$WORK/eval_v2_val_share1.json" &
+  $PY -m realcam eval --weights "$WORK/weights_share1.5" "${V[@]}" --out "$WORK/eval_v2_val_share1.5.json" &
+  wait
+  $PY scripts/gate_oracle_probe.py --weights "$WORK/weights_strong" --gate trained --out "$WORK/gate_oracle_trained.json" &
+  $PY scripts/gate_oracle_probe.py --weights "$WORK/weights_strong" --gate share --out "$WORK/gate_oracle_share.json" &
+  wait
+  $PY scripts/gate_oracle_probe.py --agreement --first 0 --out "$WORK/gate_agreement.json" &
+  $PY scripts/gate_oracle_probe.py --agreement --first 5 --out "$WORK/gate_agreement_val.json" &
+  wait )
+# step 6z (the embedded model): the agreement strengths on the scenes after the benchmark's through the probe (the
+# student of step 6x; agree:A,D takes A where the views agree, D where they do not, 1.5 on latent frame 0), then the
+# chosen 4 (D = 1) with the product's own setting on those scenes and on the benchmark's (one thread each, two at a time)
+( export OMP_NUM_THREADS=1
+  P=(--weights "$WORK/weights_strong" --first 5)
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate trained --out "$WORK/gate_val_trained.json" &
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:2,1 --out "$WORK/gate_val_agree2.json" &
+  wait
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:4,1 --out "$WORK/gate_val_agree4.json" &
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:6,1 --out "$WORK/gate_val_agree6.json" &
+  wait
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:8,1 --out "$WORK/gate_val_agree8.json" &
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:3,1.5 --out "$WORK/gate_val_agree3_1.5.json" &
+  wait
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:4,1.5 --out "$WORK/gate_val_agree4_1.5.json" &
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --gate agree:6,1.5 --out "$WORK/gate_val_agree6_1.5.json" &
+  wait
+  $PY -m realcam eval --weights "$WORK/weights_agree" "${V[@]}" --out "$WORK/eval_v2_val_agree4.json" &
+  $PY -m realcam eval --weights "$WORK/weights_agree" --scenes 5 --out "$WORK/eval_v2_agree.json" &
+  wait )
+echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"

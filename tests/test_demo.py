@@ -286,6 +286,26 @@ def test_guide_probe_runs_on_weights_that_aggregate_their_sweep():
     assert len(rows["guide alone, swept depth"]["motion_px"]) == 1 and not any(k.startswith("student") for k in rows)
 
 
+def test_gate_oracle_probe_bounds_the_gate_and_its_agreement_mode_is_the_embedded_setting():
+    """scripts/gate_oracle_probe.py on one held-out vertical move of the embedded student: the oracle gate (the share
+    of the guide nearest the truth, at every step) scores well above the gate as trained; ``--gate agree:4,1`` is the
+    embedded setting (agreement 4 over strength 1.5) rebuilt by the probe, so it scores as the checkpoint does;
+    ``--agreement`` puts every pixel in one class, the guide nearer the truth where the views agree; a malformed
+    strength pair is refused."""
+    probe = _script("gate_oracle_probe")
+    probe.FAMILIES = {"translate": ["translate_up"]}
+    runs = {gate: probe.probe(str(ASSETS), gate, 0, 1)["families"]["translate"]["student"]
+            for gate in ("trained", "share", "agree:4,1")}
+    assert runs["share"]["psnr"][0] > runs["trained"]["psnr"][0] + 0.5
+    for metric in ("psnr", "motion_px", "registered"):
+        assert runs["agree:4,1"][metric] == pytest.approx(runs["trained"][metric], abs=1e-6)
+    rows = probe.agreement(0, 1)["families"]["translate"]
+    assert sum(rows[f"share {c}"][0] for c in probe.CLASSES) == pytest.approx(1.0)
+    assert rows["error agree"][0] < rows["error one view"][0]
+    with pytest.raises(SystemExit, match="give two strengths"):
+        probe.AgreementStrength("4")
+
+
 def test_guide_probe_pairs_two_models_case_by_case(capsys):
     """``--table A --versus B``: each row of probe A minus the same row of probe B on the same cases, per family and
     pooled over families; probes of different cases are refused."""

@@ -349,6 +349,44 @@ def test_the_gate_loss_teaches_the_gate_where_the_guide_beats_the_models_own_est
 SWEEP = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.5, 8.5, 12.0, 20.0, 1e4)
 
 
+def test_the_share_target_is_the_blend_of_the_guide_nearest_the_truth():
+    """``guide_gate_target: share``: the gate is regressed onto the least-squares share ``a`` of the guide that brings the
+    model's estimate nearest the truth over channels, clamped to [0, 1] (0 where the guide adds nothing); taking that
+    share never leaves the estimate farther from the truth than either end, and a finer share than the 0/1 target
+    leaves less error where the guide is half right. The loss takes the kind it was built with; an unknown one is
+    refused."""
+    from realcam.model import GateReading
+    from realcam.train.losses import FlowMatchingLoss, gate_loss, gate_target
+
+    x0 = torch.zeros(1, 2, 1, 1, 5)
+    z0 = torch.tensor([[1.0, 1.0, -1.0, 0.3, 0.0], [0.0, 1.0, -1.0, 0.0, 0.0]]).reshape(1, 2, 1, 1, 5)
+    guide = torch.tensor([[1.0, 0.5, 1.0, 0.0, 0.0], [1.0, 0.5, 1.0, 0.0, 0.0]]).reshape(1, 2, 1, 1, 5)
+    # half right; overshoots (share 2, clamped); the wrong way (clamped to 0); the guide adds nothing (twice)
+    share = gate_target(x0, guide, z0, "share")
+    assert share.shape == (1, 1, 1, 1, 5)
+    torch.testing.assert_close(share.flatten(), torch.tensor([0.5, 1.0, 0.0, 0.0, 0.0]))
+    assert gate_target(x0, guide, z0).flatten().tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
+
+    g = torch.Generator().manual_seed(0)
+    x0, guide, z0 = torch.randn(3, 1, 4, 2, 3, 3, generator=g)
+    blended = x0 + gate_target(x0, guide, z0, "share") * (guide - x0)
+    err = lambda est: ((est - z0) ** 2).sum(dim=1)  # noqa: E731
+    assert (err(blended) <= torch.minimum(err(x0), err(guide)) + 1e-6).all()
+    picked = x0 + gate_target(x0, guide, z0) * (guide - x0)
+    assert err(blended).sum() < err(picked).sum()
+
+    x_t, sigma = torch.zeros(1, 2, 1, 1, 5), torch.tensor([0.5]).reshape(1, 1, 1, 1, 1)
+    z0 = torch.tensor([[1.0, 1.0, -1.0, 0.3, 0.0], [0.0, 1.0, -1.0, 0.0, 0.0]]).reshape(1, 2, 1, 1, 5)
+    guide = torch.tensor([[1.0, 0.5, 1.0, 0.0, 0.0], [1.0, 0.5, 1.0, 0.0, 0.0]]).reshape(1, 2, 1, 1, 5)
+    half = GateReading(gate=torch.tensor([0.5, 1.0, 0.0, 0.0, 0.0]).expand(1, 2, 1, 1, 5), velocity=torch.zeros_like(x_t))
+    assert gate_loss(half, x_t, sigma, z0, guide, "share") == 0
+    assert gate_loss(half, x_t, sigma, z0, guide) == pytest.approx(0.25 / 5)
+    plain = RealCamDiT(TINY, camera_layers=True, conditioning=COND.replace(pixel_guide_skip=True))
+    assert FlowMatchingLoss(plain, gate_weight=1.0, gate_target="share").gate_target == "share"
+    with pytest.raises(ValueError, match="gate_target 'half'; choose one of"):
+        FlowMatchingLoss(plain, gate_weight=1.0, gate_target="half")
+
+
 def _filmed(preset: str, frames: int = 17, seed: int = 3, size: int = 64):
     """A procedural world-v2 scene filmed along ``preset`` from a start pose: (frames [F, 3, H, W], c2w relative to the
     first camera [F, 4, 4], depth of frame 0 [H, W], K, the scene and the start pose)."""
@@ -537,6 +575,95 @@ def test_the_nearest_view_guide_draws_each_latent_frame_from_the_source_frame_fi
         assert not torch.allclose(plain.encode(targets), whole, atol=1e-3)
     with pytest.raises(ValueError, match="one set per first frame"):
         PixelGuide(vae, pictures[:2], fov_deg=60.0, depth=4.0, depth_map=first_depth[None].expand(2, -1, -1), keys=keys)
+
+
+def test_where_the_guides_two_views_agree_the_gate_takes_more_of_it(tmp_path):
+    """``pixel_guide_agreement`` A: a target riding along the source's own path sees the first frame's and the same-time
+    frame's reprojections agree over much of the picture, and almost nowhere once the later frames show something else;
+    latent frame 0 has no second view. The strength per latent value is 1 + (A − 1)·(the cell's agreeing share), the
+    checkpoint's strength s at latent frames with one view, the same chunk by chunk as for the whole path, and none without a second view or
+    with A = 0. A constant strength map is the one number; renders change with the path given, and without it are the
+    render without the setting to the bit. ``set-guide-strength --agreement`` writes it; it needs the nearer-frame
+    guide and the gate, and a strength of 0 or from 1 to 8."""
+    import torch.nn.functional as F
+
+    from realcam.camera.rays import plane_sweep_depth
+    from realcam.guide import AGREE, SourceKeys, key_depths, key_frames, latent_starts, motion_frames, view_agreement
+    from realcam.pipeline import render_stream, render_teacher, text_context
+    from realcam.weights import load_dit, save_realcam_checkpoint, set_guide_strength
+
+    frames, rel, _, K, _, _ = _filmed("translate_up", frames=17)
+    video = frames.permute(1, 0, 2, 3)[None]
+    moving, path, starts = motion_frames(video), pose12(rel), latent_starts(17, tiny=True)
+    pictures = key_frames(video, tiny=True).float() / 255
+    first_depth = plane_sweep_depth(moving.float() / 255, rel, K, SWEEP, fallback=4.0)
+    depths = torch.cat([first_depth[None], key_depths(moving, path, starts[1:], fov_deg=60.0, planes=SWEEP,
+                                                      fallback=4.0, size=(64, 64))])
+    keys = SourceKeys(pictures[None], depths[None], rel[starts][None])
+    along = rel[starts][None]
+    agree, second = view_agreement(pictures[:1], first_depth[None], keys, along, 0, K)
+    assert agree.shape == (1, len(starts), 64, 64) and second.tolist() == [False] + [True] * (len(starts) - 1)
+    assert agree[0, 0].sum() == 0 and (agree[0, 1:].mean(dim=(1, 2)) > 0.4).all(), agree.mean(dim=(2, 3))
+    other = SourceKeys(torch.cat([pictures[:1], (pictures[1:] + 0.5) % 1])[None], depths[None], rel[starts][None])
+    assert view_agreement(pictures[:1], first_depth[None], other, along, 0, K)[0].mean() < 0.01   # 0.5 apart
+    assert AGREE < 0.5
+
+    vae = _vae()
+    guide = PixelGuide(vae, pictures[:1], fov_deg=60.0, depth=4.0, depth_map=first_depth[None], keys=keys)
+    targets = pose12(rel[starts])[None].float()
+    whole = guide.strengths(targets, 0, (16, 16), 1.5, 4.0)
+    expected = 1 + 3 * F.adaptive_avg_pool2d(agree, (16, 16))[:, None]
+    expected[:, :, 0] = 1.5
+    torch.testing.assert_close(whole, expected, rtol=0, atol=1e-6)
+    assert whole[:, :, 1:].max() > 3 and whole[:, :, 1:].min() == 1
+    chunked = torch.cat([guide.strengths(targets[:, :3], 0, (16, 16), 1.5, 4.0),
+                         guide.strengths(targets[:, 3:], 3, (16, 16), 1.5, 4.0)], dim=2)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
+    with torch.no_grad():       # drawn with the guide it comes with (no second pass), for those cameras only
+        guide.encode(targets)
+        torch.testing.assert_close(guide.strengths(targets, 0, (16, 16), 1.5, 4.0), whole, rtol=0, atol=0)
+        guide.encode(targets.flip(1))
+        torch.testing.assert_close(guide.strengths(targets, 0, (16, 16), 1.5, 4.0), whole, rtol=0, atol=0)
+    plain = PixelGuide(vae, pictures[:1], fov_deg=60.0, depth=4.0, depth_map=first_depth[None])
+    assert guide.strengths(targets, 0, (16, 16), 1.5, 0.0) is None and plain.strengths(targets, 0, (16, 16), 1.5, 4.0) is None
+
+    gate = torch.tensor([0.2, 0.5, 0.9]).reshape(1, 1, 3, 1, 1).expand(1, 2, 3, 1, 1)
+    torch.testing.assert_close(RealCamDiT.guide_share(gate, torch.tensor([1.0, 2.0, 4.0]).reshape(1, 1, 3, 1, 1)),
+                               torch.tensor([0.2, 1.0, 1.0]).reshape(1, 1, 3, 1, 1).expand(1, 2, 3, 1, 1))
+    cond = COND.replace(source_cameras=False, rope_positions="grid", pixel_guide_skip=True, pixel_guide_sweep=SWEEP,
+                        pixel_guide_views="nearest")
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=6).eval()
+    torch.nn.init.constant_(model.guide_gate.head.bias, 0.3)
+    src, tgt, guide_latents, ctx, pose = _velocity_inputs()
+    with torch.no_grad():
+        one = model.velocity(src, tgt, torch.tensor([600.0]), ctx, pose, pixel_guide=guide_latents, guide_strength=2.0)
+        field = model.velocity(src, tgt, torch.tensor([600.0]), ctx, pose, pixel_guide=guide_latents,
+                               guide_strength=torch.full((1, 1, 3, 4, 4), 2.0))
+    torch.testing.assert_close(field, one, rtol=0, atol=0)
+
+    file = save_realcam_checkpoint(model, tmp_path / "near.safetensors")
+    out = tmp_path / "agree.safetensors"
+    assert "; 4 where its two views agree" in _set_by_command("set-guide-strength", file, out, "--agreement", "4")
+    before, after = load_dit(file, dtype=torch.float32), load_dit(out, dtype=torch.float32)
+    assert after.conditioning == before.conditioning.replace(pixel_guide_agreement=4.0)
+    source, src_path, target = _arc_case(_vae())
+    stream = lambda m, camera: render_stream(m, source, target, text_context(m), seed=1,  # noqa: E731
+                                             source_camera=camera).latents
+    teach = lambda m, camera: render_teacher(m, source, target, text_context(m), seed=1, steps=2,  # noqa: E731
+                                             source_camera=camera)
+    for render in (stream, teach):
+        torch.testing.assert_close(render(after, None), render(before, None), rtol=0, atol=0)
+        assert not torch.allclose(render(after, src_path), render(before, src_path), atol=1e-4)
+
+    with pytest.raises(ValueError, match="pixel_guide_agreement=9.0; give 0 \\(off\\) or a strength from 1 to 8"):
+        set_guide_strength(file, tmp_path / "bad.safetensors", agreement=9.0)
+    first_views = save_realcam_checkpoint(randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(
+        pixel_guide_views="first")), seed=6), tmp_path / "first.safetensors")
+    with pytest.raises(ValueError, match="needs pixel_guide_skip .* and pixel_guide_views nearest"):
+        set_guide_strength(first_views, tmp_path / "bad.safetensors", agreement=4.0)
+    with pytest.raises(ValueError, match="give a strength, an agreement strength, or both"):
+        set_guide_strength(file, tmp_path / "bad.safetensors")
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_plane_without_it(tmp_path):

@@ -88,6 +88,11 @@ def test_config_errors_name_the_key(tmp_path):
             load_config(None, [f"guide_gate_weight={weight}"], data="x")
     with pytest.raises(ValueError, match="guide_gate_weight acts in the flow-matching stages"):
         load_config(None, ["guide_gate_weight=0.25", "distill.teacher=t"], stage="distill", data="x")
+    assert load_config(None, ["guide_gate_weight=1", "guide_gate_target=share"], data="x").guide_gate_target == "share"
+    with pytest.raises(ValueError, match="guide_gate_target 'half'; choose one of"):
+        load_config(None, ["guide_gate_weight=1", "guide_gate_target=half"], data="x")
+    with pytest.raises(ValueError, match="guide_gate_target 'share' is what the gate's own term regresses onto; it needs"):
+        load_config(None, ["guide_gate_target=share"], data="x")
     assert load_config(None, ["parallel=none"], data="x").parallel == "none"    # was read as null, then refused
     with pytest.raises(ValueError, match="parallel 'dp'"):
         load_config(None, ["parallel=dp"], data="x")

@@ -352,7 +352,7 @@ class RealCamDiT(nn.Module):
                 cam: torch.Tensor | None = None, cam_weight: torch.Tensor | None = None,
                 t_positions: torch.Tensor | None = None, mask: AttentionMask | None = None,
                 cache: KVCache | None = None, guide: torch.Tensor | None = None,
-                reading: GateReading | None = None, guide_strength: float = 1.0) -> torch.Tensor:
+                reading: GateReading | None = None, guide_strength: float | torch.Tensor = 1.0) -> torch.Tensor:
         """Velocity for an assembled latent sequence.
 
         x: ``[B, C, F, H, W]`` latents (F sequence frames); t: ``[B]`` or ``[B, F]`` timesteps in [0, 1000];
@@ -364,7 +364,8 @@ class RealCamDiT(nn.Module):
         guide: the sequence of :meth:`source_guide` (models with ``conditioning.source_warp``);
         reading: a :class:`GateReading` that receives the gate and the velocity before it (``pixel_guide_skip``);
         guide_strength: the gate's share of the pixel guide scaled (:meth:`guide_share`; :meth:`guide_strength` says
-        what a render passes).
+        what a render passes): one number, or ``[B, 1, F, H, W]`` per latent value in sequence order
+        (``conditioning.pixel_guide_agreement``: :meth:`realcam.guide.PixelGuide.strengths`).
         """
         if x.ndim != 5:
             raise ValueError(f"latents must be [B, C, F, H, W], got {tuple(x.shape)}")
@@ -416,11 +417,14 @@ class RealCamDiT(nn.Module):
         return float(self.conditioning.pixel_guide_strength) if swept else 1.0
 
     @staticmethod
-    def guide_share(gate: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    def guide_share(gate: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
         """The gate's share of the pixel guide at ``strength`` s: ``min(s·g, max(g, 1))`` — scaled, never pushed past
-        all of the guide unless the gate already asks for more; the gate itself at ``s = 1``."""
-        if strength == 1:
+        all of the guide unless the gate already asks for more; the gate itself at ``s = 1``. ``strength``: one
+        number, or a tensor that broadcasts against the gate (a strength per latent value)."""
+        if not isinstance(strength, torch.Tensor) and strength == 1:
             return gate
+        if isinstance(strength, torch.Tensor):
+            strength = strength.to(gate.device, torch.float32)
         return torch.minimum(gate * strength, gate.clamp_min(1.0))
 
     def take_from_guide(self, x: torch.Tensor, v: torch.Tensor, t: torch.Tensor, pixels: torch.Tensor,
@@ -456,7 +460,7 @@ class RealCamDiT(nn.Module):
                  pose12: torch.Tensor | None, *, layout: SequenceLayout | None = None,
                  mask: AttentionMask | None = None, source_pose12: torch.Tensor | None = None,
                  pixel_guide: torch.Tensor | None = None, reading: GateReading | None = None,
-                 guide_strength: float = 1.0) -> torch.Tensor:
+                 guide_strength: float | torch.Tensor = 1.0) -> torch.Tensor:
         """Predicted velocity of the target latents ``[B, C, f, h, w]`` given clean source latents.
 
         ``t``: ``[B]`` or ``[B, f]`` target timesteps; ``pose12``: ``[B, f, 12]`` target cameras (relative,
@@ -465,10 +469,12 @@ class RealCamDiT(nn.Module):
         ``conditioning.pixel_guide_depth`` (:mod:`realcam.guide`). The sequence is built by ``layout``
         (default: the model's conditioning over f latent frames). ``reading``: receives the gate and the velocity
         before it, at the target frames (models with ``pixel_guide_skip``; left empty otherwise). ``guide_strength``:
-        as for :meth:`forward`.
+        as for :meth:`forward`, a tensor given per target latent value ``[B, 1, f, h, w]``.
         """
         layout = layout or SequenceLayout(self.conditioning, source.shape[2])
         x = layout.build(source, target)
+        if isinstance(guide_strength, torch.Tensor):      # source frames (σ = 0) take nothing from the guide anyway
+            guide_strength = layout.build(torch.ones_like(guide_strength), guide_strength)
         cam, weight = layout.frame_cameras(pose12, source_pose12) if pose12 is not None else (None, None)
         out = self(x, layout.frame_timesteps(t), context, cam=cam, cam_weight=weight,
                    t_positions=layout.temporal_positions(), mask=mask, guide=self.source_guide(layout, source, cam, pixels=pixel_guide),

@@ -103,7 +103,8 @@ class StreamingSession:
     chunk's guide from its target cameras (:class:`realcam.guide.PixelGuide`, which encodes as the stream goes, or
     :class:`realcam.guide.GuideLatents`, already encoded); a gated model takes its share of a guide drawn through
     the swept depth at the checkpoint's ``pixel_guide_strength`` (:meth:`RealCamDiT.guide_strength`; training's
-    already-encoded guides at 1).
+    already-encoded guides at 1), and with ``pixel_guide_agreement`` more of it where its two views agree
+    (:meth:`realcam.guide.PixelGuide.strengths`).
     """
 
     def __init__(self, model: RealCamDiT, context: torch.Tensor, *, config: StreamingConfig | None = None,
@@ -149,6 +150,7 @@ class StreamingSession:
         self._pixel_guide = pixel_guide
         self._guide_strength = model.guide_strength(bool(getattr(pixel_guide, "swept", False)))
         self._pixels: dict[int, torch.Tensor] = {}    # pixel guide per chunk, made once (fixed over t)
+        self._strengths: dict[int, torch.Tensor] = {}  # its strength per latent value (pixel_guide_agreement)
         self.cache: KVCache | None = None
         self.next_chunk = 0
         self.stats = SessionStats()
@@ -223,6 +225,7 @@ class StreamingSession:
         self.next_chunk = 0
         self._retained.clear()
         self._pixels.clear()
+        self._strengths.clear()
         if self._pixel_guide is not None:
             self._pixel_guide.restart()
         self.stats = SessionStats()
@@ -303,7 +306,7 @@ class StreamingSession:
         tt = layout.frame_timesteps(torch.full((self.batch,), float(t), device=source.device))
         out = self._net(layout.build(source, x), tt, self.context_kv, cam=cam, cam_weight=weight,
                         t_positions=layout.temporal_positions(), cache=self.cache, guide=guide,
-                        guide_strength=self._guide_strength)
+                        guide_strength=self._strengths.get(i, self._guide_strength))
         return to_x0(x, layout.split(out)[1], t / 1000.0)
 
     def _write_cache(self, i: int, source: torch.Tensor, clean: torch.Tensor) -> None:
@@ -320,7 +323,7 @@ class StreamingSession:
                                         pixels=self._chunk_pixels(i, layout, cam))
         self._net(layout.build(source, x.detach()), tt, self.context_kv, cam=cam, cam_weight=weight,
                   t_positions=layout.temporal_positions(), cache=self.cache, guide=guide,
-                  guide_strength=self._guide_strength)
+                  guide_strength=self._strengths.get(i, self._guide_strength))
         self.cache.commit(i)
 
     def _prepare_cache(self, i: int, source: torch.Tensor) -> None:
@@ -396,6 +399,7 @@ class StreamingSession:
             del self._retained[k]
         for k in [k for k in self._pixels if k <= i and k not in cached]:
             del self._pixels[k]
+            self._strengths.pop(k, None)
 
     def _chunk_pixels(self, i: int, layout: SequenceLayout, cam: torch.Tensor | None) -> torch.Tensor | None:
         """Chunk ``i``'s pixel guide (``pixel_guide_depth``): made from its target cameras the first time it is
@@ -406,6 +410,12 @@ class StreamingSession:
             target_cam = cam[:, layout.is_target().to(cam.device)]
             self._pixels[i] = self._pixel_guide.for_chunk(i * self.chunk, target_cam).to(self.model.device,
                                                                                           self.model.dtype)
+            agreement = self.model.conditioning.pixel_guide_agreement
+            per_value = (self._pixel_guide.strengths(target_cam, i * self.chunk, tuple(self._pixels[i].shape[-2:]),
+                                                     self._guide_strength, agreement)
+                         if agreement and hasattr(self._pixel_guide, "strengths") else None)
+            if per_value is not None:   # in sequence order; the source frames (σ = 0) take nothing from the guide
+                self._strengths[i] = layout.build(torch.ones_like(per_value), per_value).to(self.model.device)
         return self._pixels[i]
 
     @staticmethod

@@ -44,7 +44,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
                    steps: int | None = None, shift: float | None = None, guidance: float | None = None,
                    solver: Solver | None = None, grid: str | None = None,
                    seed: int = 0, progress: ProgressFn | None = None,
-                   should_stop: Callable[[], bool] | None = None, guide_strength: float = 1.0) -> torch.Tensor:
+                   should_stop: Callable[[], bool] | None = None,
+                   guide_strength: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Target latents ``[B, C, f, h, w]`` re-rendered from ``source`` latents along ``pose12`` ``[B, f, 12]``.
 
     Any number of latent frames (a video of 4k+1 frames has k+1). The source stays clean; the model's
@@ -60,7 +61,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
     cameras, relative to its first one, for a model conditioned on them (``conditioning.source_cameras``).
     ``pixel_guide`` ``[B, C, f, h, w]``: the guide latents of ``conditioning.pixel_guide_depth``
     (:meth:`realcam.guide.PixelGuide.encode`); ``guide_strength``: how much of it a gated model takes
-    (:meth:`realcam.model.RealCamDiT.guide_strength`).
+    (:meth:`realcam.model.RealCamDiT.guide_strength`; or per target latent value ``[B, 1, f, h, w]``,
+    :meth:`realcam.guide.PixelGuide.strengths`).
     """
     settings = model.sampling.override(steps=steps, shift=shift, guidance=guidance, solver=solver, grid=grid)
     guidance = settings.guidance
@@ -98,7 +100,8 @@ def sample_teacher(model: RealCamDiT, source: torch.Tensor, context: torch.Tenso
                 v_pos, v_neg = model.velocity(double(source), double(xt), double(t), both,
                                               double(pose12), source_pose12=double(source_pose12),
                                               pixel_guide=double(pixel_guide),
-                                              guide_strength=guide_strength).float().chunk(2)
+                                              guide_strength=double(guide_strength) if isinstance(
+                                                  guide_strength, torch.Tensor) else guide_strength).float().chunk(2)
             else:
                 v_pos = model.velocity(source, xt, t, pos, pose12, source_pose12=source_pose12,
                                        pixel_guide=pixel_guide, guide_strength=guide_strength).float()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 Stage = Literal["vae", "teacher", "causal", "distill"]
 STAGES = ("vae", "teacher", "causal", "distill")
+GATE_TARGETS = ("better", "share")
 
 
 @dataclass
@@ -131,6 +132,9 @@ class TrainConfig:
     #   path: "still" (both paths read as still) or "never" (it keeps its path: only pairs of two cameras go without)
     guide_gate_weight: float = 0.0    # λ of the gate's own term in the flow-matching stages (models with
     #   conditioning.pixel_guide_skip): the gate regressed onto where the pixel guide beats the model's own estimate
+    guide_gate_target: Literal["better", "share"] = "better"  # what the gate is regressed onto: "better" (1 where the
+    #   guide beats the model's own estimate, else 0) or "share" (the share of the guide that brings that estimate
+    #   nearest the truth, in [0, 1]; realcam.train.losses.gate_target)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
@@ -171,6 +175,12 @@ class TrainConfig:
         if w and self.stage not in ("teacher", "causal"):
             raise ValueError(f"guide_gate_weight acts in the flow-matching stages (teacher, causal), which have the target "
                              f"latents to tell where the guide is right; the {self.stage} stage has none: leave it at 0")
+        if self.guide_gate_target not in GATE_TARGETS:
+            raise ValueError(f"guide_gate_target {self.guide_gate_target!r}; choose one of {GATE_TARGETS} (better: 1 where "
+                             "the guide beats the model's own estimate, else 0; share: the blend share nearest the truth)")
+        if self.guide_gate_target != "better" and not w:
+            raise ValueError(f"guide_gate_target {self.guide_gate_target!r} is what the gate's own term regresses onto; "
+                             "it needs guide_gate_weight > 0")
         if self.model.trainable == "guide_gate" and self.stage not in ("teacher", "causal"):
             raise ValueError(f"model.trainable=guide_gate re-teaches the gate in the flow-matching stages (teacher, causal); "
                              f"the {self.stage} stage trains the whole generator and critic: leave model.trainable unset")

@@ -8,7 +8,8 @@ even when the loss calls the network many times (the DMD self-rollout).
   ``x_σ = (1−σ)·z_0 + σ·ε``, velocity target ``ε − z_0``; the teacher adds the motion loss
   ``L_motion = MSE(Δ_f v_θ, Δ_f (ε − z_0))`` over latent time: ``(1−α)·L_FM + α·L_motion``. With
   ``guide_gate_weight`` λ (models with ``pixel_guide_skip``) it adds ``λ·L_gate``: the gate regressed onto where the
-  pixel guide is closer to the truth than the model's own clean estimate (:func:`gate_loss`).
+  pixel guide is closer to the truth than the model's own clean estimate, or (``guide_gate_target: share``) onto the
+  share of the guide that brings that estimate nearest the truth (:func:`gate_loss`).
 - :class:`DMDGeneratorLoss` — Self-Forcing DMD: self-rollout through :class:`StreamingSession`, one
   random exit step (the same on every process) keeps the gradient; :func:`dmd_loss` (pure):
   ``grad = fake_x0 − real_x0`` normalised by ``mean|x − real_x0|``, loss ``0.5·‖x − sg(x − grad)‖²``.
@@ -29,7 +30,7 @@ from ..model import GateReading, RealCamDiT, SequenceLayout
 from ..model.masks import block_causal_mask
 from ..sampling.schedules import renoise, shift_sigma, to_x0
 from ..sampling.streaming import StreamingSession
-from .config import CausalSpec, DistillSpec, TeacherSpec
+from .config import GATE_TARGETS, CausalSpec, DistillSpec, TeacherSpec
 
 
 def sample_sigma(shape: tuple[int, ...], shift: float, generator: torch.Generator, lo: float = 0.0,
@@ -54,7 +55,7 @@ class FlowMatchingLoss(nn.Module):
     """Teacher (``causal=None``) or causal-initialisation (``causal`` given) flow-matching loss."""
 
     def __init__(self, model: RealCamDiT, *, teacher: TeacherSpec | None = None, causal: CausalSpec | None = None,
-                 gate_weight: float = 0.0) -> None:
+                 gate_weight: float = 0.0, gate_target: str = "better") -> None:
         super().__init__()
         self.model = model
         self.teacher, self.causal = teacher or TeacherSpec(), causal
@@ -62,6 +63,9 @@ class FlowMatchingLoss(nn.Module):
             raise ValueError(f"guide_gate_weight={gate_weight}: the model has no gate to train; it needs "
                              "conditioning.pixel_guide_skip")
         self.gate_weight = float(gate_weight)
+        if gate_target not in GATE_TARGETS:
+            raise ValueError(f"gate_target {gate_target!r}; choose one of {GATE_TARGETS}")
+        self.gate_target = gate_target
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator,
                 shared: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
@@ -107,27 +111,37 @@ class FlowMatchingLoss(nn.Module):
         if reading is not None:
             if reading.gate is None:
                 raise ValueError("guide_gate_weight: the gate read no pixel guide (a batch without target cameras)")
-            g = gate_loss(reading, x_t, s, z0, b["pixel_guide"])
+            g = gate_loss(reading, x_t, s, z0, b["pixel_guide"], self.gate_target)
             metrics["gate"] = float(g.detach())
             loss = loss + self.gate_weight * g
         return loss, metrics
 
 
-def gate_target(x0_model: torch.Tensor, guide: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
-    """Where the pixel guide is the better clean estimate: 1 at the latent positions where its mean absolute error
-    over channels is below that of the model's own estimate ``x0_model``, else 0; ``[B, 1, f, h, w]``."""
+def gate_target(x0_model: torch.Tensor, guide: torch.Tensor, z0: torch.Tensor, kind: str = "better") -> torch.Tensor:
+    """What the gate is regressed onto at each latent position, ``[B, 1, f, h, w]``.
+
+    ``better``: 1 where the pixel guide's mean absolute error over channels is below that of the model's own estimate
+    ``x0_model``, else 0 — a 0/1 target, so the gate learns how likely the guide is to be the better of the two.
+    ``share``: the blend share ``a`` that brings ``x0_model + a·(guide − x0_model)`` nearest ``z0`` over channels
+    (least squares: ``a = <z0 − x0_model, guide − x0_model> / |guide − x0_model|²``), clamped to [0, 1] — the share to
+    take, which is what the gate does with its output; 0 where the guide equals the model's estimate."""
+    if kind == "share":
+        step = guide - x0_model
+        norm = (step * step).sum(dim=1, keepdim=True)
+        share = ((z0 - x0_model) * step).sum(dim=1, keepdim=True) / norm.clamp_min(1e-12)
+        return torch.where(norm > 0, share, torch.zeros_like(share)).clamp(0.0, 1.0)
     guide_err = (guide - z0).abs().mean(dim=1, keepdim=True)
     model_err = (x0_model - z0).abs().mean(dim=1, keepdim=True)
     return (guide_err < model_err).float()
 
 
 def gate_loss(reading: GateReading, x_t: torch.Tensor, sigma: torch.Tensor, z0: torch.Tensor,
-              guide: torch.Tensor) -> torch.Tensor:
-    """``guide_gate_weight``'s term: the gate regressed (squared error) onto :func:`gate_target`, the model's own
-    estimate ``x_t − σ·v`` taken before the gate and without a gradient; only at noise levels above
+              guide: torch.Tensor, kind: str = "better") -> torch.Tensor:
+    """``guide_gate_weight``'s term: the gate regressed (squared error) onto :func:`gate_target` of ``kind``, the model's
+    own estimate ``x_t − σ·v`` taken before the gate and without a gradient; only at noise levels above
     ``RealCamDiT.GATE_MIN_SIGMA``, where the gate acts in full (``sigma`` broadcasts against ``[B, C, f, h, w]``)."""
     x0_model = (x_t - sigma * reading.velocity.float()).detach()
-    target = gate_target(x0_model, guide.float(), z0.float())
+    target = gate_target(x0_model, guide.float(), z0.float(), kind)
     live = (sigma > RealCamDiT.GATE_MIN_SIGMA).float().expand_as(reading.gate)
     err = (reading.gate.float() - target) ** 2 * live
     return err.sum() / live.sum().clamp_min(1.0)

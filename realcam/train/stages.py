@@ -112,7 +112,7 @@ def build_flow_matching(cfg: TrainConfig, d: Dist) -> Stage:
     else:
         model.sampling = model.sampling.override(**cfg.teacher.sampling)
     loss = FlowMatchingLoss(model, teacher=cfg.teacher, causal=cfg.causal if causal else None,
-                            gate_weight=cfg.guide_gate_weight)
+                            gate_weight=cfg.guide_gate_weight, gate_target=cfg.guide_gate_target)
     part = Part("student" if causal else "teacher", model, loss, cfg.optim, save=_saver(cfg.stage))
     what = (f"causal init, chunk {cfg.causal.chunk}, sink {cfg.causal.sink_choices}, window {cfg.causal.window_choices}"
             if causal else f"teacher ({model.conditioning.mode}), α={cfg.teacher.motion_weight}")
