@@ -154,10 +154,13 @@ def cmd_set_guide_sweep(args: argparse.Namespace) -> int:
 
     planes = _numbers(args.planes, "--planes", "increasing depths in metres like 1,2,4,8,1e4, or none")
     smooth = _numbers(args.smooth, "--smooth", "two penalties like 0.02,0.08, or none")
+    notes: list[str] = []
     try:
-        cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth, args.views)
+        cond = set_guide_sweep(args.weights, args.out or args.weights, planes, smooth, args.views, notes=notes)
     except ValueError as e:
         raise SystemExit(f"set-guide-sweep: {e}") from None
+    for note in notes:
+        print(f"note: {note}")
     swept = ", ".join(f"{d:g}" for d in cond.pixel_guide_sweep) or "none (one plane)"
     smoothed = ("; costs aggregated semi-globally, penalties " + ", ".join(f"{p:g}" for p in cond.pixel_guide_sweep_smooth)
                 if cond.pixel_guide_sweep_smooth else "")

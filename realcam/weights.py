@@ -508,14 +508,24 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
 
 
 def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tuple[float, ...],
-                    smooth: tuple[float, ...] = (), views: str = "first") -> ConditioningConfig:
+                    smooth: tuple[float, ...] = (), views: str = "first",
+                    notes: list[str] | None = None) -> ConditioningConfig:
     """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with
     ``conditioning.pixel_guide_sweep`` set to ``planes`` (``()``: one plane again),
     ``conditioning.pixel_guide_sweep_smooth`` to ``smooth`` (``()``: each pixel decided alone) and
     ``conditioning.pixel_guide_views`` to ``views``, tensors and every other setting unchanged: how its pixel guide is
     made when the source's path is known, which the weights do not fix (``ConditioningConfig.pixel_guide_sweep``).
-    Returns the new conditioning."""
-    return _set_guide_setting(path, out, "sweep", pixel_guide_sweep=tuple(float(d) for d in planes),
+    Views other than ``nearest`` drop ``pixel_guide_agreement`` (it compares the nearer-frame guide's two views), with a
+    line in ``notes``. Returns the new conditioning."""
+    def drop_agreement(cond: ConditioningConfig) -> dict:
+        if views == "nearest" or not cond.pixel_guide_agreement:
+            return {}
+        if notes is not None:
+            notes.append(f"pixel_guide_agreement {cond.pixel_guide_agreement:g} dropped: it compares the two views of the "
+                         "nearer-frame guide (views nearest); set it again with set-guide-strength --agreement")
+        return {"pixel_guide_agreement": 0.0}
+
+    return _set_guide_setting(path, out, "sweep", drop_agreement, pixel_guide_sweep=tuple(float(d) for d in planes),
                               pixel_guide_sweep_smooth=tuple(float(p) for p in smooth), pixel_guide_views=views)
 
 
@@ -533,8 +543,10 @@ def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength
     return _set_guide_setting(path, out, "take more or less of", **changes)
 
 
-def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, **changes) -> ConditioningConfig:
-    """``path`` copied to ``out`` with these pixel-guide settings of its conditioning changed (checked as a whole)."""
+def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, also=None,
+                       **changes) -> ConditioningConfig:
+    """``path`` copied to ``out`` with these pixel-guide settings of its conditioning changed (checked as a whole);
+    ``also(conditioning)``: more changes that depend on the file's own settings."""
     name = Path(path).name
     raw, metadata = read_state_dict(path)
     if metadata.get("format") != "realcam" or "conditioning" not in metadata:
@@ -543,7 +555,7 @@ def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: st
     cond = ConditioningConfig.from_json(metadata["conditioning"])
     if not cond.pixel_guide_depth:
         raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to {what}")
-    cond = cond.replace(**changes)
+    cond = cond.replace(**changes, **(also(cond) if also is not None else {}))
     metadata["conditioning"] = cond.to_json()
     mode = os.stat(out).st_mode & 0o777 if Path(out).exists() else None
     save_safetensors_atomic(raw, out, metadata)

@@ -583,8 +583,8 @@ def test_where_the_guides_two_views_agree_the_gate_takes_more_of_it(tmp_path):
     latent frame 0 has no second view. The strength per latent value is 1 + (A − 1)·(the cell's agreeing share), the
     checkpoint's strength s at latent frames with one view, the same chunk by chunk as for the whole path, and none without a second view or
     with A = 0. A constant strength map is the one number; renders change with the path given, and without it are the
-    render without the setting to the bit. ``set-guide-strength --agreement`` writes it; it needs the nearer-frame
-    guide and the gate, and a strength of 0 or from 1 to 8."""
+    render without the setting to the bit. ``set-guide-strength --agreement`` writes it, ``set-guide-sweep`` to other
+    views drops it with a note; it needs the nearer-frame guide and the gate, and a strength of 0 or from 1 to 8."""
     import torch.nn.functional as F
 
     from realcam.camera.rays import plane_sweep_depth
@@ -646,6 +646,11 @@ def test_where_the_guides_two_views_agree_the_gate_takes_more_of_it(tmp_path):
     assert "; 4 where its two views agree" in _set_by_command("set-guide-strength", file, out, "--agreement", "4")
     before, after = load_dit(file, dtype=torch.float32), load_dit(out, dtype=torch.float32)
     assert after.conditioning == before.conditioning.replace(pixel_guide_agreement=4.0)
+    first_again = tmp_path / "first_again.safetensors"      # other views drop it (it compares the nearer-frame views)
+    planes = ",".join(f"{d:g}" for d in SWEEP)
+    assert "pixel_guide_agreement 4 dropped" in _set_by_command("set-guide-sweep", out, first_again, "--planes", planes,
+                                                                 "--views", "first")
+    assert load_dit(first_again, dtype=torch.float32).conditioning == before.conditioning.replace(pixel_guide_views="first")
     source, src_path, target = _arc_case(_vae())
     stream = lambda m, camera: render_stream(m, source, target, text_context(m), seed=1,  # noqa: E731
                                              source_camera=camera).latents
