@@ -21,12 +21,20 @@ over its cases.
 
     python scripts/gate_oracle_probe.py --agreement --first 5 --out agreement.json
 
+``--views every`` draws each latent frame's guide from the first frame and every source frame a latent frame starts at up
+to that one (never a later one: a stream has not seen it), nearest camera first, each through its own swept depth, the
+one plane under all (:class:`EveryView`), instead of from the nearer of the first frame and the same-time frame alone
+(``pixel_guide_views: nearest``); the agreement the strength reads is the same two views'.
+
+    python scripts/gate_oracle_probe.py --gate trained --views every --first 5 --out every.json
+
 An oracle is not a model: the truth it reads is what the benchmark scores against. It bounds what any gate could
 take from the guide the pipeline draws, with every other weight as it is.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 import torch
@@ -134,18 +142,57 @@ class AgreementStrength:
         RealCamDiT.guide_share = self._share
 
 
-def probe(folder: str, gate: str, first: int, scenes: int) -> dict:
+class EveryView:
+    """While active, ``pixel_guide_views: nearest`` draws latent frame ``k`` from the first frame and every source key
+    ``1 .. k`` (the frames latent frames ``1 .. k`` start at), nearest camera first, each one's layers over the
+    farther ones', the one plane under all; where the first frame and key ``k`` agree is reported as before."""
+
+    def __enter__(self) -> EveryView:
+        import realcam.guide as guide_module
+        from realcam.camera.rays import plane_views, reproject_layers
+
+        self._nearest = nearest = guide_module.nearest_views
+
+        def nearest_views(first, depth, keys, target_c2w, start, K, *, fallback, agreement=False):
+            views, agree, second = nearest(first, depth, keys, target_c2w, start, K, fallback=fallback, agreement=True)
+            layers, cover = reproject_layers(first, depth, target_c2w, K)
+            plane = plane_views(first, target_c2w, K, fallback)
+            last = keys.c2w.shape[1] - 1
+            for j in second.nonzero().flatten().tolist():
+                target = target_c2w[:, j]
+                drawn = [(float(target[0, :3, 3].norm()), layers[:, :, j], cover[:, :, j])]
+                for k in range(1, min(start + j, last) + 1):
+                    rel = torch.linalg.solve(keys.c2w[:, k], target)
+                    own, own_cover = reproject_layers(keys.pictures[:, k], keys.depths[:, k], rel[:, None], K)
+                    drawn.append((float((target[0, :3, 3] - keys.c2w[0, k, :3, 3]).norm()), own[:, :, 0], own_cover[:, :, 0]))
+                picture, covered = torch.zeros_like(layers[:, :, j]), torch.zeros_like(cover[:, :, j])
+                for _, own, own_cover in sorted(drawn, key=lambda d: d[0]):     # nearest camera first ("over")
+                    picture, covered = picture + (1 - covered) * own, covered + (1 - covered) * own_cover
+                views[:, :, j] = picture + (1 - covered) * plane[:, :, j]
+            return (views, agree, second) if agreement else views
+
+        guide_module.nearest_views = nearest_views
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import realcam.guide as guide_module
+
+        guide_module.nearest_views = self._nearest
+
+
+def probe(folder: str, gate: str, first: int, scenes: int, views: str = "nearest") -> dict:
     models = load_tiny(folder)
     if not models.student.conditioning.pixel_guide_skip:
         raise SystemExit(f"{folder}: the student has no guide gate (conditioning.pixel_guide_skip)")
-    out: dict = {"weights": str(folder), "gate": gate, "first_scene": first, "scenes": scenes, "families": {}}
+    out: dict = {"weights": str(folder), "gate": gate, "views": views, "first_scene": first, "scenes": scenes,
+                 "families": {}}
     oracle = (None if gate == "trained" else AgreementStrength(gate.split(":", 1)[1]) if gate.startswith("agree:")
               else OracleGate(gate))
     for k, (family, presets) in enumerate(FAMILIES.items()):
         rows: dict[str, dict[str, list[float]]] = {}
         for i in range(first, first + scenes):
             case = make_case(k * 1000 + i, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
-            with torch.no_grad():
+            with torch.no_grad(), (EveryView() if views == "every" else contextlib.nullcontext()):
                 if isinstance(oracle, AgreementStrength):
                     oracle.maps.clear()
                     with oracle:
@@ -244,7 +291,8 @@ def print_table(result: dict, against: dict | None) -> None:
     head = "| family | PSNR dB | motion px (bar) | registered |"
     if against:
         head += f" PSNR − {against['gate']} | motion − {against['gate']} | registered − {against['gate']} |"
-    print(f"{result['gate']} gate, scenes {result['first_scene']}..{result['first_scene'] + result['scenes'] - 1}")
+    last = result['first_scene'] + result['scenes'] - 1
+    print(f"{result['gate']} gate, {result.get('views', 'nearest')} views, scenes {result['first_scene']}..{last}")
     print(head)
     print("|" + " --- |" * head.count(" |"))
     for family, rows in result["families"].items():
@@ -269,6 +317,8 @@ def main() -> None:
     p.add_argument("--table", help="print the table of a run written by --out")
     p.add_argument("--against", help="with --table: a second run to pair with, case by case")
     p.add_argument("--agreement", action="store_true", help="where the guide's two views agree, and its error there")
+    p.add_argument("--views", choices=("nearest", "every"), default="nearest",
+                   help="every: draw each latent frame from the first frame and every source key up to it (see above)")
     a = p.parse_args()
     if a.gate not in ("trained", "share", "better") and not a.gate.startswith("agree:"):
         raise SystemExit(f"--gate {a.gate!r}: choose trained, share, better or agree:A,D")
@@ -280,7 +330,7 @@ def main() -> None:
         return
     if a.first < 0 or a.scenes < 1:
         raise SystemExit("--first must be ≥ 0 and --scenes ≥ 1")
-    result = agreement(a.first, a.scenes) if a.agreement else probe(a.weights, a.gate, a.first, a.scenes)
+    result = agreement(a.first, a.scenes) if a.agreement else probe(a.weights, a.gate, a.first, a.scenes, a.views)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(result, f, indent=1)

@@ -785,4 +785,14 @@ V=(--scenes 5 --first-scene 5)
   $PY -m realcam eval --weights "$WORK/weights_agree" "${V[@]}" --out "$WORK/eval_v2_val_agree4.json" &
   $PY -m realcam eval --weights "$WORK/weights_agree" --scenes 5 --out "$WORK/eval_v2_agree.json" &
   wait )
+# after step 6z, no weight changed (docs/results.md, "World v2: what the render can tell the gate"): the embedded
+# student's guide drawn from every earlier source frame against the nearer one, on the scenes after the benchmark's;
+# and a share learned from what the render knows, fitted and scored on scenes of a seed no one else uses (one thread each)
+( export OMP_NUM_THREADS=1
+  P=(--weights "$WORK/weights_agree" --first 5 --gate trained)
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --out "$WORK/gate_val_embedded.json" &
+  $PY scripts/gate_oracle_probe.py "${P[@]}" --views every --out "$WORK/gate_val_every.json" &
+  wait
+  $PY scripts/gate_calibration_probe.py --weights "$WORK/weights_agree" --seed 7 --scenes 20 \
+    --out "$WORK/gate_calibration.json" )
 echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"

@@ -306,6 +306,65 @@ def test_gate_oracle_probe_bounds_the_gate_and_its_agreement_mode_is_the_embedde
         probe.AgreementStrength("4")
 
 
+def test_gate_oracle_probe_every_view_is_nearest_where_only_two_views_exist():
+    """``--views every`` (:class:`EveryView`): latent frames 0 and 1 have at most the first frame and key 1, so they are
+    drawn as ``pixel_guide_views: nearest`` draws them; later frames also read the keys between, which changes them."""
+    import realcam.guide as guide_module
+    from realcam.camera.rays import latent_intrinsics
+    from realcam.guide import SourceKeys
+
+    probe = _script("gate_oracle_probe")
+    g = torch.Generator().manual_seed(3)
+    first = torch.rand(1, 3, 12, 12, generator=g)
+    depth = torch.full((1, 12, 12), 2.0, dtype=torch.float64)
+    depth[:, :, 6:] = 4.0
+    steps = torch.eye(4, dtype=torch.float64).repeat(4, 1, 1)
+    steps[:, 0, 3] = torch.tensor([0.0, 0.2, 0.4, 0.6])                        # the source moves right
+    target = torch.eye(4, dtype=torch.float64).repeat(1, 4, 1, 1)
+    target[0, :, 0, 3] = torch.tensor([0.0, 0.25, 0.5, 0.7])
+    K = latent_intrinsics(12, 12, 60.0)
+    keys = SourceKeys(torch.rand(1, 4, 3, 12, 12, generator=g), depth[:, None].repeat(1, 4, 1, 1), steps[None])
+    nearest = guide_module.nearest_views(first, depth, keys, target, 0, K, fallback=4.0)
+    with probe.EveryView():
+        every = guide_module.nearest_views(first, depth, keys, target, 0, K, fallback=4.0)
+    assert torch.allclose(every[:, :, :2], nearest[:, :, :2], atol=1e-6)
+    assert not torch.allclose(every[:, :, 2:], nearest[:, :, 2:])
+
+
+def test_gate_calibration_probe_records_the_share_the_checkpoint_takes_and_fits_what_the_views_tell():
+    """scripts/gate_calibration_probe.py: on a held-out vertical move of the embedded student (fresh scene seed), every
+    recorded step's share is the checkpoint's own rule applied to the recorded gate and the recorded agreement (so the
+    features line up with the frames the model read), and on steps where the truth is the guide exactly where the
+    views agree the fitted calibration finds that out, which the gate and the fit without the views' features cannot."""
+    probe = _script("gate_calibration_probe")
+    probe.FAMILIES = {"translate": ["translate_up", "translate_down"]}
+    cases = probe.collect(str(ASSETS), 7, 2)
+    assert cases and all(c["x0"].shape == c["guide"].shape == c["truth"].shape == c["gate"].shape for c in cases)
+    for c in cases:
+        second = c["second"].reshape(-1, 1, 1, 1)
+        scale = torch.where(second, 1 + 3 * c["views"][:, :1], torch.full_like(c["views"][:, :1], 1.5))
+        rule = torch.minimum(c["gate"] * scale, c["gate"].clamp_min(1.0))
+        assert torch.allclose(c["taken"], rule, atol=1e-5)
+        with_two = c["second"]                      # frames with a second view: every pixel in one reach class
+        assert with_two.any() and torch.allclose(c["views"][with_two, 1:5].sum(1), torch.ones_like(c["views"][with_two, 0]),
+                                                 atol=1e-5)
+    g = torch.Generator().manual_seed(0)
+
+    def made(scene: int) -> dict:
+        c = {key: v.clone() for key, v in cases[0].items() if isinstance(v, torch.Tensor)}
+        agree = (torch.rand(c["views"][:, :1].shape, generator=g) > 0.5).float()
+        c["views"][:, :1] = agree
+        noise = 0.3 * torch.randn(c["x0"].shape, generator=g)
+        c["truth"] = torch.where(agree > 0, c["guide"], c["x0"] + noise)
+        c["gate"] = torch.full_like(c["gate"], 0.5)
+        c["taken"] = c["gate"]
+        return {**c, "family": "translate", "scene": scene}
+
+    train, test = [made(0), made(1)], [made(2)]
+    rows = probe.score(test, probe.fit(train, steps=300), probe.fit(train, views=False, steps=300))["translate"]
+    assert rows["learned"][0] < 0.5 * rows["embedded"][0] and rows["learned"][0] < 0.5 * rows["learned, no views"][0]
+
+
 def test_guide_probe_pairs_two_models_case_by_case(capsys):
     """``--table A --versus B``: each row of probe A minus the same row of probe B on the same cases, per family and
     pooled over families; probes of different cases are refused."""
