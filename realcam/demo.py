@@ -26,6 +26,7 @@ ASSETS = Path(__file__).resolve().parent / "assets" / "world_v2"
 HELD_OUT_SEED = 90_001        # training scenes use seeds 1 (VAE) and 2 (DiT) in both worlds' scripts
 VAE_CEILING = "truth via VAE"      # the ground truth encoded + decoded: the ceiling of every DiT output
 FROZEN = "frozen frame 0"          # the source's first frame held still: a video that ignores the camera
+GROUND_TRUTH = "ground truth"       # the true target frames: loop closure, and what the camera error reaches
 BENCH_AMPLITUDE = 0.8             # preset amplitude of a weights folder whose README.json names none (the world-v1 model's)
 
 
@@ -267,7 +268,7 @@ def demo(out: str | Path = "demo_output", *, preset: str = DEMO_PRESET, also: tu
     ceiling = vae_round_trip(models, case.target)
     result["vae_ceiling_psnr"] = psnr(ceiling, case.target)
     rows[VAE_CEILING] = ceiling              # what a perfect DiT would show: the tiny VAE bounds every output
-    rows["ground truth"] = case.target
+    rows[GROUND_TRUTH] = case.target
     try:
         cams = {"student": student.frames, "copy_source": case.source, **({"teacher": rows["teacher"]} if teacher else {}),
                 "vae_ceiling": ceiling}
@@ -364,11 +365,12 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     camera scores) and the truth through the tiny VAE (the ceiling: every DiT row is decoded by that VAE).
     Metrics per case: PSNR/SSIM against the ground-truth target view; picture-motion error
     (``realcam.metrics.motion_error``, px); camera error of the generated frames (``realcam.metrics.camera_error``:
-    median rotation error in degrees, camera-centre error, share of frames registered); loop closure =
-    mean |last − first frame|. Every figure is reported per family as the mean over its cases with a 95 %
-    bootstrap interval, and paired differences (a method minus the frozen frame or copy-the-source, case by case)
-    with theirs. ``visibility`` is mean |truth − frozen frame| over mean |truth − ceiling| per family: how far
-    above the VAE's own error a camera move changes the picture."""
+    median rotation error in degrees, camera-centre error, share of frames registered), and of the true target
+    frames themselves (the ``ground truth`` row: how many frames of a perfect picture the estimate registers, and how
+    closely); loop closure = mean |last − first frame| (the ground truth's too). Every figure is reported per family
+    as the mean over its cases with a 95 % bootstrap interval, and paired differences (a method minus the frozen
+    frame or copy-the-source, case by case) with theirs. ``visibility`` is mean |truth − frozen frame| over mean
+    |truth − ceiling| per family: how far above the VAE's own error a camera move changes the picture."""
     if first_scene < 0:
         raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     models = load_tiny(folder or ASSETS, teacher=teacher)
@@ -419,13 +421,18 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                         add(family, tag, name, "rot_deg", err.median("rotation_deg"))
                         add(family, tag, name, "centre_err", err.median("centre_error"))
                         add(family, tag, name, "registered", err.success_rate)
+                if camera:      # the truth's own frames: what the camera error reaches on a perfect picture
+                    err = camera_error(case.target, case.target_c2w, case.target, case.target_depth, case.K, every=2)
+                    add(family, tag, GROUND_TRUTH, "rot_deg", err.median("rotation_deg"))
+                    add(family, tag, GROUND_TRUTH, "centre_err", err.median("centre_error"))
+                    add(family, tag, GROUND_TRUTH, "registered", err.success_rate)
             loop = make_case(index, preset, loop=True, amplitude=amplitude, world=world)
-            for name, frames in {**render(loop), "ground truth": loop.target}.items():
+            for name, frames in {**render(loop), GROUND_TRUTH: loop.target}.items():
                 # loop closure: the camera returns to its start, so the last frame should match the first
                 closure = float((frames[-1] - frames[0]).abs().mean())
                 add(family, "loop", name, "loop_l1", closure)
                 record.setdefault("loop_l1", {})[name] = round(closure, 5)
-                if name != "ground truth":
+                if name != GROUND_TRUTH:
                     score = psnr(frames, loop.target)
                     add(family, "loop", name, "psnr", score)
                     record.setdefault("psnr_loop", {})[name] = round(score, 3)

@@ -165,6 +165,8 @@ def test_eval_reports_every_family_with_intervals(tmp_path):
             row = table[f]["1x"][method]
             assert 0 <= row["registered"]["mean"] <= 1 and {"rot_deg", "centre_err", "motion_px"} <= set(row)
         assert table[f]["1x"]["copy source"]["registered"]["mean"] > 0   # the source's frames always show the scene
+        truth = table[f]["1x"]["ground truth"]          # the estimate on perfect frames: registered, and within a degree
+        assert truth["registered"]["mean"] >= 0.5 and truth["rot_deg"]["mean"] < 1.0 and "psnr" not in truth
         assert table[f]["1x"]["visibility"]["ratio"]["mean"] > 0
         assert "student − frozen frame 0" in result["paired_psnr"][f]["1x"]
         assert mean(f, "loop", "ground truth", "loop_l1") < mean(f, "loop", "copy source", "loop_l1")
