@@ -348,6 +348,18 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": sum(finite) / len(finite) if finite else float("nan"), "lo": lo, "hi": hi, "n": len(finite)}
 
 
+def _rounded(value: float) -> float | None:
+    """A per-case figure for the JSON: 4 decimals, None where it could not be measured (NaN)."""
+    return None if math.isnan(value) else round(value, 4)
+
+
+def turn_deg(c2w: torch.Tensor) -> float:
+    """How far a path turns: the largest rotation (degrees) of any of its cameras (``[F, 4, 4]``) from the first."""
+    rel = c2w[:1, :3, :3].double().transpose(-1, -2) @ c2w[:, :3, :3].double()
+    cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
+    return math.degrees(float(torch.acos(cos).max()))
+
+
 def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str | Path | None = None,
              variants: dict[str, str | Path] | None = None, camera: bool = True, families: dict[str, tuple[str, ...]] | None = None,
              world: str | None = None, amplitude: float | None = None, source_camera: bool = True,
@@ -370,7 +382,10 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     closely); loop closure = mean |last − first frame| (the ground truth's too). Every figure is reported per family
     as the mean over its cases with a 95 % bootstrap interval, and paired differences (a method minus the frozen
     frame or copy-the-source, case by case) with theirs. ``visibility`` is mean |truth − frozen frame| over mean
-    |truth − ceiling| per family: how far above the VAE's own error a camera move changes the picture."""
+    |truth − ceiling| per family: how far above the VAE's own error a camera move changes the picture.
+    ``cases`` keeps every case's figures per method (PSNR, motion error, rotation error, registered share; None
+    where nothing registered) and how far its target path turns (``turn_deg``), so that runs over disjoint scenes
+    can be pooled and methods paired case by case (``scripts/paired_claims.py``, ``scripts/bar_check.py``)."""
     if first_scene < 0:
         raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     models = load_tiny(folder or ASSETS, teacher=teacher)
@@ -391,6 +406,13 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
 
     def add(family: str, tag: str, method: str, metric: str, value: float) -> None:
         raw.setdefault(family, {}).setdefault(tag, {}).setdefault(method, {}).setdefault(metric, []).append(value)
+
+    def add_camera(record: dict, family: str, tag: str, method: str, err) -> None:
+        """A method's camera error on one case: into the family's table, and per case (``rot_deg_1x`` etc.)."""
+        for metric, value in (("rot_deg", err.median("rotation_deg")), ("centre_err", err.median("centre_error")),
+                              ("registered", err.success_rate)):
+            add(family, tag, method, metric, value)
+            record.setdefault(f"{metric}_{tag}", {})[method] = _rounded(value)
 
     def render(case: Case) -> dict[str, torch.Tensor]:
         outs = {"copy source": case.source, FROZEN: frozen(case), VAE_CEILING: vae_round_trip(models, case.target)}
@@ -416,16 +438,16 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
                     record.setdefault(f"psnr_{tag}", {})[name] = round(score, 3)
                     add(family, tag, name, "ssim", ssim(frames, case.target))
                     if camera:
-                        add(family, tag, name, "motion_px", motion_error(frames, case.target))
-                        err = camera_error(frames, case.target_c2w, case.target, case.target_depth, case.K, every=2)
-                        add(family, tag, name, "rot_deg", err.median("rotation_deg"))
-                        add(family, tag, name, "centre_err", err.median("centre_error"))
-                        add(family, tag, name, "registered", err.success_rate)
+                        score = motion_error(frames, case.target)
+                        add(family, tag, name, "motion_px", score)
+                        record.setdefault(f"motion_px_{tag}", {})[name] = _rounded(score)
+                        add_camera(record, family, tag, name, camera_error(frames, case.target_c2w, case.target,
+                                                                           case.target_depth, case.K, every=2))
                 if camera:      # the truth's own frames: what the camera error reaches on a perfect picture
-                    err = camera_error(case.target, case.target_c2w, case.target, case.target_depth, case.K, every=2)
-                    add(family, tag, GROUND_TRUTH, "rot_deg", err.median("rotation_deg"))
-                    add(family, tag, GROUND_TRUTH, "centre_err", err.median("centre_error"))
-                    add(family, tag, GROUND_TRUTH, "registered", err.success_rate)
+                    add_camera(record, family, tag, GROUND_TRUTH, camera_error(case.target, case.target_c2w, case.target,
+                                                                               case.target_depth, case.K, every=2))
+                    if tag == "1x":
+                        record["turn_deg"] = round(turn_deg(case.target_c2w), 3)
             loop = make_case(index, preset, loop=True, amplitude=amplitude, world=world)
             for name, frames in {**render(loop), GROUND_TRUTH: loop.target}.items():
                 # loop closure: the camera returns to its start, so the last frame should match the first

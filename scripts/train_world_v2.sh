@@ -795,4 +795,10 @@ V=(--scenes 5 --first-scene 5)
   wait
   $PY scripts/gate_calibration_probe.py --weights "$WORK/weights_agree" --seed 7 --scenes 20 \
     --out "$WORK/gate_calibration.json" )
+# the acceptance bars, on the benchmark's scenes and on scenes 10-14, which no choice of this chain looked at
+# (docs/results.md, "World v2: the bars on scenes no choice has seen"; the benchmark's run is step 6z's)
+$PY -m realcam eval --weights "$WORK/weights_agree" --scenes 5 --first-scene 10 --no-teacher --out "$WORK/eval_v2_fresh.json"
+$PY scripts/bar_check.py "$WORK/eval_v2_agree.json"
+$PY scripts/bar_check.py "$WORK/eval_v2_fresh.json"
+$PY scripts/bar_check.py "$WORK/eval_v2_agree.json" "$WORK/eval_v2_fresh.json"
 echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"
