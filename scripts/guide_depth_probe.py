@@ -34,6 +34,12 @@ The planes swept are the weights' own ``pixel_guide_sweep``, or with ``--planes`
 sweep's costs are aggregated semi-globally with the weights' own ``pixel_guide_sweep_smooth``, or with ``--smooth P1,P2``
 (``none``: each pixel decided alone). ``--first`` starts at another held-out scene than the benchmark's first (settings are
 chosen on scenes the benchmark does not score: ``--first 5``).
+
+``--as-rendered`` keeps the guide the model renders with (the nearer source frame, the strength where the two views
+agree) instead of the first frame's alone, and reads it twice: through the depths the sweep finds (*swept depth*, the
+render itself) and through the renderer's true depth of the first frame and of every source frame a latent frame
+starts at, rounded to the swept planes (*true depth*): what a perfect depth would give the model as it renders
+(docs/results.md, "World v2: the bars on scenes no choice has seen"). Guides alone and ``--oracles`` are not drawn then.
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
+from realcam import guide as guide_module
 from realcam import pipeline
 from realcam.camera.rays import layered_reproject, plane_sweep_depth, reproject
 from realcam.data.synth import render
@@ -94,6 +101,33 @@ def guide_through(depth: torch.Tensor | None = None, views: torch.Tensor | None 
         pipeline._pixel_guide = made
 
 
+@contextlib.contextmanager
+def true_depths(source_depth: torch.Tensor, planes: tuple[float, ...]):
+    """Within the block every depth the pipeline's guide is drawn through — the first frame's
+    (:func:`realcam.guide.guide_depth`) and each later key frame's (:func:`realcam.guide.key_depths`) — is the
+    renderer's own depth of that source frame (``source_depth`` ``[F, H, W]``, along the optical axis), rounded to the
+    nearest of ``planes`` in inverse depth as the sweep decides."""
+    plane_t = torch.tensor(planes, dtype=torch.float64)
+
+    def rounded(frames: list[int], size: tuple[int, int]) -> torch.Tensor:
+        d = source_depth[frames].to(torch.float64).clamp(max=1e4)
+        d = plane_t[(1 / d[..., None] - 1 / plane_t).abs().argmin(-1)]
+        return F.interpolate(d[:, None], size=size, mode="nearest")[:, 0]
+
+    def first(frames, source_pose12, *, size, **_):
+        return rounded([0], size)
+
+    def keys(frames, source_pose12, starts, *, size, **_):
+        return rounded(list(starts), size)
+
+    saved = guide_module.guide_depth, guide_module.key_depths
+    guide_module.guide_depth, guide_module.key_depths = first, keys
+    try:
+        yield
+    finally:
+        guide_module.guide_depth, guide_module.key_depths = saved
+
+
 def seen_by(target_depth: torch.Tensor, target_c2w: torch.Tensor, source_depth: torch.Tensor, source_c2w: torch.Tensor,
             K: torch.Tensor, *, tolerance: float = 0.05, sky: float = 1e3) -> tuple[torch.Tensor, torch.Tensor]:
     """``[F, H, W]`` bool: which pixels of the target frames (depth ``[F, H, W]`` along the optical axis, cameras
@@ -127,7 +161,7 @@ def seen_by(target_depth: torch.Tensor, target_c2w: torch.Tensor, source_depth: 
 
 def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_only: bool, oracles: bool = False,
           read: tuple[str, ...] | None = None, teacher: bool = False, smooth: tuple[float, ...] | None = None,
-          first_scene: int = 0) -> dict:
+          first_scene: int = 0, as_rendered: bool = False) -> dict:
     models = load_tiny(weights, teacher=teacher)
     model = models.teacher if teacher else models.student            # the model that reads the guides
     reader, run = ("teacher", run_teacher) if teacher else ("student", run_student)
@@ -136,6 +170,8 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     smooth = cond.pixel_guide_sweep_smooth if smooth is None else smooth
     if not cond.pixel_guide_depth or not planes:
         raise SystemExit(f"{weights}: the {reader} reads no pixel guide, or no planes to sweep (give --planes)")
+    if as_rendered:
+        return _probe_as_rendered(models, model, reader, run, weights, scenes, planes, first_scene)
     # the one-plane guide unless a depth is given (the aggregation, the nearer-frame views and the comparison of the
     # two views go with the planes they need)
     model.conditioning = cond.replace(pixel_guide_sweep=(), pixel_guide_sweep_smooth=(), pixel_guide_views="first",
@@ -188,6 +224,35 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
                     row = rows.setdefault(f"{reader}, {name}", {})
                     row.setdefault("psnr", []).append(psnr(frames_out, case.target))
                     row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
+            print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
+        out["families"][family] = rows
+    return out
+
+
+def _probe_as_rendered(models, model, reader: str, run, weights: str, scenes: int, planes: tuple[float, ...],
+                       first_scene: int) -> dict:
+    """``--as-rendered``: the model reads the guide it renders with, through the swept depths and through the true
+    ones (:func:`true_depths`), on the same cases."""
+    if model.conditioning.pixel_guide_sweep != tuple(planes):
+        raise SystemExit("--as-rendered reads the guide as the weights draw it: drop --planes (the weights sweep "
+                         f"{list(model.conditioning.pixel_guide_sweep)})")
+    out: dict = {"weights": weights, "planes": list(planes), "smooth": list(model.conditioning.pixel_guide_sweep_smooth),
+                 "fallback": model.conditioning.pixel_guide_depth, "first_scene": first_scene, "as_rendered": True,
+                 "families": {}}
+    for k, (family, presets) in enumerate(FAMILIES.items()):
+        rows: dict[str, dict[str, list[float]]] = {}
+        for i in range(first_scene, first_scene + scenes):
+            index = k * 1000 + i
+            case = make_case(index, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
+            scene, c2w, K, _ = _held_out_source(index, case.source.shape[0], case.source.shape[1], models.world,
+                                                 HELD_OUT_SEED)
+            source_depth = render(scene, c2w, K, case.source.shape[1:3], torch.arange(case.source.shape[0]))[1]
+            for name in ("swept depth", "true depth"):
+                with true_depths(source_depth, planes) if name == "true depth" else contextlib.nullcontext():
+                    frames_out = run(models, case).frames
+                row = rows.setdefault(f"{reader}, {name}", {})
+                row.setdefault("psnr", []).append(psnr(frames_out, case.target))
+                row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
             print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
         out["families"][family] = rows
     return out
@@ -284,6 +349,9 @@ def main() -> None:
     p.add_argument("--table", default=None, metavar="JSON", help="print the tables of a probe's --out file; run nothing")
     p.add_argument("--versus", default=None, metavar="JSON",
                    help="with --table: pair each row case by case with the same row of this probe's --out file instead")
+    p.add_argument("--as-rendered", action="store_true",
+                   help="the guide as the model renders it (nearer frame, agreement), through the swept and the true "
+                        "depths (see above)")
     p.add_argument("--out", default=None, help="write the per-case figures as JSON")
     a = p.parse_args()
     if a.table:
@@ -302,7 +370,10 @@ def main() -> None:
         p.error(f"--read: {sorted(set(read) - set(made))} not among the guides made; choose from {', '.join(made)}")
     smooth = None if a.smooth is None else () if a.smooth.strip().lower() == "none" else tuple(
         float(x) for x in a.smooth.split(","))
-    result = probe(a.weights, a.scenes, planes, a.guides_only, a.oracles, read, a.teacher, smooth, a.first)
+    if a.as_rendered and (a.oracles or a.guides_only or read is not None or a.smooth is not None):
+        p.error("--as-rendered reads the weights' own guide through the swept and the true depths: drop --oracles, "
+                "--guides-only, --read and --smooth")
+    result = probe(a.weights, a.scenes, planes, a.guides_only, a.oracles, read, a.teacher, smooth, a.first, a.as_rendered)
     print_tables(result, a.against)
     if a.out:
         with open(a.out, "w") as f:

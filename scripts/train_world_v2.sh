@@ -801,4 +801,7 @@ $PY -m realcam eval --weights "$WORK/weights_agree" --scenes 5 --first-scene 10 
 $PY scripts/bar_check.py "$WORK/eval_v2_agree.json"
 $PY scripts/bar_check.py "$WORK/eval_v2_fresh.json"
 $PY scripts/bar_check.py "$WORK/eval_v2_agree.json" "$WORK/eval_v2_fresh.json"
+# and the render as it is, drawn through the renderer's true depths instead of the swept ones, on both sets of scenes
+$PY scripts/guide_depth_probe.py --weights "$WORK/weights_agree" --as-rendered --out "$WORK/as_rendered.json"
+$PY scripts/guide_depth_probe.py --weights "$WORK/weights_agree" --as-rendered --first 10 --out "$WORK/as_rendered_fresh.json"
 echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"

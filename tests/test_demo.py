@@ -517,3 +517,26 @@ def test_bar_check_pools_disjoint_runs_and_judges_every_bar_on_its_mean(tmp_path
         module.load_runs([tmp_path / "old.json"], "student")
     with pytest.raises(ValueError, match="no method 'teacher'"):
         module.load_runs([one], "teacher")
+
+
+def test_guide_probe_as_rendered_reads_the_render_itself_and_the_true_depths_of_every_key():
+    """scripts/guide_depth_probe.py ``--as-rendered``: its swept reading is the render itself (the student's
+    benchmark figure, case by case), its true-depth reading draws the first frame's and every key frame's depth from
+    the renderer, rounded to the planes; the pipeline's depth functions are restored afterwards."""
+    import realcam.guide as guide
+    from realcam.demo import evaluate
+
+    module = _script("guide_depth_probe")
+    family = {"zoom": ("zoom_in",)}
+    module.FAMILIES = family
+    result = module.probe(str(ASSETS), 1, None, False, as_rendered=True)
+    rows = result["families"]["zoom"]
+    bench = evaluate(scenes=1, families=family, camera=False, teacher=False, print_fn=lambda *a: None)["cases"][0]
+    assert rows["student, swept depth"]["psnr"][0] == pytest.approx(bench["psnr_1x"]["student"], abs=1e-3)
+    assert rows["student, true depth"]["psnr"][0] != rows["student, swept depth"]["psnr"][0]
+    assert (guide.guide_depth.__module__, guide.key_depths.__module__) == ("realcam.guide", "realcam.guide")
+    depth = torch.tensor([[[1.0, 3.1], [30.0, 2e4]], [[5.9, 1.01], [1.0, 1.0]]])     # two source frames, 2 × 2
+    with module.true_depths(depth, (1.0, 3.0, 6.0, 1e4)):
+        first = guide.guide_depth(None, None, size=(2, 2))
+        keys = guide.key_depths(None, None, [1], size=(2, 2))
+    assert first.tolist() == [[[1.0, 3.0], [1e4, 1e4]]] and keys.tolist() == [[[6.0, 1.0], [1.0, 1.0]]]
