@@ -58,6 +58,19 @@ def _held_out_source(index: int, frames: int, size: int, world: str, seed: int):
     return scene, source_c2w, K, render(scene, source_c2w, K, (size, size), torch.arange(frames))[0]
 
 
+def benchmark_cases(scenes: int, first_scene: int = 0, *, amplitude: float, world: str,
+                    families: dict[str, tuple[str, ...]] | None = None):
+    """The benchmark's 1× cases, family by family as ``evaluate`` scores them: ``(family, i, case, (scene, source
+    cameras, K))`` for scenes ``first_scene .. first_scene + scenes − 1`` of every family of ``families`` (default
+    ``FAMILIES``), each with the held-out scene it is rendered from (for probes that need the renderer's depth)."""
+    for k, (family, presets) in enumerate((families or FAMILIES).items()):
+        for i in range(first_scene, first_scene + scenes):
+            case = make_case(k * 1000 + i, presets[i % len(presets)], amplitude=amplitude, world=world)
+            scene, c2w, K, _ = _held_out_source(k * 1000 + i, case.source.shape[0], case.source.shape[1], world,
+                                                 HELD_OUT_SEED)
+            yield family, i, case, (scene, c2w, K)
+
+
 def make_case(index: int, preset: str, *, frames: int = 33, size: int = 64, amplitude: float = BENCH_AMPLITUDE,
               loop: bool = False, seed: int = HELD_OUT_SEED, world: str = "v1") -> Case:
     from .data.synth import render

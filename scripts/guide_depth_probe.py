@@ -56,8 +56,7 @@ from realcam import pipeline
 from realcam.camera.rays import layered_reproject, plane_sweep_depth, reproject
 from realcam.data.synth import render
 from realcam.guide import TIME_STRIDE, PixelGuide
-from realcam.demo import (ASSETS, FAMILIES, HELD_OUT_SEED, _held_out_source, load_tiny, make_case, run_student, run_teacher,
-                          summarise)
+from realcam.demo import ASSETS, FAMILIES, benchmark_cases, load_tiny, run_student, run_teacher, summarise
 from realcam.metrics import motion_error, psnr
 
 GUIDES = ("one plane", "swept depth", "true depth")
@@ -179,53 +178,48 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     fallback, plane_t = cond.pixel_guide_depth, torch.tensor(planes, dtype=torch.float64)
     out: dict = {"weights": weights, "planes": list(planes), "smooth": list(smooth), "fallback": fallback,
                  "first_scene": first_scene, "families": {}}
-    for k, (family, presets) in enumerate(FAMILIES.items()):
-        rows: dict[str, dict[str, list[float]]] = {}
-        for i in range(first_scene, first_scene + scenes):
-            index = k * 1000 + i
-            case = make_case(index, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
-            scene, c2w, K, _ = _held_out_source(index, case.source.shape[0], case.source.shape[1], models.world,
-                                                 HELD_OUT_SEED)
-            true0 = render(scene, c2w[0], K, case.source.shape[1:3], 0)[1].to(torch.float64).clamp(max=1e4)
-            rel_source = torch.linalg.inv(case.source_c2w[0]) @ case.source_c2w
-            rel_target = torch.linalg.inv(case.source_c2w[0]) @ case.target_c2w
-            frames = (case.source.permute(0, 3, 1, 2) * 255).round() / 255          # as the pipeline keeps them
-            swept = plane_sweep_depth(frames, rel_source, K, planes, fallback=fallback, smooth=tuple(smooth))
-            depths = {"one plane": torch.full_like(swept, fallback), "swept depth": swept,
-                      "true depth": plane_t[(1 / true0[..., None] - 1 / plane_t).abs().argmin(-1)]}
-            rows.setdefault("decided", {}).setdefault("share", []).append(float((swept != fallback).double().mean()))
-            first = case.source[:1].permute(0, 3, 1, 2)
-            for name, depth in depths.items():
-                if name == "one plane" or bool((depth == fallback).all()):      # as PixelGuide draws it
-                    alone = reproject(case.source[:1].expand_as(case.source), torch.eye(4, dtype=torch.float64).expand(
-                        len(rel_target), 4, 4), rel_target, K, fallback)
-                else:
-                    alone = layered_reproject(first, depth[None], rel_target[None], K, fallback=fallback)[0].permute(1, 2, 3, 0)
+    for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
+                                                             world=models.world, families=FAMILIES):
+        rows = out["families"].setdefault(family, {})
+        true0 = render(scene, c2w[0], K, case.source.shape[1:3], 0)[1].to(torch.float64).clamp(max=1e4)
+        rel_source = torch.linalg.inv(case.source_c2w[0]) @ case.source_c2w
+        rel_target = torch.linalg.inv(case.source_c2w[0]) @ case.target_c2w
+        frames = (case.source.permute(0, 3, 1, 2) * 255).round() / 255          # as the pipeline keeps them
+        swept = plane_sweep_depth(frames, rel_source, K, planes, fallback=fallback, smooth=tuple(smooth))
+        depths = {"one plane": torch.full_like(swept, fallback), "swept depth": swept,
+                  "true depth": plane_t[(1 / true0[..., None] - 1 / plane_t).abs().argmin(-1)]}
+        rows.setdefault("decided", {}).setdefault("share", []).append(float((swept != fallback).double().mean()))
+        first = case.source[:1].permute(0, 3, 1, 2)
+        for name, depth in depths.items():
+            if name == "one plane" or bool((depth == fallback).all()):      # as PixelGuide draws it
+                alone = reproject(case.source[:1].expand_as(case.source), torch.eye(4, dtype=torch.float64).expand(
+                    len(rel_target), 4, 4), rel_target, K, fallback)
+            else:
+                alone = layered_reproject(first, depth[None], rel_target[None], K, fallback=fallback)[0].permute(1, 2, 3, 0)
+            row = rows.setdefault(f"guide alone, {name}", {})
+            row.setdefault("psnr", []).append(psnr(alone, case.target))
+            row.setdefault("motion_px", []).append(motion_error(alone, case.target))
+            if guides_only or (read is not None and name not in read):
+                continue
+            with guide_through(None if name == "one plane" else depth):
+                frames_out = run(models, case).frames
+            row = rows.setdefault(f"{reader}, {name}", {})
+            row.setdefault("psnr", []).append(psnr(frames_out, case.target))
+            row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
+        if oracles:
+            views = _oracle_views(case, scene, c2w, K, fallback, rows)
+            for name, view in views.items():
                 row = rows.setdefault(f"guide alone, {name}", {})
-                row.setdefault("psnr", []).append(psnr(alone, case.target))
-                row.setdefault("motion_px", []).append(motion_error(alone, case.target))
+                row.setdefault("psnr", []).append(psnr(view, case.target))
+                row.setdefault("motion_px", []).append(motion_error(view, case.target))
                 if guides_only or (read is not None and name not in read):
                     continue
-                with guide_through(None if name == "one plane" else depth):
+                with guide_through(views=view):
                     frames_out = run(models, case).frames
                 row = rows.setdefault(f"{reader}, {name}", {})
                 row.setdefault("psnr", []).append(psnr(frames_out, case.target))
                 row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
-            if oracles:
-                views = _oracle_views(case, scene, c2w, K, fallback, rows)
-                for name, view in views.items():
-                    row = rows.setdefault(f"guide alone, {name}", {})
-                    row.setdefault("psnr", []).append(psnr(view, case.target))
-                    row.setdefault("motion_px", []).append(motion_error(view, case.target))
-                    if guides_only or (read is not None and name not in read):
-                        continue
-                    with guide_through(views=view):
-                        frames_out = run(models, case).frames
-                    row = rows.setdefault(f"{reader}, {name}", {})
-                    row.setdefault("psnr", []).append(psnr(frames_out, case.target))
-                    row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
-            print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
-        out["families"][family] = rows
+        print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
     return out
 
 
@@ -239,22 +233,17 @@ def _probe_as_rendered(models, model, reader: str, run, weights: str, scenes: in
     out: dict = {"weights": weights, "planes": list(planes), "smooth": list(model.conditioning.pixel_guide_sweep_smooth),
                  "fallback": model.conditioning.pixel_guide_depth, "first_scene": first_scene, "as_rendered": True,
                  "families": {}}
-    for k, (family, presets) in enumerate(FAMILIES.items()):
-        rows: dict[str, dict[str, list[float]]] = {}
-        for i in range(first_scene, first_scene + scenes):
-            index = k * 1000 + i
-            case = make_case(index, presets[i % len(presets)], amplitude=models.amplitude, world=models.world)
-            scene, c2w, K, _ = _held_out_source(index, case.source.shape[0], case.source.shape[1], models.world,
-                                                 HELD_OUT_SEED)
-            source_depth = render(scene, c2w, K, case.source.shape[1:3], torch.arange(case.source.shape[0]))[1]
-            for name in ("swept depth", "true depth"):
-                with true_depths(source_depth, planes) if name == "true depth" else contextlib.nullcontext():
-                    frames_out = run(models, case).frames
-                row = rows.setdefault(f"{reader}, {name}", {})
-                row.setdefault("psnr", []).append(psnr(frames_out, case.target))
-                row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
-            print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
-        out["families"][family] = rows
+    for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
+                                                             world=models.world, families=FAMILIES):
+        rows = out["families"].setdefault(family, {})
+        source_depth = render(scene, c2w, K, case.source.shape[1:3], torch.arange(case.source.shape[0]))[1]
+        for name in ("swept depth", "true depth"):
+            with true_depths(source_depth, planes) if name == "true depth" else contextlib.nullcontext():
+                frames_out = run(models, case).frames
+            row = rows.setdefault(f"{reader}, {name}", {})
+            row.setdefault("psnr", []).append(psnr(frames_out, case.target))
+            row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
+        print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
     return out
 
 

@@ -804,4 +804,14 @@ $PY scripts/bar_check.py "$WORK/eval_v2_agree.json" "$WORK/eval_v2_fresh.json"
 # and the render as it is, drawn through the renderer's true depths instead of the swept ones, on both sets of scenes
 $PY scripts/guide_depth_probe.py --weights "$WORK/weights_agree" --as-rendered --out "$WORK/as_rendered.json"
 $PY scripts/guide_depth_probe.py --weights "$WORK/weights_agree" --as-rendered --first 10 --out "$WORK/as_rendered_fresh.json"
+# a depth learned from single frames of the world (scene seed 11), read by the render as it is, on the scenes the
+# settings are chosen on (5-9), the benchmark's and scenes 10-14 (docs/results.md, "World v2: a depth learned from
+# single frames")
+$PY scripts/depth_net_probe.py train --out "$WORK/depth_net.safetensors" --scenes 1500 --steps 2500 --seed 11
+for F in 0 5 10; do
+  $PY scripts/depth_net_probe.py probe --net "$WORK/depth_net.safetensors" --weights "$WORK/weights_agree" --first $F \
+    --out "$WORK/depth_net_$F.json"
+done
+$PY scripts/depth_net_probe.py table --probe "$WORK/depth_net_0.json" "$WORK/depth_net_10.json" \
+  --eval "$WORK/eval_v2_agree.json" "$WORK/eval_v2_fresh.json"
 echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"

@@ -540,3 +540,46 @@ def test_guide_probe_as_rendered_reads_the_render_itself_and_the_true_depths_of_
         first = guide.guide_depth(None, None, size=(2, 2))
         keys = guide.key_depths(None, None, [1], size=(2, 2))
     assert first.tolist() == [[[1.0, 3.0], [1e4, 1e4]]] and keys.tolist() == [[[6.0, 1.0], [1.0, 1.0]]]
+
+
+def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_restores_the_sweep():
+    """scripts/depth_net_probe.py: the network classifies every pixel into the planes (nearest in inverse depth, as
+    the sweep rounds); within ``depths_from`` the guide's first-frame and key-frame depths are the network's — with
+    ``keep_swept`` only where the sweep decided nothing (its fallback plane) — and the sweep is restored after."""
+    import realcam.guide as guide
+
+    module = _script("depth_net_probe")
+    planes = torch.tensor([1.0, 2.0, 4.0, 1e4], dtype=torch.float64)
+    assert module.plane_class(torch.tensor([[1.1, 2.3, 2.9, float("inf")]]), planes).tolist() == [[0, 1, 2, 3]]
+    torch.manual_seed(0)
+    net = module.DepthNet(len(planes), width=8).eval()
+    pics = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
+    assert net(pics.float() / 255).shape == (3, 4, 64, 64)
+    mine = module.net_depth(net, planes, pics, (64, 64))
+    swept_first = torch.full((1, 64, 64), 4.0, dtype=torch.float64)
+    swept_first[0, :32] = 2.0                                                   # the sweep decided the top half
+    made = guide.guide_depth, guide.key_depths
+    guide.guide_depth = lambda frames, pose, *, size, fallback, **kw: swept_first
+    guide.key_depths = lambda frames, pose, starts, *, size, fallback, **kw: swept_first.expand(len(starts), -1, -1)
+    try:
+        with module.depths_from(net, planes, keep_swept=False):
+            assert torch.equal(guide.guide_depth(pics, None, size=(64, 64), fallback=4.0), mine[:1])
+            assert torch.equal(guide.key_depths(pics, None, [1, 2], size=(64, 64), fallback=4.0), mine[1:])
+        with module.depths_from(net, planes, keep_swept=True):
+            both = guide.guide_depth(pics, None, size=(64, 64), fallback=4.0)
+        assert torch.equal(both[0, :32], swept_first[0, :32]) and torch.equal(both[0, 32:], mine[0, 32:])
+        assert guide.guide_depth(pics, None, size=(64, 64), fallback=4.0) is swept_first     # restored
+    finally:
+        guide.guide_depth, guide.key_depths = made
+    # its table: each reading against the render itself, and the motion bar of the eval run on the same scenes
+    rows = {"first frame on the right plane, swept depth": {"share": [0.5]},
+            "first frame on the right plane, net depth": {"share": [1.0]},
+            "student, swept depth": {"psnr": [20.0], "motion_px": [2.0]},
+            "student, net depth": {"psnr": [22.0], "motion_px": [1.0]},
+            "student, sweep, else net": {"psnr": [21.0], "motion_px": [1.5]}}
+    run = {"first_scene": 0, "cases": [{"family": "zoom", "motion_px_1x": {"frozen frame 0": 3.0, "truth via VAE": 0.6}}]}
+    lines = module.table([{"first_scene": 0, "families": {"zoom": rows}}], [run])
+    assert "| zoom | 50 % / 100 % | net depth | 22.00 [22.00, 22.00] | +2.00 [+2.00, +2.00] | +0.80 [+0.80, +0.80] (1/1) |" in lines
+    assert "| zoom | 50 % / 100 % | swept depth | 20.00 [20.00, 20.00] | +0.00 [+0.00, +0.00] | -0.20 [-0.20, -0.20] (0/1) |" in lines
+    with pytest.raises(SystemExit, match="its own scenes"):
+        module.table([{"first_scene": 10, "families": {"zoom": rows}}], [run])

@@ -1,0 +1,285 @@
+"""A depth learned from single frames of the procedural world, read by the render as it is (docs/results.md, "World
+v2: the bars on scenes no choice has seen"). The plane sweep finds depth only where the source's own motion shows
+it; a small network that sees one frame can guess it everywhere, as a monocular depth model does for a real video.
+
+    python scripts/depth_net_probe.py train --out depth_net.safetensors [--scenes 1500 --steps 2500 --seed 11]
+    python scripts/depth_net_probe.py probe --net depth_net.safetensors [--weights DIR] [--first 0] [--out probe.json]
+    python scripts/depth_net_probe.py table --probe probe.json [more.json] --eval EVAL.json [MORE.json]
+
+``train`` renders ``--scenes`` clips of world v2 (scene seed ``--seed``: neither training's 1 and 2 nor the held-out
+benchmark's), keeps ``--frames`` frames of each with the renderer's depth, and fits a small U-Net that classifies each
+pixel into the embedded model's swept planes (nearest in inverse depth, as the sweep decides). ``probe`` streams the
+student of ``--weights`` (default: the embedded one) on the benchmark's 1× cases (``--first 10``: the scenes no
+choice has seen; ``--first 5``: those the settings are chosen on) with the guide it renders with, drawn through the
+sweep's depths (*swept depth*: the render itself), through the network's depth of the first frame and of every key
+frame (*net depth*), and through the network's where the sweep decided nothing and the sweep's elsewhere (*sweep,
+else net*); and it scores each depth map of the first frame against the renderer's (share of pixels on the right
+plane). Each reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes and adds the motion
+bar from the ``eval`` run of the same scenes.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from realcam import guide as guide_module
+from realcam.camera.poses import pose12 as flat_poses
+from realcam.data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
+from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, benchmark_cases, load_tiny, run_student
+from realcam.metrics import motion_error, psnr
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU(),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU())
+
+
+class DepthNet(nn.Module):
+    """A U-Net of three scales: a frame ``[B, 3, H, W]`` in [0, 1] (with its pixel rows and columns as two more
+    channels) → logits ``[B, P, H, W]`` over ``P`` depth planes."""
+
+    def __init__(self, planes: int, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.e1, self.e2, self.e3, self.mid = _block(5, w), _block(w, 2 * w), _block(2 * w, 4 * w), _block(4 * w, 4 * w)
+        self.d3, self.d2, self.d1 = _block(8 * w, 2 * w), _block(4 * w, w), _block(2 * w, w)
+        self.out = nn.Conv2d(w, planes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w).expand(b, 1, h, w)
+        e1 = self.e1(torch.cat([x, ys, xs], 1))
+        e2 = self.e2(F.avg_pool2d(e1, 2))
+        e3 = self.e3(F.avg_pool2d(e2, 2))
+        m = self.mid(F.avg_pool2d(e3, 2))
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+        d3 = self.d3(torch.cat([up(m), e3], 1))
+        d2 = self.d2(torch.cat([up(d3), e2], 1))
+        return self.out(self.d1(torch.cat([up(d2), e1], 1)))
+
+
+def plane_class(depth: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest plane in inverse depth (the sweep's rounding) of each pixel of ``depth`` (sky: the farthest)."""
+    d = depth.to(torch.float64).clamp(max=1e4)
+    return (1 / d[..., None] - 1 / planes).abs().argmin(-1)
+
+
+def make_data(scenes: int, frames: int, seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scenes`` clips of world v2 along random paths (scene seed ``seed``), ``frames`` of each: pictures as bytes
+    ``[N, 3, H, W]`` (as the pipeline keeps a source) and the renderer's depth ``[N, H, W]``."""
+    pics, depths = [], []
+    K = intrinsics((size, size))
+    for i in range(scenes):
+        g = torch.Generator().manual_seed(seed * 1_000_003 + i)
+        scene = random_scene(g, "v2")
+        c2w = camera_paths(g, 1, 33, "random", max_amplitude=WORLD_MAX_AMPLITUDE["v2"])[0]
+        pick = torch.randperm(33, generator=g)[:frames].sort().values
+        rgb, depth = render(scene, c2w[pick], K, (size, size), pick)[:2]
+        pics.append((rgb.permute(0, 3, 1, 2).clamp(0, 1) * 255).round().to(torch.uint8))
+        depths.append(depth.float())
+        if (i + 1) % 250 == 0:
+            print(f"rendered {i + 1}/{scenes} scenes", flush=True)
+    return torch.cat(pics), torch.cat(depths)
+
+
+def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int = 32, lr: float = 2e-3) -> None:
+    from safetensors.torch import save_file
+
+    planes = torch.tensor(load_tiny(ASSETS, teacher=False).student.conditioning.pixel_guide_sweep, dtype=torch.float64)
+    pics, depths = make_data(scenes, frames, seed)
+    labels = plane_class(depths, planes)
+    n_val = max(64, len(pics) // 20)
+    val_x, val_y, pics, labels = pics[:n_val], labels[:n_val], pics[n_val:], labels[n_val:]
+    torch.manual_seed(seed)
+    net = DepthNet(len(planes))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    t0 = time.perf_counter()
+    for step in range(steps):
+        idx = torch.randint(len(pics), (batch,))
+        x, y = pics[idx].float() / 255, labels[idx]
+        if torch.rand(()) < 0.5:                                  # the world is left-right symmetric
+            x, y = x.flip(-1), y.flip(-1)
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if (step + 1) % 250 == 0 or step + 1 == steps:
+            with torch.no_grad():
+                acc = (net(val_x.float() / 255).argmax(1) == val_y).double().mean().item()
+            print(f"step {step + 1}/{steps} loss {loss.item():.3f} held-out plane accuracy {acc:.3f} "
+                  f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out,
+              metadata={"planes": json.dumps(planes.tolist()), "scenes": str(scenes), "seed": str(seed)})
+
+
+def load_net(path: str) -> tuple[DepthNet, torch.Tensor]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(path, "pt") as f:
+        planes = torch.tensor(json.loads(f.metadata()["planes"]), dtype=torch.float64)
+    net = DepthNet(len(planes))
+    net.load_state_dict(load_file(path))
+    return net.eval(), planes
+
+
+@torch.no_grad()
+def net_depth(net: DepthNet, planes: torch.Tensor, pics: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The network's depth ``[N, H, W]`` (float64, a plane per pixel) of pictures ``[N, 3, h, w]`` as bytes."""
+    x = pics.float() / 255
+    if tuple(x.shape[-2:]) != (64, 64):
+        x = F.interpolate(x, size=(64, 64), mode="area")
+    d = planes[net(x).argmax(1)]
+    return F.interpolate(d[:, None], size=size, mode="nearest")[:, 0]
+
+
+@contextlib.contextmanager
+def depths_from(net: DepthNet, planes: torch.Tensor, keep_swept: bool):
+    """Within the block the guide's depths (first frame and key frames) are the network's; with ``keep_swept``, only
+    where the sweep decided nothing (its fallback plane)."""
+    made_first, made_keys = guide_module.guide_depth, guide_module.key_depths
+
+    def first(frames, source_pose12, *, size, fallback, **kw):
+        d = net_depth(net, planes, frames[:1], size)
+        if keep_swept:
+            swept = made_first(frames, source_pose12, size=size, fallback=fallback, **kw).to(torch.float64)
+            d = torch.where(swept == fallback, d, swept)
+        return d
+
+    def keys(frames, source_pose12, starts, *, size, fallback, **kw):
+        d = net_depth(net, planes, frames[list(starts)], size)
+        if keep_swept:
+            swept = made_keys(frames, source_pose12, starts, size=size, fallback=fallback, **kw).to(torch.float64)
+            d = torch.where(swept == fallback, d, swept)
+        return d
+
+    guide_module.guide_depth, guide_module.key_depths = first, keys
+    try:
+        yield
+    finally:
+        guide_module.guide_depth, guide_module.key_depths = made_first, made_keys
+
+
+def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSETS)) -> dict:
+    net, planes = load_net(net_path)
+    models = load_tiny(weights, teacher=False)
+    cond = models.student.conditioning
+    if list(cond.pixel_guide_sweep) != planes.tolist():
+        raise SystemExit(f"{net_path}: its planes differ from the sweep of {weights}")
+    out: dict = {"weights": weights, "net": net_path, "first_scene": first_scene, "as_rendered": True,
+                 "families": {}}
+    for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
+                                                             world=models.world, families=FAMILIES):
+        rows = out["families"].setdefault(family, {})
+        true0 = render(scene, c2w[:1], K, case.source.shape[1:3], torch.arange(1))[1]
+        pic0 = (case.source[:1].permute(0, 3, 1, 2) * 255).round().to(torch.uint8)
+        pose = case.source_trajectory.c2w
+        swept = guide_module.guide_depth((case.source.permute(0, 3, 1, 2) * 255).round().to(torch.uint8),
+                                         flat_poses(pose), fov_deg=cond.ray_fov_deg, planes=cond.pixel_guide_sweep,
+                                         fallback=cond.pixel_guide_depth, size=tuple(pic0.shape[-2:]),
+                                         smooth=cond.pixel_guide_sweep_smooth)
+        truth = plane_class(true0, planes)
+        for name, depth in (("swept depth", swept), ("net depth", net_depth(net, planes, pic0, tuple(pic0.shape[-2:])))):
+            right = (plane_class(depth, planes) == truth).double().mean().item()
+            rows.setdefault(f"first frame on the right plane, {name}", {}).setdefault("share", []).append(right)
+        for name in ("swept depth", "net depth", "sweep, else net"):
+            ctx = contextlib.nullcontext() if name == "swept depth" else depths_from(net, planes, name != "net depth")
+            with ctx:
+                frames_out = run_student(models, case).frames
+            row = rows.setdefault(f"student, {name}", {})
+            row.setdefault("psnr", []).append(psnr(frames_out, case.target))
+            row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
+        print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
+    return out
+
+
+def table(probes: list[dict], evals: list[dict]) -> list[str]:
+    """Per family, pooled over ``probes`` (each with the ``eval`` run of the same scenes in ``evals``): the share of
+    the first frame's pixels on the right plane, and each reading's PSNR, its paired difference from the render
+    itself (*swept depth*) and the motion bar's margin (the point halfway between the VAE ceiling's and the frozen
+    frame's motion error minus the student's, case by case), mean [95 % bootstrap interval], cases under the bar."""
+    from realcam.demo import FROZEN, VAE_CEILING, summarise
+
+    def ci(values: list[float], fmt: str) -> str:
+        d = summarise(values)
+        return f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
+
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for result, run in zip(probes, evals, strict=True):
+        if run.get("first_scene", 0) != result["first_scene"]:
+            raise SystemExit("each probe needs the eval run of its own scenes (--first-scene)")
+        for family, rows in result["families"].items():
+            cases = [c for c in run["cases"] if c["family"] == family]
+            bars = [(c["motion_px_1x"][FROZEN] + c["motion_px_1x"][VAE_CEILING]) / 2 for c in cases]
+            base = rows["student, swept depth"]["psnr"]
+            for name, metrics in rows.items():
+                into = pooled.setdefault(family, {})
+                if "share" in metrics:
+                    into.setdefault(name, []).extend(metrics["share"])
+                    continue
+                into.setdefault(f"{name}: PSNR", []).extend(metrics["psnr"])
+                into.setdefault(f"{name}: Δ PSNR", []).extend(x - y for x, y in zip(metrics["psnr"], base, strict=True))
+                into.setdefault(f"{name}: margin", []).extend(b - m for b, m in zip(bars, metrics["motion_px"], strict=True))
+    lines = ["| family | right plane: sweep / net | reading | PSNR dB | − swept depth, dB | motion margin px (cases under) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for family, rows in pooled.items():
+        right = " / ".join(f"{100 * sum(rows[k]) / len(rows[k]):.0f} %" for k in
+                           ("first frame on the right plane, swept depth", "first frame on the right plane, net depth"))
+        for name in ("swept depth", "net depth", "sweep, else net"):
+            margin = rows[f"student, {name}: margin"]
+            lines.append(f"| {family} | {right} | {name} | {ci(rows[f'student, {name}: PSNR'], '{:.2f}')} | "
+                         f"{ci(rows[f'student, {name}: Δ PSNR'], '{:+.2f}')} | {ci(margin, '{:+.2f}')} "
+                         f"({sum(x > 0 for x in margin)}/{len(margin)}) |")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--out", required=True)
+    t.add_argument("--scenes", type=int, default=1500)
+    t.add_argument("--frames", type=int, default=8)
+    t.add_argument("--steps", type=int, default=2500)
+    t.add_argument("--seed", type=int, default=11)
+    q = sub.add_parser("probe")
+    q.add_argument("--net", required=True)
+    q.add_argument("--weights", default=str(ASSETS), help="the weights folder whose student reads the guide")
+    q.add_argument("--scenes", type=int, default=5)
+    q.add_argument("--first", type=int, default=0)
+    q.add_argument("--out", default=None)
+    r = sub.add_parser("table", help="the probes' figures, pooled, with the motion bar of each one's eval run")
+    r.add_argument("--probe", nargs="+", required=True, help="JSONs written by `probe --out`")
+    r.add_argument("--eval", nargs="+", required=True, help="the `python -m realcam eval` JSON of each probe's scenes")
+    a = p.parse_args()
+    if a.cmd == "table":
+        load = lambda path: json.loads(open(path).read())  # noqa: E731
+        print("\n".join(table([load(x) for x in a.probe], [load(x) for x in a.eval])))
+        return
+    if a.cmd == "train":
+        if a.seed in (1, 2, HELD_OUT_SEED):
+            p.error(f"--seed {a.seed} is a seed the chain or the benchmark uses: pick another")
+        train(a.out, a.scenes, a.frames, a.steps, a.seed)
+        return
+    result = probe(a.net, a.scenes, a.first, a.weights)
+    for family, rows in result["families"].items():
+        for name, metrics in rows.items():
+            figs = ", ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in metrics.items() if all(map(math.isfinite, v)))
+            print(f"{family} | {name} | {figs}")
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
