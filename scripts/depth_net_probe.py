@@ -96,7 +96,7 @@ def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int 
     planes = torch.tensor(load_tiny(ASSETS, teacher=False).student.conditioning.pixel_guide_sweep, dtype=torch.float64)
     pics, depths = make_data(scenes, frames, seed)
     labels = plane_class(depths, planes)
-    n_val = max(64, len(pics) // 20)
+    n_val = min(max(64, len(pics) // 20), len(pics) // 2)      # held-out frames, never more than half
     val_x, val_y, pics, labels = pics[:n_val], labels[:n_val], pics[n_val:], labels[n_val:]
     torch.manual_seed(seed)
     net = DepthNet(len(planes))
@@ -126,11 +126,17 @@ def load_net(path: str) -> tuple[DepthNet, torch.Tensor]:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    with safe_open(path, "pt") as f:
-        planes = torch.tensor(json.loads(f.metadata()["planes"]), dtype=torch.float64)
-    net = DepthNet(len(planes))
-    net.load_state_dict(load_file(path))
-    return net.eval(), planes
+    try:
+        with safe_open(path, "pt") as f:
+            planes = json.loads((f.metadata() or {})["planes"])
+        if not (isinstance(planes, list) and len(planes) >= 2 and all(isinstance(d, (int, float)) and d > 0 for d in planes)):
+            raise ValueError(planes)
+        net = DepthNet(len(planes))
+        net.load_state_dict(load_file(path))
+    except (OSError, KeyError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"{path}: not a depth network written by `depth_net_probe.py train` (its 'planes' metadata "
+                         f"and weights; {type(exc).__name__}: {str(exc)[:200]}): train one with that command") from None
+    return net.eval(), torch.tensor(planes, dtype=torch.float64)
 
 
 @torch.no_grad()
@@ -267,6 +273,9 @@ def main() -> None:
         print("\n".join(table([load(x) for x in a.probe], [load(x) for x in a.eval])))
         return
     if a.cmd == "train":
+        if a.steps < 40 or a.scenes < 1 or a.frames < 1 or a.scenes * a.frames < 4:
+            p.error("--steps must be at least 40 (the learning rate warms up over the first 5 %), and --scenes × --frames "
+                    "at least 4 (a quarter to a half of them are held out)")
         if a.seed in (1, 2, HELD_OUT_SEED):
             p.error(f"--seed {a.seed} is a seed the chain or the benchmark uses: pick another")
         train(a.out, a.scenes, a.frames, a.steps, a.seed)

@@ -542,7 +542,7 @@ def test_guide_probe_as_rendered_reads_the_render_itself_and_the_true_depths_of_
     assert first.tolist() == [[[1.0, 3.0], [1e4, 1e4]]] and keys.tolist() == [[[6.0, 1.0], [1.0, 1.0]]]
 
 
-def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_restores_the_sweep():
+def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_restores_the_sweep(tmp_path):
     """scripts/depth_net_probe.py: the network classifies every pixel into the planes (nearest in inverse depth, as
     the sweep rounds); within ``depths_from`` the guide's first-frame and key-frame depths are the network's — with
     ``keep_swept`` only where the sweep decided nothing (its fallback plane) — and the sweep is restored after."""
@@ -583,3 +583,14 @@ def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_res
     assert "| zoom | 50 % / 100 % | swept depth | 20.00 [20.00, 20.00] | +0.00 [+0.00, +0.00] | -0.20 [-0.20, -0.20] (0/1) |" in lines
     with pytest.raises(SystemExit, match="its own scenes"):
         module.table([{"first_scene": 10, "families": {"zoom": rows}}], [run])
+    # a weights file that is not such a network is refused with what to do, not a KeyError
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad.safetensors"
+    save_file({"w": torch.zeros(2)}, str(bad))
+    with pytest.raises(SystemExit, match="not a depth network written by `depth_net_probe.py train`"):
+        module.load_net(str(bad))
+    good = tmp_path / "net.safetensors"
+    save_file(dict(net.state_dict()), str(good), metadata={"planes": "[1.0, 2.0, 4.0, 10000.0]"})
+    with pytest.raises(SystemExit, match="not a depth network"):          # width 8 where the file says 32: refused
+        module.load_net(str(good))
