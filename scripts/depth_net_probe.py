@@ -4,7 +4,7 @@ it; a small network that sees one frame can guess it everywhere, as a monocular 
 
     python scripts/depth_net_probe.py train --out depth_net.safetensors [--scenes 1500 --steps 2500 --seed 11]
     python scripts/depth_net_probe.py probe --net depth_net.safetensors [--weights DIR] [--first 0] [--out probe.json]
-    python scripts/depth_net_probe.py table --probe probe.json [more.json] --eval EVAL.json [MORE.json]
+    python scripts/depth_net_probe.py table --probe probe.json [more.json] [--eval EVAL.json [MORE.json]]
 
 ``train`` renders ``--scenes`` clips of world v2 (scene seed ``--seed``: neither training's 1 and 2 nor the held-out
 benchmark's), keeps ``--frames`` frames of each with the renderer's depth, and fits a small U-Net that classifies each
@@ -14,7 +14,9 @@ choice has seen; ``--first 5``: those the settings are chosen on) with the guide
 sweep's depths (*swept depth*: the render itself), through the network's depth of the first frame and of every key
 frame (*net depth*), and through the network's where the sweep decided nothing and the sweep's elsewhere (*sweep,
 else net*); and it scores each depth map of the first frame against the renderer's (share of pixels on the right
-plane). Each reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes and adds the motion
+plane). ``--unknown`` withholds the source's path, as for a user's video: the guide is then the first frame through
+one plane (*one plane*: the render itself) or through the network's depth of that frame (*net depth*). Each
+reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes and adds the motion
 bar from the ``eval`` run of the same scenes.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from realcam import guide as guide_module
+from realcam import pipeline
 from realcam.camera.poses import pose12 as flat_poses
 from realcam.data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
 from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, benchmark_cases, load_tiny, run_student
@@ -176,14 +179,35 @@ def depths_from(net: DepthNet, planes: torch.Tensor, keep_swept: bool):
         guide_module.guide_depth, guide_module.key_depths = made_first, made_keys
 
 
-def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSETS)) -> dict:
+@contextlib.contextmanager
+def first_frame_depth_from(net: DepthNet, planes: torch.Tensor):
+    """Within the block a guide made without the source's path (the one plane) is drawn through the network's depth of
+    the first frame instead, as a swept guide is (its strength acting); the pipeline's own afterwards."""
+    made = pipeline._pixel_guide
+
+    def through(model, source, source_camera):
+        guide = made(model, source, None)
+        if guide is not None:
+            pic = (guide.first_frame.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+            guide.depth_map = net_depth(net, planes, pic, tuple(pic.shape[-2:])).to(guide.first_frame.device)
+            guide.swept = True
+        return guide
+
+    pipeline._pixel_guide = through
+    try:
+        yield
+    finally:
+        pipeline._pixel_guide = made
+
+
+def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSETS), unknown: bool = False) -> dict:
     net, planes = load_net(net_path)
     models = load_tiny(weights, teacher=False)
     cond = models.student.conditioning
     if list(cond.pixel_guide_sweep) != planes.tolist():
         raise SystemExit(f"{net_path}: its planes differ from the sweep of {weights}")
     out: dict = {"weights": weights, "net": net_path, "first_scene": first_scene, "as_rendered": True,
-                 "families": {}}
+                 "source_camera": "unknown" if unknown else "known", "families": {}}
     for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
                                                              world=models.world, families=FAMILIES):
         rows = out["families"].setdefault(family, {})
@@ -198,10 +222,13 @@ def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSET
         for name, depth in (("swept depth", swept), ("net depth", net_depth(net, planes, pic0, tuple(pic0.shape[-2:])))):
             right = (plane_class(depth, planes) == truth).double().mean().item()
             rows.setdefault(f"first frame on the right plane, {name}", {}).setdefault("share", []).append(right)
-        for name in ("swept depth", "net depth", "sweep, else net"):
-            ctx = contextlib.nullcontext() if name == "swept depth" else depths_from(net, planes, name != "net depth")
+        for name in (("one plane", "net depth") if unknown else ("swept depth", "net depth", "sweep, else net")):
+            if unknown:
+                ctx = contextlib.nullcontext() if name == "one plane" else first_frame_depth_from(net, planes)
+            else:
+                ctx = contextlib.nullcontext() if name == "swept depth" else depths_from(net, planes, name != "net depth")
             with ctx:
-                frames_out = run_student(models, case).frames
+                frames_out = run_student(models, case, source_camera=not unknown).frames
             row = rows.setdefault(f"student, {name}", {})
             row.setdefault("psnr", []).append(psnr(frames_out, case.target))
             row.setdefault("motion_px", []).append(motion_error(frames_out, case.target))
@@ -209,7 +236,14 @@ def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSET
     return out
 
 
-def table(probes: list[dict], evals: list[dict]) -> list[str]:
+READINGS = ("swept depth", "one plane", "net depth", "sweep, else net")   # the first present is the render itself
+
+
+def _readings(rows: dict) -> list[str]:
+    return [r for r in READINGS if f"student, {r}" in rows]
+
+
+def table(probes: list[dict], evals: list[dict] | None = None) -> list[str]:
     """Per family, pooled over ``probes`` (each with the ``eval`` run of the same scenes in ``evals``): the share of
     the first frame's pixels on the right plane, and each reading's PSNR, its paired difference from the render
     itself (*swept depth*) and the motion bar's margin (the point halfway between the VAE ceiling's and the frozen
@@ -221,13 +255,21 @@ def table(probes: list[dict], evals: list[dict]) -> list[str]:
         return f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
 
     pooled: dict[str, dict[str, list[float]]] = {}
-    for result, run in zip(probes, evals, strict=True):
+    for result, run in zip(probes, evals or [None] * len(probes), strict=True):
+        if run is None:         # no eval run given: no motion bar
+            run = {"first_scene": result["first_scene"], "source_camera": result.get("source_camera", "known"),
+                   "cases": []}
         if run.get("first_scene", 0) != result["first_scene"]:
             raise SystemExit("each probe needs the eval run of its own scenes (--first-scene)")
+        if run.get("source_camera", "known") != result.get("source_camera", "known"):
+            raise SystemExit("each probe needs the eval run with the same source camera (--source-camera)")
         for family, rows in result["families"].items():
             cases = [c for c in run["cases"] if c["family"] == family]
             bars = [(c["motion_px_1x"][FROZEN] + c["motion_px_1x"][VAE_CEILING]) / 2 for c in cases]
-            base = rows["student, swept depth"]["psnr"]
+            if evals is not None and len(bars) != len(rows[f"student, {_readings(rows)[0]}"]["psnr"]):
+                raise SystemExit(f"{family}: the eval run holds {len(bars)} cases where the probe holds "
+                                 f"{len(rows[f'student, {_readings(rows)[0]}']['psnr'])}: give the run of the same scenes")
+            base = rows[f"student, {_readings(rows)[0]}"]["psnr"]
             for name, metrics in rows.items():
                 into = pooled.setdefault(family, {})
                 if "share" in metrics:
@@ -235,17 +277,21 @@ def table(probes: list[dict], evals: list[dict]) -> list[str]:
                     continue
                 into.setdefault(f"{name}: PSNR", []).extend(metrics["psnr"])
                 into.setdefault(f"{name}: Δ PSNR", []).extend(x - y for x, y in zip(metrics["psnr"], base, strict=True))
-                into.setdefault(f"{name}: margin", []).extend(b - m for b, m in zip(bars, metrics["motion_px"], strict=True))
-    lines = ["| family | right plane: sweep / net | reading | PSNR dB | − swept depth, dB | motion margin px (cases under) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+                into.setdefault(f"{name}: Δ motion", []).extend(
+                    x - y for x, y in zip(metrics["motion_px"], rows[f"student, {_readings(rows)[0]}"]["motion_px"], strict=True))
+                if bars:
+                    into.setdefault(f"{name}: margin", []).extend(b - m for b, m in zip(bars, metrics["motion_px"], strict=True))
+    lines = ["| family | right plane: sweep / net | reading | PSNR dB | − the render itself, dB | − the render itself, "
+             "motion px | motion margin px (cases under) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for family, rows in pooled.items():
         right = " / ".join(f"{100 * sum(rows[k]) / len(rows[k]):.0f} %" for k in
                            ("first frame on the right plane, swept depth", "first frame on the right plane, net depth"))
-        for name in ("swept depth", "net depth", "sweep, else net"):
-            margin = rows[f"student, {name}: margin"]
+        for name in [r for r in READINGS if f"student, {r}: PSNR" in rows]:
+            margin = rows.get(f"student, {name}: margin")
+            bar = f"{ci(margin, '{:+.2f}')} ({sum(x > 0 for x in margin)}/{len(margin)})" if margin else "—"
             lines.append(f"| {family} | {right} | {name} | {ci(rows[f'student, {name}: PSNR'], '{:.2f}')} | "
-                         f"{ci(rows[f'student, {name}: Δ PSNR'], '{:+.2f}')} | {ci(margin, '{:+.2f}')} "
-                         f"({sum(x > 0 for x in margin)}/{len(margin)}) |")
+                         f"{ci(rows[f'student, {name}: Δ PSNR'], '{:+.2f}')} | "
+                         f"{ci(rows[f'student, {name}: Δ motion'], '{:+.3f}')} | {bar} |")
     return lines
 
 
@@ -263,14 +309,18 @@ def main() -> None:
     q.add_argument("--weights", default=str(ASSETS), help="the weights folder whose student reads the guide")
     q.add_argument("--scenes", type=int, default=5)
     q.add_argument("--first", type=int, default=0)
+    q.add_argument("--unknown", action="store_true",
+                   help="withhold the source's path (a user's video): the one-plane guide against the first frame "
+                        "drawn through the network's depth")
     q.add_argument("--out", default=None)
     r = sub.add_parser("table", help="the probes' figures, pooled, with the motion bar of each one's eval run")
     r.add_argument("--probe", nargs="+", required=True, help="JSONs written by `probe --out`")
-    r.add_argument("--eval", nargs="+", required=True, help="the `python -m realcam eval` JSON of each probe's scenes")
+    r.add_argument("--eval", nargs="+", default=None,
+                   help="the `python -m realcam eval` JSON of each probe's scenes (without: no motion bar)")
     a = p.parse_args()
     if a.cmd == "table":
         load = lambda path: json.loads(open(path).read())  # noqa: E731
-        print("\n".join(table([load(x) for x in a.probe], [load(x) for x in a.eval])))
+        print("\n".join(table([load(x) for x in a.probe], None if a.eval is None else [load(x) for x in a.eval])))
         return
     if a.cmd == "train":
         if a.steps < 40 or a.scenes < 1 or a.frames < 1 or a.scenes * a.frames < 4:
@@ -280,7 +330,7 @@ def main() -> None:
             p.error(f"--seed {a.seed} is a seed the chain or the benchmark uses: pick another")
         train(a.out, a.scenes, a.frames, a.steps, a.seed)
         return
-    result = probe(a.net, a.scenes, a.first, a.weights)
+    result = probe(a.net, a.scenes, a.first, a.weights, a.unknown)
     for family, rows in result["families"].items():
         for name, metrics in rows.items():
             figs = ", ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in metrics.items() if all(map(math.isfinite, v)))

@@ -814,4 +814,9 @@ for F in 0 5 10; do
 done
 $PY scripts/depth_net_probe.py table --probe "$WORK/depth_net_0.json" "$WORK/depth_net_10.json" \
   --eval "$WORK/eval_v2_agree.json" "$WORK/eval_v2_fresh.json"
+for F in 0 10; do      # and for a source whose path is withheld (a user's video)
+  $PY scripts/depth_net_probe.py probe --net "$WORK/depth_net.safetensors" --weights "$WORK/weights_agree" --first $F \
+    --unknown --out "$WORK/depth_net_unknown_$F.json"
+done
+$PY scripts/depth_net_probe.py table --probe "$WORK/depth_net_unknown_0.json" "$WORK/depth_net_unknown_10.json"
 echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"

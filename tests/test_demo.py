@@ -579,8 +579,17 @@ def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_res
             "student, sweep, else net": {"psnr": [21.0], "motion_px": [1.5]}}
     run = {"first_scene": 0, "cases": [{"family": "zoom", "motion_px_1x": {"frozen frame 0": 3.0, "truth via VAE": 0.6}}]}
     lines = module.table([{"first_scene": 0, "families": {"zoom": rows}}], [run])
-    assert "| zoom | 50 % / 100 % | net depth | 22.00 [22.00, 22.00] | +2.00 [+2.00, +2.00] | +0.80 [+0.80, +0.80] (1/1) |" in lines
-    assert "| zoom | 50 % / 100 % | swept depth | 20.00 [20.00, 20.00] | +0.00 [+0.00, +0.00] | -0.20 [-0.20, -0.20] (0/1) |" in lines
+    assert ("| zoom | 50 % / 100 % | net depth | 22.00 [22.00, 22.00] | +2.00 [+2.00, +2.00] | -1.000 [-1.000, -1.000] | "
+            "+0.80 [+0.80, +0.80] (1/1) |") in lines
+    assert ("| zoom | 50 % / 100 % | swept depth | 20.00 [20.00, 20.00] | +0.00 [+0.00, +0.00] | +0.000 [+0.000, +0.000] | "
+            "-0.20 [-0.20, -0.20] (0/1) |") in lines
+    # without the source's path the render itself is the one-plane guide; without an eval run, no motion bar
+    unknown = {"one plane": rows["student, swept depth"], "net depth": rows["student, net depth"]}
+    unknown = {**{k: v for k, v in rows.items() if "share" in v}, **{f"student, {k}": v for k, v in unknown.items()}}
+    lines = module.table([{"first_scene": 0, "source_camera": "unknown", "families": {"zoom": unknown}}])
+    assert lines[-1] == "| zoom | 50 % / 100 % | net depth | 22.00 [22.00, 22.00] | +2.00 [+2.00, +2.00] | -1.000 [-1.000, -1.000] | — |"
+    with pytest.raises(SystemExit, match="same source camera"):
+        module.table([{"first_scene": 0, "source_camera": "unknown", "families": {"zoom": unknown}}], [run])
     with pytest.raises(SystemExit, match="its own scenes"):
         module.table([{"first_scene": 10, "families": {"zoom": rows}}], [run])
     # a weights file that is not such a network is refused with what to do, not a KeyError
