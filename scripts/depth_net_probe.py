@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from realcam import guide as guide_module
 from realcam import pipeline
 from realcam.camera.poses import pose12 as flat_poses
+from realcam.camera.rays import nearest_plane
 from realcam.data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
 from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, benchmark_cases, load_tiny, run_student
 from realcam.metrics import motion_error, psnr
@@ -70,9 +71,8 @@ class DepthNet(nn.Module):
 
 
 def plane_class(depth: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest plane in inverse depth (the sweep's rounding) of each pixel of ``depth`` (sky: the farthest)."""
-    d = depth.to(torch.float64).clamp(max=1e4)
-    return (1 / d[..., None] - 1 / planes).abs().argmin(-1)
+    """The plane each pixel of ``depth`` is on (:func:`realcam.camera.rays.nearest_plane`; the sky: the farthest)."""
+    return nearest_plane(depth.to(torch.float64).clamp(max=1e4), planes)
 
 
 def make_data(scenes: int, frames: int, seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 from realcam import guide as guide_module
 from realcam import pipeline
-from realcam.camera.rays import layered_reproject, plane_sweep_depth, reproject
+from realcam.camera.rays import layered_reproject, nearest_plane, plane_sweep_depth, reproject
 from realcam.data.synth import render
 from realcam.guide import TIME_STRIDE, PixelGuide
 from realcam.demo import ASSETS, FAMILIES, benchmark_cases, load_tiny, run_student, run_teacher, summarise
@@ -110,7 +110,7 @@ def true_depths(source_depth: torch.Tensor, planes: tuple[float, ...]):
 
     def rounded(frames: list[int], size: tuple[int, int]) -> torch.Tensor:
         d = source_depth[frames].to(torch.float64).clamp(max=1e4)
-        d = plane_t[(1 / d[..., None] - 1 / plane_t).abs().argmin(-1)]
+        d = plane_t[nearest_plane(d, plane_t)]
         return F.interpolate(d[:, None], size=size, mode="nearest")[:, 0]
 
     def first(frames, source_pose12, *, size, **_):
@@ -187,7 +187,7 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
         frames = (case.source.permute(0, 3, 1, 2) * 255).round() / 255          # as the pipeline keeps them
         swept = plane_sweep_depth(frames, rel_source, K, planes, fallback=fallback, smooth=tuple(smooth))
         depths = {"one plane": torch.full_like(swept, fallback), "swept depth": swept,
-                  "true depth": plane_t[(1 / true0[..., None] - 1 / plane_t).abs().argmin(-1)]}
+                  "true depth": plane_t[nearest_plane(true0, plane_t)]}
         rows.setdefault("decided", {}).setdefault("share", []).append(float((swept != fallback).double().mean()))
         first = case.source[:1].permute(0, 3, 1, 2)
         for name, depth in depths.items():

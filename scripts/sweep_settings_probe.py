@@ -59,7 +59,8 @@ import torch.nn.functional as F
 
 from realcam.camera import pose12
 from realcam.camera.poses import as_c2w
-from realcam.camera.rays import layered_reproject, plane_sweep_depth, reproject_layers, semi_global_costs, sweep_differences
+from realcam.camera.rays import (layered_reproject, nearest_plane, plane_sweep_depth, reproject_layers, semi_global_costs,
+                                 sweep_differences)
 from realcam.data.synth import render
 from realcam.demo import FAMILIES, HELD_OUT_SEED, _held_out_source, make_case, summarise
 from realcam.guide import SourceKeys, key_depths, latent_starts, nearest_views
@@ -161,14 +162,13 @@ def ground_planes(frames, c2w, K) -> torch.Tensor:
     v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64) + 0.5, torch.arange(w, dtype=torch.float64) + 0.5,
                           indexing="ij")
     rays = torch.stack([u, v, torch.ones_like(u)], -1) @ torch.linalg.inv(K.to(torch.float64)).T           # z = 1
-    inv = 1 / _planes()
     for pitch in GROUND_PITCH:
         t = math.radians(pitch)
         down = rays @ torch.tensor([0.0, math.cos(t), math.sin(t)], dtype=torch.float64)   # the camera's world-down
         for drop in GROUND_DROP:
             z = torch.where(down > 1e-6, drop / down.clamp(min=1e-6), torch.full_like(down, 1e4)).clamp(max=1e4)
             cost = _box_costs(frames, c2w, K, [z])[0]
-            near = (1 / z[..., None] - inv).abs().argmin(-1)
+            near = nearest_plane(z, _planes())
             meets = (z >= P25[0] * 0.9) & (z <= P25[-2] * 1.5)
             cur = costs.gather(0, near[None])[0]
             costs.scatter_(0, near[None], torch.where(meets, torch.minimum(cur, cost.float()), cur)[None])
@@ -232,7 +232,7 @@ def probe_variants(first: int, scenes: int) -> dict:
             depths = {"embedded": plane_sweep_depth(*args, P25, fallback=FALLBACK, smooth=SMOOTH),
                       "best half of the views": best_half(*args), "far prior": far_prior(*args),
                       "ground planes": ground_planes(*args), "guided filter": guided_filter(*args),
-                      "true depth": _planes()[(1 / true0[..., None] - 1 / _planes()).abs().argmin(-1)]}
+                      "true depth": _planes()[nearest_plane(true0, _planes())]}
             pictures = case.source.permute(0, 3, 1, 2)                                      # as the VAE gets them
             guides = {name: layered_reproject(pictures[:1], d[None], rel_target[None], case.K,
                                               fallback=FALLBACK)[0].permute(1, 2, 3, 0) for name, d in depths.items()}

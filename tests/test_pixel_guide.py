@@ -751,3 +751,13 @@ def test_a_model_with_the_sweep_reads_the_sources_path_for_its_guide_and_the_pla
         set_guide_sweep(no_guide, tmp_path / "x.safetensors", SWEEP)
     with pytest.raises(ValueError, match="pixel_guide_sweep needs pixel_guide_depth"):
         ConditioningConfig(camera_tokens="rays", pixel_guide_sweep=(1.0, 2.0))
+
+
+def test_nearest_plane_rounds_in_inverse_depth_and_sends_the_sky_to_the_farthest():
+    """``realcam.camera.rays.nearest_plane``: the rounding of the sweep, the renderer-depth guides and the probes."""
+    from realcam.camera.rays import nearest_plane
+
+    planes = torch.tensor([1.0, 2.0, 4.0, 1e4], dtype=torch.float64)
+    depth = torch.tensor([[1.1, 2.3, 2.9, 30.0], [float("inf"), 1e6, 0.5, 4.0]])
+    # 2.9 m: 1/2.9 is nearer 1/4 than 1/2; 30 m nearer the far plane than 4 m in inverse depth
+    assert nearest_plane(depth, planes).tolist() == [[0, 1, 2, 3], [3, 3, 0, 2]]

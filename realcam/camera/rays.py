@@ -168,6 +168,12 @@ def sweep_differences(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, 
     return (warped[:, :3] - frames[0].float()).abs().sum(1, keepdim=True), (warped[:, 3:] > 0.999).float()
 
 
+def nearest_plane(depth: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+    """Index of the plane of ``planes`` ``[P]`` nearest each value of ``depth`` in inverse depth (how the plane sweep
+    rounds a depth; an infinite depth, the sky, goes to the farthest plane): ``depth``'s shape, long."""
+    return (1 / depth.to(planes.dtype)[..., None] - 1 / planes).abs().argmin(-1)
+
+
 def plane_sweep_depth(frames: torch.Tensor, c2w: torch.Tensor, K: torch.Tensor, planes: tuple[float, ...], *,
                       fallback: float, every: int = 2, window: int = 5, min_spread: float = 0.02,
                       smooth: tuple[float, float] | tuple[()] = ()) -> torch.Tensor:

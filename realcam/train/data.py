@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..camera import pose12, relative_poses
+from ..camera.rays import nearest_plane
 
 if TYPE_CHECKING:
     from ..guide import SourceKeys
@@ -393,7 +394,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         if guide_sweep and guide_sweep_depth == "renderer":
             planes = torch.tensor(guide_sweep, dtype=torch.float64)
             firsts_depth = depth.reshape(cameras, frames, size, size)[:, 0].cpu().to(torch.float64)
-            maps = list(planes[(1 / firsts_depth[..., None] - 1 / planes).abs().argmin(-1)])
+            maps = list(planes[nearest_plane(firsts_depth, planes)])
         elif guide_sweep:
             maps = [guide_depth_map(motion_frames(v.permute(3, 0, 1, 2)[None]), pose12(relative_poses(p, "first")),
                                     fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
