@@ -35,10 +35,11 @@ def _common_inputs():
                                         "frame (RealCam Procedural Clip's source_camera, or a Camera Trajectory). "
                                         "Models trained with source cameras (the embedded one) render better knowing "
                                         "it; without it they take the source as filmed from a still camera. Models "
-                                        "with pixel_guide_sweep (the embedded one) also find the depth the source's "
-                                        "motion shows from it, for the guide's parallax, and with pixel_guide_views "
-                                        "nearest draw each frame's guide from the source frame filmed nearest its "
-                                        "camera. Other models ignore it (with a warning)."),
+                                        "with pixel_guide_sweep find the depth the source's motion shows from it, for "
+                                        "the guide's parallax, unless they carry a depth network (the embedded one), "
+                                        "which reads it from the first frame, path or none; with pixel_guide_views "
+                                        "nearest (the embedded one) they draw each frame's guide from the source frame "
+                                        "filmed nearest its camera. Other models ignore it (with a warning)."),
     ]
 
 

@@ -184,6 +184,24 @@ def cmd_set_guide_strength(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_guide_depth_net(args: argparse.Namespace) -> int:
+    from .weights import set_guide_depth_net
+
+    net = None if args.net.lower() == "none" else args.net
+    try:
+        cond = set_guide_depth_net(args.weights, args.out or args.weights, net)
+    except ValueError as e:
+        raise SystemExit(f"set-guide-depth-net: {e}") from None
+    if net is None:
+        print(f"wrote {args.out or args.weights}: no depth network; the guide's depth is the sweep's (with the source's "
+              "path), else the one plane")
+    else:
+        print(f"wrote {args.out or args.weights}: the guide is drawn through the depth network of {args.net} (width "
+              f"{cond.pixel_guide_depth_net}, frames read at {cond.pixel_guide_depth_net_size} px, "
+              f"{len(cond.pixel_guide_sweep)} planes), with or without the source's path")
+    return 0
+
+
 def cmd_loopaug(args: argparse.Namespace) -> int:
     from .data.loopaug import write_loopaug_dataset
 
@@ -404,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
                         "times up to this instead (1 to 8; 0: off; needs pixel_guide_views nearest)")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_strength)
+    p = sub.add_parser("set-guide-depth-net", help="attach a depth network that reads each frame's depth, through which "
+                                                   "a checkpoint's pixel guide is drawn (conditioning.pixel_guide_depth_net)")
+    p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_sweep (teacher or student)")
+    p.add_argument("--net", required=True, help="a depth network over the checkpoint's planes (written by "
+                                                "`python scripts/depth_net_probe.py train`), or none to detach it")
+    p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
+    p.set_defaults(fn=cmd_set_guide_depth_net)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),

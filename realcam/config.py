@@ -215,6 +215,17 @@ class ConditioningConfig(_JsonMixin):
       where they do not, it is likely wrong; the gate alone cannot see either, as it reads one view.
       Like the strength it acts only on the swept guide and changes how the guide is taken, not the weights
       (docs/results.md, "World v2: where the guide's two views agree"). 0 (the default): off.
+    - ``pixel_guide_depth_net`` W (with ``pixel_guide_sweep``): above 0, the checkpoint carries a network of width W
+      that reads the depth of a single frame (:class:`realcam.model.depth_net.DepthNet`, the ``depth_net.*``
+      tensors), and the guide is drawn through its depth instead of the sweep's: the first frame's (and with
+      ``pixel_guide_views: nearest`` each key frame's) every pixel on one of the ``pixel_guide_sweep`` planes, which the
+      network classifies into. It needs no camera path: a source whose path is unknown is drawn through the network's
+      depth too, where it would otherwise keep the one plane, and ``pixel_guide_strength`` acts on it as on a swept
+      guide. The sweep needs motion to see depth; the network guesses it everywhere (docs/results.md, "World v2: a
+      depth learned from single frames"). ``pixel_guide_depth_net_size``: the longer side of the frames it was
+      trained on, which it reads every frame at (64). The network is trained on its own
+      (``scripts/depth_net_probe.py train``) and attached with ``python -m realcam set-guide-depth-net``; training the
+      DiT leaves it as it is. 0 (the default): off, the sweep decides.
     """
 
     mode: ConditioningMode = "interleave"
@@ -236,6 +247,8 @@ class ConditioningConfig(_JsonMixin):
     pixel_guide_views: PixelGuideViews = "first"
     pixel_guide_strength: float = 1.0
     pixel_guide_agreement: float = 0.0
+    pixel_guide_depth_net: int = 0
+    pixel_guide_depth_net_size: int = 64
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ("interleave", "prefix")), ("rope_temporal", ("sequential", "shared")),
@@ -326,6 +339,19 @@ class ConditioningConfig(_JsonMixin):
         if agreement and (not self.pixel_guide_skip or self.pixel_guide_views != "nearest"):
             raise ValueError(f"conditioning pixel_guide_agreement={agreement!r} needs pixel_guide_skip (the gate it "
                              "scales) and pixel_guide_views nearest (the second view it compares the first frame with)")
+        net, side = self.pixel_guide_depth_net, self.pixel_guide_depth_net_size
+        if isinstance(net, bool) or not isinstance(net, int) or not (net == 0 or (8 <= net <= 256 and net % 8 == 0)):
+            raise ValueError(f"conditioning pixel_guide_depth_net={net!r}; give the depth network's width (a multiple of "
+                             "8 from 8 to 256; the checkpoint's depth_net tensors) or 0 for off")
+        if net and not sweep:
+            raise ValueError("conditioning pixel_guide_depth_net needs pixel_guide_sweep (the planes its network "
+                             "classifies each pixel into)")
+        if isinstance(side, bool) or not isinstance(side, int) or not (16 <= side <= 1024 and side % 8 == 0):
+            raise ValueError(f"conditioning pixel_guide_depth_net_size={side!r}; give the longer side in pixels of the "
+                             "frames the depth network was trained on (a multiple of 8 from 16 to 1024)")
+        if side != 64 and not net:
+            raise ValueError(f"conditioning pixel_guide_depth_net_size={side!r} needs pixel_guide_depth_net (the network "
+                             "that reads frames at that size)")
         if not isinstance(self.ray_fov_deg, (int, float)) or not 0 < self.ray_fov_deg < 180:
             raise ValueError(f"conditioning ray_fov_deg={self.ray_fov_deg!r}; give the field of view in degrees, "
                              "between 0 and 180")

@@ -13,7 +13,9 @@ own encode stream, so a streamed guide is the whole-path guide cut into chunks, 
 every chunk.
 
 With ``ConditioningConfig.pixel_guide_sweep`` and the source's own camera path, the first frame is reprojected through
-a depth per pixel instead of the one plane: the depth the source's motion shows (:func:`guide_depth`), layer by layer
+a depth per pixel instead of the one plane: the depth the source's motion shows (:func:`guide_depth`) — or, with
+``pixel_guide_depth_net``, with or without the path, the depth the checkpoint's network reads from the frame itself
+(:class:`realcam.model.depth_net.DepthNet`) — layer by layer
 (:func:`realcam.camera.rays.layered_reproject`); with ``pixel_guide_sweep_smooth`` that depth follows the picture
 across plain regions and edges (the sweep's costs aggregated semi-globally). With ``pixel_guide_views: nearest`` each
 latent frame is drawn from the first frame or from the source frame that latent frame starts at, whichever was filmed
@@ -190,8 +192,8 @@ class PixelGuide:
     """``first_frame`` ``[B, 3, H, W]`` in [0, 1] (the source's first frame as the VAE encodes it), reprojected into
     target cameras through the plane ``depth`` metres ahead (pinhole of ``fov_deg``) and encoded by ``vae``.
     ``swept``: whether the guide is drawn through a depth map that decided something (the sweep on the source's path
-    found depth somewhere; a map at the plane everywhere — a source that only turned — is the one-plane guide): where
-    ``conditioning.pixel_guide_strength`` acts."""
+    found depth somewhere, or the model's depth network read one; a map at the plane everywhere — a source that only
+    turned — is the one-plane guide): where ``conditioning.pixel_guide_strength`` acts."""
 
     def __init__(self, vae: VideoVAE, first_frame: torch.Tensor, *, fov_deg: float, depth: float,
                  depth_map: torch.Tensor | None = None, keys: SourceKeys | None = None) -> None:
@@ -232,9 +234,10 @@ class PixelGuide:
         VAE or the source's first frame is missing. With ``pixel_guide_sweep``, ``source_frames``
         (:func:`motion_frames`) and the source's path ``source_pose12`` ``[F, 12]`` (one pose per frame), the first
         frame is reprojected through the depth its motion shows; without either, through the one plane. With
-        ``pixel_guide_views: nearest`` too, ``key_frames`` (the video frames each latent frame starts at,
-        :func:`latent_starts`, as bytes ``[K, 3, H, W]`` of the first frame's size) are the later frames it may be
-        drawn from."""
+        ``pixel_guide_depth_net`` it is reprojected through the depth the model's network reads from each first frame
+        itself, path or none. With ``pixel_guide_views: nearest`` and the path, ``key_frames`` (the video frames each
+        latent frame starts at, :func:`latent_starts`, as bytes ``[K, 3, H, W]`` of the first frame's size) are the
+        later frames it may be drawn from (through the sweep's depth of each, or the network's)."""
         cond = model.conditioning
         if not cond.pixel_guide_depth:
             return None
@@ -243,21 +246,31 @@ class PixelGuide:
                              "(pixel_guide_depth): encode the source with a VAE that has an encoder (RealCam Encode "
                              "Source / encode_video), so the source keeps its first frame and the VAE")
         depth_map = None
-        if cond.pixel_guide_sweep and source_frames is not None and source_pose12 is not None:
+        net = getattr(model, "depth_net", None)
+        # the source's path, where it moved: a still one shows no depth and no other view (as a withheld one)
+        path = source_frames is not None and source_pose12 is not None and not torch.allclose(
+            source_pose12, torch.eye(3, 4, dtype=source_pose12.dtype, device=source_pose12.device).flatten(),
+            rtol=0, atol=1e-9)
+        if net is not None:         # pixel_guide_depth_net: each first frame's depth from itself, path or none
+            depth_map = net.depth(first_frame)
+        elif cond.pixel_guide_sweep and path:
             depth_map = guide_depth(source_frames, source_pose12, fov_deg=cond.ray_fov_deg, planes=cond.pixel_guide_sweep,
                                     fallback=cond.pixel_guide_depth, size=tuple(first_frame.shape[-2:]),
                                     smooth=cond.pixel_guide_sweep_smooth)
             depth_map = depth_map.expand(first_frame.shape[0], -1, -1)
         keys = None
-        if depth_map is not None and cond.pixel_guide_views == "nearest":
+        if depth_map is not None and path and cond.pixel_guide_views == "nearest":
             if key_frames is None or key_frames.ndim != 4 or key_frames.shape[1:] != first_frame.shape[1:]:
                 raise ValueError(f"{model.cfg.name} draws its guide from the source frame nearest each target camera "
                                  "(pixel_guide_views nearest), which needs the source's frames at its latent frames "
                                  "(RealCam Encode Source / encode_video keeps them)")
             starts = latent_starts(source_frames.shape[0], vae.tiny)[:key_frames.shape[0]]
-            later = key_depths(source_frames, source_pose12, starts[1:], fov_deg=cond.ray_fov_deg,
-                               planes=cond.pixel_guide_sweep, fallback=cond.pixel_guide_depth,
-                               size=tuple(first_frame.shape[-2:]), smooth=cond.pixel_guide_sweep_smooth)
+            if net is not None:
+                later = net.depth(key_frames[1:len(starts)], tuple(first_frame.shape[-2:]))
+            else:
+                later = key_depths(source_frames, source_pose12, starts[1:], fov_deg=cond.ray_fov_deg,
+                                   planes=cond.pixel_guide_sweep, fallback=cond.pixel_guide_depth,
+                                   size=tuple(first_frame.shape[-2:]), smooth=cond.pixel_guide_sweep_smooth)
             depths = torch.cat([depth_map[:1].to(torch.float64), later])
             c2w = as_c2w(source_pose12.detach().cpu().to(torch.float64)[starts].reshape(-1, 3, 4))
             b = first_frame.shape[0]

@@ -35,6 +35,7 @@ from .model.layers import CastLinear
 
 FORMAT_VERSION = "1"
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+DEPTH_NET = "depth_net."     # the tensors of conditioning.pixel_guide_depth_net's network (realcam.model.depth_net)
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "model.", "module.", "transformer.", "")
 Fp8Policy = Literal["keep", "upcast"]
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
@@ -296,6 +297,10 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
     guide_missing = [k for k in missing if k.startswith("guide_embedding.")]
     gate_missing = [k for k in missing if k.startswith("guide_gate.")]
     hard_missing = [k for k in missing if k not in camera_missing + guide_missing + gate_missing]
+    if any(k.startswith(DEPTH_NET) for k in hard_missing):
+        raise WeightsError(f"{name} holds no depth network ({DEPTH_NET}* tensors) but the conditioning asks for one "
+                           f"(pixel_guide_depth_net {model.conditioning.pixel_guide_depth_net}): attach one with "
+                           "`python -m realcam set-guide-depth-net`, or load it with pixel_guide_depth_net 0")
     if hard_missing or unexpected:
         parts = []
         if hard_missing:
@@ -310,7 +315,8 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
                            f"(first: {_first(bad_shapes, 3)})")
     file_has_fp8 = any(t.dtype in FP8_DTYPES for t in sd.values())
     if dtype is None:
-        floats = [t.dtype for t in sd.values() if t.is_floating_point() and t.dtype not in FP8_DTYPES]
+        floats = [t.dtype for k, t in sd.items()
+                  if t.is_floating_point() and t.dtype not in FP8_DTYPES and not k.startswith(DEPTH_NET)]
         dtype = max(set(floats), key=floats.count) if floats else torch.bfloat16
     linear_weights = {n + ".weight" for n, m in model.named_modules() if isinstance(m, CastLinear)}
     kept = 0
@@ -324,8 +330,9 @@ def load_state_dict_into(model: RealCamDiT, sd: dict[str, torch.Tensor], *, dtyp
             if scale is not None:
                 module.register_buffer("scale_weight", scale.float().to(device), persistent=True)
             kept += 1
-        else:
-            value = tensor.to(device=device, dtype=torch.float32 if scale is not None else dtype)
+        else:       # the depth network is small and reads an argmax: kept in float32
+            value = tensor.to(device=device, dtype=torch.float32 if scale is not None or key.startswith(DEPTH_NET)
+                              else dtype)
             if scale is not None:
                 value = (value * scale.float().to(device)).to(dtype)
         setattr(module, attr, nn.Parameter(value, requires_grad=value.is_floating_point() and value.dtype not in FP8_DTYPES))
@@ -458,6 +465,11 @@ def load_dit(path: str | os.PathLike, *, config: WanConfig | str | None = None, 
             notes.append(f"guide {len(guide_groups(file_cond))} → {len(guide_groups(cond))} reprojections (added: "
                          f"{', '.join(f'{k} {d:g}' for k, d in added) or 'none, reordered'}): the file's weights kept "
                          "for what it read, zero for the rest (the model starts as the file's)")
+    if not cond.pixel_guide_depth_net and any(k.startswith(DEPTH_NET) for k in sd):
+        for k in [k for k in sd if k.startswith(DEPTH_NET)]:
+            del sd[k]
+        notes.append("the file's depth network is not used: the requested conditioning has no pixel_guide_depth_net, "
+                     "so the guide's depth is the sweep's")
     with torch.device("meta"):
         model = RealCamDiT(arch, camera_layers=camera_layers or has_camera, conditioning=cond)
     notes += load_state_dict_into(model, sd, dtype=dtype, device=device, fp8=fp8, name=name)
@@ -491,7 +503,8 @@ def save_realcam_checkpoint(model: RealCamDiT, path: str | os.PathLike, *, strea
     tensors = {}
     for key, value in (model.state_dict() if state_dict is None else state_dict).items():
         value = value.detach()
-        if dtype is not None and value.is_floating_point() and value.dtype not in FP8_DTYPES:
+        if dtype is not None and value.is_floating_point() and value.dtype not in FP8_DTYPES and (
+                not key.startswith(DEPTH_NET)):
             value = value.to(dtype)
         tensors[key] = value.contiguous().cpu()
     metadata = {"format": "realcam", "realcam_format_version": FORMAT_VERSION, "arch": model.cfg.to_json(),
@@ -518,6 +531,10 @@ def set_guide_sweep(path: str | os.PathLike, out: str | os.PathLike, planes: tup
     Views other than ``nearest`` drop ``pixel_guide_agreement`` (it compares the nearer-frame guide's two views), with a
     line in ``notes``. Returns the new conditioning."""
     def drop_agreement(cond: ConditioningConfig) -> dict:
+        if cond.pixel_guide_depth_net and tuple(float(d) for d in planes) != cond.pixel_guide_sweep:
+            raise WeightsError(f"{Path(path).name} carries a depth network that classifies each pixel into its planes "
+                               f"{', '.join(f'{d:g}' for d in cond.pixel_guide_sweep)}; other planes would misread it: "
+                               "keep the planes, or detach the network first (set-guide-depth-net --net none)")
         if views == "nearest" or not cond.pixel_guide_agreement:
             return {}
         if notes is not None:
@@ -543,24 +560,91 @@ def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength
     return _set_guide_setting(path, out, "take more or less of", **changes)
 
 
-def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, also=None,
-                       **changes) -> ConditioningConfig:
-    """``path`` copied to ``out`` with these pixel-guide settings of its conditioning changed (checked as a whole);
-    ``also(conditioning)``: more changes that depend on the file's own settings."""
+def read_depth_net(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], tuple[float, ...], int, int]:
+    """A depth network written by ``scripts/depth_net_probe.py train``: its tensors, the planes it classifies into
+    (metadata ``planes``), its width and the longer side of the frames it was trained on (metadata ``size``; files
+    without it were trained on 64-pixel frames). Anything else raises :class:`WeightsError` saying what it is not."""
+    from .model.depth_net import DepthNet
+
+    name = Path(path).name
+    tensors, metadata = read_state_dict(path)
+    how = "train one with `python scripts/depth_net_probe.py train --out depth_net.safetensors`"
+    try:
+        planes = tuple(float(d) for d in json.loads(metadata["planes"]))
+        side = int(metadata.get("size", "64"))
+        width = int(tensors["e1.0.weight"].shape[0])
+        ConditioningConfig(camera_tokens="rays", pixel_guide_depth=1.0, pixel_guide_sweep=planes,
+                           pixel_guide_depth_net=width, pixel_guide_depth_net_size=side)
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{name} is not a depth network (its 'planes' metadata, valid planes, and an 'e1.0.weight' of a "
+                           f"width that is a multiple of 8; {type(e).__name__}: {str(e)[:200]}): {how}") from None
+    with torch.device("meta"):
+        want = {k: v.shape for k, v in DepthNet(planes, width, side).state_dict().items()}
+    wrong = sorted(k for k in set(want) | set(tensors) if k not in want or k not in tensors or tensors[k].shape != want[k]
+                   or not tensors[k].is_floating_point())
+    if wrong:
+        raise WeightsError(f"{name} does not hold a depth network of width {width} over {len(planes)} planes: "
+                           f"{len(wrong)} tensors missing, unexpected or mis-shaped (first: {_first(wrong)}): {how}")
+    return tensors, planes, width, side
+
+
+def set_guide_depth_net(path: str | os.PathLike, out: str | os.PathLike,
+                        net: str | os.PathLike | None) -> ConditioningConfig:
+    """Copy the RealCam checkpoint ``path`` to ``out`` (may be the same file; written atomically) with the depth
+    network ``net`` (:func:`read_depth_net`) as its ``depth_net.*`` tensors and ``conditioning.pixel_guide_depth_net``
+    set to its width (``None``: without one, the sweep deciding again), every other tensor and setting unchanged. The
+    network must classify into the checkpoint's own ``pixel_guide_sweep`` planes. Returns the new conditioning."""
+    name = Path(path).name
+    raw, metadata = _guide_checkpoint(path, "draw through a depth network")
+    cond = ConditioningConfig.from_json(metadata["conditioning"])
+    raw = {k: v for k, v in raw.items() if not k.startswith(DEPTH_NET)}
+    if net is None:
+        cond = cond.replace(pixel_guide_depth_net=0, pixel_guide_depth_net_size=64)
+    else:
+        tensors, planes, width, side = read_depth_net(net)
+        if not cond.pixel_guide_sweep:
+            raise WeightsError(f"{name} sweeps no planes (conditioning pixel_guide_sweep is empty), which a depth network "
+                               "classifies into: set them first with set-guide-sweep --planes")
+        if planes != cond.pixel_guide_sweep:
+            raise WeightsError(f"{Path(net).name} classifies into {len(planes)} planes ({', '.join(f'{d:g}' for d in planes[:4])}"
+                               f", …), not {name}'s sweep ({len(cond.pixel_guide_sweep)}: "
+                               f"{', '.join(f'{d:g}' for d in cond.pixel_guide_sweep[:4])}, …): train it on the "
+                               "checkpoint's planes")
+        raw.update({DEPTH_NET + k: v.float().contiguous() for k, v in tensors.items()})
+        cond = cond.replace(pixel_guide_depth_net=width, pixel_guide_depth_net_size=side)
+    metadata["conditioning"] = cond.to_json()
+    _write_keeping_mode(raw, out, metadata)
+    return cond
+
+
+def _guide_checkpoint(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of the RealCam checkpoint ``path``, which must read a pixel guide."""
     name = Path(path).name
     raw, metadata = read_state_dict(path)
     if metadata.get("format") != "realcam" or "conditioning" not in metadata:
         raise WeightsError(f"{name} is not a RealCam checkpoint with its conditioning in the metadata (written by "
                            "training); only those carry a pixel guide to set")
-    cond = ConditioningConfig.from_json(metadata["conditioning"])
-    if not cond.pixel_guide_depth:
+    if not ConditioningConfig.from_json(metadata["conditioning"]).pixel_guide_depth:
         raise WeightsError(f"{name} reads no pixel guide (conditioning pixel_guide_depth is 0): nothing to {what}")
-    cond = cond.replace(**changes, **(also(cond) if also is not None else {}))
-    metadata["conditioning"] = cond.to_json()
+    return raw, metadata
+
+
+def _write_keeping_mode(tensors: dict[str, torch.Tensor], out: str | os.PathLike, metadata: dict[str, str]) -> None:
     mode = os.stat(out).st_mode & 0o777 if Path(out).exists() else None
-    save_safetensors_atomic(raw, out, metadata)
+    save_safetensors_atomic(tensors, out, metadata)
     if mode is not None:        # a file replaced keeps its permissions
         os.chmod(out, mode)
+
+
+def _set_guide_setting(path: str | os.PathLike, out: str | os.PathLike, what: str, also=None,
+                       **changes) -> ConditioningConfig:
+    """``path`` copied to ``out`` with these pixel-guide settings of its conditioning changed (checked as a whole);
+    ``also(conditioning)``: more changes that depend on the file's own settings."""
+    raw, metadata = _guide_checkpoint(path, what)
+    cond = ConditioningConfig.from_json(metadata["conditioning"])
+    cond = cond.replace(**changes, **(also(cond) if also is not None else {}))
+    metadata["conditioning"] = cond.to_json()
+    _write_keeping_mode(raw, out, metadata)
     return cond
 
 

@@ -1,23 +1,25 @@
 """A depth learned from single frames of the procedural world, read by the render as it is (docs/results.md, "World
-v2: the bars on scenes no choice has seen"). The plane sweep finds depth only where the source's own motion shows
-it; a small network that sees one frame can guess it everywhere, as a monocular depth model does for a real video.
+v2: a depth learned from single frames"). The plane sweep finds depth only where the source's own motion shows it; a
+small network that sees one frame can guess it everywhere, as a monocular depth model does for a real video. The
+network is :class:`realcam.model.depth_net.DepthNet`; a checkpoint carries one with ``conditioning.pixel_guide_depth_net``
+(``python -m realcam set-guide-depth-net`` attaches what ``train`` writes).
 
     python scripts/depth_net_probe.py train --out depth_net.safetensors [--scenes 1500 --steps 2500 --seed 11]
-    python scripts/depth_net_probe.py probe --net depth_net.safetensors [--weights DIR] [--first 0] [--out probe.json]
+    python scripts/depth_net_probe.py probe [--net depth_net.safetensors] [--weights DIR] [--first 0] [--out probe.json]
     python scripts/depth_net_probe.py table --probe probe.json [more.json] [--eval EVAL.json [MORE.json]]
 
 ``train`` renders ``--scenes`` clips of world v2 (scene seed ``--seed``: neither training's 1 and 2 nor the held-out
 benchmark's), keeps ``--frames`` frames of each with the renderer's depth, and fits a small U-Net that classifies each
 pixel into the embedded model's swept planes (nearest in inverse depth, as the sweep decides). ``probe`` streams the
 student of ``--weights`` (default: the embedded one) on the benchmark's 1× cases (``--first 10``: the scenes no
-choice has seen; ``--first 5``: those the settings are chosen on) with the guide it renders with, drawn through the
-sweep's depths (*swept depth*: the render itself), through the network's depth of the first frame and of every key
-frame (*net depth*), and through the network's where the sweep decided nothing and the sweep's elsewhere (*sweep,
-else net*); and it scores each depth map of the first frame against the renderer's (share of pixels on the right
-plane). ``--unknown`` withholds the source's path, as for a user's video: the guide is then the first frame through
-one plane (*one plane*: the render itself) or through the network's depth of that frame (*net depth*). Each
-reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes and adds the motion
-bar from the ``eval`` run of the same scenes.
+choice has seen; ``--first 5``: those the settings are chosen on) with its guide drawn through the sweep's depths, any
+network it carries set aside (*swept depth*), through the network's (``--net``, default the one the student carries)
+depth of the first frame and of every key frame (*net depth*), and through the network's where the sweep decided
+nothing and the sweep's elsewhere (*sweep, else net*); and it scores each depth map of the first frame against the
+renderer's (share of pixels on the right plane). ``--unknown`` withholds the source's path, as for a user's video: the
+guide is then the first frame through one plane (*one plane*) or through the network's depth of that frame (*net
+depth*). Each reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes, each reading
+against the first (the sweep, or the one plane), and adds the motion bar from the ``eval`` run of the same scenes.
 """
 from __future__ import annotations
 
@@ -28,46 +30,16 @@ import math
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from realcam import guide as guide_module
-from realcam import pipeline
 from realcam.camera.poses import pose12 as flat_poses
 from realcam.camera.rays import nearest_plane
 from realcam.data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
 from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, benchmark_cases, load_tiny, run_student
 from realcam.metrics import motion_error, psnr
-
-
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU(),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU())
-
-
-class DepthNet(nn.Module):
-    """A U-Net of three scales: a frame ``[B, 3, H, W]`` in [0, 1] (with its pixel rows and columns as two more
-    channels) → logits ``[B, P, H, W]`` over ``P`` depth planes."""
-
-    def __init__(self, planes: int, width: int = 32) -> None:
-        super().__init__()
-        w = width
-        self.e1, self.e2, self.e3, self.mid = _block(5, w), _block(w, 2 * w), _block(2 * w, 4 * w), _block(4 * w, 4 * w)
-        self.d3, self.d2, self.d1 = _block(8 * w, 2 * w), _block(4 * w, w), _block(2 * w, w)
-        self.out = nn.Conv2d(w, planes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
-        ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w).expand(b, 1, h, w)
-        e1 = self.e1(torch.cat([x, ys, xs], 1))
-        e2 = self.e2(F.avg_pool2d(e1, 2))
-        e3 = self.e3(F.avg_pool2d(e2, 2))
-        m = self.mid(F.avg_pool2d(e3, 2))
-        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
-        d3 = self.d3(torch.cat([up(m), e3], 1))
-        d2 = self.d2(torch.cat([up(d3), e2], 1))
-        return self.out(self.d1(torch.cat([up(d2), e1], 1)))
+from realcam.model.depth_net import DepthNet
+from realcam.weights import WeightsError, read_depth_net
 
 
 def plane_class(depth: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
@@ -93,16 +65,17 @@ def make_data(scenes: int, frames: int, seed: int, size: int = 64) -> tuple[torc
     return torch.cat(pics), torch.cat(depths)
 
 
-def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int = 32, lr: float = 2e-3) -> None:
+def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int = 32, lr: float = 2e-3,
+          size: int = 64) -> None:
     from safetensors.torch import save_file
 
-    planes = torch.tensor(load_tiny(ASSETS, teacher=False).student.conditioning.pixel_guide_sweep, dtype=torch.float64)
-    pics, depths = make_data(scenes, frames, seed)
-    labels = plane_class(depths, planes)
+    planes = tuple(load_tiny(ASSETS, teacher=False).student.conditioning.pixel_guide_sweep)
+    pics, depths = make_data(scenes, frames, seed, size)
+    labels = plane_class(depths, torch.tensor(planes, dtype=torch.float64))
     n_val = min(max(64, len(pics) // 20), len(pics) // 2)      # held-out frames, never more than half
     val_x, val_y, pics, labels = pics[:n_val], labels[:n_val], pics[n_val:], labels[n_val:]
     torch.manual_seed(seed)
-    net = DepthNet(len(planes))
+    net = DepthNet(planes, side=size)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     t0 = time.perf_counter()
@@ -122,92 +95,57 @@ def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int 
             print(f"step {step + 1}/{steps} loss {loss.item():.3f} held-out plane accuracy {acc:.3f} "
                   f"[{time.perf_counter() - t0:.0f} s]", flush=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out,
-              metadata={"planes": json.dumps(planes.tolist()), "scenes": str(scenes), "seed": str(seed)})
+              metadata={"planes": json.dumps(list(planes)), "size": str(size), "scenes": str(scenes), "seed": str(seed)})
 
 
-def load_net(path: str) -> tuple[DepthNet, torch.Tensor]:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
+def load_net(path: str) -> DepthNet:
+    """The network of ``path`` (:func:`realcam.weights.read_depth_net`), or exit saying what it is not."""
     try:
-        with safe_open(path, "pt") as f:
-            planes = json.loads((f.metadata() or {})["planes"])
-        if not (isinstance(planes, list) and len(planes) >= 2 and all(isinstance(d, (int, float)) and d > 0 for d in planes)):
-            raise ValueError(planes)
-        net = DepthNet(len(planes))
-        net.load_state_dict(load_file(path))
-    except (OSError, KeyError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"{path}: not a depth network written by `depth_net_probe.py train` (its 'planes' metadata "
-                         f"and weights; {type(exc).__name__}: {str(exc)[:200]}): train one with that command") from None
-    return net.eval(), torch.tensor(planes, dtype=torch.float64)
-
-
-@torch.no_grad()
-def net_depth(net: DepthNet, planes: torch.Tensor, pics: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The network's depth ``[N, H, W]`` (float64, a plane per pixel) of pictures ``[N, 3, h, w]`` as bytes."""
-    x = pics.float() / 255
-    if tuple(x.shape[-2:]) != (64, 64):
-        x = F.interpolate(x, size=(64, 64), mode="area")
-    d = planes[net(x).argmax(1)]
-    return F.interpolate(d[:, None], size=size, mode="nearest")[:, 0]
+        tensors, planes, width, side = read_depth_net(path)
+    except WeightsError as exc:
+        raise SystemExit(str(exc)) from None
+    net = DepthNet(planes, width, side)
+    net.load_state_dict(tensors)
+    return net.eval()
 
 
 @contextlib.contextmanager
-def depths_from(net: DepthNet, planes: torch.Tensor, keep_swept: bool):
-    """Within the block the guide's depths (first frame and key frames) are the network's; with ``keep_swept``, only
-    where the sweep decided nothing (its fallback plane)."""
-    made_first, made_keys = guide_module.guide_depth, guide_module.key_depths
+def depths_from(model, net: DepthNet | None, keep_swept: bool = False):
+    """Within the block ``model`` draws its guide through ``net``'s depths (``None``: the sweep's, or with the path
+    unknown the one plane), as ``pixel_guide_depth_net`` does; with ``keep_swept`` through the sweep's where it decided
+    something and the network's elsewhere (its fallback plane)."""
+    made_first, made_keys, own = guide_module.guide_depth, guide_module.key_depths, model.depth_net
 
     def first(frames, source_pose12, *, size, fallback, **kw):
-        d = net_depth(net, planes, frames[:1], size)
-        if keep_swept:
-            swept = made_first(frames, source_pose12, size=size, fallback=fallback, **kw).to(torch.float64)
-            d = torch.where(swept == fallback, d, swept)
-        return d
+        swept = made_first(frames, source_pose12, size=size, fallback=fallback, **kw).to(torch.float64)
+        return torch.where(swept == fallback, net.depth(frames[:1], size), swept)
 
     def keys(frames, source_pose12, starts, *, size, fallback, **kw):
-        d = net_depth(net, planes, frames[list(starts)], size)
-        if keep_swept:
-            swept = made_keys(frames, source_pose12, starts, size=size, fallback=fallback, **kw).to(torch.float64)
-            d = torch.where(swept == fallback, d, swept)
-        return d
+        swept = made_keys(frames, source_pose12, starts, size=size, fallback=fallback, **kw).to(torch.float64)
+        return torch.where(swept == fallback, net.depth(frames[list(starts)], size), swept)
 
-    guide_module.guide_depth, guide_module.key_depths = first, keys
+    if keep_swept:
+        guide_module.guide_depth, guide_module.key_depths, model.depth_net = first, keys, None
+    else:
+        model.depth_net = net
     try:
         yield
     finally:
-        guide_module.guide_depth, guide_module.key_depths = made_first, made_keys
+        guide_module.guide_depth, guide_module.key_depths, model.depth_net = made_first, made_keys, own
 
 
-@contextlib.contextmanager
-def first_frame_depth_from(net: DepthNet, planes: torch.Tensor):
-    """Within the block a guide made without the source's path (the one plane) is drawn through the network's depth of
-    the first frame instead, as a swept guide is (its strength acting); the pipeline's own afterwards."""
-    made = pipeline._pixel_guide
-
-    def through(model, source, source_camera):
-        guide = made(model, source, None)
-        if guide is not None:
-            pic = (guide.first_frame.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-            guide.depth_map = net_depth(net, planes, pic, tuple(pic.shape[-2:])).to(guide.first_frame.device)
-            guide.swept = True
-        return guide
-
-    pipeline._pixel_guide = through
-    try:
-        yield
-    finally:
-        pipeline._pixel_guide = made
-
-
-def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSETS), unknown: bool = False) -> dict:
-    net, planes = load_net(net_path)
+def probe(net_path: str | None, scenes: int, first_scene: int, weights: str = str(ASSETS), unknown: bool = False) -> dict:
     models = load_tiny(weights, teacher=False)
-    cond = models.student.conditioning
-    if list(cond.pixel_guide_sweep) != planes.tolist():
+    student = models.student
+    net = load_net(net_path) if net_path is not None else student.depth_net
+    if net is None:
+        raise SystemExit(f"the student of {weights} carries no depth network (pixel_guide_depth_net): give one with --net")
+    cond = student.conditioning
+    if tuple(cond.pixel_guide_sweep) != net.planes:
         raise SystemExit(f"{net_path}: its planes differ from the sweep of {weights}")
-    out: dict = {"weights": weights, "net": net_path, "first_scene": first_scene, "as_rendered": True,
-                 "source_camera": "unknown" if unknown else "known", "families": {}}
+    planes = torch.tensor(net.planes, dtype=torch.float64)
+    out: dict = {"weights": weights, "net": net_path or f"{weights} (its own)", "first_scene": first_scene,
+                 "as_rendered": True, "source_camera": "unknown" if unknown else "known", "families": {}}
     for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
                                                              world=models.world, families=FAMILIES):
         rows = out["families"].setdefault(family, {})
@@ -219,15 +157,11 @@ def probe(net_path: str, scenes: int, first_scene: int, weights: str = str(ASSET
                                          fallback=cond.pixel_guide_depth, size=tuple(pic0.shape[-2:]),
                                          smooth=cond.pixel_guide_sweep_smooth)
         truth = plane_class(true0, planes)
-        for name, depth in (("swept depth", swept), ("net depth", net_depth(net, planes, pic0, tuple(pic0.shape[-2:])))):
+        for name, depth in (("swept depth", swept), ("net depth", net.depth(pic0))):
             right = (plane_class(depth, planes) == truth).double().mean().item()
             rows.setdefault(f"first frame on the right plane, {name}", {}).setdefault("share", []).append(right)
         for name in (("one plane", "net depth") if unknown else ("swept depth", "net depth", "sweep, else net")):
-            if unknown:
-                ctx = contextlib.nullcontext() if name == "one plane" else first_frame_depth_from(net, planes)
-            else:
-                ctx = contextlib.nullcontext() if name == "swept depth" else depths_from(net, planes, name != "net depth")
-            with ctx:
+            with depths_from(student, None if name in ("one plane", "swept depth") else net, name == "sweep, else net"):
                 frames_out = run_student(models, case, source_camera=not unknown).frames
             row = rows.setdefault(f"student, {name}", {})
             row.setdefault("psnr", []).append(psnr(frames_out, case.target))
@@ -305,7 +239,7 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=2500)
     t.add_argument("--seed", type=int, default=11)
     q = sub.add_parser("probe")
-    q.add_argument("--net", required=True)
+    q.add_argument("--net", default=None, help="a network written by `train` (default: the one the student carries)")
     q.add_argument("--weights", default=str(ASSETS), help="the weights folder whose student reads the guide")
     q.add_argument("--scenes", type=int, default=5)
     q.add_argument("--first", type=int, default=0)

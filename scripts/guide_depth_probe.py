@@ -11,7 +11,8 @@ world and amplitude, the source's path known) it reports, per family, PSNR and p
 - the student reading each of those three guides (the weights unchanged: the guide is made at render time), or with
   ``--teacher`` the teacher (its own sampling settings); ``--read`` picks the guides it reads;
 
-and the share of the first frame's pixels the sweep decides (the rest keep the plane). Each figure is the mean over the
+and the share of the first frame's pixels the sweep decides (the rest keep the plane). A depth network the weights
+carry (``pixel_guide_depth_net``) is set aside: ``scripts/depth_net_probe.py`` weighs it. Each figure is the mean over the
 family's cases with a 95 % bootstrap interval, and a second table pairs each reading with the same model's reading of
 ``--against`` (the swept depth unless given), case by case. ``--table FILE`` prints both from an ``--out`` file;
 ``--table FILE --versus OTHER`` instead pairs each row of FILE case by case with the same row of OTHER (another
@@ -164,7 +165,10 @@ def probe(weights: str, scenes: int, planes: tuple[float, ...] | None, guides_on
     models = load_tiny(weights, teacher=teacher)
     model = models.teacher if teacher else models.student            # the model that reads the guides
     reader, run = ("teacher", run_teacher) if teacher else ("student", run_student)
-    cond = model.conditioning
+    # the probe weighs the sweep's depth against others: a depth network the weights carry (pixel_guide_depth_net)
+    # is set aside, so each reading is the one its name says (scripts/depth_net_probe.py weighs the network)
+    model.depth_net = None
+    model.conditioning = cond = model.conditioning.replace(pixel_guide_depth_net=0, pixel_guide_depth_net_size=64)
     planes = planes or cond.pixel_guide_sweep
     smooth = cond.pixel_guide_sweep_smooth if smooth is None else smooth
     if not cond.pixel_guide_depth or not planes:

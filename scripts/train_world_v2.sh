@@ -105,8 +105,8 @@ resumed_chain "$WT4" 7200
 # weights folders for demo/eval (--weights): "weights" (written in step 6r) = the chain of step 6p reading its pixel guide
 # through the depth the source's motion shows (its gates re-taught in steps 6t and 6u, its guide drawn from the nearer
 # source frame in step 6w: "weights_near", 1.5 times the gate's share of it taken in step 6x: "weights_strong", and up
-# to 4 times where the guide's two views agree in step 6z: "weights_agree" = realcam/assets/world_v2, whose student was
-# trained on a GPU: step 6p);
+# to 4 times where the guide's two views agree in step 6z: "weights_agree", drawn through a learned depth in step 8:
+# "weights_net" = realcam/assets/world_v2, whose student was trained on a GPU: step 6p);
 # "weights_plane" = step 6p's chain with its one-plane guide (embedded until step 6r); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -526,8 +526,8 @@ for s in 1 1.5; do
     > "$WORK/weights_share$s/README.json"
 done
 # 6z. step 6x's teacher and student taking up to 4 times their gate's share where the guide's two views (the first frame
-#    and the nearer source frame) agree, as trained where they do not (set-guide-strength --agreement 4; seconds): the
-#    embedded model (docs/results.md, "World v2: where the guide's two views agree"). 4 was chosen among 2, 4, 6 and 8
+#    and the nearer source frame) agree, as trained where they do not (set-guide-strength --agreement 4; seconds):
+#    embedded until step 8 (docs/results.md, "World v2: where the guide's two views agree"). 4 was chosen among 2, 4, 6 and 8
 #    (and, with 1.5 where the views disagree, 3, 4 and 6) on the scenes after the benchmark's (step 7)
 mkdir -p "$WORK/weights_agree"
 cp "$WORK"/weights_strong/*.safetensors "$WORK/weights_agree/"
@@ -535,7 +535,7 @@ for m in teacher student; do
   $PY -m realcam set-guide-strength --weights "$WORK/weights_agree/$m.safetensors" --agreement 4
 done
 readme "step 6z: step 6x's teacher and student taking up to 4 times their gate's share where the guide's two views agree; \
-the embedded model" > "$WORK/weights_agree/README.json"
+embedded until step 8" > "$WORK/weights_agree/README.json"
 WS="$WORK/weights_same15s"
 weights_folder "$WS" v2_same15s_teacher v2_same15s_distill "step 6e's chain (self-pairs read as still where the path is withheld)"
 # 7. the benchmarks (docs/results.md). The RoPE-positions chain with its ablations as variants (the claims):
@@ -819,4 +819,21 @@ for F in 0 10; do      # and for a source whose path is withheld (a user's video
     --unknown --out "$WORK/depth_net_unknown_$F.json"
 done
 $PY scripts/depth_net_probe.py table --probe "$WORK/depth_net_unknown_0.json" "$WORK/depth_net_unknown_10.json"
-echo "done: $WORK/weights_agree  (python -m realcam demo --weights $WORK/weights_agree)"
+# 8. that network built in: step 6z's teacher and student carrying it (set-guide-depth-net; seconds), their guide drawn
+#    through its depth with the source's path or without it: the embedded model (docs/results.md, "World v2: the learned
+#    depth built in"); the benchmark, scenes 10-14 and both without the path, and the bars pooled
+mkdir -p "$WORK/weights_net"
+cp "$WORK"/weights_agree/*.safetensors "$WORK/weights_net/"
+for m in teacher student; do
+  $PY -m realcam set-guide-depth-net --weights "$WORK/weights_net/$m.safetensors" --net "$WORK/depth_net.safetensors"
+done
+readme "step 8: step 6z's teacher and student drawing their guide through the depth network of seed 11; the embedded model" \
+  > "$WORK/weights_net/README.json"
+$PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 --out "$WORK/eval_v2_net.json"
+$PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 --first-scene 10 --no-teacher --out "$WORK/eval_v2_net_fresh.json"
+for F in 0 10; do
+  $PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 --first-scene $F --no-teacher --source-camera unknown \
+    --out "$WORK/eval_v2_net_unknown_$F.json"
+done
+$PY scripts/bar_check.py "$WORK/eval_v2_net.json" "$WORK/eval_v2_net_fresh.json"
+echo "done: $WORK/weights_net  (python -m realcam demo --weights $WORK/weights_net)"

@@ -761,3 +761,136 @@ def test_nearest_plane_rounds_in_inverse_depth_and_sends_the_sky_to_the_farthest
     depth = torch.tensor([[1.1, 2.3, 2.9, 30.0], [float("inf"), 1e6, 0.5, 4.0]])
     # 2.9 m: 1/2.9 is nearer 1/4 than 1/2; 30 m nearer the far plane than 4 m in inverse depth
     assert nearest_plane(depth, planes).tolist() == [[0, 1, 2, 3], [3, 3, 0, 2]]
+
+
+def _depth_net_file(tmp_path, planes, width: int = 8, seed: int = 0, name: str = "net.safetensors"):
+    """A depth network over ``planes`` (random weights, ``seed``) as ``scripts/depth_net_probe.py train`` writes one."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from realcam.model.depth_net import DepthNet
+
+    torch.manual_seed(seed)
+    net = DepthNet(planes, width).eval()
+    path = tmp_path / name
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path),
+              metadata={"planes": json.dumps(list(planes)), "size": "64"})
+    return net, path
+
+
+def test_a_depth_network_in_the_checkpoint_draws_the_guide_with_or_without_the_sources_path(tmp_path):
+    """``pixel_guide_depth_net``: ``set-guide-depth-net`` writes the network into the checkpoint (every other tensor
+    untouched) and ``--net none`` takes it out again, to the bit. The guide is then drawn through the network's depth of
+    each first frame (batch by batch) and, with ``pixel_guide_views: nearest`` and the path, of each key frame; without
+    the source's path too, where the model without it draws the one plane, and its strength acts there. The network
+    stays in float32 in a bf16 checkpoint, never trains with the DiT, and is defined by ``init_weights``. A network
+    over other planes, a file that is not one, a checkpoint without a sweep, a conditioning that asks for a network
+    the file lacks, and new planes under a network are refused by name; a conditioning without it drops it, with a
+    note."""
+    import subprocess
+    import sys
+
+    from realcam.pipeline import render_stream, text_context
+    from realcam.train.stages import set_trainable
+    from realcam.weights import (WeightsError, load_dit, read_state_dict, save_realcam_checkpoint, set_guide_depth_net,
+                                 set_guide_sweep)
+
+    vae = _vae()
+    cond = COND.replace(source_cameras=False, rope_positions="grid", pixel_guide_skip=True, pixel_guide_sweep=SWEEP,
+                        pixel_guide_strength=2.0)
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=6).eval()
+    torch.nn.init.constant_(model.guide_gate.head.bias, 0.3)                    # a gate that takes a part of the guide
+    plain = save_realcam_checkpoint(model, tmp_path / "plain.safetensors")
+    net, net_file = _depth_net_file(tmp_path, SWEEP)
+    netted = tmp_path / "netted.safetensors"
+    done = subprocess.run([sys.executable, "-m", "realcam", "set-guide-depth-net", "--weights", str(plain), "--net",
+                           str(net_file), "--out", str(netted)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "width 8, frames read at 64 px, 13 planes" in done.stdout
+    (a, meta_a), (b, meta_b) = read_state_dict(plain), read_state_dict(netted)
+    assert {k for k in b if not k.startswith("depth_net.")} == set(a) and all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(b["depth_net." + k], v) for k, v in net.state_dict().items())
+    assert {k: v for k, v in meta_a.items() if k != "conditioning"} == {k: v for k, v in meta_b.items() if k != "conditioning"}
+    one, deep = load_dit(plain, dtype=torch.float32), load_dit(netted, dtype=torch.float32)
+    assert deep.conditioning == one.conditioning.replace(pixel_guide_depth_net=8) and one.depth_net is None
+
+    # the guide's depth: the network's, frame by frame, whether or not the path is given
+    first = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    guide = PixelGuide.for_model(deep, vae, first)
+    own = net.depth(first)
+    assert guide.swept and torch.equal(guide.depth_map.cpu(), own) and not torch.equal(own[0], own[1])
+    assert set(own.unique().tolist()) <= set(SWEEP) and len(own.unique()) > 1
+    assert not PixelGuide.for_model(one, vae, first).swept                       # the one plane without a network
+    source, path, target = _arc_case(vae)
+    assert torch.equal(PixelGuide.for_model(deep, vae, source.first_frame, source_frames=source.motion,
+                                            source_pose12=pose12(path.relative().c2w)).depth_map.cpu(),
+                       net.depth(source.first_frame))
+    near = deep.conditioning.replace(pixel_guide_views="nearest")
+    deep.conditioning = near
+    keyed = PixelGuide.for_model(deep, vae, source.first_frame, source_frames=source.motion,
+                                 source_pose12=pose12(path.relative().c2w), key_frames=source.key_frames)
+    assert torch.equal(keyed.keys.depths[0, 1:].cpu(), net.depth(source.key_frames[1:]))
+    assert PixelGuide.for_model(deep, vae, source.first_frame).keys is None      # no path: the first frame alone
+    deep.conditioning = near.replace(pixel_guide_views="first")
+
+    def render(m, camera):
+        return render_stream(m, source, target, text_context(m), seed=1, source_camera=camera).latents
+
+    base = render(one, None)
+    drawn = render(deep, None)
+    assert not torch.allclose(drawn, base, atol=1e-4)                            # without the path: not the one plane
+    unscaled = load_dit(netted, dtype=torch.float32, conditioning=deep.conditioning.replace(pixel_guide_strength=1.0))
+    assert not torch.allclose(render(unscaled, None), drawn, atol=1e-4)          # the strength acts on it
+    # --net none: the checkpoint as it was, tensors and render
+    back = tmp_path / "back.safetensors"
+    set_guide_depth_net(netted, back, None)
+    (c, meta_c) = read_state_dict(back)
+    assert set(c) == set(a) and all(torch.equal(a[k], c[k]) for k in a) and meta_c["conditioning"] == meta_a["conditioning"]
+    torch.testing.assert_close(render(load_dit(back, dtype=torch.float32), None), base, atol=0, rtol=0)
+    # a conditioning without it: the file's network dropped, with a note
+    dropped = load_dit(netted, dtype=torch.float32, conditioning=cond)
+    assert dropped.depth_net is None and any("depth network is not used" in n for n in dropped.load_info.notes)
+    # float32 in a bf16 checkpoint, its dtype not voting; frozen in training; defined by init_weights
+    half = load_dit(save_realcam_checkpoint(deep, tmp_path / "half.safetensors", dtype=torch.bfloat16))
+    assert half.patch_embedding.weight.dtype == torch.bfloat16 and half.depth_net.out.weight.dtype == torch.float32
+    assert torch.equal(half.depth_net.out.weight, net.out.weight)
+    set_trainable(deep, "all")
+    assert not any(p.requires_grad for p in deep.depth_net.parameters()) and deep.patch_embedding.weight.requires_grad
+    with torch.device("meta"):
+        empty = RealCamDiT(TINY, camera_layers=True, conditioning=deep.conditioning)
+    empty = empty.to_empty(device="cpu")
+    with torch.no_grad():
+        for p in empty.parameters():
+            p.fill_(float("nan"))
+    empty.init_weights()
+    assert all(torch.isfinite(p).all() for p in empty.depth_net.parameters())
+
+    # refusals, each naming what to do, nothing written
+    _, other = _depth_net_file(tmp_path, (1.0, 2.0, 4.0, 1e4), name="other.safetensors")
+    with pytest.raises(WeightsError, match="classifies into 4 planes .*train it on the checkpoint's planes"):
+        set_guide_depth_net(plain, tmp_path / "bad.safetensors", other)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "junk.safetensors"))
+    with pytest.raises(WeightsError, match="junk.safetensors is not a depth network"):
+        set_guide_depth_net(plain, tmp_path / "bad.safetensors", tmp_path / "junk.safetensors")
+    save_file({k: v for k, v in net.state_dict().items() if not k.startswith("d1.")}, str(tmp_path / "part.safetensors"),
+              metadata={"planes": str(list(SWEEP))})
+    with pytest.raises(WeightsError, match="does not hold a depth network of width 8 over 13 planes: 8 tensors"):
+        set_guide_depth_net(plain, tmp_path / "bad.safetensors", tmp_path / "part.safetensors")
+    unswept = save_realcam_checkpoint(randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond.replace(
+        pixel_guide_sweep=(), pixel_guide_strength=1.0)), seed=6), tmp_path / "unswept.safetensors")
+    with pytest.raises(WeightsError, match="sweeps no planes .*set-guide-sweep --planes"):
+        set_guide_depth_net(unswept, tmp_path / "bad.safetensors", net_file)
+    with pytest.raises(WeightsError, match="holds no depth network .*set-guide-depth-net"):
+        load_dit(plain, conditioning=deep.conditioning)
+    with pytest.raises(WeightsError, match="carries a depth network .*--net none"):
+        set_guide_sweep(netted, tmp_path / "bad.safetensors", (1.0, 2.0, 4.0, 1e4))
+    assert not (tmp_path / "bad.safetensors").exists()
+    with pytest.raises(ValueError, match="pixel_guide_depth_net needs pixel_guide_sweep"):
+        cond.replace(pixel_guide_sweep=(), pixel_guide_strength=1.0, pixel_guide_depth_net=8)
+    with pytest.raises(ValueError, match="pixel_guide_depth_net=12; give the depth network's width"):
+        cond.replace(pixel_guide_depth_net=12)
+    with pytest.raises(ValueError, match="pixel_guide_depth_net_size=32 needs pixel_guide_depth_net"):
+        cond.replace(pixel_guide_depth_net_size=32)

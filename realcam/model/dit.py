@@ -24,6 +24,7 @@ from torch import nn
 from ..camera.rays import RAY_DIM, ray_features, reference_positions, warp_latents
 from ..config import ConditioningConfig, StreamingConfig, TeacherSamplingConfig, WanConfig
 from .attention import AttentionMask, Backend, attention
+from .depth_net import DepthNet
 from .kv_cache import BlockKV, KVCache
 from .layers import (CastLinear, LayerNorm, RMSNorm, gated, identity_linear_, modulate, sinusoidal_embedding,
                      xavier_linear_)
@@ -218,6 +219,11 @@ class RealCamDiT(nn.Module):
         # conditioning.pixel_guide_skip: how much of the pixel guide to take as the clean target, per latent value
         # (zero at first: the model is the one it was loaded from)
         self.guide_gate = Head(cfg) if self.conditioning.pixel_guide_skip else None
+        # conditioning.pixel_guide_depth_net: the depth of a single frame, the guide's layers (realcam.guide); trained on
+        # its own, never by the DiT's stages
+        cond = self.conditioning
+        self.depth_net = (DepthNet(cond.pixel_guide_sweep, cond.pixel_guide_depth_net, cond.pixel_guide_depth_net_size)
+                          if cond.pixel_guide_depth_net else None)
         if self.patch_embedding.weight.device.type != "meta":
             self.init_weights()
 
@@ -248,6 +254,8 @@ class RealCamDiT(nn.Module):
         self.init_camera_layers()
         self.init_guide()
         self.init_guide_gate()
+        if self.depth_net is not None:      # random until one trained on its own is loaded (set-guide-depth-net)
+            self.depth_net.reset_parameters()
 
     def init_guide(self) -> None:
         """``guide_embedding`` = 0: the reprojected source adds nothing until training teaches it to."""
@@ -411,8 +419,9 @@ class RealCamDiT(nn.Module):
 
     def guide_strength(self, swept: bool) -> float:
         """The strength a render passes: ``conditioning.pixel_guide_strength`` for a guide drawn through the depth the
-        source's motion shows (``PixelGuide.swept``), 1 for the one-plane guide (a render without the source's path, or
-        of a source whose motion showed no depth), which is wrong under a move and which a stronger share would copy
+        source's motion shows or the depth network reads (``PixelGuide.swept``), 1 for the one-plane guide (a render
+        without the source's path or a depth network, or of a source whose motion showed no depth), which is wrong
+        under a move and which a stronger share would copy
         (docs/results.md, "World v2: a stronger guide"). Training passes 1: the gate learns as it is."""
         return float(self.conditioning.pixel_guide_strength) if swept else 1.0
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import CONDITIONING_PRESETS, get_config
 from ..model import RealCamDiT
-from ..weights import load_dit, save_realcam_checkpoint
+from ..weights import DEPTH_NET, load_dit, save_realcam_checkpoint
 from .config import TrainConfig
 from .data import LatentPairs
 from .loop import Dist, Part, Stage
@@ -51,12 +51,14 @@ TRAINABLE = {"camera_self_attn": SELF_ATTN_AND_CAMERA, "all": ("",), "guide_gate
 def set_trainable(model: nn.Module, which: str) -> int:
     """Which parameters train; returns their number. ``camera_self_attn`` (docs/method.md, teacher), ``all``, or
     ``guide_gate``: only the head that decides how much of the pixel guide to take (models with
-    ``pixel_guide_skip``), the rest frozen, so its forward needs no gradient and a step costs about a forward."""
+    ``pixel_guide_skip``), the rest frozen, so its forward needs no gradient and a step costs about a forward. The
+    depth network of ``pixel_guide_depth_net`` never trains here: it is trained on its own, on depths, and the DiT's
+    losses do not reach it (the guide it draws comes with the data)."""
     if which not in TRAINABLE:
         raise ValueError(f"model.trainable {which!r}; choose one of {', '.join(TRAINABLE)}")
     n = 0
     for name, p in model.named_parameters():
-        p.requires_grad_(any(s in name for s in TRAINABLE[which]))
+        p.requires_grad_(any(s in name for s in TRAINABLE[which]) and not name.startswith(DEPTH_NET))
         n += p.numel() if p.requires_grad else 0
     if n == 0:
         raise ValueError(f"model.trainable {which!r}: the model has no such parameters"
