@@ -99,7 +99,7 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
                         frames=args.frames, size=args.size, mode=args.trajectories, shared_start=args.shared_start,
                         world=args.world, guide_depth=args.guide_depth, guide_fov=args.guide_fov, guide_sweep=sweep,
                         guide_sweep_depth=args.guide_sweep_depth, guide_sweep_smooth=smooth, guide_views=args.guide_views,
-                        shard_size=args.shard_size,
+                        guide_depth_net=args.guide_depth_net, shard_size=args.shard_size,
                         device=device, progress=show)
     print(f"wrote latents{' and pixel guides' if args.guide_depth else ''} of {args.scenes} scenes to {out} on {device} "
           f"in {time.time() - t0:.0f}s")
@@ -359,10 +359,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guide-sweep", default=None, metavar="PLANES",
                    help="also write each pair's guide through the depth the source's motion shows, swept over these "
                         "comma-separated plane depths (pixel_guide_sweep; with --guide-depth)")
-    p.add_argument("--guide-sweep-depth", choices=("motion", "renderer"), default="motion",
+    p.add_argument("--guide-sweep-depth", choices=("motion", "renderer", "net"), default="motion",
                    help="the depth the swept guides are drawn through: what the source's motion shows (as at render "
-                        "time; the default), or the renderer's own depth of the first frame rounded to the nearest "
-                        "plane (what a perfect sweep would give: for experiments on how right a guide must be)")
+                        "time; the default), the renderer's own depth of the first frame rounded to the nearest "
+                        "plane (what a perfect sweep would give: for experiments on how right a guide must be), or "
+                        "the depth the network of --guide-depth-net reads from each frame (as a model with "
+                        "pixel_guide_depth_net draws it; also writes the guides it draws without the source's path)")
+    p.add_argument("--guide-depth-net", default=None, metavar="FILE",
+                   help="the depth network of --guide-sweep-depth net (written by scripts/depth_net_probe.py train, "
+                        "over the --guide-sweep planes; the model trained on the folder must carry the same one)")
     p.add_argument("--guide-sweep-smooth", default=None, metavar="P1,P2",
                    help="aggregate the sweep's costs semi-globally with these two penalties, as a model with "
                         "pixel_guide_sweep_smooth does (with --guide-sweep)")

@@ -561,14 +561,25 @@ def set_guide_strength(path: str | os.PathLike, out: str | os.PathLike, strength
 
 
 def read_depth_net(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], tuple[float, ...], int, int]:
-    """A depth network written by ``scripts/depth_net_probe.py train``: its tensors, the planes it classifies into
-    (metadata ``planes``), its width and the longer side of the frames it was trained on (metadata ``size``; files
+    """A depth network written by ``scripts/depth_net_probe.py train``, or the one a RealCam checkpoint carries
+    (``pixel_guide_depth_net``): its tensors, the planes it classifies into (metadata ``planes``; a checkpoint's
+    ``pixel_guide_sweep``), its width and the longer side of the frames it was trained on (metadata ``size``; files
     without it were trained on 64-pixel frames). Anything else raises :class:`WeightsError` saying what it is not."""
     from .model.depth_net import DepthNet
 
     name = Path(path).name
     tensors, metadata = read_state_dict(path)
     how = "train one with `python scripts/depth_net_probe.py train --out depth_net.safetensors`"
+    if metadata.get("format") == "realcam":     # a checkpoint: the network it carries, if any
+        try:
+            cond = ConditioningConfig.from_json(metadata["conditioning"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"{name}: a RealCam checkpoint without a readable conditioning ({e})") from None
+        if not cond.pixel_guide_depth_net:
+            raise WeightsError(f"{name} is a RealCam checkpoint that carries no depth network (pixel_guide_depth_net "
+                               f"is 0): give a network file, or {how}")
+        tensors = {k[len(DEPTH_NET):]: v for k, v in tensors.items() if k.startswith(DEPTH_NET)}
+        metadata = {"planes": json.dumps(list(cond.pixel_guide_sweep)), "size": str(cond.pixel_guide_depth_net_size)}
     try:
         planes = tuple(float(d) for d in json.loads(metadata["planes"]))
         side = int(metadata.get("size", "64"))

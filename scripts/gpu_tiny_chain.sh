@@ -64,14 +64,25 @@ with safe_open(sys.argv[1], 'pt') as f:
 SWEEP=$(sweep_setting pixel_guide_sweep)
 SMOOTH=$(sweep_setting pixel_guide_sweep_smooth)
 # and which source frames it draws that guide from (conditioning.pixel_guide_views; "first" for files before it)
-VIEWS=$("$PY" -c "import json, sys
+setting() {  # name default: a conditioning setting of the embedded teacher
+  "$PY" -c "import json, sys
 from safetensors import safe_open
 with safe_open(sys.argv[1], 'pt') as f:
-    print(json.loads(f.metadata()['conditioning']).get('pixel_guide_views', 'first'))" $W/teacher.safetensors)
+    print(json.loads(f.metadata()['conditioning']).get(sys.argv[2], sys.argv[3]))" $W/teacher.safetensors "$1" "$2"
+}
+VIEWS=$(setting pixel_guide_views first)
+# a teacher that carries a depth network (pixel_guide_depth_net) draws its guide through that network's depth, with the
+# source's path and without it: the data is drawn through the same network (taken from the teacher), sweeping nothing
+DEPTH=()
+if [ "$(setting pixel_guide_depth_net 0)" != 0 ]; then
+  SMOOTH=""
+  DEPTH=(--guide-sweep-depth net --guide-depth-net $W/teacher.safetensors)
+fi
 t=$SECONDS
 "$PY" -m realcam synth-latents --out "$DATA" --vae $W/vae.safetensors --scenes "$SCENES" --seed 2 --shared-start 3 \
   --trajectories random --world v2 --guide-depth 4 --guide-fov 60 ${SWEEP:+--guide-sweep "$SWEEP"} \
-  ${SMOOTH:+--guide-sweep-smooth "$SMOOTH"} ${SWEEP:+--guide-views "$VIEWS"} > "$TMP/data.log" 2>&1 \
+  ${SMOOTH:+--guide-sweep-smooth "$SMOOTH"} ${SWEEP:+--guide-views "$VIEWS"} ${DEPTH[@]+"${DEPTH[@]}"} \
+  > "$TMP/data.log" 2>&1 \
   || { tail -n 20 "$TMP/data.log"; exit 1; }
 say "data: $SCENES scenes in $((SECONDS - t)) s"
 FS=(--data "$DATA" --set source_camera_dropout=0.3 --set same_camera_share=0.15 --set same_camera_withheld=never)

@@ -15,12 +15,14 @@ STEPS=${2:-30}
 if [ $# -gt 2 ]; then BATCHES=("${@:3}"); else BATCHES=(8 32); fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT   # its runs are measured, not kept (a failed stage too)
-# the embedded weights with their one-plane guide (set-guide-sweep --planes none): DATA holds one-plane guides, and the
-# swept guide changes what a step reads, not what it costs
+# the embedded weights with their one-plane guide (their depth network taken out, set-guide-depth-net --net none, then
+# set-guide-sweep --planes none): DATA holds one-plane guides, and the swept guide changes what a step reads, not what
+# it costs
 W="$OUT/weights"
 for m in teacher student; do
-  "$PY" -m realcam set-guide-sweep --weights realcam/assets/world_v2/$m.safetensors --planes none --out "$W/$m.safetensors" \
+  "$PY" -m realcam set-guide-depth-net --weights realcam/assets/world_v2/$m.safetensors --net none --out "$W/$m.safetensors" \
     > /dev/null
+  "$PY" -m realcam set-guide-sweep --weights "$W/$m.safetensors" --planes none > /dev/null
 done
 COMMON=(--data "$DATA" --steps "$STEPS" --set checkpoint_every=100000 --set log_every=1 --set source_camera_dropout=0.3
         --set same_camera_share=0.15 --set same_camera_withheld=never)

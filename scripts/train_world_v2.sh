@@ -836,4 +836,24 @@ for F in 0 10; do
     --out "$WORK/eval_v2_net_unknown_$F.json"
 done
 $PY scripts/bar_check.py "$WORK/eval_v2_net.json" "$WORK/eval_v2_net_fresh.json"
+# 9. step 8's gate alone re-taught on guides drawn through the network, as in step 6w: the first 64 DiT scenes made
+#    with those guides (synth-latents --guide-sweep-depth net, 17 min on one thread), 300 steps each (one thread, 6
+#    min), judged on the scenes the settings are chosen on (docs/results.md, "World v2: the learned depth built in";
+#    level there, not embedded)
+[ -d "$WORK/dit_latents_net64" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents --out "$WORK/dit_latents_net64" \
+  --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
+  --guide-sweep $P25 --guide-views nearest --guide-sweep-depth net --guide-depth-net "$WORK/depth_net.safetensors"
+reteach_gates "$WORK/dit_latents_net64" "$WORK/weights_net" v2_net_gate_student v2_net_gate_teacher
+mkdir -p "$WORK/weights_net_gate"
+cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net_gate/"
+cp "$R/v2_net_gate_teacher/teacher.safetensors" "$R/v2_net_gate_student/student.safetensors" "$WORK/weights_net_gate/"
+readme "step 9: step 8's teacher and student, their gate re-taught on guides drawn through the depth network (not \
+embedded)" > "$WORK/weights_net_gate/README.json"
+( export OMP_NUM_THREADS=1
+  for w in net net_gate; do
+    $PY -m realcam eval --weights "$WORK/weights_$w" --scenes 5 --first-scene 5 --no-teacher \
+      --out "$WORK/eval_v2_val_$w.json" &
+  done
+  wait )
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_net_gate.json" --against "$WORK/eval_v2_val_net.json"
 echo "done: $WORK/weights_net  (python -m realcam demo --weights $WORK/weights_net)"

@@ -793,8 +793,8 @@ def test_a_depth_network_in_the_checkpoint_draws_the_guide_with_or_without_the_s
 
     from realcam.pipeline import render_stream, text_context
     from realcam.train.stages import set_trainable
-    from realcam.weights import (WeightsError, load_dit, read_state_dict, save_realcam_checkpoint, set_guide_depth_net,
-                                 set_guide_sweep)
+    from realcam.weights import (WeightsError, load_dit, read_depth_net, read_state_dict, save_realcam_checkpoint,
+                                 set_guide_depth_net, set_guide_sweep)
 
     vae = _vae()
     cond = COND.replace(source_cameras=False, rope_positions="grid", pixel_guide_skip=True, pixel_guide_sweep=SWEEP,
@@ -814,6 +814,10 @@ def test_a_depth_network_in_the_checkpoint_draws_the_guide_with_or_without_the_s
     assert {k: v for k, v in meta_a.items() if k != "conditioning"} == {k: v for k, v in meta_b.items() if k != "conditioning"}
     one, deep = load_dit(plain, dtype=torch.float32), load_dit(netted, dtype=torch.float32)
     assert deep.conditioning == one.conditioning.replace(pixel_guide_depth_net=8) and one.depth_net is None
+    carried, planes, width, side = read_depth_net(netted)              # a checkpoint's network, as a network file's
+    assert (planes, width, side) == (SWEEP, 8, 64) and all(torch.equal(carried[k], v) for k, v in net.state_dict().items())
+    with pytest.raises(WeightsError, match="carries no depth network"):
+        read_depth_net(plain)
 
     # the guide's depth: the network's, frame by frame, whether or not the path is given
     first = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))

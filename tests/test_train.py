@@ -379,7 +379,7 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
         # stored as float16: the batch it was encoded in may round a value the other way (one half-precision step)
         torch.testing.assert_close(drawn["guides_swept"][:3, 0].float(), guide.encode(targets).half().float(),
                                    atol=1e-5, rtol=2**-10)
-    with pytest.raises(ValueError, match="guide_sweep_depth must be 'motion' or 'renderer'"):
+    with pytest.raises(ValueError, match="guide_sweep_depth must be 'motion', 'renderer' or 'net'"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="true", **kwargs)
     with pytest.raises(ValueError, match="give guide_sweep"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep_depth="renderer", **kwargs)
@@ -416,6 +416,99 @@ def test_synth_latents_makes_swept_guides_that_training_reads_where_the_path_is_
     with pytest.raises(ValueError, match="guide_sweep_depth='renderer' sweeps nothing"):
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep=planes, guide_sweep_depth="renderer",
                       guide_sweep_smooth=smooth, **kwargs)
+
+
+def test_synth_latents_draws_guides_through_a_depth_network_that_only_its_model_reads(dataset, tmp_path):
+    """``synth-latents --guide-sweep-depth net --guide-depth-net FILE``: the swept guides drawn through the depth the
+    network reads from each source's first frame and key frames (nearest views), and ``guides_unknown``, the first frame
+    alone through that depth — each exactly what that source's own :class:`realcam.guide.PixelGuide` makes; the
+    one-plane guides unchanged; the network's fingerprint in the metadata. A model carrying that network trains on the
+    swept guide where the path is given and on ``guides_unknown`` where it is withheld, as it renders; a model without
+    it, with another one, or data drawn another way are refused by name, and so are bad arguments."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from realcam.camera.poses import as_c2w
+    from realcam.camera.trajectory_json import write_camera_extrinsics
+    from realcam.data.synth import dataset_scene, render
+    from realcam.guide import PixelGuide, SourceKeys, latent_starts
+    from realcam.model.depth_net import DepthNet
+    from realcam.train.data import synth_latents
+    from realcam.train.stages import _data, build_model
+    from realcam.vae import load_vae
+
+    planes = (1.0, 2.0, 4.0, 8.0, 1e4)
+    torch.manual_seed(0)
+    net = DepthNet(planes, 8).eval()
+    net_file = tmp_path / "net.safetensors"
+    save_file(dict(net.state_dict()), str(net_file), metadata={"planes": json.dumps(list(planes))})
+    kwargs = dict(scenes=1, seed=0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2", guide_depth=4.0,
+                  guide_fov=60.0, shard_size=4, guide_sweep=planes, guide_views="nearest")
+    drawn = synth_latents(tmp_path / "net", dataset / "vae.safetensors", guide_sweep_depth="net", guide_depth_net=net_file,
+                          **kwargs)
+    swept = synth_latents(tmp_path / "swept", dataset / "vae.safetensors", **kwargs)
+    a, b = load_file(drawn / "pixel_guides.safetensors"), load_file(swept / "pixel_guides.safetensors")
+    assert torch.equal(a["guides"], b["guides"]) and not torch.equal(a["guides_swept"], b["guides_swept"])
+    assert a["guides_unknown"].shape == a["guides"].shape and "guides_unknown" not in b
+    with safe_open(str(drawn / "pixel_guides.safetensors"), "pt") as f:
+        assert f.metadata()["sweep_depth"] == "net" and f.metadata()["depth_net"] == net.digest()
+    # source 0 (slot 0) of the scene's clip 1 as the target, drawn as its own PixelGuide draws it, path and none
+    vae = load_vae(dataset / "vae.safetensors")
+    scene, K, paths = dataset_scene(0, 0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2")
+    video = (render(scene, paths[0], K, (32, 32), torch.arange(FRAMES))[0] * 255).round() / 255      # [F, H, W, 3]
+    path = pose12(relative_poses(paths[0], "first"))
+    starts = latent_starts(FRAMES, vae.tiny)
+    pictures = video[starts].permute(0, 3, 1, 2)
+    depths = net.depth(pictures)
+    keys = SourceKeys(pictures[None], depths[None], as_c2w(path[starts].reshape(-1, 3, 4))[None])
+    ext = json.loads(json.dumps(write_camera_extrinsics({f"cam{c:02d}": p for c, p in enumerate(paths, 1)})))
+    c2w = [read_camera_extrinsics(ext, f"cam{c:02d}")[::4].double() for c in range(1, 4)]
+    target = pose12(relative_poses(c2w[1], "first", anchor=c2w[0][0]))[None].float()
+    first = video[0].permute(2, 0, 1)[None]
+    with torch.no_grad():
+        for held, guide in (("guides_swept", PixelGuide(vae, first, fov_deg=60.0, depth=4.0, depth_map=depths[:1],
+                                                        keys=keys)),
+                            ("guides_unknown", PixelGuide(vae, first, fov_deg=60.0, depth=4.0, depth_map=depths[:1]))):
+            torch.testing.assert_close(a[held][1, 0].float(), guide.encode(target)[0].half().float(),
+                                       atol=1e-5, rtol=2**-10)     # one float16 step, as above
+    data = LatentPairs(drawn, text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes,
+                       pixel_guide_views="nearest", pixel_guide_depth_net=net.digest(), source_camera_dropout=0.5)
+    kinds = set()
+    for seed in range(8):
+        item = data.item(1, torch.Generator().manual_seed(seed))
+        withheld = torch.equal(item["source_pose12"], pose12(torch.eye(4).expand(item["pose12"].shape[0], 4, 4)))
+        slot = [s for s in range(3) if torch.equal(data.latents[s], item["source"])][0]
+        assert torch.equal(item["pixel_guide"], a["guides_unknown" if withheld else "guides_swept"][1, slot].float())
+        kinds.add(withheld)
+    assert kinds == {True, False}
+    read = dict(text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes, pixel_guide_views="nearest")
+    with pytest.raises(ValueError, match="drawn through a depth network and the model has none .*set-guide-depth-net"):
+        LatentPairs(drawn, **read)
+    with pytest.raises(ValueError, match="through its depth network .* drawn through the motion depth: .*--guide-sweep-depth net"):
+        LatentPairs(swept, pixel_guide_depth_net=net.digest(), **read)
+    with pytest.raises(ValueError, match="drawn through another depth network"):
+        LatentPairs(drawn, pixel_guide_depth_net=DepthNet(planes, 8).digest(), **read)
+    # training: the model's own network decides which data it reads
+    overrides = ["model.overrides={\"num_layers\": 1}", "model.conditioning_overrides={\"camera_tokens\": \"rays\", "
+                 "\"source_cameras\": true, \"pixel_guide_depth\": 4.0, \"pixel_guide_sweep\": [1, 2, 4, 8, 10000], "
+                 "\"pixel_guide_views\": \"nearest\", \"pixel_guide_depth_net\": 8}"]
+    cfg = load_config(None, overrides, data=str(drawn))
+    model = build_model(cfg, torch.device("cpu"))
+    with pytest.raises(ValueError, match="another depth network"):
+        _data(cfg, model)
+    model.depth_net.load_state_dict(net.state_dict())
+    assert _data(cfg, model).unknown is not None
+    # bad arguments, refused before anything is written
+    for bad, match in (({"guide_sweep_depth": "net"}, "give guide_depth_net"),
+                       ({"guide_depth_net": net_file}, "give guide_depth_net .*and only with it"),
+                       ({"guide_sweep_depth": "net", "guide_depth_net": net_file, "guide_sweep_smooth": (0.02, 0.08)},
+                        "guide_sweep_depth='net' sweeps nothing")):
+        with pytest.raises(ValueError, match=match):
+            synth_latents(tmp_path / "x", dataset / "vae.safetensors", **{**kwargs, **bad})
+    with pytest.raises(ValueError, match="classifies into 5 planes, not the 3 of guide_sweep"):
+        synth_latents(tmp_path / "x", dataset / "vae.safetensors", guide_sweep_depth="net", guide_depth_net=net_file,
+                      **{**kwargs, "guide_sweep": (1.0, 4.0, 1e4)})
+    assert not (tmp_path / "x").exists()
 
 
 def test_synth_latents_draws_nearest_view_guides_that_only_a_nearest_view_model_reads(dataset, tmp_path):

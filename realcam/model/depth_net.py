@@ -60,6 +60,17 @@ class DepthNet(nn.Module):
         d2 = self.d2(torch.cat([up(d3), e2], 1))
         return self.out(self.d1(torch.cat([up(d2), e1], 1)))
 
+    def digest(self) -> str:
+        """A fingerprint of the network (its planes, frame size and weights, as float32): training data drawn through
+        it records this, and a model that reads that data must carry the same network."""
+        import hashlib
+
+        h = hashlib.sha256(repr((self.planes, self.side)).encode())
+        for name, tensor in sorted(self.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return h.hexdigest()[:32]
+
     def input_size(self, h: int, w: int) -> tuple[int, int]:
         """The size a ``h × w`` frame is read at: its longer side :attr:`side`, the aspect kept, each side a multiple
         of ``2**SCALES``."""

@@ -317,8 +317,8 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
                   frames: int = 33, size: int = 64, mode: str = "preset", shared_start: int = 1, world: str = "v1",
                   guide_depth: float | None = None, guide_fov: float = 60.0, guide_sweep: tuple[float, ...] = (),
                   guide_sweep_depth: str = "motion", guide_sweep_smooth: tuple[float, ...] = (),
-                  guide_views: str = "first", shard_size: int = 256, device: torch.device | str = "cpu",
-                  progress: Callable[[int, int], None] | None = None) -> Path:
+                  guide_views: str = "first", guide_depth_net: str | Path | None = None, shard_size: int = 256,
+                  device: torch.device | str = "cpu", progress: Callable[[int, int], None] | None = None) -> Path:
     """Procedural scenes rendered and encoded straight into a latents folder: what ``synth`` (same scenes and
     cameras: :func:`realcam.data.synth.dataset_scene`), ``preprocess`` and, with ``guide_depth``, ``pixel-guides``
     (plane ``guide_depth`` m, ``guide_fov``°) make together, with no video files in between — on ``device``, so a GPU
@@ -335,7 +335,12 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     first frame instead, rounded to the nearest plane (in inverse depth): what a perfect sweep would give, for
     experiments on how right a guide must be; the guides' metadata says so (``sweep_depth``). ``guide_sweep_smooth``
     (as ``ConditioningConfig.pixel_guide_sweep_smooth``) aggregates the sweep's costs semi-globally, as a model with
-    that setting does at render time; the metadata records it (``sweep_smooth``)."""
+    that setting does at render time; the metadata records it (``sweep_smooth``). ``guide_sweep_depth="net"`` draws
+    them through the depth the network ``guide_depth_net`` (:func:`realcam.weights.read_depth_net`, over the planes
+    ``guide_sweep``) reads from each first frame (and key frame), as a model with ``pixel_guide_depth_net`` does at
+    render time, and also writes ``guides_unknown``: each source's first frame alone through that depth, what such a
+    model draws without the source's path; the metadata records the network's fingerprint (``depth_net``,
+    :meth:`realcam.model.depth_net.DepthNet.digest`)."""
     from ..camera.trajectory_json import read_camera_extrinsics, write_camera_extrinsics
     from ..config import ConditioningConfig
     from ..data.synth import dataset_scene, render
@@ -350,20 +355,36 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
         raise ValueError(f"trajectories must be 'preset' or 'random', got {mode!r}")
     if guide_depth is not None and not guide_depth > 0:
         raise ValueError(f"guide_depth is the guide plane's depth in metres and must be > 0, got {guide_depth}")
-    if guide_sweep_depth not in ("motion", "renderer"):
-        raise ValueError(f"guide_sweep_depth must be 'motion' or 'renderer', got {guide_sweep_depth!r}")
+    if guide_sweep_depth not in ("motion", "renderer", "net"):
+        raise ValueError(f"guide_sweep_depth must be 'motion', 'renderer' or 'net', got {guide_sweep_depth!r}")
     if guide_sweep_depth != "motion" and not guide_sweep:
-        raise ValueError("guide_sweep_depth='renderer' draws the swept guides: give guide_sweep (the planes) too")
+        raise ValueError(f"guide_sweep_depth={guide_sweep_depth!r} draws the swept guides: give guide_sweep (the planes) too")
     if guide_sweep_depth != "motion" and guide_sweep_smooth:
-        raise ValueError("guide_sweep_smooth aggregates the costs of a sweep; guide_sweep_depth='renderer' sweeps nothing")
+        raise ValueError(f"guide_sweep_smooth aggregates the costs of a sweep; guide_sweep_depth={guide_sweep_depth!r} "
+                         "sweeps nothing")
+    if (guide_depth_net is not None) != (guide_sweep_depth == "net"):
+        raise ValueError("guide_sweep_depth='net' draws the guides through a depth network: give guide_depth_net (the "
+                         "network's file), and only with it")
+    net = None
+    if guide_depth_net is not None:
+        from ..model.depth_net import DepthNet
+        from ..weights import read_depth_net
+
+        tensors, planes, width, side = read_depth_net(guide_depth_net)
+        if planes != tuple(float(d) for d in guide_sweep):
+            raise ValueError(f"{Path(guide_depth_net).name} classifies into {len(planes)} planes, not the "
+                             f"{len(guide_sweep)} of guide_sweep: give its planes (those of the model it serves)")
+        net = DepthNet(planes, width, side)
+        net.load_state_dict(tensors)
+        net = net.to(device).eval()
     if guide_sweep:
         if not guide_depth:
             raise ValueError("guide_sweep needs guide_depth (the plane kept where the source's motion does not tell)")
         ConditioningConfig(camera_tokens="rays", pixel_guide_depth=guide_depth, pixel_guide_sweep=tuple(guide_sweep),
                            pixel_guide_sweep_smooth=tuple(guide_sweep_smooth), pixel_guide_views=guide_views)
-        if guide_views != "first" and guide_sweep_depth != "motion":
-            raise ValueError("guide_views='nearest' sweeps each later source frame's depth: use guide_sweep_depth "
-                             "'motion'")
+        if guide_views != "first" and guide_sweep_depth == "renderer":
+            raise ValueError("guide_views='nearest' needs each later source frame's depth: use guide_sweep_depth "
+                             "'motion' or 'net'")
     elif guide_sweep_smooth or guide_views != "first":
         raise ValueError("guide_sweep_smooth and guide_views shape the swept guides: give guide_sweep (the planes) too")
     if Path(out).exists():
@@ -377,6 +398,7 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
     names = [f"cam{c:02d}" for c in range(1, cameras + 1)]
     guides: list[torch.Tensor] = []
     swept: list[torch.Tensor] = []
+    unknown: list[torch.Tensor] = []      # guide_sweep_depth net: the first frame alone through the network's depth
     for n, index in enumerate(range(first, first + scenes)):
         scene, K, paths = dataset_scene(index, seed, cameras=cameras, frames=frames, size=size, mode=mode,
                                         shared_start=shared_start, world=world)
@@ -395,6 +417,8 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
             planes = torch.tensor(guide_sweep, dtype=torch.float64)
             firsts_depth = depth.reshape(cameras, frames, size, size)[:, 0].cpu().to(torch.float64)
             maps = list(planes[nearest_plane(firsts_depth, planes)])
+        elif net is not None:
+            maps = list(net.depth(videos[:, 0].permute(0, 3, 1, 2)))
         elif guide_sweep:
             maps = [guide_depth_map(motion_frames(v.permute(3, 0, 1, 2)[None]), pose12(relative_poses(p, "first")),
                                     fov_deg=guide_fov, planes=tuple(guide_sweep), fallback=guide_depth,
@@ -406,9 +430,12 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
             keys = []
             for v, p, m in zip(videos, paths, maps):
                 path = pose12(relative_poses(p, "first"))
-                depths = key_depths(motion_frames(v.permute(3, 0, 1, 2)[None]), path, starts[1:], fov_deg=guide_fov,
-                                    planes=tuple(guide_sweep), fallback=guide_depth, size=(size, size), device=device,
-                                    smooth=tuple(guide_sweep_smooth))
+                if net is not None:
+                    depths = net.depth(v[starts[1:]].permute(0, 3, 1, 2))
+                else:
+                    depths = key_depths(motion_frames(v.permute(3, 0, 1, 2)[None]), path, starts[1:], fov_deg=guide_fov,
+                                        planes=tuple(guide_sweep), fallback=guide_depth, size=(size, size),
+                                        device=device, smooth=tuple(guide_sweep_smooth))
                 keys.append(SourceKeys(v[starts].permute(0, 3, 1, 2).cpu()[None],
                                        torch.cat([m[None].cpu(), depths])[None],
                                        as_c2w(path[starts].reshape(-1, 3, 4))[None]))
@@ -416,15 +443,23 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
             per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
                                        depth_maps=maps, keys=keys)
             swept.append(torch.stack(per_source, 1).half())
+        if net is not None:
+            per_source = _scene_guides(vae, firsts, [p.double() for p in c2w], depth=guide_depth, fov_deg=guide_fov,
+                                       depth_maps=maps)
+            unknown.append(torch.stack(per_source, 1).half())
         if progress:
             progress(n + 1, scenes)
     source = f"synth: world {world}, seed {seed}, scenes {first}-{first + scenes - 1}, {mode} paths, {size} px"
     tensors = {"guides": torch.cat(guides)} if guide_depth else {}
     if guide_sweep:
         tensors["guides_swept"] = torch.cat(swept)
+    if net is not None:
+        tensors["guides_unknown"] = torch.cat(unknown)
     meta = _guides_metadata(guide_depth, guide_fov, vae_path, tuple(guide_sweep)) if guide_depth else None
     if meta is not None and guide_sweep:
         meta["sweep_depth"] = guide_sweep_depth
+        if net is not None:
+            meta["depth_net"] = net.digest()
         if guide_sweep_smooth and guide_sweep_depth == "motion":
             meta["sweep_smooth"] = json.dumps([float(p) for p in guide_sweep_smooth])
         meta["views"] = guide_views
@@ -461,14 +496,17 @@ class LatentPairs:
     carry ``pixel_guide``, the pair's guide from :func:`write_pixel_guides` (checked to be made for that plane).
     ``pixel_guide_sweep`` (a model's ``ConditioningConfig.pixel_guide_sweep``): that guide is, as at render time, the
     swept one (``synth-latents --guide-sweep``) where the source's path is given and the one-plane one where it is
-    withheld.
+    withheld. ``pixel_guide_depth_net`` (the fingerprint of a model's depth network,
+    :meth:`realcam.model.depth_net.DepthNet.digest`): the guides must be drawn through that network
+    (``synth-latents --guide-sweep-depth net``), the swept one where the path is given and the first frame alone
+    through its depth (``guides_unknown``) where it is withheld, as at render time.
     """
 
     def __init__(self, folder: str | Path, *, pose_reference: str = "first", text_dim: int | None = None,
                  source_camera_dropout: float = 0.0, same_camera_share: float = 0.0,
                  same_camera_withheld: str = "still", pixel_guide: tuple[float, float] | None = None,
                  pixel_guide_sweep: tuple[float, ...] = (), pixel_guide_sweep_smooth: tuple[float, ...] = (),
-                 pixel_guide_views: str = "first") -> None:
+                 pixel_guide_views: str = "first", pixel_guide_depth_net: str | None = None) -> None:
         from safetensors import safe_open
 
         folder = Path(folder)
@@ -511,13 +549,17 @@ class LatentPairs:
             raise ValueError(f"scenes with a single camera cannot make pairs: {', '.join(lonely[:5])}")
         if pixel_guide_sweep and pixel_guide is None:
             raise ValueError("pixel_guide_sweep needs pixel_guide (the plane and field of view of the guide)")
-        self.guides, self.swept = (None, None) if pixel_guide is None else self._read_guides(
+        if pixel_guide_depth_net is not None and not pixel_guide_sweep:
+            raise ValueError("pixel_guide_depth_net needs pixel_guide_sweep (the planes its network classifies into)")
+        self.guides, self.swept, self.unknown = (None, None, None) if pixel_guide is None else self._read_guides(
             folder, *pixel_guide, tuple(pixel_guide_sweep), tuple(float(p) for p in pixel_guide_sweep_smooth),
-            pixel_guide_views)
+            pixel_guide_views, pixel_guide_depth_net)
 
     def _read_guides(self, folder: Path, depth: float, fov_deg: float, sweep: tuple[float, ...],
-                     smooth: tuple[float, ...] = (), views: str = "first") -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads."""
+                     smooth: tuple[float, ...] = (), views: str = "first", net: str | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The pixel guides of :func:`write_pixel_guides`, checked against what the model reads: the one-plane
+        guides, the swept ones, and (a model with a depth network) the first frame alone through its depth."""
         from safetensors import safe_open
 
         make = (f"python -m realcam pixel-guides --latents {folder} --vae <the VAE of the latents> --depth {depth:g} "
@@ -540,7 +582,7 @@ class LatentPairs:
                 raise ValueError(f"{folder / PIXEL_GUIDES} was made for depth {have[0]:g} m, fov {have[1]:g}° but the "
                                  f"model reads depth {depth:g}, fov {fov_deg:g}: remake it: {make}")
             guides = f.get_tensor("guides")
-            swept = None
+            swept = unknown = None
             if sweep:
                 planes = ",".join(f"{d:g}" for d in sweep)
                 remake = (f"make the folder with python -m realcam synth-latents ... --guide-depth {depth:g} --guide-fov "
@@ -569,13 +611,24 @@ class LatentPairs:
                     raise ValueError(f"the model draws its swept guide from the source's {views} frames "
                                      f"(pixel_guide_views) and {folder / PIXEL_GUIDES} holds guides drawn from its "
                                      f"{meta.get('views', 'first')!r} ones: {remake} --guide-views {views}")
+                drawn = meta.get("sweep_depth", "motion")
+                if net is not None and (drawn != "net" or meta.get("depth_net") != net or "guides_unknown" not in f.keys()):
+                    raise ValueError(f"the model draws its guide through its depth network (pixel_guide_depth_net) and "
+                                     f"{folder / PIXEL_GUIDES} holds guides drawn through "
+                                     f"{'another depth network' if drawn == 'net' else f'the {drawn} depth'}: {remake} "
+                                     "--guide-sweep-depth net --guide-depth-net <the model's network>")
+                if net is None and drawn == "net":
+                    raise ValueError(f"{folder / PIXEL_GUIDES} holds guides drawn through a depth network and the model "
+                                     "has none (pixel_guide_depth_net): attach that network to the model first "
+                                     "(python -m realcam set-guide-depth-net), or remake the folder without it")
                 swept = f.get_tensor("guides_swept")
+                unknown = f.get_tensor("guides_unknown") if net is not None else None
         slots = max(len(ids) for ids in self.by_scene.values())
-        for name, held in (("guides", guides), ("guides_swept", swept)):
+        for name, held in (("guides", guides), ("guides_swept", swept), ("guides_unknown", unknown)):
             if held is not None and (held.shape[:2] != (len(self), slots) or held.shape[2:] != self.latents.shape[1:]):
                 raise ValueError(f"{folder / PIXEL_GUIDES} holds {name} {tuple(held.shape)}; the latents need "
                                  f"{(len(self), slots, *self.latents.shape[1:])}: remake it: {make}")
-        return guides, swept
+        return guides, swept, unknown
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -607,7 +660,9 @@ class LatentPairs:
                "source_pose12": pose12(source_rel)}
         if self.guides is not None:
             slot = self.by_scene[int(self.scene[index])].index(src)
-            held = self.swept if self.swept is not None and not withheld else self.guides   # as at render time
+            # as at render time: swept with the path; without it the one plane, or through the depth network's
+            held = (self.swept if self.swept is not None and not withheld
+                    else self.unknown if self.unknown is not None else self.guides)
             out["pixel_guide"] = held[index, slot].float()
         return out
 

@@ -86,7 +86,8 @@ def _data(cfg: TrainConfig, model: RealCamDiT) -> LatentPairs:
                                     if model.conditioning.pixel_guide_depth else None),
                        pixel_guide_sweep=model.conditioning.pixel_guide_sweep,
                        pixel_guide_sweep_smooth=model.conditioning.pixel_guide_sweep_smooth,
-                       pixel_guide_views=model.conditioning.pixel_guide_views)
+                       pixel_guide_views=model.conditioning.pixel_guide_views,
+                       pixel_guide_depth_net=model.depth_net.digest() if model.depth_net is not None else None)
     if data.index["latent_channels"] != model.cfg.in_dim:
         raise ValueError(f"{cfg.data} holds {data.index['latent_channels']}-channel latents ({data.index['vae']}) but the "
                          f"model reads {model.cfg.in_dim}")
