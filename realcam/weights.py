@@ -586,7 +586,7 @@ def read_depth_net(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], tu
         width = int(tensors["e1.0.weight"].shape[0])
         ConditioningConfig(camera_tokens="rays", pixel_guide_depth=1.0, pixel_guide_sweep=planes,
                            pixel_guide_depth_net=width, pixel_guide_depth_net_size=side)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+    except (KeyError, IndexError, TypeError, ValueError, json.JSONDecodeError) as e:
         raise WeightsError(f"{name} is not a depth network (its 'planes' metadata, valid planes, and an 'e1.0.weight' of a "
                            f"width that is a multiple of 8; {type(e).__name__}: {str(e)[:200]}): {how}") from None
     with torch.device("meta"):

@@ -879,6 +879,9 @@ def test_a_depth_network_in_the_checkpoint_draws_the_guide_with_or_without_the_s
     save_file({"w": torch.zeros(2)}, str(tmp_path / "junk.safetensors"))
     with pytest.raises(WeightsError, match="junk.safetensors is not a depth network"):
         set_guide_depth_net(plain, tmp_path / "bad.safetensors", tmp_path / "junk.safetensors")
+    save_file({"e1.0.weight": torch.zeros(())}, str(tmp_path / "scalar.safetensors"), metadata={"planes": "[1, 2]"})
+    with pytest.raises(WeightsError, match="scalar.safetensors is not a depth network .*IndexError"):
+        set_guide_depth_net(plain, tmp_path / "bad.safetensors", tmp_path / "scalar.safetensors")
     save_file({k: v for k, v in net.state_dict().items() if not k.startswith("d1.")}, str(tmp_path / "part.safetensors"),
               metadata={"planes": str(list(SWEEP))})
     with pytest.raises(WeightsError, match="does not hold a depth network of width 8 over 13 planes: 8 tensors"):
