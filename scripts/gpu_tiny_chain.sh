@@ -2,7 +2,7 @@
 # The embedded chain's student stages run longer on one GPU (docs/results.md, "World v2: a longer student on a GPU"):
 # the training set made on the device (`synth-latents`: the 960 DiT scenes of scripts/train_world_v2.sh step 3 with
 # their 4 m pixel guides, and the guides through the depth the source's motion shows when the embedded teacher reads
-# them, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
+# them, or through the depth its network reads when it carries one, no video files), then, from the embedded teacher, the causal initialisation (chunk 3) and DMD
 # with step 6n's configs and settings but more steps; then either, with TEACHER_STEPS, the embedded teacher trained
 # that many steps more on the same data (its own settings: step 6n's teacher stage) and DMD of the long causal
 # initialisation from that teacher (docs/results.md, "World v2: a student trained on swept guides"), or, if time is
