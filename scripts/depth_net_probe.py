@@ -7,6 +7,7 @@ network is :class:`realcam.model.depth_net.DepthNet`; a checkpoint carries one w
     python scripts/depth_net_probe.py train --out depth_net.safetensors [--scenes 1500 --steps 2500 --seed 11]
     python scripts/depth_net_probe.py probe [--net depth_net.safetensors] [--weights DIR] [--first 0] [--out probe.json]
     python scripts/depth_net_probe.py table --probe probe.json [more.json] [--eval EVAL.json [MORE.json]]
+    python scripts/depth_net_probe.py score --net A.safetensors [B.safetensors ...] [--first 0] [--out score.json]
 
 ``train`` renders ``--scenes`` clips of world v2 (scene seed ``--seed``: neither training's 1 and 2 nor the held-out
 benchmark's), keeps ``--frames`` frames of each with the renderer's depth, and fits a small U-Net that classifies each
@@ -20,6 +21,8 @@ renderer's (share of pixels on the right plane). ``--unknown`` withholds the sou
 guide is then the first frame through one plane (*one plane*) or through the network's depth of that frame (*net
 depth*). Each reading: PSNR and motion error per case; ``table`` pools probes of disjoint scenes, each reading
 against the first (the sweep, or the one plane), and adds the motion bar from the ``eval`` run of the same scenes.
+``score`` runs no model: it compares networks' depths with the renderer's on the benchmark's source clips (``--table``
+pools score files of disjoint scenes).
 """
 from __future__ import annotations
 
@@ -71,7 +74,8 @@ def train(out: str, scenes: int, frames: int, steps: int, seed: int, batch: int 
 
     planes = tuple(load_tiny(ASSETS, teacher=False).student.conditioning.pixel_guide_sweep)
     pics, depths = make_data(scenes, frames, seed, size)
-    labels = plane_class(depths, torch.tensor(planes, dtype=torch.float64))
+    plane_t = torch.tensor(planes, dtype=torch.float64)     # a thousand frames at a time: all at once takes a
+    labels = torch.cat([plane_class(d, plane_t) for d in depths.split(1024)])  # [N, H, W, P] float64, 13 GB at 2,000 clips
     n_val = min(max(64, len(pics) // 20), len(pics) // 2)      # held-out frames, never more than half
     val_x, val_y, pics, labels = pics[:n_val], labels[:n_val], pics[n_val:], labels[n_val:]
     torch.manual_seed(seed)
@@ -170,6 +174,67 @@ def probe(net_path: str | None, scenes: int, first_scene: int, weights: str = st
     return out
 
 
+def score(nets: list[str], scenes: int, first_scene: int) -> dict:
+    """How well each network of ``nets`` reads depth on the benchmark's 1× source clips (scenes ``first_scene ..
+    first_scene + scenes − 1`` of every family), against the renderer's: per case, the share of the first frame's pixels
+    it puts on the right plane, and of every source frame's pixels on the right plane and within one plane of it (a
+    neighbouring plane draws the guide a little off; a far one draws it where another object is). No model runs."""
+    loaded = [load_net(path) for path in nets]
+    if any(net.planes != loaded[0].planes for net in loaded):
+        raise SystemExit("the networks classify into different planes: score networks of one sweep together")
+    planes = torch.tensor(loaded[0].planes, dtype=torch.float64)
+    models = load_tiny(ASSETS, teacher=False)
+    out: dict = {"nets": list(nets), "first_scene": first_scene, "families": {}}
+    for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
+                                                             world=models.world, families=FAMILIES):
+        frames = case.source.shape[0]
+        truth = plane_class(render(scene, c2w, K, case.source.shape[1:3], torch.arange(frames))[1], planes)
+        pics = (case.source.permute(0, 3, 1, 2) * 255).round().to(torch.uint8)
+        rows = out["families"].setdefault(family, {})
+        for path, net in zip(nets, loaded):
+            got = plane_class(net.depth(pics), planes)
+            row = rows.setdefault(path, {})
+            row.setdefault("first frame, right plane", []).append((got[0] == truth[0]).double().mean().item())
+            row.setdefault("every frame, right plane", []).append((got == truth).double().mean().item())
+            row.setdefault("every frame, within one plane", []).append(((got - truth).abs() <= 1).double().mean().item())
+        print(f"{family} {i + 1 - first_scene}/{scenes}", flush=True)
+    return out
+
+
+def score_table(scores: list[dict]) -> list[str]:
+    """Per family, pooled over ``scores`` (disjoint scenes, the same networks): each network's shares, mean [95 %
+    bootstrap interval], and its paired difference from the first network's, case by case."""
+    from realcam.demo import summarise
+
+    nets = scores[0]["nets"]
+    if any(s["nets"] != nets for s in scores):
+        raise SystemExit("pool scores of the same networks, given in the same order")
+    if len({s["first_scene"] for s in scores}) != len(scores):
+        raise SystemExit("two score files start at the same scene: pool scores of disjoint scenes (--first)")
+    pooled: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for result in scores:
+        for family, rows in result["families"].items():
+            for net, metrics in rows.items():
+                for name, values in metrics.items():
+                    pooled.setdefault(family, {}).setdefault(net, {}).setdefault(name, []).extend(values)
+
+    def ci(values: list[float], sign: str = "") -> str:
+        d = summarise([100 * v for v in values])
+        return f"{d['mean']:{sign}.1f} [{d['lo']:{sign}.1f}, {d['hi']:{sign}.1f}]"
+
+    names = ("first frame, right plane", "every frame, right plane", "every frame, within one plane")
+    lines = ["| family | network | " + " | ".join(f"{n} %" for n in names) + " | "
+             + " | ".join(f"Δ {n}, points" for n in names) + " |", "|" + " --- |" * (2 + 2 * len(names))]
+    for family, rows in list(pooled.items()) + [("all", {
+            net: {n: [v for f in pooled.values() for v in f[net][n]] for n in names} for net in nets})]:
+        for net in nets:
+            deltas = [ci([x - y for x, y in zip(rows[net][n], rows[nets[0]][n], strict=True)], "+") if net != nets[0]
+                      else "—" for n in names]
+            lines.append(f"| {family} | {net} | " + " | ".join(ci(rows[net][n]) for n in names) + " | "
+                         + " | ".join(deltas) + " |")
+    return lines
+
+
 READINGS = ("swept depth", "one plane", "net depth", "sweep, else net")   # the first present is the render itself
 
 
@@ -251,7 +316,27 @@ def main() -> None:
     r.add_argument("--probe", nargs="+", required=True, help="JSONs written by `probe --out`")
     r.add_argument("--eval", nargs="+", default=None,
                    help="the `python -m realcam eval` JSON of each probe's scenes (without: no motion bar)")
+    c = sub.add_parser("score", help="each network's depth on the benchmark's source clips against the renderer's")
+    c.add_argument("--net", nargs="+", default=None, help="networks written by `train` (or checkpoints carrying one); "
+                                                          "the differences are against the first")
+    c.add_argument("--scenes", type=int, default=5)
+    c.add_argument("--first", type=int, default=0)
+    c.add_argument("--out", default=None)
+    c.add_argument("--table", nargs="+", default=None, metavar="SCORE.json",
+                   help="print the pooled table of these `score --out` files (of disjoint scenes) instead of scoring")
     a = p.parse_args()
+    if a.cmd == "score":
+        if a.table:
+            print("\n".join(score_table([json.loads(open(x).read()) for x in a.table])))
+            return
+        if not a.net:
+            p.error("score: give --net (the networks to score) or --table (score files to pool)")
+        result = score(a.net, a.scenes, a.first)
+        print("\n".join(score_table([result])))
+        if a.out:
+            with open(a.out, "w") as f:
+                json.dump(result, f, indent=1)
+        return
     if a.cmd == "table":
         load = lambda path: json.loads(open(path).read())  # noqa: E731
         print("\n".join(table([load(x) for x in a.probe], None if a.eval is None else [load(x) for x in a.eval])))

@@ -629,3 +629,54 @@ def test_depth_net_probe_draws_the_guide_through_the_network_where_asked_and_res
     save_file(dict(net.state_dict()), str(good), metadata={"planes": "[1.0, 2.0, 4.0, 10000.0]"})
     loaded = module.load_net(str(good))
     assert loaded.planes == planes and torch.equal(loaded.depth(pics), mine)
+
+
+def test_depth_net_probe_score_compares_networks_with_the_renderers_depth(tmp_path, monkeypatch):
+    """scripts/depth_net_probe.py score: per case, the share of the first frame's pixels a network puts on the right
+    plane (the renderer's depth, rounded as the sweep rounds), and of every source frame's on it and within one plane
+    of it; the table pools cases, each network against the first, case by case; networks of other planes, and score
+    files of other networks, are refused."""
+    import types
+
+    from safetensors.torch import save_file
+
+    from realcam.model.depth_net import DepthNet
+
+    module = _script("depth_net_probe")
+    planes = (1.0, 2.0, 4.0, 1e4)
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = tmp_path / f"net{seed}.safetensors"
+        save_file(dict(DepthNet(planes, width=8).state_dict()), str(path), metadata={"planes": "[1.0, 2.0, 4.0, 10000.0]"})
+        paths.append(str(path))
+    source = torch.rand(4, 64, 64, 3)
+    pics = (source.permute(0, 3, 1, 2) * 255).round().to(torch.uint8)
+    reading = module.load_net(paths[0]).depth(pics)                       # network 0's planes, frame by frame
+    at = module.plane_class(reading, torch.tensor(planes, dtype=torch.float64))
+    truth_at = at.clone()
+    truth_at[1:] = at[1:] ^ 1                                             # frames 1-3: a neighbouring plane everywhere
+    truth_at[3, :32] = (at[3, :32] + 2) % 4                               # frame 3's top half: two planes off
+    truth = torch.tensor(planes)[truth_at]
+    case = types.SimpleNamespace(source=source)
+    monkeypatch.setattr(module, "benchmark_cases", lambda scenes, first, **kw: iter([("zoom", 0, case, (None, None, None))]))
+    monkeypatch.setattr(module, "render", lambda scene, c2w, K, size, frames: (None, truth))
+    monkeypatch.setattr(module, "load_tiny", lambda *a, **kw: types.SimpleNamespace(amplitude=1.0, world="v2"))
+    result = module.score(paths, 1, 0)
+    mine = result["families"]["zoom"][paths[0]]
+    assert mine["first frame, right plane"] == [1.0] and mine["every frame, right plane"] == [0.25]
+    assert mine["every frame, within one plane"] == [0.875]
+    other = result["families"]["zoom"][paths[1]]["first frame, right plane"][0]
+    assert other == (module.load_net(paths[1]).depth(pics[:1]) == reading[:1]).double().mean().item() < 1
+    lines = module.score_table([result, {**result, "first_scene": 1}])
+    assert lines[2] == (f"| zoom | {paths[0]} | 100.0 [100.0, 100.0] | 25.0 [25.0, 25.0] | 87.5 [87.5, 87.5] | — | — | — |")
+    assert lines[3].startswith(f"| zoom | {paths[1]} | {100 * other:.1f} ") and f"| {100 * other - 100:+.1f} [" in lines[3]
+    assert lines[-2].startswith(f"| all | {paths[0]} | 100.0 ")
+    with pytest.raises(SystemExit, match="same networks"):
+        module.score_table([result, {**result, "nets": paths[::-1], "first_scene": 1}])
+    with pytest.raises(SystemExit, match="disjoint scenes"):
+        module.score_table([result, result])
+    save_file(dict(DepthNet((1.0, 3.0), width=8).state_dict()), str(tmp_path / "two.safetensors"),
+              metadata={"planes": "[1.0, 3.0]"})
+    with pytest.raises(SystemExit, match="different planes"):
+        module.score([paths[0], str(tmp_path / "two.safetensors")], 1, 0)
