@@ -39,7 +39,7 @@ from realcam import guide as guide_module
 from realcam.camera.poses import pose12 as flat_poses
 from realcam.camera.rays import nearest_plane
 from realcam.data.synth import WORLD_MAX_AMPLITUDE, camera_paths, intrinsics, random_scene, render
-from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, benchmark_cases, load_tiny, run_student
+from realcam.demo import ASSETS, FAMILIES, HELD_OUT_SEED, TinyModels, benchmark_cases, load_tiny, run_student, weights_info
 from realcam.metrics import motion_error, psnr
 from realcam.model.depth_net import DepthNet
 from realcam.weights import WeightsError, read_depth_net
@@ -183,7 +183,7 @@ def score(nets: list[str], scenes: int, first_scene: int) -> dict:
     if any(net.planes != loaded[0].planes for net in loaded):
         raise SystemExit("the networks classify into different planes: score networks of one sweep together")
     planes = torch.tensor(loaded[0].planes, dtype=torch.float64)
-    models = load_tiny(ASSETS, teacher=False)
+    models = TinyModels(vae=None, student=None, info=weights_info(ASSETS))     # the benchmark's world and amplitude
     out: dict = {"nets": list(nets), "first_scene": first_scene, "families": {}}
     for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
                                                              world=models.world, families=FAMILIES):

@@ -661,7 +661,6 @@ def test_depth_net_probe_score_compares_networks_with_the_renderers_depth(tmp_pa
     case = types.SimpleNamespace(source=source)
     monkeypatch.setattr(module, "benchmark_cases", lambda scenes, first, **kw: iter([("zoom", 0, case, (None, None, None))]))
     monkeypatch.setattr(module, "render", lambda scene, c2w, K, size, frames: (None, truth))
-    monkeypatch.setattr(module, "load_tiny", lambda *a, **kw: types.SimpleNamespace(amplitude=1.0, world="v2"))
     result = module.score(paths, 1, 0)
     mine = result["families"]["zoom"][paths[0]]
     assert mine["first frame, right plane"] == [1.0] and mine["every frame, right plane"] == [0.25]
