@@ -178,9 +178,11 @@ def cmd_set_guide_strength(args: argparse.Namespace) -> int:
         cond = set_guide_strength(args.weights, args.out or args.weights, args.strength, args.agreement)
     except ValueError as e:
         raise SystemExit(f"set-guide-strength: {e}") from None
-    agree = (f"; {cond.pixel_guide_agreement:g} where its two views agree" if cond.pixel_guide_agreement else "")
-    print(f"wrote {args.out or args.weights}: pixel guide strength {cond.pixel_guide_strength:g}{agree} (the gate's "
-          f"share of the guide, scaled and capped at all of it)")
+    agree = (f"; {cond.pixel_guide_agreement:g} where its two views agree and as trained where they do not, so the "
+             "strength acts only where the guide has one view: its first latent frame, or all of it when the source's "
+             "path is not given" if cond.pixel_guide_agreement else "")
+    print(f"wrote {args.out or args.weights}: pixel guide strength {cond.pixel_guide_strength:g} (the gate's share of the "
+          f"guide, scaled and capped at all of it){agree}")
     return 0
 
 
@@ -421,10 +423,13 @@ def main(argv: list[str] | None = None) -> int:
                                                   "(conditioning.pixel_guide_strength)")
     p.add_argument("--weights", required=True, help="a RealCam checkpoint with pixel_guide_skip (teacher or student)")
     p.add_argument("--strength", type=float, default=None,
-                   help="the gate's share of the guide times this, capped at all of it (0 to 4; 1: as trained)")
+                   help="the gate's share of the guide times this, capped at all of it (0 to 4; 1: as trained); with "
+                        "--agreement on, only where the guide has one view: its first latent frame, or all of it when "
+                        "the source's path is not given")
     p.add_argument("--agreement", type=float, default=None,
                    help="where the guide's two views (the first frame and the nearer source frame) agree, the share "
-                        "times up to this instead (1 to 8; 0: off; needs pixel_guide_views nearest)")
+                        "times up to this, and as trained where they disagree, in place of --strength at every latent "
+                        "frame with both views (1 to 8; 0: off; needs pixel_guide_views nearest)")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_strength)
     p = sub.add_parser("set-guide-depth-net", help="attach a depth network that reads each frame's depth, through which "

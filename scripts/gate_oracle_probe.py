@@ -10,6 +10,10 @@ the frozen first frame and the truth through the VAE for the motion bar; ``--tab
     python scripts/gate_oracle_probe.py --gate trained --out trained.json [--first 0] [--scenes 5] [--weights DIR]
     python scripts/gate_oracle_probe.py --gate share --out share.json
     python scripts/gate_oracle_probe.py --table share.json --against trained.json
+    python scripts/gate_oracle_probe.py --table share.json share_10.json --against trained.json trained_10.json
+
+``--table`` pools runs over disjoint scenes (``--first 0`` and ``--first 10``, say) case by case, as
+scripts/bar_check.py pools `eval` runs; ``--against`` then takes the same scenes, in the same order.
 
 ``--agreement`` instead asks what could tell a gate where the guide is right, without the truth: on the same cases, for
 every target frame after the first latent frame, each pixel of the guide the pipeline draws (``pixel_guide_views:
@@ -281,6 +285,43 @@ def print_agreement(result: dict) -> None:
         print(f"| {family} | " + " | ".join(cells) + f" | {mean('share no key frame'):.0%} |")
 
 
+def pool(runs: list[dict], names: list[str]) -> dict:
+    """Runs of one gate over disjoint scenes as one run: each family's per-case figures concatenated in the order given,
+    ``scene_ranges`` the scenes of each. Refused, naming the file, for runs of another gate, views or weights, or
+    whose scenes overlap."""
+    if not runs:
+        raise SystemExit("--table: give at least one run written by --out")
+    first, ranges = runs[0], []
+    for run, name in zip(runs, names):
+        if not isinstance(run, dict) or not isinstance(run.get("families"), dict) or "first_scene" not in run:
+            raise SystemExit(f"{name}: not a run written by gate_oracle_probe.py --out")
+        for key in ("gate", "views", "weights"):
+            if run.get(key) != first.get(key):
+                raise SystemExit(f"{name}: '{key}' is {run.get(key)!r} where {names[0]} has {first.get(key)!r}: only "
+                                 "runs of the same gate, views and weights pool")
+        scenes = range(run["first_scene"], run["first_scene"] + run["scenes"])
+        for (lo, hi), other in zip(ranges, names):
+            if scenes.start < hi and lo < scenes.stop:
+                raise SystemExit(f"{name}: scenes {scenes.start}..{scenes.stop - 1} overlap {other}'s: pool runs over "
+                                 "disjoint scenes (--first)")
+        ranges.append((scenes.start, scenes.stop))
+    families: dict = {}
+    for run, name in zip(runs, names):
+        if set(run["families"]) != set(first["families"]):
+            raise SystemExit(f"{name}: families {sorted(run['families'])} differ from {names[0]}'s")
+        for family, rows in run["families"].items():
+            for method, metrics in rows.items():
+                dest = families.setdefault(family, {}).setdefault(method, {})
+                for metric, values in metrics.items():
+                    dest.setdefault(metric, []).extend(values)
+    return {**{k: first.get(k) for k in ("weights", "gate", "views")}, "scene_ranges": ranges, "families": families}
+
+
+def _scenes(result: dict) -> str:
+    ranges = result.get("scene_ranges") or [(result["first_scene"], result["first_scene"] + result["scenes"])]
+    return ", ".join(f"{lo}..{hi - 1}" for lo, hi in ranges)
+
+
 def print_table(result: dict, against: dict | None) -> None:
     """Per family: the student's PSNR, motion error and registered share (mean [95 % interval]), the motion bar
     (halfway between the frozen frame and the truth through the VAE), and, against another run, the paired differences."""
@@ -291,8 +332,9 @@ def print_table(result: dict, against: dict | None) -> None:
     head = "| family | PSNR dB | motion px (bar) | registered |"
     if against:
         head += f" PSNR − {against['gate']} | motion − {against['gate']} | registered − {against['gate']} |"
-    last = result['first_scene'] + result['scenes'] - 1
-    print(f"{result['gate']} gate, {result.get('views', 'nearest')} views, scenes {result['first_scene']}..{last}")
+    if against is not None and _scenes(against) != _scenes(result):
+        raise SystemExit(f"--against covers scenes {_scenes(against)}, the table {_scenes(result)}: pair the same scenes")
+    print(f"{result['gate']} gate, {result.get('views', 'nearest')} views, scenes {_scenes(result)}")
     print(head)
     print("|" + " --- |" * head.count(" |"))
     for family, rows in result["families"].items():
@@ -314,8 +356,10 @@ def main() -> None:
     p.add_argument("--first", type=int, default=0, help="first held-out scene (0: the benchmark's; 5: the ones after)")
     p.add_argument("--scenes", type=int, default=5)
     p.add_argument("--out", help="write the per-case figures here (JSON)")
-    p.add_argument("--table", help="print the table of a run written by --out")
-    p.add_argument("--against", help="with --table: a second run to pair with, case by case")
+    p.add_argument("--table", nargs="+", help="print the table of runs written by --out (several over disjoint scenes "
+                   "pool case by case)")
+    p.add_argument("--against", nargs="+", help="with --table: runs of other gates over the same scenes, to pair with "
+                   "case by case")
     p.add_argument("--agreement", action="store_true", help="where the guide's two views agree, and its error there")
     p.add_argument("--views", choices=("nearest", "every"), default="nearest",
                    help="every: draw each latent frame from the first frame and every source key up to it (see above)")
@@ -323,10 +367,14 @@ def main() -> None:
     if a.gate not in ("trained", "share", "better") and not a.gate.startswith("agree:"):
         raise SystemExit(f"--gate {a.gate!r}: choose trained, share, better or agree:A,D")
     if a.table and a.agreement:
-        print_agreement(json.loads(open(a.table).read()))
+        if len(a.table) != 1:
+            raise SystemExit("--agreement --table: give one run")
+        print_agreement(json.loads(open(a.table[0]).read()))
         return
     if a.table:
-        print_table(json.loads(open(a.table).read()), json.loads(open(a.against).read()) if a.against else None)
+        def read(names: list[str]) -> dict:
+            return pool([json.loads(open(n).read()) for n in names], names)
+        print_table(read(a.table), read(a.against) if a.against else None)
         return
     if a.first < 0 or a.scenes < 1:
         raise SystemExit("--first must be ≥ 0 and --scenes ≥ 1")

@@ -322,6 +322,34 @@ def test_gate_oracle_probe_bounds_the_gate_and_its_agreement_mode_is_the_embedde
         probe.AgreementStrength("4")
 
 
+def test_gate_oracle_probe_table_pools_runs_over_disjoint_scenes(capsys):
+    """``--table A B --against C D``: runs of one gate over disjoint scenes pool case by case, in the order given, and
+    pair with another gate's runs over the same scenes; runs of another gate, overlapping scenes or other scenes to
+    pair with are refused, naming the file."""
+    probe = _script("gate_oracle_probe")
+
+    def run(gate, first, psnr, registered):
+        rows = {"student": {"psnr": psnr, "motion_px": [1.0] * len(psnr), "registered": registered},
+                "frozen frame 0": {"psnr": [20.0] * len(psnr), "motion_px": [2.0] * len(psnr)},
+                "truth via VAE": {"psnr": [32.0] * len(psnr), "motion_px": [0.4] * len(psnr)}}
+        return {"weights": "w", "gate": gate, "views": "nearest", "first_scene": first, "scenes": len(psnr),
+                "families": {"zoom": rows}}
+
+    share = probe.pool([run("share", 0, [25.0, 27.0], [0.5, 0.7]), run("share", 10, [29.0], [0.9])], ["a", "b"])
+    assert share["families"]["zoom"]["student"]["psnr"] == [25.0, 27.0, 29.0] and share["scene_ranges"] == [(0, 2), (10, 11)]
+    trained = probe.pool([run("trained", 0, [24.0, 26.0], [0.5, 0.5]), run("trained", 10, [25.0], [0.6])], ["c", "d"])
+    probe.print_table(share, trained)
+    out = capsys.readouterr().out
+    assert "share gate, nearest views, scenes 0..1, 10..10" in out
+    assert "| zoom | 27.00 [" in out and "(1.200) | 0.70 [" in out and "| +2.00 [" in out      # paired: 1, 1, 4
+    with pytest.raises(SystemExit, match="b: scenes 1..1 overlap a's"):
+        probe.pool([run("share", 0, [25.0, 27.0], [0.5, 0.7]), run("share", 1, [29.0], [0.9])], ["a", "b"])
+    with pytest.raises(SystemExit, match="b: 'gate' is 'trained' where a has 'share'"):
+        probe.pool([run("share", 0, [25.0], [0.5]), run("trained", 10, [29.0], [0.9])], ["a", "b"])
+    with pytest.raises(SystemExit, match="--against covers scenes 0..1, the table 0..1, 10..10"):
+        probe.print_table(share, probe.pool([run("trained", 0, [24.0, 26.0], [0.5, 0.5])], ["c"]))
+
+
 def test_gate_oracle_probe_every_view_is_nearest_where_only_two_views_exist():
     """``--views every`` (:class:`EveryView`): latent frames 0 and 1 have at most the first frame and key 1, so they are
     drawn as ``pixel_guide_views: nearest`` draws them; later frames also read the keys between, which changes them."""
@@ -473,13 +501,15 @@ def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
     assert torch.equal(video[0, :, 5], truth[8].permute(2, 0, 1)) and torch.equal(video[0, :, 0], truth[4].permute(2, 0, 1))
 
 
-def _bar_case(family, scene, *, psnr, motion, registered, rot, turn):
-    """A per-case record as `eval` writes it: (student, frozen frame, copy or ceiling) figures."""
+def _bar_case(family, scene, *, psnr, motion, registered, rot, turn, ceiling=None):
+    """A per-case record as `eval` writes it: (student, frozen frame, copy or ceiling) figures; ``ceiling``: the
+    truth through the VAE's registered share (None: not recorded, as in runs with it unregistered by SIFT)."""
     methods = ("student", "frozen frame 0")
     return {"family": family, "scene": scene, "turn_deg": turn,
             "psnr_1x": {"student": psnr[0], "frozen frame 0": psnr[1], "copy source": psnr[2]},
             "motion_px_1x": {"student": motion[0], "frozen frame 0": motion[1], "truth via VAE": motion[2]},
-            "registered_1x": {"student": registered, "ground truth": 1.0},
+            "registered_1x": {"student": registered, "ground truth": 1.0,
+                              **({} if ceiling is None else {"truth via VAE": ceiling})},
             "rot_deg_1x": dict(zip(methods, rot))}
 
 
@@ -490,9 +520,11 @@ def test_bar_check_pools_disjoint_runs_and_judges_every_bar_on_its_mean(tmp_path
     import json
 
     module = _script("bar_check")
-    a = _bar_case("pan", 0, psnr=(25, 20, 22), motion=(1.0, 3.0, 0.5), registered=0.9, rot=(1.0, 9.0), turn=15)
+    a = _bar_case("pan", 0, psnr=(25, 20, 22), motion=(1.0, 3.0, 0.5), registered=0.9, rot=(1.0, 9.0), turn=15,
+                  ceiling=0.95)
     b = _bar_case("pan", 10, psnr=(21, 20.5, 19), motion=(2.0, 3.0, 0.6), registered=0.6, rot=(None, 9.0), turn=15)
-    z = _bar_case("zoom", 0, psnr=(20, 19, 21), motion=(1.0, 2.0, 0.4), registered=0.5, rot=(0.5, 0.4), turn=0.0)
+    z = _bar_case("zoom", 0, psnr=(20, 19, 21), motion=(1.0, 2.0, 0.4), registered=0.5, rot=(0.5, 0.4), turn=0.0,
+                  ceiling=0.75)
     meta = {"world": "v2", "amplitude": 1.0, "source_camera": "known", "student_steps": [3]}
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     one.write_text(json.dumps({**meta, "cases": [a, z]}))
@@ -505,11 +537,14 @@ def test_bar_check_pools_disjoint_runs_and_judges_every_bar_on_its_mean(tmp_path
     assert pan["motion"]["margin"]["mean"] == pytest.approx((0.75 - 0.2) / 2) and pan["motion"]["met"]
     assert pan["motion"]["cases_under"] == 1                                     # scene 10 is over its own point
     assert pan["registered"]["mean"] == pytest.approx(0.75) and not pan["registered"]["met"]
+    # the truth through the VAE's share beside it, over the cases that recorded one (scene 10 did not)
+    assert pan["registered"]["vae_ceiling"]["n"] == 1 and pan["registered"]["vae_ceiling"]["mean"] == pytest.approx(0.95)
     assert pan["rotation"]["vs_frozen"]["n"] == 1 and pan["rotation"]["met"]      # only the case that registered
     assert not zoom["psnr_vs_copy"]["met"] and zoom["rotation"]["met"] is None    # −1 dB; a zoom does not turn
     module.main([str(one), str(two)])
     out = capsys.readouterr().out
     assert "| pan (2) |" in out and "1/2 under **met**" in out and "5 of 9 bars met" in out
+    assert "50 [50, 50] % (100 %; 75 %) not met" in out
     # refused, naming the field: overlapping scenes, other settings, a run from before per-case camera figures
     with pytest.raises(ValueError, match="pan scene 0 is also in"):
         module.load_runs([one, one], "student")
