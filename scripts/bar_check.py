@@ -13,7 +13,8 @@ its 95 % bootstrap interval, and each bar is judged on the mean:
   them; the margin (that point minus the method's error, case by case) must be > 0 on average (how many cases are
   under their own point is printed beside it).
 - Registered frames: the method's share ≥ 80 % (beside it the true frames' own share, what a perfect picture gets,
-  and the truth through the VAE's, what a perfect model decoded by that VAE gets: on zooms it is under the bar).
+  and the truth through the VAE's, what a perfect model decoded by that VAE gets; on the embedded model's zooms it is
+  under the bar).
 - Median rotation error below the frozen frame's (paired over the cases where both registered), in the families
   whose target paths turn (≥ 1° on average; a zoom does not).
 

@@ -184,7 +184,7 @@ def score(nets: list[str], scenes: int, first_scene: int) -> dict:
         raise SystemExit("the networks classify into different planes: score networks of one sweep together")
     planes = torch.tensor(loaded[0].planes, dtype=torch.float64)
     models = TinyModels(vae=None, student=None, info=weights_info(ASSETS))     # the benchmark's world and amplitude
-    out: dict = {"nets": list(nets), "first_scene": first_scene, "families": {}}
+    out: dict = {"nets": list(nets), "first_scene": first_scene, "scenes": scenes, "families": {}}
     for family, i, case, (scene, c2w, K) in benchmark_cases(scenes, first_scene, amplitude=models.amplitude,
                                                              world=models.world, families=FAMILIES):
         frames = case.source.shape[0]
@@ -209,8 +209,14 @@ def score_table(scores: list[dict]) -> list[str]:
     nets = scores[0]["nets"]
     if any(s["nets"] != nets for s in scores):
         raise SystemExit("pool scores of the same networks, given in the same order")
-    if len({s["first_scene"] for s in scores}) != len(scores):
-        raise SystemExit("two score files start at the same scene: pool scores of disjoint scenes (--first)")
+    spans = []
+    for result in scores:          # files written before they kept "scenes": the cases of a family
+        count = result.get("scenes") or len(next(iter(next(iter(result["families"].values())).values()))["first frame, right plane"])
+        lo, hi = result["first_scene"], result["first_scene"] + count
+        if any(lo < b and a < hi for a, b in spans):
+            raise SystemExit(f"scenes {lo}..{hi - 1} of one score file overlap another's: pool scores of disjoint scenes "
+                             "(--first)")
+        spans.append((lo, hi))
     pooled: dict[str, dict[str, dict[str, list[float]]]] = {}
     for result in scores:
         for family, rows in result["families"].items():

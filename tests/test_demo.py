@@ -710,6 +710,8 @@ def test_depth_net_probe_score_compares_networks_with_the_renderers_depth(tmp_pa
         module.score_table([result, {**result, "nets": paths[::-1], "first_scene": 1}])
     with pytest.raises(SystemExit, match="disjoint scenes"):
         module.score_table([result, result])
+    with pytest.raises(SystemExit, match="scenes 1..2 of one score file overlap"):       # not only the same start
+        module.score_table([{**result, "scenes": 2}, {**result, "first_scene": 1, "scenes": 2}])
     save_file(dict(DepthNet((1.0, 3.0), width=8).state_dict()), str(tmp_path / "two.safetensors"),
               metadata={"planes": "[1.0, 3.0]"})
     with pytest.raises(SystemExit, match="different planes"):
