@@ -106,6 +106,17 @@ def cmd_synth_latents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge_latents(args: argparse.Namespace) -> int:
+    from .train.data import merge_latents
+
+    try:
+        out = merge_latents(args.out, args.folders, shard_size=args.shard_size, progress=_progress("folder"))
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        raise SystemExit(f"merge-latents: {e}") from None
+    print(f"joined {len(args.folders)} latents folders into {out}")
+    return 0
+
+
 def _scene_arguments(p: argparse.ArgumentParser) -> None:
     """The options that pick a procedural dataset's scenes and cameras: ``synth`` and ``synth-latents`` share them, so
     the same options give the same scenes."""
@@ -380,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
     p.add_argument("--device", default=None, help="where to render and encode (default: cuda when available, else cpu)")
     p.set_defaults(fn=cmd_synth_latents)
+    p = sub.add_parser("merge-latents", help="join latents folders made apart (synth-latents --first in several processes) "
+                                             "into one, as if one run had made their scenes in the order given")
+    p.add_argument("--out", required=True, help="latents folder to write (must not exist)")
+    p.add_argument("folders", nargs="+", help="the latents folders, in order; they must be made alike (frames, VAE, "
+                   "text encoder, the same --guide-* options) and hold no scene twice")
+    p.add_argument("--shard-size", type=int, default=256, help="clips per safetensors shard")
+    p.set_defaults(fn=cmd_merge_latents)
     p = sub.add_parser("loopaug", help="offline LoopAug: write loop-augmented clips in the MultiCamVideo layout")
     p.add_argument("--data", required=True, help="MultiCamVideo folder (scenes with videos/ and cameras/)")
     p.add_argument("--out", required=True, help="output folder (same layout)")

@@ -106,7 +106,8 @@ resumed_chain "$WT4" 7200
 # through the depth the source's motion shows (its gates re-taught in steps 6t and 6u, its guide drawn from the nearer
 # source frame in step 6w: "weights_near", 1.5 times the gate's share of it taken in step 6x: "weights_strong", and up
 # to 4 times where the guide's two views agree in step 6z: "weights_agree", drawn through a learned depth in step 8:
-# "weights_net" = realcam/assets/world_v2, whose student was trained on a GPU: step 6p);
+# "weights_net", its student trained on a GPU: step 6p); "weights_chain" (step 11) = realcam/assets/world_v2: step 8's
+# teacher and a student chain trained on guides drawn through that depth;
 # "weights_plane" = step 6p's chain with its one-plane guide (embedded until step 6r); "weights_warp4800" = the source_warp chain with its teacher at 4,800 steps (embedded
 # until the chain of 6e replaced it on 2026-12-03); "weights_warp2400" = the same chain at 2,400 teacher steps
 # (embedded until 4,800); "weights_warp800" = at 800 (embedded until 2026-12-02, "World v2: the source reprojected");
@@ -890,4 +891,58 @@ $PY -m realcam eval --weights "$WORK/weights_net_long" --scenes 5 --first-scene 
 $PY scripts/paired_claims.py "$WORK/eval_v2_net_long.json" --against "$WORK/eval_v2_net.json"
 $PY scripts/paired_claims.py "$WORK/eval_v2_net_long_fresh.json" --against "$WORK/eval_v2_net_fresh.json"
 $PY scripts/bar_check.py "$WORK/eval_v2_net_long.json" "$WORK/eval_v2_net_long_fresh.json"
-echo "done: $WORK/weights_net  (python -m realcam demo --weights $WORK/weights_net)"
+# 11. the student chain trained on guides drawn through the network, on the CPU (docs/results.md, "World v2: the student
+#     chain on the network's guides, on the CPU"): 256 more DiT scenes made as step 9's 64 (scenes 64-319, two
+#     processes of one thread, 25 min) and joined with them (merge-latents); from step 8's teacher, step 6p's causal
+#     initialisation (1,800 steps, chunk 3, lambda = 1; two threads, 28 min), DMD's 200 steps (one thread, 13 min) and
+#     the DMD student's gate alone re-taught (300 steps, two threads, 2 min), all on those 320 scenes; each stage judged
+#     as the student on the scenes the settings are chosen on (5-9) against step 8's, then the last on the benchmark
+#     (with the teacher), scenes 10-14 and, without the source's path, 5-9: the embedded model
+for k in 0 1; do
+  F=$((64 + k * 128))
+  [ -d "$WORK/dit_latents_net_$F" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents --out "$WORK/dit_latents_net_$F" \
+    --vae "$VAE" --scenes 128 --first $F --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 \
+    --guide-fov 60 --guide-sweep $P25 --guide-views nearest --guide-sweep-depth net \
+    --guide-depth-net "$WORK/depth_net.safetensors" &
+done
+wait
+[ -d "$WORK/dit_latents_net320" ] || $PY -m realcam merge-latents --out "$WORK/dit_latents_net320" \
+  "$WORK/dit_latents_net64" "$WORK/dit_latents_net_64" "$WORK/dit_latents_net_192"
+N320=(--data "$WORK/dit_latents_net320" "${FSW[@]}")
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_chain_causal" \
+  --steps 1800 --set model.init="$WORK/weights_net/teacher.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
+OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/v2_chain_dmd" \
+  --set model.init="$R/v2_chain_causal/student.safetensors" --set distill.teacher="$WORK/weights_net/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_chain_gate" \
+  --steps 300 --set model.init="$R/v2_chain_dmd/generator.safetensors" --set guide_gate_weight=1.0 \
+  --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+for n in chain_causal:v2_chain_causal/student chain_dmd:v2_chain_dmd/generator chain:v2_chain_gate/student; do
+  mkdir -p "$WORK/weights_${n%%:*}"
+  cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net/teacher.safetensors" "$WORK/weights_${n%%:*}/"
+  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
+  readme "step 11: step 8's teacher; as the student, ${n#*:} of the chain trained on the network's guides" \
+    > "$WORK/weights_${n%%:*}/README.json"
+done
+( export OMP_NUM_THREADS=1
+  for n in chain_causal chain_dmd chain; do
+    $PY -m realcam eval --weights "$WORK/weights_$n" --scenes 5 --first-scene 5 --no-teacher \
+      --out "$WORK/eval_v2_val_net_$n.json" &
+  done
+  wait )
+for n in chain_causal chain_dmd chain; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_net_$n.json" --against "$WORK/eval_v2_val_net.json"
+  $PY scripts/bar_check.py "$WORK/eval_v2_val_net_$n.json"
+done
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$WORK/weights_chain" --scenes 5 --out "$WORK/eval_v2_net_chain.json" &
+  $PY -m realcam eval --weights "$WORK/weights_chain" --scenes 5 --first-scene 10 --no-teacher \
+    --out "$WORK/eval_v2_net_chain_fresh.json" &
+  wait )
+$PY -m realcam eval --weights "$WORK/weights_chain" --scenes 5 --first-scene 5 --no-teacher --source-camera unknown \
+  --out "$WORK/eval_v2_val_unknown_net_chain.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_net_chain.json" --against "$WORK/eval_v2_net.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_net_chain_fresh.json" --against "$WORK/eval_v2_net_fresh.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_unknown_net_chain.json" --against "$WORK/eval_v2_val_unknown_net.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_net_chain.json"
+$PY scripts/bar_check.py "$WORK/eval_v2_net_chain.json" "$WORK/eval_v2_net_chain_fresh.json"
+echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"

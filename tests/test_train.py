@@ -565,6 +565,67 @@ def test_synth_latents_draws_nearest_view_guides_that_only_a_nearest_view_model_
         synth_latents(tmp_path / "x", dataset / "vae.safetensors", **{**kwargs, "guide_sweep": ()}, guide_views="nearest")
 
 
+def test_merge_latents_joins_folders_made_apart_as_one_run_makes_them(dataset, tmp_path):
+    """``merge-latents``: scenes 0 and 1 made by two ``synth-latents --first`` runs and joined hold exactly what one run
+    over both makes — latents, cameras, scene numbers, contexts, every guide tensor (through a depth network, so
+    ``guides_unknown`` too) and the index bar its ``source`` — so training reads the same pairs; folders made otherwise
+    (other guides, none, another frame size, a scene twice, one folder) are refused by name, and nothing is written
+    then."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from realcam.__main__ import main
+    from realcam.model.depth_net import DepthNet
+    from realcam.train.data import merge_latents, synth_latents
+
+    planes = (1.0, 2.0, 4.0, 8.0, 1e4)
+    torch.manual_seed(0)
+    net = DepthNet(planes, 8).eval()
+    net_file = tmp_path / "net.safetensors"
+    save_file(dict(net.state_dict()), str(net_file), metadata={"planes": json.dumps(list(planes))})
+    vae = dataset / "vae.safetensors"
+    kwargs = dict(seed=0, cameras=3, frames=FRAMES, size=32, mode="random", world="v2", guide_depth=4.0, guide_fov=60.0,
+                  shard_size=4, guide_sweep=planes, guide_views="nearest", guide_sweep_depth="net",
+                  guide_depth_net=net_file)
+    whole = synth_latents(tmp_path / "whole", vae, scenes=2, **kwargs)
+    parts = [synth_latents(tmp_path / f"part{i}", vae, scenes=1, first=i, **kwargs) for i in range(2)]
+    assert main(["merge-latents", "--out", str(tmp_path / "joined"), *map(str, parts), "--shard-size", "4"]) == 0
+    joined = tmp_path / "joined"
+    a, b = json.loads((whole / "index.json").read_text()), json.loads((joined / "index.json").read_text())
+    assert a.pop("source") != b.pop("source") and a == b           # the same shards, scenes and fields
+    for name in (*a["shards"], "contexts.safetensors", "pixel_guides.safetensors"):
+        x, y = load_file(whole / name), load_file(joined / name)
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+        with safe_open(str(whole / name), "pt") as f, safe_open(str(joined / name), "pt") as g:
+            assert f.metadata() == g.metadata(), name
+    read = dict(text_dim=TINY.text_dim, pixel_guide=(4.0, 60.0), pixel_guide_sweep=planes, pixel_guide_views="nearest",
+                pixel_guide_depth_net=net.digest(), source_camera_dropout=0.5)
+    one, two = LatentPairs(whole, **read), LatentPairs(joined, **read)
+    for i in range(len(one)):
+        x, y = one.item(i, torch.Generator().manual_seed(i)), two.item(i, torch.Generator().manual_seed(i))
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    # refusals, each before anything is written
+    other = synth_latents(tmp_path / "other", vae, scenes=1, first=2, **{**kwargs, "guide_sweep_depth": "motion",
+                                                                          "guide_depth_net": None})
+    plain = synth_latents(tmp_path / "plain", vae, scenes=1, first=3, seed=0, cameras=3, frames=FRAMES, size=32,
+                          mode="random", world="v2", shard_size=4)
+    small = synth_latents(tmp_path / "small", vae, scenes=1, first=4, seed=0, cameras=3, frames=FRAMES, size=16,
+                          mode="random", world="v2", shard_size=4)
+    for folders, match in (([parts[0], other], "differ in their metadata depth_net, sweep_depth: make both with the same"),
+                           ([parts[0], plain], "holds pixel guides and .*plain none"),
+                           ([plain, small], "holds latents .* only folders of the same frame size"),
+                           ([parts[0], whole], "scene 'scene0' is in both"),
+                           ([parts[0]], "two or more"),
+                           ([parts[0], tmp_path / "nothing"], "has no index.json")):
+        with pytest.raises((ValueError, FileNotFoundError), match=match):
+            merge_latents(tmp_path / "refused", folders)
+        assert not (tmp_path / "refused").exists() and not (tmp_path / "refused.partial").exists()
+    with pytest.raises(SystemExit, match="merge-latents: scene 'scene0' is in both"):
+        main(["merge-latents", "--out", str(tmp_path / "refused"), str(parts[0]), str(whole)])
+    with pytest.raises(FileExistsError):
+        merge_latents(joined, parts)
+
+
 def test_source_camera_dropout_withholds_the_source_path_as_inference_does(dataset):
     """A withheld path is the identity at every frame — what inference passes for a video whose camera is
     unknown (tests/test_demo.py) — and the rest of the pair is the one drawn without dropout."""

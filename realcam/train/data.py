@@ -468,6 +468,128 @@ def synth_latents(out: str | Path, vae_path: str | Path, *, scenes: int, first: 
                                        [f"scene{i}" for i in range(first, first + scenes)]), written)
 
 
+_SAME_ACROSS = ("frames", "latent_frames", "latent_channels", "spatial_stride", "vae", "vae_family", "text_encoder",
+                "text_dim")
+
+
+def merge_latents(out: str | Path, folders: list[str | Path], *, shard_size: int = 256,
+                  progress: Callable[[int, int], None] | None = None) -> Path:
+    """Latents folders made apart (``synth-latents --first`` in several processes, say) joined into one, as if one run
+    had made their scenes in the order given: the clips re-sharded, each clip's scene renumbered, the text contexts and
+    pixel guides (every tensor: ``guides``, ``guides_swept``, ``guides_unknown``) appended in the same order. The
+    folders must agree on everything a model reads from them — the index's frames, latent shape, VAE and text encoder,
+    and the guides' metadata (plane, field of view, sweep, how they were drawn, the depth network's fingerprint) —
+    hold no scene twice and all hold guides or none; anything else is refused, naming the folder and the field, before
+    anything is written. Everything is held in memory while it is written (as :class:`LatentPairs` holds a folder)."""
+    from safetensors import safe_open
+
+    out = Path(out)
+    folders = [Path(f) for f in folders]
+    if len(folders) < 2:
+        raise ValueError(f"merge_latents joins two or more latents folders, got {len(folders)}")
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    indexes = []
+    for folder in folders:
+        index_file = folder / INDEX
+        if not index_file.is_file():
+            raise FileNotFoundError(f"{folder} has no {INDEX}: give folders made by synth-latents or preprocess")
+        try:
+            index = json.loads(index_file.read_text())
+        except ValueError as e:
+            raise ValueError(f"{index_file} is not JSON ({e}): remake that folder") from None
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            found = index.get("format") if isinstance(index, dict) else type(index).__name__
+            raise ValueError(f"{index_file}: unknown latent format {found!r} (expected {FORMAT})")
+        for key in ("scenes", "shards"):
+            if not isinstance(index.get(key), list) or not all(isinstance(v, str) for v in index[key]):
+                raise ValueError(f"{index_file}: {key!r} must be a list of names: remake that folder")
+        for key in _SAME_ACROSS:
+            if key not in index:
+                raise ValueError(f"{index_file} has no {key!r}: remake that folder")
+            if indexes and index[key] != indexes[0][1][key]:
+                raise ValueError(f"{index_file}: {key} is {index[key]!r} but {indexes[0][0] / INDEX} has "
+                                 f"{indexes[0][1][key]!r}: only folders made alike can be joined")
+        indexes.append((folder, index))
+    seen: dict[str, Path] = {}
+    for folder, index in indexes:
+        for name in index["scenes"]:
+            if name in seen:
+                raise ValueError(f"scene {name!r} is in both {seen[name]} and {folder}: each scene may be joined once")
+            seen[name] = folder
+    metas = []
+    for folder, _ in indexes:
+        path = folder / PIXEL_GUIDES
+        if path.exists():
+            with safe_open(str(path), "pt") as f:
+                metas.append((f.metadata() or {}, sorted(f.keys())))
+        else:
+            metas.append(None)
+    for (folder, _), meta in zip(indexes, metas):
+        if (meta is None) != (metas[0] is None):
+            have, lack = (folder, indexes[0][0]) if meta is not None else (indexes[0][0], folder)
+            raise ValueError(f"{have} holds pixel guides and {lack} none: make both with the same --guide-* options")
+        if meta is not None and meta != metas[0]:
+            keys = sorted(k for k in set(meta[0]) | set(metas[0][0]) if meta[0].get(k) != metas[0][0].get(k))
+            which = f"metadata {', '.join(keys)}" if keys else f"tensors {meta[1]} against {metas[0][1]}"
+            raise ValueError(f"{folder / PIXEL_GUIDES} and {indexes[0][0] / PIXEL_GUIDES} differ in their {which}: "
+                             "make both with the same --guide-* options (and the same depth network)")
+    writer = _LatentsWriter(out, shard_size)
+    try:
+        guides: dict[str, list[torch.Tensor]] = {k: [] for k in metas[0][1]} if metas[0] is not None else {}
+        offset, shape = 0, None
+        for n, (folder, index) in enumerate(indexes):
+            clips = 0
+            for name in index["shards"]:
+                with safe_open(str(folder / name), "pt") as f:
+                    z, c2w, scene = f.get_tensor("latents"), f.get_tensor("c2w"), f.get_tensor("scene")
+                    cameras = json.loads((f.metadata() or {}).get("cameras", "null"))
+                if not (isinstance(cameras, list) and len(cameras) == len(z) == len(c2w) == len(scene)):
+                    raise ValueError(f"{folder / name}: its latents, cameras and scene numbers do not match in count: "
+                                     "remake that folder")
+                if len(scene) and not 0 <= int(scene.min()) <= int(scene.max()) < len(index["scenes"]):
+                    raise ValueError(f"{folder / name} names scenes outside the {len(index['scenes'])} of its index: "
+                                     "remake that folder")
+                if shape is None:
+                    shape = (tuple(z.shape[1:]), tuple(c2w.shape[1:]), folder)
+                if (tuple(z.shape[1:]), tuple(c2w.shape[1:])) != shape[:2]:
+                    raise ValueError(f"{folder / name} holds latents {tuple(z.shape[1:])} and cameras "
+                                     f"{tuple(c2w.shape[1:])} per clip, {shape[2]} {shape[0]} and {shape[1]}: only "
+                                     "folders of the same frame size and length can be joined")
+                for i in range(len(z)):
+                    writer.add(_Clip(offset + int(scene[i]), str(cameras[i]), z[i], c2w[i]))
+                clips += len(z)
+            with safe_open(str(folder / "contexts.safetensors"), "pt") as f:
+                for i in range(len(index["scenes"])):
+                    writer.contexts.append(f.get_tensor(f"context_{i}"))
+            if guides:
+                with safe_open(str(folder / PIXEL_GUIDES), "pt") as f:
+                    for key in guides:
+                        held = f.get_tensor(key)
+                        if held.shape[0] != clips:
+                            raise ValueError(f"{folder / PIXEL_GUIDES} holds {key} for {held.shape[0]} clips and the "
+                                             f"folder {clips}: remake that folder")
+                        guides[key].append(held)
+            offset += len(index["scenes"])
+            if progress:
+                progress(n + 1, len(indexes))
+        if guides:
+            slots = {g.shape[1:] for parts in guides.values() for g in parts}
+            if len(slots) > 1:
+                raise ValueError(f"the folders' pixel guides differ in shape ({sorted(map(tuple, slots))}): scenes "
+                                 "with other camera counts cannot share one guide tensor; make them with the same "
+                                 "--cameras")
+        first = indexes[0][1]
+        fields = {k: first[k] for k in _SAME_ACROSS}
+        fields["source"] = "; ".join(str(index.get("source", folder)) for folder, index in indexes)
+        fields["scenes"] = [name for _, index in indexes for name in index["scenes"]]
+        written = ({k: torch.cat(v) for k, v in guides.items()}, metas[0][0]) if guides else None
+        return writer.finish(fields, written)
+    except BaseException:
+        shutil.rmtree(writer.tmp, ignore_errors=True)
+        raise
+
+
 class LatentPairs:
     """(source, target) latent pairs from a preprocessed folder, held in memory.
 
