@@ -8,7 +8,8 @@ lower is better, and PSNR on them).
                                                    causal_chunk1, rope_prefix, rope_loopaug, teacher_more800, guide3_step800,
                                                    guide10_step800, guide10_step2400, teacher_step2400,
                                                    teacher_step4800, planes4_step1200, planes8_step1200,
-                                                   first_step800, more_step800, pixels_more800; a
+                                                   first_step800, more_step800, pixels_more800,
+                                                   net_before800; a
                                                    comparison whose methods are missing is skipped; each is
                                                    printed over all cases, then per preset family)
 
@@ -33,7 +34,9 @@ chain (weights_same15s), whose teacher is the 4-plane run with 15 % of its train
 embedded teacher trained 800 more steps with the source's first frame as a guide too (source_warp_first) and,
 matched, without it. pixels_more800 is the teacher embedded since "a guide made from the source's pixels" trained 800
 more steps as the teacher of step 6l of scripts/train_world_v2.sh is, without its gate (pixel_guide_skip): its
-matched baseline is that folder's (weights_skip) own teacher.
+matched baseline is that folder's (weights_skip) own teacher. net_before800 is the teacher that carries the depth
+network (step 8 of scripts/train_world_v2.sh) as a variant of step 12's folder, whose teacher is that one trained 800
+more steps on guides drawn through the network.
 """
 from __future__ import annotations
 
@@ -63,7 +66,9 @@ COMPARISONS = (("interleave@800 − prefix@800", "teacher_step800", "prefix_step
                ("the first frame as a guide too − the same 800 steps without it (from the embedded teacher)",
                 "first_step800", "more_step800", LENGTHS + LOOPS),
                ("the gate that takes the pixel guide − the same 800 steps without it (from the embedded teacher)",
-                "teacher", "pixels_more800", LENGTHS + LOOPS))
+                "teacher", "pixels_more800", LENGTHS + LOOPS),
+               ("the teacher trained 800 steps on the network's guides − before them", "teacher", "net_before800",
+                LENGTHS + LOOPS))
 
 
 def claims(path: str) -> None:

@@ -945,4 +945,49 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_net_chain_fresh.json" --against "$WO
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_unknown_net_chain.json" --against "$WORK/eval_v2_val_unknown_net.json"
 $PY scripts/paired_claims.py "$WORK/eval_v2_net_chain.json"
 $PY scripts/bar_check.py "$WORK/eval_v2_net_chain.json" "$WORK/eval_v2_net_chain_fresh.json"
+# 12. the teacher too trained on the network's guides (docs/results.md, "World v2: the teacher trained on the network's
+#     guides"): step 8's teacher trained 800 more steps on step 11's 320 scenes with step 6n's teacher settings (the
+#     checkpoint's conditioning, lr 3e-4 restarted, guide embedding and gate x3, lambda = 1; two threads, 21 min); then
+#     step 11's student given 200 more DMD steps with that teacher as the real score and, matched, 200 more with step
+#     8's (one thread each, side by side, 16 min), each student's gate then re-taught 300 steps as in step 11 (two
+#     threads, 3 min each); both judged on the scenes the settings are chosen on (5-9), against each other and against
+#     step 11's, the new teacher against step 8's; not embedded
+TN="$R/v2_chain_teacher"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${N320[@]}" --out "$TN" \
+  --steps 800 --set model.init="$WORK/weights_net/teacher.safetensors" --set 'model.conditioning_overrides={}' \
+  --set optim.lr=0.0003 --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
+for n in new:"$TN/teacher.safetensors" old:"$WORK/weights_net/teacher.safetensors"; do
+  OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" \
+    --out "$R/v2_more_dmd_${n%%:*}" --set model.init="$R/v2_chain_gate/student.safetensors" \
+    --set distill.teacher="${n#*:}" &
+done
+wait
+for n in new old; do
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" \
+    --out "$R/v2_more_gate_$n" --steps 300 --set model.init="$R/v2_more_dmd_$n/generator.safetensors" \
+    --set guide_gate_weight=1.0 --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+  mkdir -p "$WORK/weights_more_$n"
+  cp "$WORK/weights_net/vae.safetensors" "$R/v2_more_gate_$n/student.safetensors" "$WORK/weights_more_$n/"
+done
+cp "$TN/teacher.safetensors" "$WORK/weights_more_new/"
+cp "$WORK/weights_net/teacher.safetensors" "$WORK/weights_more_old/"
+readme "step 12: the teacher trained on the network's guides; as the student, step 11's given 200 more DMD steps with \
+it and its gate re-taught" > "$WORK/weights_more_new/README.json"
+readme "step 12's control: step 8's teacher; as the student, step 11's given 200 more DMD steps with it and its gate \
+re-taught" > "$WORK/weights_more_old/README.json"
+# (the new folder with its teacher and step 8's as a variant, the control without; one thread each, side by side)
+( export OMP_NUM_THREADS=1
+  $PY -m realcam eval --weights "$WORK/weights_more_new" --scenes 5 --first-scene 5 \
+    --variant net_before800="$WORK/weights_net/teacher.safetensors" --out "$WORK/eval_v2_val_more_new.json" &
+  $PY -m realcam eval --weights "$WORK/weights_more_old" --scenes 5 --first-scene 5 --no-teacher \
+    --out "$WORK/eval_v2_val_more_old.json" &
+  wait )
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_more_new.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_more_new.json" --against "$WORK/eval_v2_val_more_old.json"
+for n in new old; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_more_$n.json" --against "$WORK/eval_v2_val_net_chain.json"
+done
+# and the new folder on the benchmark's scenes, with its teacher (against step 11's run there: both teachers)
+$PY -m realcam eval --weights "$WORK/weights_more_new" --scenes 5 --out "$WORK/eval_v2_net_more.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_net_more.json" --against "$WORK/eval_v2_net_chain.json"
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
