@@ -909,13 +909,16 @@ wait
 [ -d "$WORK/dit_latents_net320" ] || $PY -m realcam merge-latents --out "$WORK/dit_latents_net320" \
   "$WORK/dit_latents_net64" "$WORK/dit_latents_net_64" "$WORK/dit_latents_net_192"
 N320=(--data "$WORK/dit_latents_net320" "${FSW[@]}")
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_chain_causal" \
-  --steps 1800 --set model.init="$WORK/weights_net/teacher.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
-OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/v2_chain_dmd" \
-  --set model.init="$R/v2_chain_causal/student.safetensors" --set distill.teacher="$WORK/weights_net/teacher.safetensors"
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_chain_gate" \
-  --steps 300 --set model.init="$R/v2_chain_dmd/generator.safetensors" --set guide_gate_weight=1.0 \
-  --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+net_chain() {  # prefix teacher: the causal initialisation, DMD and gate from that teacher, runs $R/<prefix>_{causal,dmd,gate}
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/$1_causal" \
+    --steps 1800 --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
+  OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/$1_dmd" \
+    --set model.init="$R/$1_causal/student.safetensors" --set distill.teacher="$2"
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/$1_gate" \
+    --steps 300 --set model.init="$R/$1_dmd/generator.safetensors" --set guide_gate_weight=1.0 \
+    --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+}
+net_chain v2_chain "$WORK/weights_net/teacher.safetensors"
 for n in chain_causal:v2_chain_causal/student chain_dmd:v2_chain_dmd/generator chain:v2_chain_gate/student; do
   mkdir -p "$WORK/weights_${n%%:*}"
   cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net/teacher.safetensors" "$WORK/weights_${n%%:*}/"
@@ -990,4 +993,22 @@ done
 # and the new folder on the benchmark's scenes, with its teacher (against step 11's run there: both teachers)
 $PY -m realcam eval --weights "$WORK/weights_more_new" --scenes 5 --out "$WORK/eval_v2_net_more.json"
 $PY scripts/paired_claims.py "$WORK/eval_v2_net_more.json" --against "$WORK/eval_v2_net_chain.json"
+# 13. the chain again from the teacher of step 12 (docs/results.md, "World v2: the student chain from the teacher trained
+#     on the network's guides"): step 11's three stages with that teacher as the causal initialisation's start and DMD's
+#     real score, on the same 320 scenes and settings (two threads, 56 min; DMD on one thread, 17 min, beside the first
+#     stage's eval); the first and last stages judged as the student on the scenes the settings are chosen on (5-9)
+#     against step 11's same stages; level, not embedded
+net_chain v2_new "$TN/teacher.safetensors"
+for n in new_chain_causal:v2_new_causal/student new_chain:v2_new_gate/student; do
+  mkdir -p "$WORK/weights_${n%%:*}"
+  cp "$WORK/weights_net/vae.safetensors" "$TN/teacher.safetensors" "$WORK/weights_${n%%:*}/"
+  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
+  readme "step 13: step 12's teacher; as the student, ${n#*:} of the chain from it" > "$WORK/weights_${n%%:*}/README.json"
+done
+for n in new_chain_causal:chain_causal new_chain:chain; do
+  $PY -m realcam eval --weights "$WORK/weights_${n%%:*}" --scenes 5 --first-scene 5 --no-teacher \
+    --out "$WORK/eval_v2_val_${n%%:*}.json"
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_net_${n#*:}.json"
+  $PY scripts/bar_check.py "$WORK/eval_v2_val_${n%%:*}.json"
+done
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
