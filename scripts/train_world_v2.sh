@@ -412,10 +412,12 @@ readme "step 6s: step 6r's teacher; a student trained on swept guides (causal in
 [ -d "$WORK/dit_latents_swept64" ] || OMP_NUM_THREADS=2 $PY -m realcam synth-latents --out "$WORK/dit_latents_swept64" \
   --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
   --guide-sweep $SW
+# the guide gate alone re-taught (300 steps, λ = 1, lr 1e-3), the rest frozen: every gate re-teaching below
+GATE=(--steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate --set optim.lr=0.001
+      --set optim.warmup_steps=20)
 reteach_gates() {  # data weights-folder student-run teacher-run: the folder's student's and teacher's guide gate alone
-  #                 re-taught on data (300 steps, λ = 1, lr 1e-3; one thread each, side by side) into runs/<run>
-  local g=(--data "$1" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate
-           --set optim.lr=0.001 --set optim.warmup_steps=20)
+  #                 re-taught on data (one thread each, side by side) into runs/<run>
+  local g=(--data "$1" "${FSW[@]}" "${GATE[@]}")
   ( export OMP_NUM_THREADS=1
     $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${g[@]}" --out "$R/$3" \
       --set model.init="$2/student.safetensors" &
@@ -462,8 +464,7 @@ OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml 
   --out "$R/v2_swept_sgm_dmd200" --set model.init="$R/v2_swept_causal_sgm.safetensors" \
   --set distill.teacher="$WORK/weights_sgm/teacher.safetensors" "${FSW[@]}"
 OMP_NUM_THREADS=1 $PY -m realcam train-causal --config configs/world_v2_causal.yaml --data "$WORK/dit_latents_sgm64" \
-  "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0 --set model.trainable=guide_gate --set optim.lr=0.001 \
-  --set optim.warmup_steps=20 --out "$R/v2_swept_sgm_gate" --set model.init="$R/v2_swept_sgm_dmd200/generator.safetensors"
+  "${FSW[@]}" "${GATE[@]}" --out "$R/v2_swept_sgm_gate" --set model.init="$R/v2_swept_sgm_dmd200/generator.safetensors"
 mkdir -p "$WORK/weights_swept_sgm"
 cp "$WORK/weights_sgm/vae.safetensors" "$WORK/weights_sgm/teacher.safetensors" "$WORK/weights_swept_sgm/"
 cp "$R/v2_swept_sgm_gate/student.safetensors" "$WORK/weights_swept_sgm/student.safetensors"
@@ -505,8 +506,7 @@ step 6z)" > "$WORK/weights_strong/README.json"
 #    same 64 scenes (one thread each, side by side, 3 min), at strength 1 and 1.5 (docs/results.md, "World v2: the gate
 #    taught the share, and a gate that knows the truth"; not embedded)
 reteach_share() {  # as reteach_gates with guide_gate_target share
-  local g=(--data "$WORK/dit_latents_near64" "${FSW[@]}" --steps 300 --set guide_gate_weight=1.0
-           --set guide_gate_target=share --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20)
+  local g=(--data "$WORK/dit_latents_near64" "${FSW[@]}" "${GATE[@]}" --set guide_gate_target=share)
   ( export OMP_NUM_THREADS=1
     $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${g[@]}" --out "$R/v2_share_gate_student" \
       --set model.init="$WORK/weights_near_read/student.safetensors" &
@@ -914,9 +914,8 @@ net_chain() {  # prefix teacher: the causal initialisation, DMD and gate from th
     --steps 1800 --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
   OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/$1_dmd" \
     --set model.init="$R/$1_causal/student.safetensors" --set distill.teacher="$2"
-  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/$1_gate" \
-    --steps 300 --set model.init="$R/$1_dmd/generator.safetensors" --set guide_gate_weight=1.0 \
-    --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" "${GATE[@]}" \
+    --out "$R/$1_gate" --set model.init="$R/$1_dmd/generator.safetensors"
 }
 net_chain v2_chain "$WORK/weights_net/teacher.safetensors"
 for n in chain_causal:v2_chain_causal/student chain_dmd:v2_chain_dmd/generator chain:v2_chain_gate/student; do
@@ -966,9 +965,8 @@ for n in new:"$TN/teacher.safetensors" old:"$WORK/weights_net/teacher.safetensor
 done
 wait
 for n in new old; do
-  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" \
-    --out "$R/v2_more_gate_$n" --steps 300 --set model.init="$R/v2_more_dmd_$n/generator.safetensors" \
-    --set guide_gate_weight=1.0 --set model.trainable=guide_gate --set optim.lr=0.001 --set optim.warmup_steps=20
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" "${GATE[@]}" \
+    --out "$R/v2_more_gate_$n" --set model.init="$R/v2_more_dmd_$n/generator.safetensors"
   mkdir -p "$WORK/weights_more_$n"
   cp "$WORK/weights_net/vae.safetensors" "$R/v2_more_gate_$n/student.safetensors" "$WORK/weights_more_$n/"
 done
