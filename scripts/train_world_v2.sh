@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The world-v2 tiny RealCam (docs/results.md, "World v2") with the project's own scripts, on 2 CPU cores.
 #   WORK=dir   where scenes, latents and runs go (default ./v2_work)
-# Every step is deterministic in its seed; a stopped run started again resumes exactly where it was.
+# Every step is deterministic in its seed on one machine (on another, the CPU's sums differ in their last bits: step
+# 15); a stopped run started again resumes exactly where it was.
 # The VAE step is skipped when WORK/runs/v2_vae/vae.safetensors exists; set VAE=realcam/assets/world_v2/vae.safetensors
 # to use the committed one instead of training it (68 min).
 set -euo pipefail
@@ -841,9 +842,11 @@ $PY scripts/bar_check.py "$WORK/eval_v2_net.json" "$WORK/eval_v2_net_fresh.json"
 #    with those guides (synth-latents --guide-sweep-depth net, 17 min on one thread), 300 steps each (one thread, 6
 #    min), judged on the scenes the settings are chosen on (docs/results.md, "World v2: the learned depth built in";
 #    level there, not embedded)
+# the DiT scenes of steps 9, 11 and 14: guides drawn through the network (add --scenes and --first)
+NETSYN=(--vae "$VAE" --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60
+  --guide-sweep $P25 --guide-views nearest --guide-sweep-depth net --guide-depth-net "$WORK/depth_net.safetensors")
 [ -d "$WORK/dit_latents_net64" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents --out "$WORK/dit_latents_net64" \
-  --vae "$VAE" --scenes 64 --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 --guide-fov 60 \
-  --guide-sweep $P25 --guide-views nearest --guide-sweep-depth net --guide-depth-net "$WORK/depth_net.safetensors"
+  "${NETSYN[@]}" --scenes 64
 reteach_gates "$WORK/dit_latents_net64" "$WORK/weights_net" v2_net_gate_student v2_net_gate_teacher
 mkdir -p "$WORK/weights_net_gate"
 cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net_gate/"
@@ -898,23 +901,29 @@ $PY scripts/bar_check.py "$WORK/eval_v2_net_long.json" "$WORK/eval_v2_net_long_f
 #     the DMD student's gate alone re-taught (300 steps, two threads, 2 min), all on those 320 scenes; each stage judged
 #     as the student on the scenes the settings are chosen on (5-9) against step 8's, then the last on the benchmark
 #     (with the teacher), scenes 10-14 and, without the source's path, 5-9: the embedded model
-for k in 0 1; do
-  F=$((64 + k * 128))
-  [ -d "$WORK/dit_latents_net_$F" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents --out "$WORK/dit_latents_net_$F" \
-    --vae "$VAE" --scenes 128 --first $F --seed 2 --shared-start 3 --trajectories random --world v2 --guide-depth 4 \
-    --guide-fov 60 --guide-sweep $P25 --guide-views nearest --guide-sweep-depth net \
-    --guide-depth-net "$WORK/depth_net.safetensors" &
-done
-wait
-[ -d "$WORK/dit_latents_net320" ] || $PY -m realcam merge-latents --out "$WORK/dit_latents_net320" \
-  "$WORK/dit_latents_net64" "$WORK/dit_latents_net_64" "$WORK/dit_latents_net_192"
+more_net_scenes() {  # total base count first...: COUNT more scenes from each FIRST (one process of one thread each),
+  #                  joined after $WORK/dit_latents_net<base> into $WORK/dit_latents_net<total>
+  local total=$1 base=$2 count=$3 parts=() F
+  shift 3
+  for F in "$@"; do
+    parts+=("$WORK/dit_latents_net_$F")
+    [ -d "$WORK/dit_latents_net_$F" ] || OMP_NUM_THREADS=1 $PY -m realcam synth-latents \
+      --out "$WORK/dit_latents_net_$F" "${NETSYN[@]}" --scenes "$count" --first "$F" &
+  done
+  wait
+  [ -d "$WORK/dit_latents_net$total" ] || $PY -m realcam merge-latents --out "$WORK/dit_latents_net$total" \
+    "$WORK/dit_latents_net$base" "${parts[@]}"
+}
+more_net_scenes 320 64 128 64 192
 N320=(--data "$WORK/dit_latents_net320" "${FSW[@]}")
-net_chain() {  # prefix teacher: the causal initialisation, DMD and gate from that teacher, runs $R/<prefix>_{causal,dmd,gate}
-  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/$1_causal" \
+net_chain() {  # prefix teacher [latents]: the causal initialisation, DMD and gate from that teacher on those latents
+  #            (default step 11's 320 scenes), runs $R/<prefix>_{causal,dmd,gate}
+  local d=(--data "${3:-$WORK/dit_latents_net320}" "${FSW[@]}")
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" --out "$R/$1_causal" \
     --steps 1800 --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
-  OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/$1_dmd" \
+  OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${d[@]}" --out "$R/$1_dmd" \
     --set model.init="$R/$1_causal/student.safetensors" --set distill.teacher="$2"
-  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" "${GATE[@]}" \
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" "${GATE[@]}" \
     --out "$R/$1_gate" --set model.init="$R/$1_dmd/generator.safetensors"
 }
 net_chain v2_chain "$WORK/weights_net/teacher.safetensors"
@@ -1009,4 +1018,32 @@ for n in new_chain_causal:chain_causal new_chain:chain; do
   $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_net_${n#*:}.json"
   $PY scripts/bar_check.py "$WORK/eval_v2_val_${n%%:*}.json"
 done
+# 14. the student chain on 480 scenes (docs/results.md, "World v2: the student chain on 480 scenes, and step 11's
+#     chain re-run"): 160 more DiT scenes (320-479) made as step 11's (two processes of one thread, 80 scenes each, 18-22
+#     min) and joined with its 320; step 11's three stages from its teacher with its settings and step counts on those
+#     480 scenes (46 min, DMD 7 min on two threads where net_chain gives it one, gate 3 min); the first and last stages judged as the student on the
+#     scenes the settings are chosen on (5-9) against step 15's same stages (two threads, 7 min each): a little behind
+#     (-0.06 dB at 1x), loops closed better, the open bars unmoved; not embedded
+more_net_scenes 480 320 80 320 400
+net_chain v2_480 "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net480"
+# 15. the control: step 11's chain re-run as it stands (the same call as step 11's, only the runs' names differ; 47
+#     min, DMD 7 min, gate 3 min), judged as step 14's against step 11's. On the machine that ran step 11 it is step 11
+#     bit for bit; the section's ran on another, whose sums differ in their last bits: how far two runs of one chain
+#     land apart there (PSNR within 0.01 dB, registration up to 6 points a family)
+net_chain v2_rerun "$WORK/weights_net/teacher.safetensors"
+for n in 480_chain_causal:v2_480_causal/student 480_chain:v2_480_gate/student rerun_chain_causal:v2_rerun_causal/student \
+    rerun_chain:v2_rerun_gate/student; do
+  mkdir -p "$WORK/weights_${n%%:*}"
+  cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net/teacher.safetensors" "$WORK/weights_${n%%:*}/"
+  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
+  readme "steps 14-15: step 8's teacher; as the student, ${n#*:}" > "$WORK/weights_${n%%:*}/README.json"
+done
+for n in rerun_chain_causal:net_chain_causal rerun_chain:net_chain 480_chain_causal:rerun_chain_causal \
+    480_chain:rerun_chain; do
+  OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_${n%%:*}" --scenes 5 --first-scene 5 --no-teacher \
+    --out "$WORK/eval_v2_val_${n%%:*}.json"
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
+  $PY scripts/bar_check.py "$WORK/eval_v2_val_${n%%:*}.json"
+done
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_480_chain.json" --against "$WORK/eval_v2_val_net_chain.json"
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
