@@ -926,13 +926,22 @@ net_chain() {  # prefix teacher [latents]: the causal initialisation, DMD and ga
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" "${GATE[@]}" \
     --out "$R/$1_gate" --set model.init="$R/$1_dmd/generator.safetensors"
 }
+chain_folder() {  # name teacher run made-by: $WORK/weights_<name>, the VAE, that teacher and runs/<run> as the student
+  mkdir -p "$WORK/weights_$1"
+  cp "$WORK/weights_net/vae.safetensors" "$2" "$WORK/weights_$1/"
+  cp "$R/$3.safetensors" "$WORK/weights_$1/student.safetensors"
+  readme "$4" > "$WORK/weights_$1/README.json"
+}
+judge_val() {  # name against: weights_<name> as the student on scenes 5-9, paired with eval_v2_val_<against>.json
+  $PY -m realcam eval --weights "$WORK/weights_$1" --scenes 5 --first-scene 5 --no-teacher \
+    --out "$WORK/eval_v2_val_$1.json"
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_$1.json" --against "$WORK/eval_v2_val_$2.json"
+  $PY scripts/bar_check.py "$WORK/eval_v2_val_$1.json"
+}
 net_chain v2_chain "$WORK/weights_net/teacher.safetensors"
 for n in chain_causal:v2_chain_causal/student chain_dmd:v2_chain_dmd/generator chain:v2_chain_gate/student; do
-  mkdir -p "$WORK/weights_${n%%:*}"
-  cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net/teacher.safetensors" "$WORK/weights_${n%%:*}/"
-  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
-  readme "step 11: step 8's teacher; as the student, ${n#*:} of the chain trained on the network's guides" \
-    > "$WORK/weights_${n%%:*}/README.json"
+  chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
+    "step 11: step 8's teacher; as the student, ${n#*:} of the chain trained on the network's guides"
 done
 ( export OMP_NUM_THREADS=1
   for n in chain_causal chain_dmd chain; do
@@ -1007,23 +1016,17 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_net_more.json" --against "$WORK/eval
 #     against step 11's same stages; level, not embedded
 net_chain v2_new "$TN/teacher.safetensors"
 for n in new_chain_causal:v2_new_causal/student new_chain:v2_new_gate/student; do
-  mkdir -p "$WORK/weights_${n%%:*}"
-  cp "$WORK/weights_net/vae.safetensors" "$TN/teacher.safetensors" "$WORK/weights_${n%%:*}/"
-  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
-  readme "step 13: step 12's teacher; as the student, ${n#*:} of the chain from it" > "$WORK/weights_${n%%:*}/README.json"
+  chain_folder "${n%%:*}" "$TN/teacher.safetensors" "${n#*:}" \
+    "step 13: step 12's teacher; as the student, ${n#*:} of the chain from it"
 done
-for n in new_chain_causal:chain_causal new_chain:chain; do
-  $PY -m realcam eval --weights "$WORK/weights_${n%%:*}" --scenes 5 --first-scene 5 --no-teacher \
-    --out "$WORK/eval_v2_val_${n%%:*}.json"
-  $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_net_${n#*:}.json"
-  $PY scripts/bar_check.py "$WORK/eval_v2_val_${n%%:*}.json"
-done
+judge_val new_chain_causal net_chain_causal
+judge_val new_chain net_chain
 # 14. the student chain on 480 scenes (docs/results.md, "World v2: the student chain on 480 scenes, and step 11's
 #     chain re-run"): 160 more DiT scenes (320-479) made as step 11's (two processes of one thread, 80 scenes each, 18-22
 #     min) and joined with its 320; step 11's three stages from its teacher with its settings and step counts on those
-#     480 scenes (46 min, DMD 7 min on two threads where net_chain gives it one, gate 3 min); the first and last stages judged as the student on the
-#     scenes the settings are chosen on (5-9) against step 15's same stages (two threads, 7 min each): a little behind
-#     (-0.06 dB at 1x), loops closed better, the open bars unmoved; not embedded
+#     480 scenes (46 min, DMD 7 min on two threads where net_chain gives it one, gate 3 min); the first and last stages
+#     judged as the student on the scenes the settings are chosen on (5-9) against step 15's same stages (two threads, 7
+#     min each): a little behind (-0.06 dB at 1x), loops closed better, the open bars unmoved; not embedded
 more_net_scenes 480 320 80 320 400
 net_chain v2_480 "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net480"
 # 15. the control: step 11's chain re-run as it stands (the same call as step 11's, only the runs' names differ; 47
@@ -1033,17 +1036,12 @@ net_chain v2_480 "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net4
 net_chain v2_rerun "$WORK/weights_net/teacher.safetensors"
 for n in 480_chain_causal:v2_480_causal/student 480_chain:v2_480_gate/student rerun_chain_causal:v2_rerun_causal/student \
     rerun_chain:v2_rerun_gate/student; do
-  mkdir -p "$WORK/weights_${n%%:*}"
-  cp "$WORK/weights_net/vae.safetensors" "$WORK/weights_net/teacher.safetensors" "$WORK/weights_${n%%:*}/"
-  cp "$R/${n#*:}.safetensors" "$WORK/weights_${n%%:*}/student.safetensors"
-  readme "steps 14-15: step 8's teacher; as the student, ${n#*:}" > "$WORK/weights_${n%%:*}/README.json"
+  chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
+    "steps 14-15: step 8's teacher; as the student, ${n#*:}"
 done
 for n in rerun_chain_causal:net_chain_causal rerun_chain:net_chain 480_chain_causal:rerun_chain_causal \
     480_chain:rerun_chain; do
-  OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_${n%%:*}" --scenes 5 --first-scene 5 --no-teacher \
-    --out "$WORK/eval_v2_val_${n%%:*}.json"
-  $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
-  $PY scripts/bar_check.py "$WORK/eval_v2_val_${n%%:*}.json"
+  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
 done
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_480_chain.json" --against "$WORK/eval_v2_val_net_chain.json"
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
