@@ -916,11 +916,11 @@ more_net_scenes() {  # total base count first...: COUNT more scenes from each FI
 }
 more_net_scenes 320 64 128 64 192
 N320=(--data "$WORK/dit_latents_net320" "${FSW[@]}")
-net_chain() {  # prefix teacher [latents]: the causal initialisation, DMD and gate from that teacher on those latents
-  #            (default step 11's 320 scenes), runs $R/<prefix>_{causal,dmd,gate}
+net_chain() {  # prefix teacher [latents [steps]]: the causal initialisation (steps, default 1,800), DMD and gate from
+  #            that teacher on those latents (default step 11's 320 scenes), runs $R/<prefix>_{causal,dmd,gate}
   local d=(--data "${3:-$WORK/dit_latents_net320}" "${FSW[@]}")
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" --out "$R/$1_causal" \
-    --steps 1800 --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
+    --steps "${4:-1800}" --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
   OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${d[@]}" --out "$R/$1_dmd" \
     --set model.init="$R/$1_causal/student.safetensors" --set distill.teacher="$2"
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" "${GATE[@]}" \
@@ -1044,4 +1044,17 @@ for n in rerun_chain_causal:net_chain_causal rerun_chain:net_chain 480_chain_cau
   OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
 done
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_480_chain.json" --against "$WORK/eval_v2_val_net_chain.json"
+# 16. step 14's chain with the causal initialisation's steps scaled to keep step 11's passes over each clip
+#     (docs/results.md, "World v2: the student chain on 480 scenes at step 11's passes"): 2,700 steps of batch 8 over
+#     480 scenes' 1,920 clips is 11.25 passes, as 1,800 over 320 scenes' (66 min); DMD and the gate as in step 11; the
+#     first and last stages judged as the student on the scenes the settings are chosen on (5-9) against step 15's
+#     same stages: level, loops closed better, the open bars unmoved; not embedded
+net_chain v2_480p "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net480" 2700
+for n in 480p_chain_causal:v2_480p_causal/student 480p_chain:v2_480p_gate/student; do
+  chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
+    "step 16: step 8's teacher; as the student, ${n#*:}"
+done
+for n in 480p_chain_causal:rerun_chain_causal 480p_chain:rerun_chain; do
+  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
+done
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
