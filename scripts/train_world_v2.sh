@@ -1048,7 +1048,8 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_480_chain.json" --against "$WORK
 #     (docs/results.md, "World v2: the student chain on 480 scenes at step 11's passes"): 2,700 steps of batch 8 over
 #     480 scenes' 1,920 clips is 11.25 passes, as 1,800 over 320 scenes' (66 min); DMD and the gate as in step 11; the
 #     first and last stages judged as the student on the scenes the settings are chosen on (5-9) against step 15's
-#     same stages: level, loops closed better, the open bars unmoved; not embedded
+#     and step 14's same stages, the last also against step 11's: level, loops closed better, the open bars unmoved;
+#     not embedded
 net_chain v2_480p "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net480" 2700
 for n in 480p_chain_causal:v2_480p_causal/student 480p_chain:v2_480p_gate/student; do
   chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
@@ -1056,5 +1057,8 @@ for n in 480p_chain_causal:v2_480p_causal/student 480p_chain:v2_480p_gate/studen
 done
 for n in 480p_chain_causal:rerun_chain_causal 480p_chain:rerun_chain; do
   OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
+done
+for n in 480p_chain_causal:480_chain_causal 480p_chain:480_chain 480p_chain:net_chain; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
 done
 echo "done: $WORK/weights_chain  (python -m realcam demo --weights $WORK/weights_chain)"
