@@ -443,6 +443,29 @@ def test_sweep_variants_probe_scores_every_variant_and_its_embedded_row_is_the_e
     assert rows["true depth"]["motion_px"] != rows["embedded"]["motion_px"]
 
 
+def test_sharpness_probe_streams_as_eval_and_sharpens_only_the_edges():
+    """scripts/sharpness_probe.py on one held-out pan: streamed with the checkpoint's own denoising steps, its steps
+    row is the student row ``eval`` scores (the same frames, the same figures); the unsharp mask leaves a flat picture
+    and amount 0 unchanged, adds energy to edges, and the table pairs every row with the student's case by case."""
+    probe = _script("sharpness_probe")
+    probe.FAMILIES = {"pan": ["pan_left"]}
+    own = tuple(probe.load_tiny(ASSETS).student.streaming.denoising_steps)
+    out = probe.probe(str(ASSETS), 5, 1, [1.0], [own])
+    rows = out["families"]["pan"]
+    own_row = "student, steps " + ",".join(f"{t:g}" for t in own)
+    assert rows[own_row] == rows["student"] and out["checkpoint_steps"] == list(own)
+    assert rows["student, unsharp 1"]["psnr"] != rows["student"]["psnr"]
+    assert all(math.isfinite(v) for row in rows.values() for values in row.values() for v in values)
+    lines = {line.split(" | ")[0]: line for line in probe.table(out).splitlines()}
+    assert "+0.0 [+0.0, +0.0] | +0.00 [+0.00, +0.00]" in lines[f"| {own_row}"]
+    flat = torch.full((2, 16, 16, 3), 0.4)
+    edge = torch.zeros(2, 16, 16, 3)
+    edge[:, :, 8:] = 0.8
+    assert torch.allclose(probe.unsharp(flat, 2.0), flat) and torch.equal(probe.unsharp(edge, 0.0), edge)
+    sharp = probe.unsharp(edge, 1.0)
+    assert sharp[:, :, 8].mean() > 0.8 - 1e-6 and sharp[:, :, 7].mean() < 1e-6 and (sharp - edge).abs().sum() > 0.5
+
+
 def test_guide_probe_oracles_see_what_the_source_sees_and_serve_their_views():
     """scripts/guide_depth_probe.py ``--oracles``: a target camera at the source's first pose sees only what that
     frame sees (every pixel, with the renderer's depth); a pan that turns 16° left sees a strip on its left the first
