@@ -155,15 +155,15 @@ class Rendered:
 
 
 def run_student(models: TinyModels, case: Case, *, seed: int = 0, chunk: int | None = None,
-                model=None, source_camera: bool = True) -> Rendered:
-    """Stream ``case`` through the causal student (``model`` overrides the embedded one). ``source_camera=False``
-    withholds the source's own path, as for a user's video (a model with ``source_cameras`` then takes the source
-    as filmed from a still camera)."""
+                model=None, source_camera: bool = True, denoising_steps: tuple[float, ...] | None = None) -> Rendered:
+    """Stream ``case`` through the causal student (``model`` overrides the embedded one; ``chunk`` and
+    ``denoising_steps`` override its checkpoint's). ``source_camera=False`` withholds the source's own path, as for a
+    user's video (a model with ``source_cameras`` then takes the source as filmed from a still camera)."""
     from .pipeline import encode_video, render_stream, text_context
 
     student = model if model is not None else models.student
     source = encode_video(models.vae, case.source)
-    config = student.streaming.override(chunk_latent_frames=chunk)
+    config = student.streaming.override(chunk_latent_frames=chunk, denoising_steps=denoising_steps)
     with torch.no_grad():
         out = render_stream(student, source, case.trajectory, text_context(student), config=config,
                             seed=seed, decoder=models.vae, source_camera=case.source_trajectory if source_camera else None)

@@ -27,7 +27,6 @@ import torch
 
 from realcam.demo import ASSETS, FAMILIES, VAE_CEILING, load_tiny, make_case, run_student, summarise, vae_round_trip
 from realcam.metrics import camera_error, motion_error, psnr
-from realcam.pipeline import encode_video, render_stream, text_context
 
 STUDENT = "student"
 METRICS = ("psnr", "motion_px", "registered")
@@ -43,16 +42,6 @@ def unsharp(frames: torch.Tensor, amount: float, sigma: float = 1.0) -> torch.Te
     return sharp.clamp(0, 1).permute(0, 2, 3, 1)
 
 
-def stream_with(models, case, steps: tuple[float, ...]) -> torch.Tensor:
-    """``case`` streamed by the student as ``run_student`` streams it, with ``steps`` as its denoising timesteps."""
-    student = models.student
-    config = student.streaming.override(denoising_steps=steps)
-    with torch.no_grad():
-        out = render_stream(student, encode_video(models.vae, case.source), case.trajectory, text_context(student),
-                            config=config, seed=0, decoder=models.vae, source_camera=case.source_trajectory)
-    return out.frames[:case.source.shape[0]]
-
-
 def probe(weights: str, first: int, scenes: int, amounts: list[float], steps: list[tuple[float, ...]]) -> dict:
     """``{"families": family → row → metric → one value per case, "steps": the checkpoint's, ...}``."""
     models = load_tiny(weights)
@@ -66,7 +55,8 @@ def probe(weights: str, first: int, scenes: int, amounts: list[float], steps: li
                 outs[f"{STUDENT}, unsharp {a:g}"] = unsharp(student, a)
                 outs[f"{VAE_CEILING}, unsharp {a:g}"] = unsharp(ceiling, a)
             for s in steps:
-                outs[f"{STUDENT}, steps {','.join(f'{t:g}' for t in s)}"] = stream_with(models, case, s)
+                name = f"{STUDENT}, steps {','.join(f'{t:g}' for t in s)}"
+                outs[name] = run_student(models, case, denoising_steps=s).frames
             for name, frames in outs.items():
                 row = families.setdefault(family, {}).setdefault(name, {m: [] for m in METRICS})
                 row["psnr"].append(psnr(frames, case.target))
