@@ -1050,14 +1050,18 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_480_chain.json" --against "$WORK
 #     first and last stages judged as the student on the scenes the settings are chosen on (5-9) against step 15's
 #     and step 14's same stages, the last also against step 11's: level, loops closed better, the open bars unmoved;
 #     not embedded
-net_chain v2_480p "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net480" 2700
-for n in 480p_chain_causal:v2_480p_causal/student 480p_chain:v2_480p_gate/student; do
-  chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
-    "step 16: step 8's teacher; as the student, ${n#*:}"
-done
-for n in 480p_chain_causal:rerun_chain_causal 480p_chain:rerun_chain; do
-  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
-done
+passes_chain() {  # name latents steps step: step 8's teacher's chain on those latents with that many causal steps,
+  #              its causal and finished stages' folders weights_<name>_chain{_causal,}, both judged against step 15's
+  net_chain "v2_$1" "$WORK/weights_net/teacher.safetensors" "$2" "$3"
+  for n in "$1_chain_causal:v2_$1_causal/student" "$1_chain:v2_$1_gate/student"; do
+    chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
+      "step $4: step 8's teacher; as the student, ${n#*:}"
+  done
+  for n in "$1_chain_causal:rerun_chain_causal" "$1_chain:rerun_chain"; do
+    OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
+  done
+}
+passes_chain 480p "$WORK/dit_latents_net480" 2700 16
 for n in 480p_chain_causal:480_chain_causal 480p_chain:480_chain 480p_chain:net_chain; do
   $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
 done
@@ -1069,14 +1073,7 @@ done
 #     10-14 against step 11's: ahead (+0.10 dB on the benchmark, +0.18 on 10-14), loops closed better, the open bars
 #     moved the right way but none closed; not embedded yet
 more_net_scenes 960 480 240 480 720
-net_chain v2_960p "$WORK/weights_net/teacher.safetensors" "$WORK/dit_latents_net960" 5400
-for n in 960p_chain_causal:v2_960p_causal/student 960p_chain:v2_960p_gate/student; do
-  chain_folder "${n%%:*}" "$WORK/weights_net/teacher.safetensors" "${n#*:}" \
-    "step 17: step 8's teacher; as the student, ${n#*:}"
-done
-for n in 960p_chain_causal:rerun_chain_causal 960p_chain:rerun_chain; do
-  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
-done
+passes_chain 960p "$WORK/dit_latents_net960" 5400 17
 for n in 960p_chain_causal:480p_chain_causal 960p_chain:480p_chain 960p_chain:net_chain; do
   $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
 done
