@@ -1070,8 +1070,8 @@ done
 #     joined with its 480; 5,400 causal steps of batch 8 over 3,840 clips is 11.25 passes (2 h 25 min), DMD and the
 #     gate as in step 11; the first and last stages judged as the student on the scenes the settings are chosen on
 #     (5-9) against step 15's, the last also against step 16's and step 11's, then on the benchmark's scenes and
-#     10-14 against step 11's: ahead (+0.10 dB on the benchmark, +0.18 on 10-14), loops closed better, the open bars
-#     moved the right way but none closed; not embedded yet
+#     10-14 against step 11's: ahead (+0.10 dB on the benchmark, +0.18 on 10-14), loops closed better, three of the
+#     four open bars moved the right way, none closed; not embedded yet
 more_net_scenes 960 480 240 480 720
 passes_chain 960p "$WORK/dit_latents_net960" 5400 17
 for n in 960p_chain_causal:480p_chain_causal 960p_chain:480p_chain 960p_chain:net_chain; do
