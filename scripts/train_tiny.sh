@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export WORK=${WORK:-v2_work}
 bash scripts/train_world_v2.sh
-cp "$WORK"/weights_chain/vae.safetensors "$WORK"/weights_chain/teacher.safetensors "$WORK"/weights_chain/student.safetensors \
-  realcam/assets/world_v2/
+cp "$WORK"/weights_960p_chain/vae.safetensors "$WORK"/weights_960p_chain/teacher.safetensors \
+  "$WORK"/weights_960p_chain/student.safetensors realcam/assets/world_v2/
 echo "done: realcam/assets/world_v2 (python -m realcam demo)"
