@@ -197,6 +197,22 @@ def cmd_set_guide_strength(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grow_depth(args: argparse.Namespace) -> int:
+    from .weights import grow_depth
+
+    try:
+        after = tuple(int(v) for v in args.after.split(","))
+    except ValueError:
+        raise SystemExit(f"grow-depth: --after {args.after!r}: give block numbers, comma-separated (e.g. 1,3)") from None
+    try:
+        arch = grow_depth(args.weights, args.out, after)
+    except ValueError as e:
+        raise SystemExit(f"grow-depth: {e}") from None
+    print(f"wrote {args.out}: {arch.num_layers} blocks ({len(after)} new, each a copy of the block before it whose "
+          "branches add nothing yet: it computes what the file does); train it on with model.init")
+    return 0
+
+
 def cmd_set_guide_depth_net(args: argparse.Namespace) -> int:
     from .weights import set_guide_depth_net
 
@@ -457,6 +473,13 @@ def main(argv: list[str] | None = None) -> int:
                                                 "`python scripts/depth_net_probe.py train`), or none to detach it")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_depth_net)
+    p = sub.add_parser("grow-depth", help="add blocks to a RealCam checkpoint that start as no-ops, to train a "
+                                          "deeper model on from it (model.init)")
+    p.add_argument("--weights", required=True, help="a RealCam checkpoint (teacher or student)")
+    p.add_argument("--after", required=True, help="comma-separated numbers of the blocks to put a new block after "
+                                                  "(numbered as in --weights; e.g. 1,3 turns 4 blocks into 6)")
+    p.add_argument("--out", required=True, help="where to write the grown checkpoint")
+    p.set_defaults(fn=cmd_grow_depth)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),

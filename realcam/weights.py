@@ -628,6 +628,61 @@ def set_guide_depth_net(path: str | os.PathLike, out: str | os.PathLike,
     return cond
 
 
+def grow_depth(path: str | os.PathLike, out: str | os.PathLike, after: tuple[int, ...]) -> WanConfig:
+    """Copy the RealCam checkpoint ``path`` to ``out`` with a new block after each block in ``after`` (numbered as in
+    ``path``; a number twice adds two): a copy of that block whose three branches' last layers (the self-attention's
+    camera projector, or its output projection on a file without camera layers; the cross-attention's output
+    projection; the feed-forward's second layer) are zero, so each new block adds nothing and the grown model computes
+    exactly what ``path`` does, while every zeroed layer still receives a gradient (its input is the copied block's
+    activations), so training grows into the new depth from where the file stood. Every other tensor and setting
+    is kept; the metadata's ``arch`` gets the new block count and ``grown_from`` records what was grown. Returns the
+    new architecture."""
+    name = Path(path).name
+    raw, metadata = read_state_dict(path)
+    if metadata.get("format") != "realcam" or "arch" not in metadata:
+        raise WeightsError(f"{name} is not a RealCam checkpoint with its 'arch' in the metadata (written by training); "
+                           "only those can be grown")
+    arch = detect_arch(raw, metadata)
+    bad = [i for i in after if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < arch.num_layers]
+    if not after or bad:
+        raise WeightsError(f"blocks to grow after: {list(after)[:8]!r}; give one or more of 0..{arch.num_layers - 1} "
+                           f"({name} has {arch.num_layers} blocks)")
+    blocks: list[dict[str, torch.Tensor]] = [{} for _ in range(arch.num_layers)]
+    rest = {}
+    for k, v in raw.items():
+        m = re.match(r"blocks\.(\d{1,9})\.(.+)$", k)
+        if m:
+            blocks[int(m.group(1))][m.group(2)] = v
+        else:
+            rest[k] = v
+    if not all(blocks):
+        raise WeightsError(f"{name}: blocks.{[i for i, b in enumerate(blocks) if not b][0]} is missing; the file is "
+                           "damaged")
+    attn_out = "projector" if "projector.weight" in blocks[0] else "self_attn.o"
+    last_layers = (attn_out, "cross_attn.o", "ffn.2")
+    grown = []
+    for i, block in enumerate(blocks):
+        grown.append(block)
+        for _ in range(list(after).count(i)):
+            grown.append({k: (torch.zeros_like(v) if k.rsplit(".", 1)[0] in last_layers else v.clone())
+                          for k, v in block.items()})
+    tensors = dict(rest)
+    for i, block in enumerate(grown):
+        tensors.update({f"blocks.{i}.{k}": v.contiguous() for k, v in block.items()})
+    new = arch.replace(num_layers=len(grown))
+    try:
+        record = json.loads(metadata.get("grown_from", "[]"))
+    except ValueError:
+        record = None
+    if not isinstance(record, list):
+        raise WeightsError(f"{name}: metadata 'grown_from' is {metadata['grown_from'][:40]!r}; expected the JSON list "
+                           "grow-depth writes (remove the key, or grow the file it was grown from)")
+    record.append({"layers": arch.num_layers, "after": sorted(after), "file": name})
+    metadata["arch"], metadata["grown_from"] = new.to_json(), json.dumps(record)
+    _write_keeping_mode(tensors, out, metadata)
+    return new
+
+
 def _guide_checkpoint(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The tensors and metadata of the RealCam checkpoint ``path``, which must read a pixel guide."""
     name = Path(path).name

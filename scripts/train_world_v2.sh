@@ -1101,4 +1101,16 @@ passes_chain 960l "$WORK/dit_latents_net960" 7200 18
 for n in 960l_chain_causal:960p_chain_causal 960l_chain:960p_chain; do
   $PY scripts/paired_claims.py "$WORK/eval_v2_val_${n%%:*}.json" --against "$WORK/eval_v2_val_${n#*:}.json"
 done
+# 19. a deeper student (docs/results.md, "World v2: a deeper student"): step 8's teacher grown from 4 blocks to 6
+#     (grow-depth --after 1,3: a copy of blocks 1 and 3 after each, its branches' last layers zero, so it computes
+#     what the teacher does), then step 11's causal initialisation from it (1,800 steps, chunk 3, lambda = 1) on step
+#     11's 320 scenes; that stage judged as the student on the scenes the settings are chosen on (5-9) against step
+#     15's and step 11's same stage
+$PY -m realcam grow-depth --weights "$WORK/weights_net/teacher.safetensors" --after 1,3 --out "$WORK/teacher_deep.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_deep_causal" \
+  --steps 1800 --set model.init="$WORK/teacher_deep.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
+chain_folder deep_chain_causal "$WORK/weights_net/teacher.safetensors" v2_deep_causal/student \
+  "step 19: step 8's teacher; as the student, the causal initialisation of a 6-block student grown from it"
+OMP_NUM_THREADS=2 judge_val deep_chain_causal rerun_chain_causal
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_deep_chain_causal.json" --against "$WORK/eval_v2_val_net_chain_causal.json"
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"

@@ -283,3 +283,42 @@ def test_training_size_travels_with_the_checkpoint(tmp_path, tiny_model):
     save_file(sd, str(tmp_path / "bad.safetensors"), metadata={**meta, "trained_latent_size": "[0, 1e9]"})
     with pytest.raises(WeightsError, match="trained_latent_size"):
         load_dit(tmp_path / "bad.safetensors")
+
+
+def test_grown_checkpoint_computes_the_same_and_its_new_blocks_learn(tmp_path, tiny_model):
+    """``grow-depth``: a new block after blocks 0 and 1 (twice after 1) starts as a no-op, so the grown model's
+    velocity equals the file's bit for bit, yet the layers zeroed to make it so get a gradient and can train."""
+    from realcam.weights import grow_depth
+
+    src = save_realcam_checkpoint(tiny_model, tmp_path / "rc.safetensors")
+    arch = grow_depth(src, tmp_path / "grown.safetensors", (0, 1, 1))
+    grown = load_dit(tmp_path / "grown.safetensors")
+    assert arch.num_layers == grown.cfg.num_layers == TINY.num_layers + 3 and len(grown.blocks) == arch.num_layers
+    assert torch.equal(_run(tiny_model), _run(grown))
+    # the new blocks are 1, 3 and 4 (copies of the file's blocks 0, 1 and 1); the file's block 1 is now block 2
+    assert torch.equal(grown.blocks[2].self_attn.q.weight, tiny_model.blocks[1].self_attn.q.weight)
+    assert torch.equal(grown.blocks[4].ffn[0].weight, tiny_model.blocks[1].ffn[0].weight)
+    grown.train()
+    grown.velocity(*_inputs()).square().mean().backward()
+    for i in (1, 3, 4):
+        for layer in (grown.blocks[i].projector, grown.blocks[i].cross_attn.o, grown.blocks[i].ffn[2]):
+            assert not layer.weight.any() and layer.weight.grad.abs().sum() > 0
+    with safe_open(str(tmp_path / "grown.safetensors"), "pt") as f:
+        record = json.loads(f.metadata()["grown_from"])
+    assert record == [{"layers": TINY.num_layers, "after": [0, 1, 1], "file": "rc.safetensors"}]
+
+
+def test_grow_depth_refuses_what_it_cannot_grow(tmp_path, tiny_model):
+    from realcam.weights import grow_depth
+
+    save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(WeightsError, match="not a RealCam checkpoint"):
+        grow_depth(tmp_path / "plain.safetensors", tmp_path / "out.safetensors", (0,))
+    src = save_realcam_checkpoint(tiny_model, tmp_path / "rc.safetensors")
+    for after in ((), (TINY.num_layers,), (-1,)):
+        with pytest.raises(WeightsError, match=f"0..{TINY.num_layers - 1}"):
+            grow_depth(src, tmp_path / "out.safetensors", after)
+    assert not (tmp_path / "out.safetensors").exists()
+    bad = subprocess.run([sys.executable, "-m", "realcam", "grow-depth", "--weights", str(src), "--after", "one",
+                          "--out", str(tmp_path / "out.safetensors")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--after 'one'" in bad.stderr and not (tmp_path / "out.safetensors").exists()
