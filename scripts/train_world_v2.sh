@@ -1105,7 +1105,7 @@ done
 #     (grow-depth --after 1,3: a copy of blocks 1 and 3 after each, its branches' last layers zero, so it computes
 #     what the teacher does), then step 11's causal initialisation from it (1,800 steps, chunk 3, lambda = 1) on step
 #     11's 320 scenes; that stage judged as the student on the scenes the settings are chosen on (5-9) against step
-#     15's and step 11's same stage
+#     15's and step 11's same stage: level (+0.03 dB), the open bars moved a little, none closed; not taken further
 $PY -m realcam grow-depth --weights "$WORK/weights_net/teacher.safetensors" --after 1,3 --out "$WORK/teacher_deep.safetensors"
 OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_deep_causal" \
   --steps 1800 --set model.init="$WORK/teacher_deep.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
