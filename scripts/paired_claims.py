@@ -18,6 +18,10 @@ lower is better, and PSNR on them).
         case by case: PSNR at 1× and 2× and on the clips out and back, and their loop closure |last − first|, of
         this run minus the other's, per family and over all cases
 
+    python scripts/paired_claims.py EVAL.json --against OTHER.json --pair teacher=net_before800
+        the same, for one method of this run against a method of another name in the other (here this run's teacher
+        against the other's net_before800 variant): e.g. a new teacher against one benchmarked before it as a variant
+
 rope_prefix and rope_loopaug are the RoPE-positions teacher stage of scripts/train_world_v2.sh with the prefix layout
 or on LoopAug data: their matched baseline is the weights folder's own teacher (the same stage, same steps).
 teacher_more800 is that stage trained 800 more steps without source_warp: the control of the 800-step source_warp
@@ -85,22 +89,37 @@ def claims(path: str) -> None:
                 print(f"{key} {label}{where}: {sum(diff) / len(diff):.4g} [{lo:.4g}, {hi:.4g}] (n={len(diff)})")
 
 
-def against(path: str, other: str) -> None:
-    cases, others = (json.loads(open(p).read())["cases"] for p in (path, other))
+def against(path: str, other: str, pair: tuple[str, str] | None = None) -> None:
+    """``path`` minus ``other``, case by case: every method the two share, or with ``pair = (mine, theirs)`` this
+    run's method ``mine`` against the other's ``theirs``."""
+    runs = [json.loads(open(p).read()) for p in (path, other)]
+    cases, others = (run["cases"] for run in runs)
     key = lambda c: (c["family"], c["scene"], c["preset"])  # noqa: E731
     if [key(c) for c in cases] != [key(c) for c in others]:
         raise SystemExit(f"{path} and {other} hold different cases: run both with the same --scenes, world and amplitude")
+    for field in ("world", "amplitude"):      # the same scene numbers in another world or amplitude are other clips
+        if field in runs[0] and field in runs[1] and runs[0][field] != runs[1][field]:
+            raise SystemExit(f"{path} has {field} {runs[0][field]!r} and {other} {runs[1][field]!r}: their cases are "
+                             f"other clips; run both with the same --{field} (a weights folder's README.json sets the "
+                             "default)")
     families = list(dict.fromkeys(c["family"] for c in cases))
     for metric, digits in (*((m, 2) for m in LENGTHS), ("psnr_loop", 2), ("loop_l1", 4)):
         pairs = [(c[metric], o[metric]) for c, o in zip(cases, others) if metric in c and metric in o]
         if not pairs:
             continue
-        methods = [m for m in pairs[0][0] if m in pairs[0][1]]
-        for method in methods:
+        if pair is None:
+            methods = [(m, m) for m in pairs[0][0] if m in pairs[0][1]]
+        elif pair[0] in pairs[0][0] and pair[1] in pairs[0][1]:
+            methods = [pair]
+        else:
+            raise SystemExit(f"--pair {pair[0]}={pair[1]}: {metric} of {path} has methods {sorted(pairs[0][0])}, of "
+                             f"{other} {sorted(pairs[0][1])}; name one of each")
+        for mine, theirs in methods:
+            name = mine if mine == theirs else f"{mine}−{theirs}"
             for family in (*families, None):
-                diff = [a[method] - b[method] for (a, b), c in zip(pairs, cases) if family is None or c["family"] == family]
+                diff = [a[mine] - b[theirs] for (a, b), c in zip(pairs, cases) if family is None or c["family"] == family]
                 lo, hi = bootstrap_interval(diff)
-                print(f"{metric} {method} {family or 'all'}: {sum(diff) / len(diff):+.{digits}f} [{lo:+.{digits}f}, "
+                print(f"{metric} {name} {family or 'all'}: {sum(diff) / len(diff):+.{digits}f} [{lo:+.{digits}f}, "
                       f"{hi:+.{digits}f}] (n={len(diff)})")
 
 
@@ -108,9 +127,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("eval_json", help="a JSON written by `python -m realcam eval`")
     p.add_argument("--against", default=None, help="another such JSON: this run minus it, case by case")
+    p.add_argument("--pair", default=None, metavar="MINE=THEIRS",
+                   help="with --against: only this run's method MINE against the other's method THEIRS")
     args = p.parse_args()
+    pair = None
+    if args.pair is not None:
+        mine, sep, theirs = args.pair.partition("=")
+        if not (sep and mine and theirs) or not args.against:
+            p.error("--pair takes MINE=THEIRS (two method names, e.g. teacher=net_before800) and needs --against")
+        pair = (mine, theirs)
     if args.against:
-        against(args.eval_json, args.against)
+        against(args.eval_json, args.against, pair)
     else:
         claims(args.eval_json)
 

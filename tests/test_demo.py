@@ -582,6 +582,49 @@ def test_bar_check_pools_disjoint_runs_and_judges_every_bar_on_its_mean(tmp_path
         module.load_runs([one], "teacher")
 
 
+def test_paired_claims_against_pairs_one_method_with_another_of_another_run(tmp_path, capsys, monkeypatch):
+    """scripts/paired_claims.py ``--against``: two runs' shared methods case by case, or with ``--pair MINE=THEIRS``
+    one method of this run against a method of another name in the other (a new teacher against one benchmarked
+    before as a variant); a name neither run has, runs over other cases or of another world and a malformed pair are
+    refused."""
+    import json
+
+    module = _script("paired_claims")
+
+    def case(family, scene, **psnr):
+        return {"family": family, "scene": scene, "preset": f"{family}_{scene}", "psnr_1x": psnr}
+
+    mine = [case("pan", 0, teacher=22.0, student=21.0), case("pan", 1, teacher=24.0, student=20.0),
+            case("arc", 0, teacher=20.0, student=19.5)]
+    theirs = [case("pan", 0, teacher=21.0, old=21.5, student=21.0), case("pan", 1, teacher=23.0, old=23.0, student=20.0),
+              case("arc", 0, teacher=21.0, old=19.0, student=20.0)]
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    one.write_text(json.dumps({"cases": mine}))
+    two.write_text(json.dumps({"cases": theirs}))
+    module.against(str(one), str(two))
+    out = capsys.readouterr().out
+    assert "psnr_1x teacher pan: +1.00" in out and "psnr_1x student arc: -0.50" in out and "old" not in out
+    module.against(str(one), str(two), ("teacher", "old"))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("psnr_1x teacher−old pan: +0.75") and out[1].startswith("psnr_1x teacher−old arc: +1.00")
+    assert out[2].startswith("psnr_1x teacher−old all: +0.83") and len(out) == 3
+    with pytest.raises(SystemExit, match="--pair teacher=nope: .*name one of each"):
+        module.against(str(one), str(two), ("teacher", "nope"))
+    (tmp_path / "short.json").write_text(json.dumps({"cases": theirs[:2]}))
+    with pytest.raises(SystemExit, match="hold different cases"):
+        module.against(str(one), str(tmp_path / "short.json"), ("teacher", "old"))
+    # the same scene numbers in another world or at another amplitude are other clips: refused, naming the field
+    (tmp_path / "v1.json").write_text(json.dumps({"world": "v1", "amplitude": 0.8, "cases": theirs}))
+    (tmp_path / "v2.json").write_text(json.dumps({"world": "v2", "amplitude": 0.8, "cases": mine}))
+    with pytest.raises(SystemExit, match="has world 'v2' and .* 'v1'.*--world"):
+        module.against(str(tmp_path / "v2.json"), str(tmp_path / "v1.json"))
+    for argv in (["--pair", "teacher"], ["--pair", "teacher=old"]):      # no THEIRS; no --against
+        monkeypatch.setattr("sys.argv", ["paired_claims.py", str(one), *argv])
+        with pytest.raises(SystemExit):
+            module.main()
+        assert "--pair takes MINE=THEIRS" in capsys.readouterr().err
+
+
 def test_guide_probe_as_rendered_reads_the_render_itself_and_the_true_depths_of_every_key(tmp_path):
     """scripts/guide_depth_probe.py ``--as-rendered``: its swept reading is the render itself through the sweep (the
     benchmark figure of the student with its depth network taken out, case by case: the probe sets the network
