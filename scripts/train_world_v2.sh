@@ -1130,4 +1130,17 @@ for n in teacher net_before800; do
     --pair deep_teacher800="$n"
 done
 $PY scripts/bar_check.py "$WORK/eval_v2_val_deep_teacher.json" --method deep_teacher800
+#     and as DMD's real score, matched to step 12's: step 11's student given 200 more DMD steps with it (two threads),
+#     its gate re-taught 300 steps as in step 11, judged as the student on 5-9 against step 12's two students (200 more
+#     DMD steps with step 12's teacher and with step 8's) and step 11's: the same as with step 12's teacher (+0.00 dB)
+OMP_NUM_THREADS=2 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" --out "$R/v2_more_dmd_deep" \
+  --set model.init="$R/v2_chain_gate/student.safetensors" --set distill.teacher="$R/v2_deep_teacher/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" "${GATE[@]}" \
+  --out "$R/v2_more_gate_deep" --set model.init="$R/v2_more_dmd_deep/generator.safetensors"
+chain_folder more_deep "$R/v2_deep_teacher/teacher.safetensors" v2_more_gate_deep/student \
+  "step 20: step 20's teacher; as the student, step 11's given 200 more DMD steps with it and its gate re-taught"
+OMP_NUM_THREADS=2 judge_val more_deep more_new
+for n in more_old net_chain; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_more_deep.json" --against "$WORK/eval_v2_val_$n.json"
+done
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"
