@@ -402,8 +402,18 @@ def evaluate(*, scenes: int = 5, teacher_steps: int | None = None, folder: str |
     if first_scene < 0:
         raise ValueError(f"first_scene must be >= 0, got {first_scene}")
     models = load_tiny(folder or ASSETS, teacher=teacher)
-    world = world or models.world                    # the weights' own world and amplitude unless overridden
+    # the weights' own world and amplitude unless overridden; said, since the same scene numbers in another world or
+    # at another amplitude are other clips, and a folder without README.json falls back on the first model's (v1)
+    guessed = [f for f, given, key in (("world", world, "world"), ("amplitude", amplitude, "benchmark_amplitude"))
+               if given is None and key not in models.info]
+    world = world or models.world
     amplitude = models.amplitude if amplitude is None else amplitude
+    print_fn(f"benchmark: world {world}, amplitude {amplitude:g}, scenes {first_scene}-{first_scene + scenes - 1} of "
+             "each family")
+    if guessed:
+        print_fn(f"note: {folder or ASSETS} has no README.json naming its {' and '.join(guessed)}: defaults taken "
+                 f"(world {world}, amplitude {amplitude:g}); pass --world/--amplitude, or write the README.json "
+                 "its training script writes, if the weights were trained on another")
     methods: dict[str, tuple[object | None, bool]] = {"student": (models.student, False)}
     if teacher:
         methods["teacher"] = (models.teacher, True)

@@ -974,9 +974,11 @@ $PY scripts/bar_check.py "$WORK/eval_v2_net_chain.json" "$WORK/eval_v2_net_chain
 #     threads, 3 min each); both judged on the scenes the settings are chosen on (5-9), against each other and against
 #     step 11's, the new teacher against step 8's; not embedded
 TN="$R/v2_chain_teacher"
-OMP_NUM_THREADS=2 $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${N320[@]}" --out "$TN" \
-  --steps 800 --set model.init="$WORK/weights_net/teacher.safetensors" --set 'model.conditioning_overrides={}' \
-  --set optim.lr=0.0003 --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
+MORE_TEACHER=(--config configs/world_v2_teacher_warp.yaml "${N320[@]}" --steps 800 --set 'model.conditioning_overrides={}'
+              --set optim.lr=0.0003 --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}'
+              --set guide_gate_weight=1.0)   # step 12's teacher settings (step 20 trains a deeper teacher with them)
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${MORE_TEACHER[@]}" --out "$TN" \
+  --set model.init="$WORK/weights_net/teacher.safetensors"
 for n in new:"$TN/teacher.safetensors" old:"$WORK/weights_net/teacher.safetensors"; do
   OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${N320[@]}" \
     --out "$R/v2_more_dmd_${n%%:*}" --set model.init="$R/v2_chain_gate/student.safetensors" \
@@ -1119,10 +1121,8 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_deep_chain_causal.json" --agains
 #     one. Judged as a teacher variant on the scenes the settings are chosen on (5-9), paired with step 12's teacher
 #     and with step 8's (the teacher and the net_before800 variant of step 12's run there): level
 #     (+0.03 dB), arcs unmoved; not taken further
-OMP_NUM_THREADS=2 $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${N320[@]}" \
-  --out "$R/v2_deep_teacher" --steps 800 --set model.init="$WORK/teacher_deep.safetensors" \
-  --set 'model.conditioning_overrides={}' --set optim.lr=0.0003 \
-  --set 'optim.lr_scale={"guide_embedding.": 3, "guide_gate.": 3}' --set guide_gate_weight=1.0
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher "${MORE_TEACHER[@]}" --out "$R/v2_deep_teacher" \
+  --set model.init="$WORK/teacher_deep.safetensors"
 OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 --first-scene 5 --no-teacher \
   --variant deep_teacher800="$R/v2_deep_teacher/teacher.safetensors" --out "$WORK/eval_v2_val_deep_teacher.json"
 for n in teacher net_before800; do

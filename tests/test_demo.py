@@ -210,6 +210,32 @@ def test_eval_without_the_teacher_scores_the_student_and_references_alone():
                  print_fn=lambda *a: None)
 
 
+def test_eval_says_which_benchmark_it_scores_and_when_a_folder_leaves_it_to_defaults(tmp_path):
+    """``eval`` states the world, amplitude and scenes it scores; a weights folder whose README.json does not name its
+    world or amplitude gets the defaults (the first model's world v1) with a note naming what is missing and what to
+    do, since the same scene numbers there are other clips (a v2 model judged on them, silently, reads as nonsense)."""
+    import shutil
+
+    from realcam.demo import evaluate
+
+    family = {"pan": ("pan_right",)}
+    lines: list[str] = []
+    evaluate(scenes=1, first_scene=2, families=family, camera=False, teacher=False, print_fn=lines.append)
+    assert lines[0] == "benchmark: world v2, amplitude 1, scenes 2-2 of each family"
+    assert not any(line.startswith("note:") for line in lines)
+    for name in ("vae", "student"):
+        shutil.copy(ASSETS / f"{name}.safetensors", tmp_path / f"{name}.safetensors")
+    lines.clear()
+    result = evaluate(scenes=1, families=family, camera=False, teacher=False, folder=tmp_path, print_fn=lines.append)
+    assert (result["world"], result["amplitude"]) == ("v1", 0.8)
+    assert lines[1].startswith(f"note: {tmp_path} has no README.json naming its world and amplitude: defaults taken "
+                               "(world v1, amplitude 0.8); pass --world/--amplitude")
+    lines.clear()                                      # given on the command line: nothing was guessed
+    evaluate(scenes=1, families=family, camera=False, teacher=False, folder=tmp_path, world="v2", amplitude=1.0,
+             print_fn=lines.append)
+    assert lines[0].startswith("benchmark: world v2, amplitude 1,") and not lines[1].startswith("note:")
+
+
 def test_eval_from_a_later_scene_scores_the_cases_after_the_benchmarks():
     """``eval --first-scene 3``: scenes 3, 4, … with the presets they have in a longer run, the references as for
     that case (for choosing a setting on cases the benchmark does not score); a negative index is refused."""
