@@ -45,7 +45,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"file:          {info.path}")
     print(f"format:        {info.format}")
     print(f"architecture:  {model.cfg.name} (dim {model.cfg.dim}, {model.cfg.num_layers} blocks, "
-          f"{model.cfg.num_heads} heads, {model.cfg.in_dim} latent channels; use the {model.cfg.vae_name} VAE)")
+          f"{model.cfg.num_heads} heads, patch {list(model.cfg.patch_size)}, {model.cfg.in_dim} latent channels; use the "
+          f"{model.cfg.vae_name} VAE)")
     print(f"conditioning:  {model.conditioning.to_json()}  [{info.conditioning_source}]")
     print(f"streaming:     {model.streaming.to_json()}")
     print(f"teacher:       {model.sampling.to_json()}")
@@ -210,6 +211,32 @@ def cmd_grow_depth(args: argparse.Namespace) -> int:
         raise SystemExit(f"grow-depth: {e}") from None
     print(f"wrote {args.out}: {arch.num_layers} blocks ({len(after)} new, each a copy of the block before it whose "
           "branches add nothing yet: it computes what the file does); train it on with model.init")
+    return 0
+
+
+def cmd_fresh_model(args: argparse.Namespace) -> int:
+    import json
+
+    from .weights import FRESH_SHAPE, fresh_like
+
+    changes = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in FRESH_SHAPE:
+            raise SystemExit(f"fresh-model: --set {item[:80]!r}: give FIELD=VALUE with FIELD one of "
+                             f"{', '.join(FRESH_SHAPE)} (e.g. --set dim=256, --set patch_size=[1,1,1])")
+        try:
+            changes[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            raise SystemExit(f"fresh-model: --set {item[:80]!r}: the value must be a number or a JSON list "
+                             "(e.g. 256, 10.0, [1,1,1])") from None
+    try:
+        arch = fresh_like(args.like, args.out, changes, args.seed)
+    except ValueError as e:
+        raise SystemExit(f"fresh-model: {e}") from None
+    print(f"wrote {args.out}: fresh weights (seed {args.seed}), {arch.num_layers} blocks of width {arch.dim} "
+          f"({arch.num_heads} heads, feed-forward {arch.ffn_dim}), patch {list(arch.patch_size)}, with the settings "
+          f"and any depth network of {args.like}: train it from the start with model.init")
     return 0
 
 
@@ -473,6 +500,17 @@ def main(argv: list[str] | None = None) -> int:
                                                 "`python scripts/depth_net_probe.py train`), or none to detach it")
     p.add_argument("--out", default=None, help="where to write the copy (default: replace --weights, atomically)")
     p.set_defaults(fn=cmd_set_guide_depth_net)
+    p = sub.add_parser("fresh-model", help="a RealCam checkpoint with fresh weights in another shape (width, heads, "
+                                           "depth, patch) and a file's settings and depth network, to train a teacher "
+                                           "of that shape from the start (model.init)")
+    p.add_argument("--like", required=True, help="the RealCam checkpoint whose settings (conditioning, streaming, "
+                                                 "sampling) and depth network the new one carries")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a shape to change (repeatable): dim, ffn_dim, num_heads, num_layers, patch_size, freq_dim or "
+                        "rope_theta, e.g. --set dim=256 --set num_heads=8 --set patch_size=[1,1,1]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh weights (default 0)")
+    p.add_argument("--out", required=True, help="where to write the new checkpoint")
+    p.set_defaults(fn=cmd_fresh_model)
     p = sub.add_parser("grow-depth", help="add blocks to a RealCam checkpoint that start as no-ops, to train a "
                                           "deeper model on from it (model.init)")
     p.add_argument("--weights", required=True, help="a RealCam checkpoint (teacher or student)")

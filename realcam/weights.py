@@ -683,6 +683,64 @@ def grow_depth(path: str | os.PathLike, out: str | os.PathLike, after: tuple[int
     return new
 
 
+# the shape fields fresh_like may change; the rest are fixed by the latents and text features the file reads
+FRESH_SHAPE = ("dim", "ffn_dim", "num_heads", "num_layers", "patch_size", "freq_dim", "rope_theta")
+FRESH_MAX_PARAMS = 2_000_000_000   # 8 GB of float32 weights: above Wan2.1 1.3B, far above anything trained from the start
+
+
+def fresh_like(path: str | os.PathLike, out: str | os.PathLike, changes: dict, seed: int = 0) -> WanConfig:
+    """Write to ``out`` a RealCam checkpoint with fresh weights (the model's own initialisation, seeded by ``seed``,
+    as a teacher trained from the start gets) in ``path``'s shape with ``changes`` (fields of :data:`FRESH_SHAPE`:
+    width, heads, depth, patch, …), carrying ``path``'s conditioning, streaming and sampling settings and, when it has
+    one, its depth network (trained on its own, on depths: not the DiT's to learn again), so that a teacher of
+    another shape trains from the start with everything else as the file has it (``model.init``; docs/method.md,
+    "A teacher of another shape"). The metadata's ``fresh_from`` records the file, the changes and the seed. Shapes of
+    more than :data:`FRESH_MAX_PARAMS` parameters are refused before anything is built. Returns the new shape."""
+    name = Path(path).name
+    raw, metadata = read_state_dict(path)
+    if metadata.get("format") != "realcam" or "arch" not in metadata or "conditioning" not in metadata:
+        raise WeightsError(f"{name} is not a RealCam checkpoint with its 'arch' and 'conditioning' in the metadata "
+                           "(written by training); only those carry the settings to start a model like it")
+    if not isinstance(changes, dict):
+        raise WeightsError(f"changes: expected field=value pairs, got {type(changes).__name__}")
+    fixed = sorted(k for k in changes if k not in FRESH_SHAPE)
+    if fixed:
+        raise WeightsError(f"{', '.join(map(str, fixed))[:200]}: not a shape a fresh model may change; give only "
+                           f"{', '.join(FRESH_SHAPE)} (the latent channels, VAE stride and text features are the "
+                           f"data's)")
+    arch = detect_arch(raw, metadata)
+    try:
+        new = WanConfig.from_dict({**arch.to_dict(), **changes})
+        cond = ConditioningConfig.from_json(metadata["conditioning"])
+        streaming = StreamingConfig.from_json(metadata["streaming"]) if "streaming" in metadata else StreamingConfig()
+        sampling = (TeacherSamplingConfig.from_json(metadata["sampling"]) if "sampling" in metadata
+                    else TeacherSamplingConfig())
+        camera_layers = json.loads(metadata.get("camera_layers", "true"))
+    except ValueError as e:
+        raise WeightsError(f"{name} with {str(changes)[:200]}: {str(e)[:300]}") from None
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise WeightsError(f"seed {seed!r}: give a whole number >= 0")
+    with torch.device("meta"):
+        size = sum(p.numel() for p in RealCamDiT(new, camera_layers=camera_layers is True, conditioning=cond).parameters())
+    if size > FRESH_MAX_PARAMS:
+        raise WeightsError(f"{name} with {str(changes)[:200]}: {size / 1e9:.1f} B parameters, over the "
+                           f"{FRESH_MAX_PARAMS / 1e9:.0f} B a model trained from the start here may have: give a "
+                           "smaller dim, ffn_dim or num_layers")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = RealCamDiT(new, camera_layers=camera_layers is True, conditioning=cond)
+    if model.depth_net is not None:
+        net = {k[len(DEPTH_NET):]: v for k, v in raw.items() if k.startswith(DEPTH_NET)}
+        try:
+            model.depth_net.load_state_dict(net)
+        except RuntimeError as e:
+            raise WeightsError(f"{name}: its depth network does not load ({str(e)[:200]}); the file is damaged") from None
+    model.streaming, model.sampling = streaming, sampling
+    save_realcam_checkpoint(model, out, extra_metadata={"fresh_from": json.dumps(
+        {"file": name, "changes": {k: changes[k] for k in sorted(changes)}, "seed": seed})})
+    return new
+
+
 def _guide_checkpoint(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The tensors and metadata of the RealCam checkpoint ``path``, which must read a pixel guide."""
     name = Path(path).name

@@ -118,9 +118,11 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
     """scripts/gpu_tiny_chain.sh (the longer student run of docs/results.md) on CPU at tiny size: its data made by
     synth-latents, the long chain and the matched control both trained, only weights, logs and a summary in OUT (a
     device run brings back 8 files); a budget too small for a stage stops the script with a message; and with a
-    teacher stage, the embedded teacher trained on the same data keeps every setting it carries."""
+    teacher stage, the embedded teacher trained on the same data keeps every setting it carries; with FRESH, a teacher
+    of another shape is trained from the start and its student chain from it."""
     import time
 
+    import torch
     from safetensors import safe_open
 
     from realcam.weights import load_dit
@@ -161,6 +163,49 @@ def test_gpu_tiny_chain_makes_its_data_and_trains_both_chains(tmp_path, report):
                                                                    out / "teacher.safetensors"))
     assert teacher == embedded      # every setting the embedded teacher carries, its sweep included
     assert load_dit(out / "teacher_student.safetensors").conditioning == load_dit(out / "long_student.safetensors").conditioning
+    # FRESH: a teacher of another shape (here patch 1, and 2 blocks to be quick) trained from the start with the
+    # embedded teacher's settings and depth network, its steps fitted after a probe, then its own student chain (7 files)
+    fresh = {**env, "FRESH": "patch_size=[1,1,1] num_layers=2", "FRESH_BATCH": "2", "FRESH_PROBE": "2",
+             "FRESH_STEPS": "2"}
+    out = tmp_path / "fresh"
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(out), "1", "2", "1", "900"],
+                         capture_output=True, text=True, timeout=600, env=fresh)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fresh_causal.jsonl", "fresh_causal.safetensors", "fresh_distill.jsonl", "fresh_student.safetensors",
+        "fresh_teacher.jsonl", "fresh_teacher.safetensors", "summary.txt"]
+    summary = (out / "summary.txt").read_text()
+    assert "2-step probe" in summary and "fresh teacher: 2 steps" in summary and "DMD 1 steps" in summary
+    assert "the student's gate re-taught 2 steps" in summary
+    embedded = load_dit(ROOT / "realcam/assets/world_v2/teacher.safetensors")
+    for name in ("fresh_teacher", "fresh_student"):
+        model = load_dit(out / f"{name}.safetensors")
+        assert model.cfg == embedded.cfg.replace(patch_size=(1, 1, 1), num_layers=2)
+        assert model.conditioning == embedded.conditioning
+        assert all(torch.equal(v, embedded.depth_net.state_dict()[k]) for k, v in model.depth_net.state_dict().items())
+    assert not torch.equal(load_dit(out / "fresh_teacher.safetensors").blocks[0].ffn[0].weight,
+                           embedded.blocks[0].ffn[0].weight)
+    both = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(tmp_path / "both"), "1", "2", "1",
+                           "900", "3"], capture_output=True, text=True, timeout=60, env=fresh)
+    assert both.returncode == 2 and "give one of them" in both.stderr
+    # TEACHER_FILE: the chains start from that teacher (here a fresh one of 2 blocks at patch 2, quick on the CPU) and
+    # distil against it
+    two = subprocess.run([sys.executable, "-m", "realcam", "fresh-model", "--like", str(out / "fresh_teacher.safetensors"),
+                          "--set", "patch_size=[1,2,2]", "--out", str(tmp_path / "two.safetensors")],
+                         capture_output=True, text=True, timeout=120)
+    assert two.returncode == 0, two.stderr
+    given = {**env, "TEACHER_FILE": str(tmp_path / "two.safetensors")}
+    out = tmp_path / "given"
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(out), "1", "2", "1", "900"],
+                         capture_output=True, text=True, timeout=600, env=given)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for name in ("long_student", "control_student"):
+        assert load_dit(out / f"{name}.safetensors").cfg.num_layers == 2
+    for extra, why in (({"TEACHER_FILE": str(tmp_path / "none.safetensors")}, "no such file"),
+                       ({"FRESH": "dim=256"}, "leave FRESH and TEACHER_STEPS out")):
+        bad = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_tiny_chain.sh"), str(tmp_path / "bad"), "1", "2", "1",
+                              "900"], capture_output=True, text=True, timeout=60, env={**given, **extra})
+        assert bad.returncode == 2 and why in bad.stderr and not (tmp_path / "bad").exists()
 
 
 def test_gpu_bench_smoke_runs_end_to_end(tmp_path, report):

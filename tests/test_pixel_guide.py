@@ -901,3 +901,69 @@ def test_a_depth_network_in_the_checkpoint_draws_the_guide_with_or_without_the_s
         cond.replace(pixel_guide_depth_net=12)
     with pytest.raises(ValueError, match="pixel_guide_depth_net_size=32 needs pixel_guide_depth_net"):
         cond.replace(pixel_guide_depth_net_size=32)
+
+
+def test_fresh_model_keeps_a_files_settings_and_depth_network_in_another_shape(tmp_path):
+    """``fresh-model``: a checkpoint in another shape (patch 1, twice the width) with fresh weights, the model's own
+    initialisation seeded as asked (so repeatable, and not the file's weights), carrying the file's conditioning,
+    streaming and sampling settings and its depth network unchanged; it reads the guide at the new patch, trains, and
+    records where it came from. What may not change (the latents' channels, anything but a shape) is refused, naming
+    the field, and nothing is written."""
+    import json
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+
+    from realcam.weights import (WeightsError, fresh_like, load_dit, read_state_dict, save_realcam_checkpoint,
+                                 set_guide_depth_net)
+
+    cond = COND.replace(pixel_guide_skip=True, pixel_guide_sweep=SWEEP, pixel_guide_views="nearest",
+                        pixel_guide_strength=1.5)
+    model = randomize_(RealCamDiT(TINY, camera_layers=True, conditioning=cond), seed=6)
+    model.streaming = StreamingConfig(chunk_latent_frames=3, sink_chunks=1, window_chunks=5, shift=5.0)
+    plain = save_realcam_checkpoint(model, tmp_path / "plain.safetensors")
+    net, net_file = _depth_net_file(tmp_path, SWEEP)
+    set_guide_depth_net(plain, tmp_path / "file.safetensors", net_file)
+    file = load_dit(tmp_path / "file.safetensors", dtype=torch.float32)
+    out = tmp_path / "fresh.safetensors"
+    done = subprocess.run([sys.executable, "-m", "realcam", "fresh-model", "--like", str(tmp_path / "file.safetensors"),
+                           "--set", "patch_size=[1,1,1]", "--set", "dim=128", "--set", "ffn_dim=256", "--seed", "3",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 blocks of width 128 (4 heads, feed-forward 256), patch [1, 1, 1]" in done.stdout
+    fresh = load_dit(out, dtype=torch.float32)
+    assert fresh.cfg == TINY.replace(patch_size=(1, 1, 1), dim=128, ffn_dim=256)
+    assert (fresh.conditioning, fresh.streaming, fresh.sampling) == (file.conditioning, file.streaming, file.sampling)
+    assert all(torch.equal(fresh.depth_net.state_dict()[k], v) for k, v in net.state_dict().items())
+    torch.manual_seed(3)
+    own = RealCamDiT(fresh.cfg, camera_layers=True, conditioning=file.conditioning).state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in fresh.state_dict().items() if not k.startswith("depth_net."))
+    fresh_like(tmp_path / "file.safetensors", tmp_path / "again.safetensors", {"dim": 128, "ffn_dim": 256,
+                                                                                "patch_size": [1, 1, 1]}, seed=3)
+    (a, meta_a), (b, meta_b) = read_state_dict(out), read_state_dict(tmp_path / "again.safetensors")
+    assert meta_a == meta_b and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with safe_open(str(out), "pt") as f:
+        assert json.loads(f.metadata()["fresh_from"]) == {
+            "file": "file.safetensors", "changes": {"dim": 128, "ffn_dim": 256, "patch_size": [1, 1, 1]}, "seed": 3}
+    # it reads a guide at patch 1 (16 tokens a latent frame of 4 × 4) and every part of the DiT learns from it
+    src, tgt, guide, ctx, pose = _velocity_inputs()
+    # (as a fresh Wan model's, its output head starts at zero: after one step everything upstream learns too)
+    fresh.train()
+    opt = torch.optim.SGD(fresh.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        v = fresh.velocity(src, tgt, torch.tensor([600.0]), ctx, pose, source_pose12=pose, pixel_guide=guide)
+        assert v.shape == tgt.shape and torch.isfinite(v).all()
+        (v - tgt).square().mean().backward()
+        opt.step()
+    assert fresh.patch_embedding.weight.grad.abs().sum() > 0 and fresh.blocks[0].self_attn.q.weight.grad.abs().sum() > 0
+    for changes, field in (({"in_dim": 48}, "in_dim"), ({"vae_stride": [4, 16, 16]}, "vae_stride"),
+                           ({"dim": 100}, "head_dim 25"), ({"patch_size": [1, 1]}, "patch_size"),
+                           ({"dim": 8192, "ffn_dim": 32768, "num_heads": 64, "num_layers": 64}, "73.6 B parameters")):
+        with pytest.raises(WeightsError, match=field):
+            fresh_like(tmp_path / "file.safetensors", tmp_path / "bad.safetensors", changes)
+    bad = subprocess.run([sys.executable, "-m", "realcam", "fresh-model", "--like", str(tmp_path / "file.safetensors"),
+                          "--set", "text_dim=8", "--out", str(tmp_path / "bad.safetensors")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--set 'text_dim=8'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
