@@ -918,11 +918,13 @@ more_net_scenes() {  # total base count first...: COUNT more scenes from each FI
 more_net_scenes 320 64 128 64 192
 N320=(--data "$WORK/dit_latents_net320" "${FSW[@]}")
 net_chain() {  # prefix teacher [latents [steps]]: the causal initialisation (steps, default 1,800), DMD and gate from
-  #            that teacher on those latents (default step 11's 320 scenes), runs $R/<prefix>_{causal,dmd,gate}
+  #            that teacher on those latents (default step 11's 320 scenes), runs $R/<prefix>_{causal,dmd,gate};
+  #            DMD on DMD_THREADS threads (default 1, as step 11 ran it beside an eval)
   local d=(--data "${3:-$WORK/dit_latents_net320}" "${FSW[@]}")
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" --out "$R/$1_causal" \
     --steps "${4:-1800}" --set model.init="$2" --set causal.chunk=3 --set guide_gate_weight=1.0
-  OMP_NUM_THREADS=1 $PY -m realcam distill --config configs/world_v2_distill.yaml "${d[@]}" --out "$R/$1_dmd" \
+  OMP_NUM_THREADS="${DMD_THREADS:-1}" $PY -m realcam distill --config configs/world_v2_distill.yaml "${d[@]}" \
+    --out "$R/$1_dmd" \
     --set model.init="$R/$1_causal/student.safetensors" --set distill.teacher="$2"
   OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${d[@]}" "${GATE[@]}" \
     --out "$R/$1_gate" --set model.init="$R/$1_dmd/generator.safetensors"
@@ -1159,4 +1161,20 @@ OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 -
   --variant fresh_teacher1600="$R/v2_fresh_teacher/teacher.safetensors" --out "$WORK/eval_v2_val_fresh_teacher.json"
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher.json" --against "$WORK/eval_v2_val_more_new.json" \
   --pair fresh_teacher1600=net_before800
+# 22. the student chain from step 21's teacher (docs/results.md, "World v2: the student chain from a teacher trained from
+#     the start"): step 11's three stages with that teacher as the causal initialisation's start and DMD's real score,
+#     on the same 320 scenes and settings (causal initialisation 1,800 steps at 2.1-2.4 s, DMD on two threads 10 min,
+#     gate 4.5 min); each stage judged as the student on the scenes the settings are chosen on (5-9) against the same
+#     stage of step 15's re-run (DMD's against step 11's), the last also against step 17's (the embedded student):
+#     behind (-0.28 dB at 1x, arcs -0.69), the loss already at the causal stage, loops closed better; not embedded
+TF="$R/v2_fresh_teacher/teacher.safetensors"
+DMD_THREADS=2 net_chain v2_fresh "$TF"
+for n in fresh_chain_causal:v2_fresh_causal/student fresh_chain_dmd:v2_fresh_dmd/generator \
+    fresh_chain:v2_fresh_gate/student; do
+  chain_folder "${n%%:*}" "$TF" "${n#*:}" "step 22: step 21's teacher; as the student, ${n#*:} of the chain from it"
+done
+for n in fresh_chain_causal:rerun_chain_causal fresh_chain_dmd:net_chain_dmd fresh_chain:rerun_chain; do
+  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
+done
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_chain.json" --against "$WORK/eval_v2_val_960p_chain.json"
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"
