@@ -1167,14 +1167,39 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher.json" --against "$
 #     gate 4.5 min); each stage judged as the student on the scenes the settings are chosen on (5-9) against the same
 #     stage of step 15's re-run (DMD's against step 11's), the last also against step 17's (the embedded student):
 #     behind (-0.28 dB at 1x, arcs -0.69), the loss already at the causal stage, loops closed better; not embedded
-TF="$R/v2_fresh_teacher/teacher.safetensors"
-DMD_THREADS=2 net_chain v2_fresh "$TF"
-for n in fresh_chain_causal:v2_fresh_causal/student fresh_chain_dmd:v2_fresh_dmd/generator \
-    fresh_chain:v2_fresh_gate/student; do
-  chain_folder "${n%%:*}" "$TF" "${n#*:}" "step 22: step 21's teacher; as the student, ${n#*:} of the chain from it"
-done
-for n in fresh_chain_causal:rerun_chain_causal fresh_chain_dmd:net_chain_dmd fresh_chain:rerun_chain; do
-  OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
-done
+fresh_chain() {  # prefix name teacher made-by: net_chain from that teacher (DMD on two threads), its stages as the
+  #              students of $WORK/weights_<name>{_causal,_dmd,}, each judged on scenes 5-9 against the control's stage
+  local n
+  DMD_THREADS=2 net_chain "$1" "$3"
+  for n in "$2_causal:$1_causal/student" "$2_dmd:$1_dmd/generator" "$2:$1_gate/student"; do
+    chain_folder "${n%%:*}" "$3" "${n#*:}" "$4; as the student, ${n#*:} of the chain from it"
+  done
+  for n in "$2_causal:rerun_chain_causal" "$2_dmd:net_chain_dmd" "$2:rerun_chain"; do
+    OMP_NUM_THREADS=2 judge_val "${n%%:*}" "${n#*:}"
+  done
+}
+fresh_chain v2_fresh fresh_chain "$R/v2_fresh_teacher/teacher.safetensors" "step 22: step 21's teacher"
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_chain.json" --against "$WORK/eval_v2_val_960p_chain.json"
+# 23. step 21's teacher trained on until its loss settles, then the student chain from it (docs/results.md, "World v2:
+#     the teacher trained from the start, trained on, and its chain"): 1,600 more steps from step 21's weights (the
+#     schedule restarted at lr 5e-4, 20 warm-up steps, cosine; otherwise step 21's settings; two threads, 56 min; its
+#     loss settled at 0.290), judged as a teacher variant on scenes 5-9 against step 8's teacher and step 21's; then
+#     step 22's chain from it (the same three stages, settings and step counts), each stage judged as the student on
+#     scenes 5-9 against the control's same stage (step 15's re-run; DMD's against step 11's), the last also against
+#     step 17's and step 22's: +0.05 dB on step 22's chain, still behind the control (-0.23 dB at 1x); not embedded
+TF="$R/v2_fresh_teacher_more/teacher.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-teacher --config configs/world_v2_teacher_warp.yaml "${N320[@]}" \
+  --out "$R/v2_fresh_teacher_more" --steps 1600 --set model.init="$R/v2_fresh_teacher/teacher.safetensors" \
+  --set 'model.conditioning_overrides={}' --set optim.lr=0.0005 --set optim.warmup_steps=20 --set guide_gate_weight=1.0
+fresh_chain v2_fresh2 fresh2_chain "$TF" "step 23: step 21's teacher trained on"
+for n in 960p_chain fresh_chain; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh2_chain.json" --against "$WORK/eval_v2_val_$n.json"
+done
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh2_chain_causal.json" --against "$WORK/eval_v2_val_fresh_chain_causal.json"
+OMP_NUM_THREADS=2 $PY -m realcam eval --weights "$WORK/weights_net" --scenes 5 --first-scene 5 --no-teacher \
+  --variant fresh_teacher_more="$TF" --out "$WORK/eval_v2_val_fresh_teacher_more.json"
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --against "$WORK/eval_v2_val_more_new.json" \
+  --pair fresh_teacher_more=net_before800
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --against "$WORK/eval_v2_val_fresh_teacher.json" \
+  --pair fresh_teacher_more=fresh_teacher1600
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"
