@@ -198,6 +198,18 @@ def cmd_set_guide_strength(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grow_width(args: argparse.Namespace) -> int:
+    from .weights import grow_width
+
+    try:
+        arch = grow_width(args.weights, args.out, args.factor, args.noise, args.seed)
+    except ValueError as e:
+        raise SystemExit(f"grow-width: {e}") from None
+    print(f"wrote {args.out}: dim {arch.dim}, ffn_dim {arch.ffn_dim}, {arch.num_heads} heads ({args.factor} times as "
+          "wide, each channel, head and unit copied: it computes what the file does); train it on with model.init")
+    return 0
+
+
 def cmd_grow_depth(args: argparse.Namespace) -> int:
     from .weights import grow_depth
 
@@ -518,6 +530,16 @@ def main(argv: list[str] | None = None) -> int:
                                                   "(numbered as in --weights; e.g. 1,3 turns 4 blocks into 6)")
     p.add_argument("--out", required=True, help="where to write the grown checkpoint")
     p.set_defaults(fn=cmd_grow_depth)
+    p = sub.add_parser("grow-width", help="widen a RealCam checkpoint (dim, ffn_dim, heads) so that it still computes "
+                                          "what it did, to train a wider model on from it (model.init)")
+    p.add_argument("--weights", required=True, help="a RealCam checkpoint (teacher or student)")
+    p.add_argument("--factor", type=int, default=2, help="how many times as wide, 2 to 8 (default 2)")
+    p.add_argument("--noise", type=float, default=0.1,
+                   help="spread of the zero-sum noise that lets the copies of a channel part while training, relative "
+                        "to each weight's own (default 0.1; 0 keeps them copies for ever)")
+    p.add_argument("--seed", type=int, default=0, help="seed of that noise (default 0)")
+    p.add_argument("--out", required=True, help="where to write the widened checkpoint")
+    p.set_defaults(fn=cmd_grow_width)
     for stage, command, text in (("vae", "train-vae", "train the project's own tiny VAE on a MultiCamVideo folder"),
                                  ("teacher", "train-teacher", "train the bidirectional teacher"),
                                  ("causal", "train-causal", "train the causal student's initialisation"),

@@ -670,14 +670,113 @@ def grow_depth(path: str | os.PathLike, out: str | os.PathLike, after: tuple[int
     for i, block in enumerate(grown):
         tensors.update({f"blocks.{i}.{k}": v.contiguous() for k, v in block.items()})
     new = arch.replace(num_layers=len(grown))
+    record = _grown_record(metadata, name)
+    record.append({"layers": arch.num_layers, "after": sorted(after), "file": name})
+    metadata["arch"], metadata["grown_from"] = new.to_json(), json.dumps(record)
+    _write_keeping_mode(tensors, out, metadata)
+    return new
+
+
+def _grown_record(metadata: dict[str, str], name: str) -> list:
+    """The metadata's ``grown_from`` list (what the file was grown from, oldest first; empty when never grown)."""
     try:
         record = json.loads(metadata.get("grown_from", "[]"))
     except ValueError:
         record = None
     if not isinstance(record, list):
         raise WeightsError(f"{name}: metadata 'grown_from' is {metadata['grown_from'][:40]!r}; expected the JSON list "
-                           "grow-depth writes (remove the key, or grow the file it was grown from)")
-    record.append({"layers": arch.num_layers, "after": sorted(after), "file": name})
+                           "grow-depth and grow-width write (remove the key, or grow the file it was grown from)")
+    return record
+
+
+# How grow-width widens each DiT tensor (its key without "blocks.N."): (the axis that is the output: "dim" for the
+# residual stream or the attention's channels, "ffn" for the feed-forward's hidden units, "dim6" for the six
+# modulation chunks of the time projection; the axis that is the input, "dim" or "ffn"). An output axis copies each
+# channel; an input axis splits each weight among the copies of its input channel.
+_WIDEN: dict[str, tuple[str | None, str | None]] = {
+    **{f"{a}.{p}.weight": ("dim", "dim") for a in ("self_attn", "cross_attn") for p in "qkvo"},
+    **{f"{a}.{p}.bias": ("dim", None) for a in ("self_attn", "cross_attn") for p in "qkvo"},
+    **{f"{a}.{n}.weight": ("dim", None) for a in ("self_attn", "cross_attn") for n in ("norm_q", "norm_k")},
+    "norm3.weight": ("dim", None), "norm3.bias": ("dim", None),
+    "ffn.0.weight": ("ffn", "dim"), "ffn.0.bias": ("ffn", None),
+    "ffn.2.weight": ("dim", "ffn"), "ffn.2.bias": ("dim", None),
+    "modulation": ("dim", None),
+    "cam_encoder.weight": ("dim", None), "cam_encoder.bias": ("dim", None),
+    "projector.weight": ("dim", "dim"), "projector.bias": ("dim", None),
+    **{f"{e}.{p}": ("dim", None) for e in ("patch_embedding", "guide_embedding") for p in ("weight", "bias")},
+    **{f"{e}.0.{p}": ("dim", None) for e in ("text_embedding", "time_embedding") for p in ("weight", "bias")},
+    **{f"{e}.2.weight": ("dim", "dim") for e in ("text_embedding", "time_embedding")},
+    **{f"{e}.2.bias": ("dim", None) for e in ("text_embedding", "time_embedding")},
+    "time_projection.1.weight": ("dim6", "dim"), "time_projection.1.bias": ("dim6", None),
+    **{f"{h}.head.weight": (None, "dim") for h in ("head", "guide_gate")},
+    **{f"{h}.head.bias": (None, None) for h in ("head", "guide_gate")},
+    **{f"{h}.modulation": ("dim", None) for h in ("head", "guide_gate")},
+}
+GROW_WIDTH_MAX_FACTOR = 8
+
+
+def grow_width(path: str | os.PathLike, out: str | os.PathLike, factor: int = 2, noise: float = 0.1,
+               seed: int = 0) -> WanConfig:
+    """Copy the RealCam checkpoint ``path`` to ``out`` ``factor`` times as wide (``dim``, ``ffn_dim`` and the number of
+    heads multiplied; the head size kept), computing what ``path`` does (Net2Net's function-preserving widening):
+    every channel of the residual stream, each attention head and each feed-forward unit appears ``factor`` times, a
+    head's copies side by side (so a group of heads that shares a RoPE depth keeps its depth), and every weight that
+    reads a copied channel is split among its copies. LayerNorm and RMSNorm see the same mean and spread over copies,
+    so each layer's output is its old output, copied. The split is the weight divided by ``factor`` plus seeded noise
+    that sums to zero over the copies (``noise``: its spread relative to that weight tensor's own, divided by
+    ``factor``); without it the copies would receive the same gradient and stay copies for ever. The depth network
+    and every setting are kept; the metadata's ``arch`` gets the new shape and ``grown_from`` records the growth.
+    Returns the new architecture."""
+    name = Path(path).name
+    raw, metadata = read_state_dict(path)
+    if metadata.get("format") != "realcam" or "arch" not in metadata:
+        raise WeightsError(f"{name} is not a RealCam checkpoint with its 'arch' in the metadata (written by training); "
+                           "only those can be grown")
+    if not isinstance(factor, int) or isinstance(factor, bool) or not 2 <= factor <= GROW_WIDTH_MAX_FACTOR:
+        raise WeightsError(f"factor {factor!r}: give a whole number from 2 to {GROW_WIDTH_MAX_FACTOR} (how many times "
+                           "as wide)")
+    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not 0.0 <= noise <= 1.0:
+        raise WeightsError(f"noise {noise!r}: give a number from 0 to 1 (0: the copies stay copies while training)")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise WeightsError(f"seed {seed!r}: give a whole number >= 0")
+    arch = detect_arch(raw, metadata)
+    new = arch.replace(dim=arch.dim * factor, ffn_dim=arch.ffn_dim * factor, num_heads=arch.num_heads * factor)
+    hd = arch.head_dim
+    wide = torch.arange(new.dim)
+    dim_map = (wide // hd // factor) * hd + wide % hd                  # new channel -> the old one it copies
+    maps = {"dim": dim_map, "ffn": torch.arange(new.ffn_dim) // factor,
+            "dim6": torch.cat([c * arch.dim + dim_map for c in range(6)])}
+    gen = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for k, v in raw.items():
+        if k.startswith(DEPTH_NET):
+            tensors[k] = v
+            continue
+        rule = _WIDEN.get(re.sub(r"^blocks\.\d{1,9}\.", "", k))
+        if rule is None:
+            raise WeightsError(f"{name}: tensor {k[:120]!r} is not one grow-width knows how to widen (it widens the "
+                               "tensors of this project's RealCam DiT)")
+        rows, cols = rule
+        w = v.float()
+        if rows is not None:
+            axis = w.ndim - 1 if k.endswith("modulation") else 0
+            expected = maps[rows].numel() // factor
+            if w.shape[axis] != expected:
+                raise WeightsError(f"{name}: {k} has {w.shape[axis]} channels where its arch says {expected}; the file "
+                                   "is damaged")
+            w = w.index_select(axis, maps[rows])
+        if cols is not None:
+            if w.ndim < 2 or w.shape[1] != maps[cols].numel() // factor:
+                raise WeightsError(f"{name}: {k} has shape {tuple(v.shape)}, not the input its arch says; the file "
+                                   "is damaged")
+            w = w.index_select(1, maps[cols]) / factor
+            z = torch.randn(w.shape, generator=gen)
+            per_old = torch.zeros(w.shape[0], v.shape[1], *w.shape[2:]).index_add_(1, maps[cols], z) / factor
+            z = z - per_old.index_select(1, maps[cols])                   # sums to zero over a channel's copies
+            w = w + z * (noise * v.float().std().nan_to_num() / factor)
+        tensors[k] = w.to(v.dtype).contiguous()
+    record = _grown_record(metadata, name)
+    record.append({"dim": arch.dim, "factor": factor, "noise": noise, "seed": seed, "file": name})
     metadata["arch"], metadata["grown_from"] = new.to_json(), json.dumps(record)
     _write_keeping_mode(tensors, out, metadata)
     return new

@@ -1202,4 +1202,16 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --again
   --pair fresh_teacher_more=net_before800
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --against "$WORK/eval_v2_val_fresh_teacher.json" \
   --pair fresh_teacher_more=fresh_teacher1600
+# 24. a wider student (docs/results.md, "World v2: a wider student"): step 8's teacher grown to twice its width
+#     (grow-width --factor 2: dim 256, ffn_dim 768, 8 heads of the same size, each channel, head and unit copied and
+#     every weight reading a copy split among the copies with zero-sum noise, so it computes what the teacher does),
+#     then step 19's causal initialisation from it (1,800 steps, chunk 3, lambda = 1, step 11's 320 scenes; two
+#     threads, 5.1 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage
+$PY -m realcam grow-width --weights "$WORK/weights_net/teacher.safetensors" --factor 2 --out "$WORK/teacher_wide.safetensors"
+OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_wide_causal" \
+  --steps 1800 --set model.init="$WORK/teacher_wide.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
+chain_folder wide_chain_causal "$WORK/weights_net/teacher.safetensors" v2_wide_causal/student \
+  "step 24: step 8's teacher; as the student, the causal initialisation of a student twice as wide grown from it"
+OMP_NUM_THREADS=2 judge_val wide_chain_causal rerun_chain_causal
+$PY scripts/paired_claims.py "$WORK/eval_v2_val_wide_chain_causal.json" --against "$WORK/eval_v2_val_deep_chain_causal.json"
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"

@@ -308,6 +308,80 @@ def test_grown_checkpoint_computes_the_same_and_its_new_blocks_learn(tmp_path, t
     assert record == [{"layers": TINY.num_layers, "after": [0, 1, 1], "file": "rc.safetensors"}]
 
 
+def _moving_case():
+    """Source, target and guide latents, a text context, and target and source cameras that move and turn."""
+    g = torch.Generator().manual_seed(8)
+    src, tgt, guide = torch.randn(3, 1, 16, 3, 4, 4, generator=g)
+    ctx = torch.randn(1, 3, TINY.text_dim, generator=g)
+    pose = torch.eye(3, 4).flatten().repeat(1, 3, 1)
+    pose[0, 1:, 3], pose[0, 2, 0], pose[0, 2, 2] = 0.4, 0.9, -0.4
+    source = pose.clone()
+    source[0, 1:, 3] = -0.2
+    return src, tgt, ctx, pose, dict(source_pose12=source, pixel_guide=guide)
+
+
+def test_widened_checkpoint_computes_the_same_and_its_copies_part(tmp_path):
+    """``grow-width`` on the embedded teacher (RoPE depths per group of heads, pixel guide, gate, depth network): the
+    widened model's velocity equals the file's at every noise level; the noise that splits each weight among a
+    channel's copies gives the copies different gradients (without it they stay copies); the growth is recorded."""
+    from realcam.demo import ASSETS
+    from realcam.weights import grow_width
+
+    src_file = ASSETS / "teacher.safetensors"
+    base = load_dit(src_file, dtype=torch.float32).eval()
+    assert len(base.conditioning.rope_depths) > 1 and base.guide_gate is not None and base.depth_net is not None
+    src, tgt, ctx, pose, kw = _moving_case()
+    for factor in (2, 3):
+        arch = grow_width(src_file, tmp_path / f"wide{factor}.safetensors", factor)
+        wide = load_dit(tmp_path / f"wide{factor}.safetensors", dtype=torch.float32).eval()
+        assert (arch.dim, arch.ffn_dim, arch.num_heads, arch.head_dim) == (
+            base.cfg.dim * factor, base.cfg.ffn_dim * factor, base.cfg.num_heads * factor, base.cfg.head_dim)
+        assert wide.cfg == arch and wide.conditioning == base.conditioning and not wide.load_info.notes
+        with torch.no_grad():
+            for t in (900.0, 300.0, 20.0):
+                tt = torch.tensor([t])
+                torch.testing.assert_close(wide.velocity(src, tgt, tt, ctx, pose, **kw),
+                                           base.velocity(src, tgt, tt, ctx, pose, **kw), rtol=1e-5, atol=2e-5)
+    hd = base.cfg.head_dim
+    for noise, parted in ((0.1, True), (0.0, False)):
+        grow_width(src_file, tmp_path / "w.safetensors", 2, noise, seed=3)
+        wide = load_dit(tmp_path / "w.safetensors", dtype=torch.float32).train()
+        wide.velocity(src, tgt, torch.tensor([500.0]), ctx, pose, **kw).square().mean().backward()
+        grad = wide.blocks[1].self_attn.q.weight.grad          # new heads 0 and 1 are the copies of the file's head 0
+        assert torch.allclose(grad[:hd], grad[hd:2 * hd], atol=1e-7) is not parted
+    with safe_open(str(tmp_path / "w.safetensors"), "pt") as f:
+        record = json.loads(f.metadata()["grown_from"])
+    assert record == [{"dim": base.cfg.dim, "factor": 2, "noise": 0.0, "seed": 3, "file": "teacher.safetensors"}]
+
+
+def test_grow_width_refuses_what_it_cannot_widen(tmp_path, tiny_model):
+    from realcam.weights import grow_width
+
+    save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(WeightsError, match="not a RealCam checkpoint"):
+        grow_width(tmp_path / "plain.safetensors", tmp_path / "out.safetensors")
+    src = save_realcam_checkpoint(tiny_model, tmp_path / "rc.safetensors")
+    for factor in (1, 9, True, 2.0):
+        with pytest.raises(WeightsError, match="factor"):
+            grow_width(src, tmp_path / "out.safetensors", factor)
+    for noise in (-0.1, float("nan"), 2.0, "0.1"):
+        with pytest.raises(WeightsError, match="noise"):
+            grow_width(src, tmp_path / "out.safetensors", 2, noise)
+    with safe_open(str(src), "pt") as f:
+        sd, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())
+    save_file({**sd, "blocks.0.extra.weight": torch.zeros(TINY.dim)}, str(tmp_path / "odd.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match="blocks.0.extra.weight"):
+        grow_width(tmp_path / "odd.safetensors", tmp_path / "out.safetensors")
+    sd["blocks.0.ffn.0.weight"] = sd["blocks.0.ffn.0.weight"][:, :-1].contiguous()
+    save_file(sd, str(tmp_path / "cut.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match="blocks.0.ffn.0.weight.*damaged"):
+        grow_width(tmp_path / "cut.safetensors", tmp_path / "out.safetensors")
+    assert not (tmp_path / "out.safetensors").exists()
+    bad = subprocess.run([sys.executable, "-m", "realcam", "grow-width", "--weights", str(src), "--factor", "1",
+                          "--out", str(tmp_path / "out.safetensors")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "factor 1" in bad.stderr and not (tmp_path / "out.safetensors").exists()
+
+
 def test_grow_depth_refuses_what_it_cannot_grow(tmp_path, tiny_model):
     from realcam.weights import grow_depth
 
