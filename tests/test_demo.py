@@ -562,6 +562,35 @@ def _bar_case(family, scene, *, psnr, motion, registered, rot, turn, ceiling=Non
             "rot_deg_1x": dict(zip(methods, rot))}
 
 
+def test_paired_losses_pairs_two_runs_step_by_step(tmp_path, capsys):
+    """scripts/paired_losses.py: the steps both runs logged pair; a resumed run's repeated step counts once, as last
+    logged; each window's mean difference is the mean of the per-step differences; bad logs are refused by line."""
+    import json
+
+    module = _script("paired_losses")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    rows_a = [{"step": s, "student/loss": 0.5 - 0.01 * s, "step_time_s": 1.0} for s in range(6)]
+    rows_a += [{"step": 4, "student/loss": 0.2}, {"step": 5, "student/loss": 0.1}]    # resumed from step 3
+    (a / "log.jsonl").write_text("\n".join(json.dumps(r) for r in rows_a) + "\n\n")
+    b.write_text("\n".join(json.dumps({"step": s, "student/loss": 0.5}) for s in range(5)))  # not at step 5 yet
+    module.main([str(a), str(b), "--window", "3"])
+    out = capsys.readouterr().out
+    assert "5 steps in both, 0 to 4" in out
+    assert "0-2 (3) | 0.4900 | 0.5000 | -0.0100 [" in out                 # (0 - 0.01 - 0.02) / 3
+    assert "3-4 (2) | 0.3350 | 0.5000 | -0.1650 [" in out                 # steps 3 and 4 as last logged: 0.47, 0.2
+    (tmp_path / "bad.jsonl").write_text('{"step": 0, "student/loss": 0.5}\n[1, 2]\n')
+    with pytest.raises(SystemExit, match="bad.jsonl, line 2: a JSON list"):
+        module.main([str(tmp_path / "bad.jsonl"), str(b)])
+    (tmp_path / "bad.jsonl").write_text('{"step": 0, "student/loss": 0.5}\n{"step": 1,\n')
+    with pytest.raises(SystemExit, match="line 2: not JSON"):
+        module.main([str(tmp_path / "bad.jsonl"), str(b)])
+    with pytest.raises(SystemExit, match="no log.jsonl there"):
+        module.main([str(tmp_path / "nowhere"), str(b)])
+    with pytest.raises(SystemExit, match="no step is logged in both runs with student/fm"):
+        module.main([str(a), str(b), "--key", "student/fm"])
+
+
 def test_bar_check_pools_disjoint_runs_and_judges_every_bar_on_its_mean(tmp_path, capsys):
     """scripts/bar_check.py: two runs over disjoint scenes pool case by case; each bar as the issue states it (PSNR
     ≥ 1.5 dB over both references, motion error under the midpoint of ceiling and frozen frame, ≥ 80 % registered,
