@@ -1110,12 +1110,15 @@ done
 #     what the teacher does), then step 11's causal initialisation from it (1,800 steps, chunk 3, lambda = 1) on step
 #     11's 320 scenes; that stage judged as the student on the scenes the settings are chosen on (5-9) against step
 #     15's and step 11's same stage: level (+0.03 dB), the open bars moved a little, none closed; not taken further
+grown_student() {  # name made-by: step 11's causal initialisation from $WORK/teacher_<name>.safetensors (step 8's
+  #                  teacher grown) on step 11's 320 scenes, judged as the student on scenes 5-9 against step 15's
+  OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_$1_causal" \
+    --steps 1800 --set model.init="$WORK/teacher_$1.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
+  chain_folder "$1_chain_causal" "$WORK/weights_net/teacher.safetensors" "v2_$1_causal/student" "$2"
+  OMP_NUM_THREADS=2 judge_val "$1_chain_causal" rerun_chain_causal
+}
 $PY -m realcam grow-depth --weights "$WORK/weights_net/teacher.safetensors" --after 1,3 --out "$WORK/teacher_deep.safetensors"
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_deep_causal" \
-  --steps 1800 --set model.init="$WORK/teacher_deep.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
-chain_folder deep_chain_causal "$WORK/weights_net/teacher.safetensors" v2_deep_causal/student \
-  "step 19: step 8's teacher; as the student, the causal initialisation of a 6-block student grown from it"
-OMP_NUM_THREADS=2 judge_val deep_chain_causal rerun_chain_causal
+grown_student deep "step 19: step 8's teacher; as the student, the causal initialisation of a 6-block student grown from it"
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_deep_chain_causal.json" --against "$WORK/eval_v2_val_net_chain_causal.json"
 # 20. a deeper teacher (docs/results.md, "World v2: a deeper teacher"): step 19's 6-block growth of step 8's teacher
 #     trained as step 12's teacher was, 800 steps on step 11's 320 scenes with step 12's settings (two threads, 39 min
@@ -1208,10 +1211,6 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --again
 #     then step 19's causal initialisation from it (1,800 steps, chunk 3, lambda = 1, step 11's 320 scenes; two
 #     threads, 5.1 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage
 $PY -m realcam grow-width --weights "$WORK/weights_net/teacher.safetensors" --factor 2 --out "$WORK/teacher_wide.safetensors"
-OMP_NUM_THREADS=2 $PY -m realcam train-causal --config configs/world_v2_causal.yaml "${N320[@]}" --out "$R/v2_wide_causal" \
-  --steps 1800 --set model.init="$WORK/teacher_wide.safetensors" --set causal.chunk=3 --set guide_gate_weight=1.0
-chain_folder wide_chain_causal "$WORK/weights_net/teacher.safetensors" v2_wide_causal/student \
-  "step 24: step 8's teacher; as the student, the causal initialisation of a student twice as wide grown from it"
-OMP_NUM_THREADS=2 judge_val wide_chain_causal rerun_chain_causal
+grown_student wide "step 24: step 8's teacher; as the student, the causal initialisation of a student twice as wide grown from it"
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_wide_chain_causal.json" --against "$WORK/eval_v2_val_deep_chain_causal.json"
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"
