@@ -1209,7 +1209,7 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --again
 #     (grow-width --factor 2: dim 256, ffn_dim 768, 8 heads of the same size, each channel, head and unit copied and
 #     every weight reading a copy split among the copies with zero-sum noise, so it computes what the teacher does),
 #     then step 19's causal initialisation from it (1,800 steps, chunk 3, lambda = 1, step 11's 320 scenes; two
-#     threads, 5.1 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage
+#     threads, 4.6 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage
 $PY -m realcam grow-width --weights "$WORK/weights_net/teacher.safetensors" --factor 2 --out "$WORK/teacher_wide.safetensors"
 grown_student wide "step 24: step 8's teacher; as the student, the causal initialisation of a student twice as wide grown from it"
 $PY scripts/paired_claims.py "$WORK/eval_v2_val_wide_chain_causal.json" --against "$WORK/eval_v2_val_deep_chain_causal.json"
