@@ -69,12 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     if not steps:
         raise SystemExit(f"no step is logged in both runs with {', '.join(keys)} (A: {len(a)} steps, B: {len(b)})")
     print(f"A = {args.a}\nB = {args.b}\n{len(steps)} steps in both, {steps[0]} to {steps[-1]}")
+    windows: dict[int, list[int]] = {}
+    for s in steps:
+        windows.setdefault(s // args.window, []).append(s)
     for key in keys:
         print(f"\n{key}: window | A | B | A - B [95 % interval]")
-        for start in range(steps[0] - steps[0] % args.window, steps[-1] + 1, args.window):
-            win = [s for s in steps if start <= s < start + args.window]
-            if not win:
-                continue
+        for win in windows.values():
             diff = [a[s][key] - b[s][key] for s in win]
             lo, hi = bootstrap_interval(diff, resamples=args.resamples)
             mean_a, mean_b = (sum(r[s][key] for s in win) / len(win) for r in (a, b))
