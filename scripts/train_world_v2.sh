@@ -1209,8 +1209,13 @@ $PY scripts/paired_claims.py "$WORK/eval_v2_val_fresh_teacher_more.json" --again
 #     (grow-width --factor 2: dim 256, ffn_dim 768, 8 heads of the same size, each channel, head and unit copied and
 #     every weight reading a copy split among the copies with zero-sum noise, so it computes what the teacher does),
 #     then step 19's causal initialisation from it (1,800 steps, chunk 3, lambda = 1, step 11's 320 scenes; two
-#     threads, 4.6 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage
+#     threads, 4.6 s a step), judged as the student on scenes 5-9 against step 15's and step 19's same stage:
+#     +0.08 dB over step 15's, level with step 19's (+0.05), no open bar closed; not taken further, not embedded
 $PY -m realcam grow-width --weights "$WORK/weights_net/teacher.safetensors" --factor 2 --out "$WORK/teacher_wide.safetensors"
 grown_student wide "step 24: step 8's teacher; as the student, the causal initialisation of a student twice as wide grown from it"
-$PY scripts/paired_claims.py "$WORK/eval_v2_val_wide_chain_causal.json" --against "$WORK/eval_v2_val_deep_chain_causal.json"
+for n in deep_chain_causal net_chain_causal; do
+  $PY scripts/paired_claims.py "$WORK/eval_v2_val_wide_chain_causal.json" --against "$WORK/eval_v2_val_$n.json"
+done
+$PY scripts/paired_losses.py "$R/v2_wide_causal" "$R/v2_deep_causal" --key student/loss --key student/fm \
+  --key student/gate --window 200
 echo "done: $WORK/weights_960p_chain  (python -m realcam demo --weights $WORK/weights_960p_chain)"
